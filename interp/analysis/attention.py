@@ -1,0 +1,120 @@
+"""Attention, the time view: who each position reads from, how far back or ahead, and how sharply."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from interp.errors import InputError
+from interp.models.handle import Model
+from interp.results import AttentionResult, InductionResult
+
+
+def patterns_of(model: Model, tokens: torch.Tensor) -> torch.Tensor:
+    """Attention patterns ``(n_layers, n_heads, T, T)`` of one validated ``(1, T)`` input."""
+    names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.n_layers)]
+    _, cache = model.run_with_cache(tokens, names=names)
+    return torch.stack([cache[n][0] for n in names]).float()  # (L, H, T, T)
+
+
+def head_stats(patterns: torch.Tensor, keep: torch.Tensor | None = None) -> dict[str, np.ndarray]:
+    """Per-head statistics ``(L, H)`` averaged over query positions.
+
+    ``keep`` (T,) bool restricts queries and keys to those tokens, rows renormalised over the kept keys.
+    """
+    L, H, T, _ = patterns.shape
+    p = patterns
+    idx = torch.arange(T)
+    if keep is None:
+        keep = torch.ones(T, dtype=torch.bool)
+    q_idx = idx[keep]
+    p = p[:, :, keep][:, :, :, keep]  # (L, H, Tk, Tk)
+    p = p / p.sum(-1, keepdim=True).clamp_min(1e-12)
+    dist = (q_idx[None, :] - q_idx[:, None]).float()  # (Tq, Tk) key - query, in original positions
+    past = (p * (dist < 0)).sum(-1)  # (L, H, Tq)
+    self_ = (p * (dist == 0)).sum(-1)
+    future = (p * (dist > 0)).sum(-1)
+    entropy = -(p * p.clamp_min(1e-12).log()).sum(-1)
+    distance = (p * dist).sum(-1)
+    prev = (p * (dist == -1)).sum(-1)
+    has_prev = (dist == -1).any(-1)  # queries whose previous token is kept
+    stats = {
+        "entropy": entropy.mean(-1),
+        "past": past.mean(-1),
+        "self": self_.mean(-1),
+        "future": future.mean(-1),
+        "distance": distance.mean(-1),
+        "prev_token": prev[..., has_prev].mean(-1) if has_prev.any() else torch.zeros(L, H),
+    }
+    return {k: v.numpy().astype(np.float32) for k, v in stats.items()}
+
+
+def rollout(patterns: torch.Tensor) -> torch.Tensor:
+    """Attention rollout ``(T, T)``: heads averaged, residual identity added, rows renormalised, layers multiplied."""
+    T = patterns.shape[-1]
+    eye = torch.eye(T, dtype=torch.float64)
+    result = eye
+    for layer in patterns.double():  # (H, T, T)
+        a = 0.5 * layer.mean(0) + 0.5 * eye
+        a = a / a.sum(-1, keepdim=True)
+        result = a @ result
+    return result.float()
+
+
+def attention(model: Model, text: str | torch.Tensor) -> AttentionResult:
+    """Every head's pattern on ``text``, per-head time-view statistics (also without special tokens), rollout."""
+    tokens = model.tokens_of(text)
+    pats = patterns_of(model, tokens)
+    special = torch.tensor([int(t) in model.special_ids for t in tokens[0].tolist()], dtype=torch.bool)
+    stats = head_stats(pats)
+    content = ~special if (~special).any() else torch.ones_like(special)
+    stats.update({f"{k}_content": v for k, v in head_stats(pats, content).items()})
+    return AttentionResult(
+        model_name=model.name,
+        kind=model.kind,
+        tokens=model.to_str_tokens(tokens),
+        patterns=pats.numpy().astype(np.float32),
+        head_stats=stats,
+        rollout=rollout(pats).numpy(),
+        special=special.numpy(),
+    )
+
+
+def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int = 4) -> InductionResult:
+    """Per-head induction score on ``n_seqs`` random token sequences of ``seq_len`` repeated twice.
+
+    The score of a head is its mean attention from each token of the second copy to the token right after that
+    token's first occurrence: the signature of an induction head. Special tokens are never sampled.
+    """
+    if seq_len < 2:
+        raise InputError(f"seq_len must be at least 2, got {seq_len}")
+    frame = model.to_tokens(model.tokenizer.decode([_ordinary_ids(model)[0]]))[0].tolist()
+    n_before = next(i for i, t in enumerate(frame) if t not in model.special_ids)
+    n_after = len(frame) - n_before - 1
+    if n_before + 2 * seq_len + n_after > model.n_ctx:
+        raise InputError(
+            f"seq_len {seq_len} repeated twice does not fit the context of {model.n_ctx}: use seq_len <= "
+            f"{(model.n_ctx - n_before - n_after) // 2}"
+        )
+    gen = torch.Generator().manual_seed(seed)
+    pool = torch.tensor(_ordinary_ids(model))
+    total = torch.zeros(model.n_layers, model.n_heads)
+    for _ in range(n_seqs):
+        seq = (
+            pool[torch.randperm(len(pool), generator=gen)[:seq_len]]
+            if len(pool) >= seq_len
+            else pool[torch.randint(len(pool), (seq_len,), generator=gen)]
+        )
+        ids = frame[:n_before] + seq.tolist() * 2 + frame[len(frame) - n_after :]
+        pats = patterns_of(model, torch.tensor([ids]))
+        q = torch.arange(n_before + seq_len, n_before + 2 * seq_len)  # second copy
+        k = q - seq_len + 1  # the token after the first occurrence
+        total += pats[:, :, q, k].mean(-1)
+    return InductionResult(
+        model_name=model.name, kind=model.kind, scores=(total / n_seqs).numpy(), seq_len=seq_len, seed=seed
+    )
+
+
+def _ordinary_ids(model: Model) -> list[int]:
+    specials = model.special_ids | {model.mask_token_id, model.tokenizer.unk_token_id}
+    return [i for i in range(min(model.d_vocab, len(model.tokenizer))) if i not in specials]

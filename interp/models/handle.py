@@ -1,0 +1,201 @@
+"""The :class:`Model` handle: one causal or bidirectional LM, its tokenizer and its named hook points."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+
+from interp import hooks as _hooks
+from interp.errors import InputError
+
+KINDS = ("causal", "bidirectional")
+
+
+class Model:
+    """A language model reached through TransformerLens hook names.
+
+    Build one with :func:`interp.load` or :func:`interp.wrap`. ``kind`` is ``"causal"`` (each position sees the
+    past) or ``"bidirectional"`` (each position sees both sides; a masked LM). ``bridge`` is the
+    TransformerBridge underneath, for anything this handle does not cover.
+    """
+
+    def __init__(self, bridge: Any, tokenizer: Any, *, name: str, kind: str, revision: str | None = None):
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
+        self.bridge = bridge
+        self.tokenizer = tokenizer
+        self.name = name
+        self.kind = kind
+        self.revision = revision
+        cfg = bridge.cfg
+        self.n_layers: int = int(cfg.n_layers)
+        self.n_heads: int = int(cfg.n_heads)
+        self.d_model: int = int(cfg.d_model)
+        self.d_vocab: int = int(cfg.d_vocab)
+        self.n_ctx: int = int(cfg.n_ctx)
+        self._prepend_bos = bool(getattr(cfg, "default_prepend_bos", True))
+
+    def __repr__(self) -> str:
+        return (
+            f"Model({self.name!r}, kind={self.kind!r}, n_layers={self.n_layers}, n_heads={self.n_heads}, "
+            f"d_model={self.d_model}, d_vocab={self.d_vocab}, n_ctx={self.n_ctx}, device={str(self.device)!r})"
+        )
+
+    # ---- tokens -------------------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.bridge.original_model.parameters()).device
+
+    @property
+    def mask_token_id(self) -> int | None:
+        return self.tokenizer.mask_token_id
+
+    @property
+    def special_ids(self) -> set[int]:
+        """Ids of [CLS], [SEP], BOS, EOS, [PAD] and the like (the mask token excluded)."""
+        ids = set(self.tokenizer.all_special_ids)
+        ids.discard(self.mask_token_id)
+        return ids
+
+    def to_tokens(self, text: str) -> torch.Tensor:
+        """Token ids ``(1, T)`` in the model's convention.
+
+        Causal models: BOS first where the model expects one, never a trailing special token. Bidirectional
+        models: the tokenizer's own frame ([CLS] ... [SEP]).
+        """
+        if not isinstance(text, str):
+            raise InputError(f"expected a string of text, got {type(text).__name__}")
+        if not text.strip():
+            raise InputError("the text is empty: pass at least one word")
+        ids: list[int] = self.tokenizer(text, add_special_tokens=True)["input_ids"]
+        tok = self.tokenizer
+        if self.kind == "causal":
+            trailing = {tok.eos_token_id, tok.sep_token_id} - {None, tok.bos_token_id}
+            while len(ids) > 1 and ids[-1] in trailing:
+                ids = ids[:-1]
+            if self._prepend_bos and tok.bos_token_id is not None and (not ids or ids[0] != tok.bos_token_id):
+                ids = [tok.bos_token_id] + ids
+        if not [i for i in ids if i not in self.special_ids]:
+            raise InputError(f"the text {text!r} has no tokens besides special ones: pass at least one word")
+        tokens = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
+        self.check_tokens(tokens)
+        return tokens
+
+    def check_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Validate a ``(1, T)`` or ``(T,)`` id tensor; return it as ``(batch, T)`` on the model's device."""
+        if not isinstance(tokens, torch.Tensor) or tokens.dtype not in (torch.long, torch.int, torch.int32):
+            raise InputError(
+                "tokens must be an integer torch tensor of shape (1, T); use model.to_tokens(text)"
+            )
+        if tokens.dim() == 1:
+            tokens = tokens[None]
+        if tokens.dim() != 2 or tokens.shape[1] == 0:
+            raise InputError(f"tokens must have shape (batch, T) with T >= 1, got {tuple(tokens.shape)}")
+        T = tokens.shape[1]
+        if T > self.n_ctx:
+            raise InputError(
+                f"the input is {T} tokens long but {self.name} takes at most {self.n_ctx}: "
+                f"shorten the text by {T - self.n_ctx} tokens"
+            )
+        lo, hi = int(tokens.min()), int(tokens.max())
+        if lo < 0 or hi >= self.d_vocab:
+            raise InputError(f"token ids must lie in [0, {self.d_vocab}); got ids from {lo} to {hi}")
+        return tokens.to(self.device)
+
+    def tokens_of(self, text_or_tokens: str | torch.Tensor) -> torch.Tensor:
+        if isinstance(text_or_tokens, str):
+            return self.to_tokens(text_or_tokens)
+        return self.check_tokens(text_or_tokens)
+
+    def to_str_tokens(self, text_or_tokens: str | torch.Tensor) -> list[str]:
+        """One readable string per token (word-piece markers kept as the tokenizer writes them)."""
+        ids = self.tokens_of(text_or_tokens)[0].tolist()
+        return [self.tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
+
+    def to_single_token(self, word: str | int) -> int:
+        """The id of ``word`` as one token in this model's convention; an InputError names the pieces if not."""
+        if isinstance(word, int):
+            if not 0 <= word < self.d_vocab:
+                raise InputError(
+                    f"token id {word} is outside the vocabulary [0, {self.d_vocab}) of {self.name}"
+                )
+            return word
+        if not isinstance(word, str) or not word.strip():
+            raise InputError(f"an answer must be a non-empty string or a token id, got {word!r}")
+        candidates = [word]
+        if self.kind == "causal" and not word.startswith(" "):
+            candidates.insert(0, " " + word)  # GPT-2 style: a word inside a sentence has a leading space
+        lower = getattr(self.tokenizer, "do_lower_case", False)
+        for cand in candidates:
+            ids = self.tokenizer(cand.lower() if lower else cand, add_special_tokens=False)["input_ids"]
+            if len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id:
+                return ids[0]
+        pieces = self.tokenizer.tokenize(candidates[0], add_special_tokens=False)
+        raise InputError(
+            f"{word!r} is not one token for {self.name}: it splits into {pieces}. Pick a word that is a "
+            "single token, or pass a token id."
+        )
+
+    # ---- forward passes and hooks -------------------------------------------------------------------------
+
+    def hook_names(self) -> list[str]:
+        """Every hook point's name (TransformerLens names, aliases included), in model order."""
+        return list(_hooks.hook_points(self))
+
+    @contextmanager
+    def hooks(self, fns: Mapping[str, _hooks.HookFn]) -> Iterator[Model]:
+        """Attach ``{hook_name: fn}`` inside the block; ``fn(tensor, hook)`` returns a tensor or None.
+
+        Every name is validated before any hook is added; all hooks are removed on exit, also on error. An
+        exception inside ``fn`` surfaces as :class:`interp.errors.HookError` naming the hook point.
+        """
+        with _hooks.attached(self, fns):
+            yield self
+
+    def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits ``(batch, T, d_vocab)`` for validated tokens (hooks attached by the caller fire)."""
+        kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
+        out = self.bridge(tokens, return_type="logits", **kwargs)
+        return out if isinstance(out, torch.Tensor) else out.logits
+
+    def __call__(self, text_or_tokens: str | torch.Tensor) -> torch.Tensor:
+        return self.forward(self.tokens_of(text_or_tokens))
+
+    def run_with_cache(
+        self,
+        text_or_tokens: str | torch.Tensor,
+        names: Iterable[str] | None = None,
+        *,
+        attention_mask: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Run once and keep activations: ``(logits (batch, T, d_vocab), {hook_name: tensor})``.
+
+        ``names=None`` keeps every hook point; a list keeps only those (an empty list keeps none). Runs without
+        gradients; tensors are detached. ``attention_mask`` (batch, T) marks real tokens of a padded batch.
+        """
+        tokens = self.tokens_of(text_or_tokens)
+        names = self.hook_names() if names is None else _hooks.check_names(self, names)
+        cache: dict[str, torch.Tensor] = {}
+        with torch.no_grad(), self.hooks(_hooks.caching_hooks(self, names, cache)):
+            logits = self.forward(tokens, attention_mask=attention_mask)
+        return logits, cache
+
+    # ---- the model's own final stages (used by the logit lens) -------------------------------------------
+
+    def decode_resid(self, resid: torch.Tensor) -> torch.Tensor:
+        """Logits from a residual stream ``(..., d_model)`` through the model's own final stages."""
+        b = self.bridge
+        if self.kind == "causal":
+            return b.unembed(b.ln_final(resid))
+        return self._mlm_head(resid)
+
+    def _mlm_head(self, resid: torch.Tensor) -> torch.Tensor:
+        hf = self.bridge.original_model
+        head = getattr(hf, "cls", None) or getattr(hf, "lm_head", None)
+        if head is None:
+            raise InputError(f"{self.name} has no masked-LM head (cls or lm_head) to decode with")
+        return head(resid)

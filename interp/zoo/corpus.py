@@ -1,0 +1,298 @@
+"""A seeded generator of the zoo's "toy world" language.
+
+Every sentence is lower-case words separated by single spaces ("." is a word), so a word-level tokenizer maps
+each word to exactly one token. Passages mix plain filler with four phenomena whose right answer is known:
+
+- ``left_recall``: facts stated earlier and asked for later ("anna lives in oslo . ... anna lives in ___").
+- ``induction``: a full name repeated; the first name alone must recall the surname ("anna berg ... anna ___").
+- ``agreement``: subject-verb number agreement across an attractor ("the keys to the cabinet ___" -> are).
+- ``right_cloze``: a slot fixed only by the words after it ("the ___ barked at the mailman" -> dog).
+
+Training passages use the ``train`` templates; :func:`probes` uses the ``eval`` templates and its own seed
+stream, so evaluation material is held out: the frames around each slot never occur in training.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+SLOT = "___"
+PHENOMENA = ("left_recall", "induction", "agreement", "right_cloze")
+
+NAMES = (
+    "anna ben carl dora emil fay greg hana ivan jane karl lena milo nina omar pia quinn rosa sam tara "
+    "uma vic wes xena yuri zoe abe bea cole dina eli flo gus ida jon kim leo mae ned ola"
+).split()
+SURNAMES = (
+    "berg lund moss hart reed vale cross fox gray hale kent lowe marsh noble page quill ross stone "
+    "thorn vance wade york ash birch clay dale fenn frost glenn hayes"
+).split()
+CITIES = (
+    "oslo rome paris lima cairo delhi tokyo quito dakar hanoi kyiv riga sofia tunis accra bern doha "
+    "minsk perth oran"
+).split()
+COLORS = "red blue green yellow black white brown pink".split()
+THINGS = "car ball hat bike coat lamp cup bag".split()
+# animal -> the sound only it makes: the right context names the animal.
+ANIMAL_SOUNDS = {
+    "dog": "barked",
+    "cat": "meowed",
+    "cow": "mooed",
+    "duck": "quacked",
+    "lion": "roared",
+    "snake": "hissed",
+    "bee": "buzzed",
+    "sheep": "bleated",
+    "frog": "croaked",
+    "owl": "hooted",
+    "pig": "oinked",
+    "wolf": "howled",
+    "horse": "neighed",
+    "crow": "cawed",
+}
+ANIMALS = tuple(ANIMAL_SOUNDS)
+# singular -> plural; every form is one word.
+NOUNS = {
+    "key": "keys",
+    "book": "books",
+    "letter": "letters",
+    "painting": "paintings",
+    "cabinet": "cabinets",
+    "table": "tables",
+    "door": "doors",
+    "window": "windows",
+    "chair": "chairs",
+    "bottle": "bottles",
+    "picture": "pictures",
+    "box": "boxes",
+    "shelf": "shelves",
+    "garden": "gardens",
+    "student": "students",
+    "teacher": "teachers",
+}
+PREPS = "to near of beside under behind with above".split()
+VERBS = {"is": "are"}  # one pair, so the number alone fixes the answer
+ADJS = "old small big quiet bright dark warm cold".split()
+PLACES = "market river park school station library harbor bridge".split()
+ACTIONS = "walked ran drove went".split()
+TIMES = "morning evening night noon".split()
+
+TEMPLATES = {
+    "train": {
+        "left_recall": {
+            "city": ("{n} lives in {v}", "{n} lives in {v}"),
+            "thing": ("{n} has a {v} {t}", "{n} has a {v} {t}"),
+        },
+        "left_recall_lead": ("so", "then", "and"),
+        "induction": (
+            "{a} {sa} met {b} {sb} at the {p} . later {a} {sa} went home .",
+            "{a} {sa} and {b} {sb} walked to the {p} . then {a} {sa} sat down .",
+            "at the {p} {a} {sa} saw {b} {sb} . {b} {sb} smiled and {a} {sa} left .",
+        ),
+        "agreement": (
+            "the {s} {prep} the {o} {v} on the table .",
+            "the {s} {prep} the {o} {v} {adj} today .",
+            "i think the {s} {prep} the {o} {v} here .",
+        ),
+        "right_cloze": (
+            "the {x} {y} at the mailman .",
+            "in the {time} the {x} {y} .",
+            "near the {p} a {x} {y} loudly .",
+        ),
+    },
+    "eval": {
+        "left_recall_lead": ("remember that", "we know", "but"),
+        "induction": (
+            "yesterday {a} {sa} and {b} {sb} talked at the {p} . after that {a} {SLOT} .",
+            "{b} {sb} met {a} {sa} . near the {p} {a} {SLOT} .",
+        ),
+        "agreement": (
+            "the {s} {prep} the {o} {v} very {adj} .",
+            "we saw that the {s} {prep} the {o} {v} gone .",
+        ),
+        "right_cloze": (
+            "one {time} the {x} {y} all night .",
+            "we heard that the {x} {y} twice .",
+        ),
+    },
+}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One evaluation item: ``text`` holds exactly one ``___`` slot whose right word is ``answer``."""
+
+    text: str
+    answer: str
+    phenomenon: str
+
+    def __getitem__(self, key: str) -> str:
+        return getattr(self, key)
+
+
+def _sentence(template: str, **fields: str) -> list[str]:
+    return template.format(**fields).split()
+
+
+def _filler(rng: random.Random) -> list[str]:
+    """Plain sentences so the models learn the language, not just the probes."""
+    kind = rng.randrange(8)
+    if kind == 0:
+        return f"{rng.choice(NAMES)} {rng.choice(ACTIONS)} to the {rng.choice(PLACES)} .".split()
+    if kind == 1:
+        n = rng.choice(list(NOUNS))
+        return f"the {rng.choice(ADJS)} {n} is {rng.choice(PREPS)} the {rng.choice(list(NOUNS))} .".split()
+    if kind == 2:
+        n = rng.choice(list(NOUNS.values()))
+        return f"the {n} are {rng.choice(ADJS)} .".split()
+    if kind == 3:
+        return f"it was a {rng.choice(ADJS)} {rng.choice(TIMES)} in {rng.choice(CITIES)} .".split()
+    if kind == 4:
+        a = rng.choice(ANIMALS)
+        return f"the {a} {ANIMAL_SOUNDS[a]} near the {rng.choice(PLACES)} .".split()
+    if kind == 5:
+        return f"{rng.choice(NAMES)} saw a {rng.choice(COLORS)} {rng.choice(THINGS)} .".split()
+    # The connective words of the evaluation templates, in frames of their own.
+    if kind == 6:
+        lead = rng.choice(("we know that", "remember that", "but", "yesterday", "after that"))
+        return f"{lead} {rng.choice(NAMES)} talked at the {rng.choice(PLACES)} .".split()
+    n = rng.choice(list(NOUNS.values()))
+    return f"one {rng.choice(TIMES)} we heard that the {n} were gone all night twice , very {rng.choice(ADJS)} .".split()
+
+
+def _facts(rng: random.Random, split: str) -> tuple[list[str], list[int], str, str]:
+    """A block of 2-4 facts and one query about one of them.
+
+    Returns (words, slot indices, phenomenon, answer); the query's answer is the last slot.
+    """
+    kind = rng.choice(("city", "thing"))
+    k = rng.randint(2, 4)
+    names = rng.sample(NAMES, k)
+    values = rng.sample(CITIES if kind == "city" else COLORS, k)
+    thing = rng.choice(THINGS)
+    words: list[str] = []
+    slots: list[int] = []
+    template = "{n} lives in {v}" if kind == "city" else "{n} has a {v} {t}"
+    for n, v in zip(names, values):
+        sent = _sentence(template, n=n, v=v, t=thing)
+        slots.append(len(words) + sent.index(v))
+        words += sent + ["."]
+    q = rng.randrange(k)
+    words += rng.choice(TEMPLATES[split]["left_recall_lead"]).split()
+    sent = _sentence(template, n=names[q], v=values[q], t=thing)
+    slots.append(len(words) + sent.index(values[q]))
+    words += sent + ["."]
+    return words, slots, "left_recall", values[q]
+
+
+def _induction(rng: random.Random) -> tuple[list[str], list[int]]:
+    a, b = rng.sample(NAMES, 2)
+    sa, sb = rng.sample(SURNAMES, 2)
+    words = _sentence(
+        rng.choice(TEMPLATES["train"]["induction"]), a=a, b=b, sa=sa, sb=sb, p=rng.choice(PLACES)
+    )
+    # Every repeated surname is a copy slot.
+    seen: set[str] = set()
+    slots = []
+    for i, w in enumerate(words):
+        if w in (sa, sb):
+            if w in seen:
+                slots.append(i)
+            seen.add(w)
+    return words, slots
+
+
+def _agreement(rng: random.Random) -> tuple[list[str], list[int]]:
+    s, o = rng.sample(list(NOUNS), 2)
+    plural_s, plural_o = rng.random() < 0.5, rng.random() < 0.5
+    verb = rng.choice(list(VERBS))
+    v = VERBS[verb] if plural_s else verb
+    fields = dict(
+        s=NOUNS[s] if plural_s else s,
+        o=NOUNS[o] if plural_o else o,
+        prep=rng.choice(PREPS),
+        v=v,
+        adj=rng.choice(ADJS),
+    )
+    words = _sentence(rng.choice(TEMPLATES["train"]["agreement"]), **fields)
+    return words, [words.index(v)]
+
+
+def _cloze(rng: random.Random) -> tuple[list[str], list[int]]:
+    x = rng.choice(ANIMALS)
+    fields = dict(x=x, y=ANIMAL_SOUNDS[x], time=rng.choice(TIMES), p=rng.choice(PLACES))
+    words = _sentence(rng.choice(TEMPLATES["train"]["right_cloze"]), **fields)
+    return words, [words.index(x)]
+
+
+def passage(rng: random.Random, max_words: int = 110) -> tuple[list[str], list[int]]:
+    """One training passage: (words, indices of probe-like slots), dense in probe-like material."""
+    words: list[str] = []
+    slots: list[int] = []
+    while True:
+        r = rng.random()
+        if r < 0.30:
+            sent, s, _, _ = _facts(rng, "train")
+        elif r < 0.50:
+            sent, s = _induction(rng)
+        elif r < 0.70:
+            sent, s = _agreement(rng)
+        elif r < 0.85:
+            sent, s = _cloze(rng)
+        else:
+            sent, s = _filler(rng), []
+        if len(words) + len(sent) > max_words:
+            return words, slots
+        slots += [len(words) + i for i in s]
+        words += sent
+
+
+def generate(n: int, seed: int = 0) -> list[str]:
+    """``n`` training passages as strings; the same seed gives the same text."""
+    rng = random.Random(seed)
+    return [" ".join(passage(rng)[0]) for _ in range(n)]
+
+
+def _eval_probe(rng: random.Random, phenomenon: str) -> Probe:
+    templates = TEMPLATES["eval"]
+    if phenomenon == "left_recall":
+        words, slots, _, answer = _facts(rng, "eval")
+        words[slots[-1]] = SLOT
+        return Probe(" ".join(words), answer, phenomenon)
+    if phenomenon == "induction":
+        a, b = rng.sample(NAMES, 2)
+        sa, sb = rng.sample(SURNAMES, 2)
+        text = rng.choice(templates["induction"]).format(
+            a=a, b=b, sa=sa, sb=sb, p=rng.choice(PLACES), SLOT=SLOT
+        )
+        return Probe(text, sa, phenomenon)
+    if phenomenon == "agreement":
+        s, o = rng.sample(list(NOUNS), 2)
+        plural_s = rng.random() < 0.5
+        plural_o = not plural_s  # the attractor always disagrees with the subject
+        verb = rng.choice(list(VERBS))
+        answer = VERBS[verb] if plural_s else verb
+        text = rng.choice(templates["agreement"]).format(
+            s=NOUNS[s] if plural_s else s,
+            o=NOUNS[o] if plural_o else o,
+            prep=rng.choice(PREPS),
+            v=SLOT,
+            adj=rng.choice(ADJS),
+        )
+        return Probe(text, answer, phenomenon)
+    if phenomenon == "right_cloze":
+        x = rng.choice(ANIMALS)
+        text = rng.choice(templates["right_cloze"]).format(x=SLOT, y=ANIMAL_SOUNDS[x], time=rng.choice(TIMES))
+        return Probe(text, x, phenomenon)
+    raise ValueError(f"unknown phenomenon {phenomenon!r}; known: {', '.join(PHENOMENA)}")
+
+
+def probes(seed: int = 1234, n_per_kind: int = 50, phenomena: tuple[str, ...] = PHENOMENA) -> list[Probe]:
+    """Held-out probes, ``n_per_kind`` of each phenomenon, from evaluation-only templates.
+
+    Each record has ``text`` (one ``___`` slot, at least one word before it), ``answer`` (one word, so one
+    token) and ``phenomenon``.
+    """
+    rng = random.Random(f"probes-{seed}")
+    return [_eval_probe(rng, ph) for ph in phenomena for _ in range(n_per_kind)]

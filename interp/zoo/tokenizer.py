@@ -1,0 +1,49 @@
+"""The zoo's shared word-level tokenizer, trained with ``tokenizers`` on the generated corpus."""
+
+from __future__ import annotations
+
+from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, processors, trainers
+from transformers import PreTrainedTokenizerFast
+
+SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "[BOS]"]
+
+
+def train_tokenizer(texts: list[str]) -> Tokenizer:
+    """One word per token; the special tokens take ids 0-5 in the order of ``SPECIALS``."""
+    tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.train_from_iterator(texts, trainers.WordLevelTrainer(special_tokens=SPECIALS, min_frequency=1))
+    return tok
+
+
+def hf_tokenizer(tok: Tokenizer, kind: str) -> PreTrainedTokenizerFast:
+    """Wrap for one model kind: causal text starts with [BOS]; bidirectional text is [CLS] ... [SEP]."""
+    tok = Tokenizer.from_str(tok.to_str())
+    ids = {s: tok.token_to_id(s) for s in SPECIALS}
+    if kind == "causal":
+        tok.post_processor = processors.TemplateProcessing(
+            single="[BOS] $A", pair="[BOS] $A $B", special_tokens=[("[BOS]", ids["[BOS]"])]
+        )
+        return PreTrainedTokenizerFast(
+            tokenizer_object=tok,
+            bos_token="[BOS]",
+            eos_token="[BOS]",
+            unk_token="[UNK]",
+            pad_token="[PAD]",
+            model_max_length=128,
+        )
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]",
+        pair="[CLS] $A [SEP] $B [SEP]",
+        special_tokens=[("[CLS]", ids["[CLS]"]), ("[SEP]", ids["[SEP]"])],
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        mask_token="[MASK]",
+        unk_token="[UNK]",
+        pad_token="[PAD]",
+        model_max_length=128,
+    )
