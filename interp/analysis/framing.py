@@ -47,8 +47,8 @@ def read_position(model: Model, tokens: torch.Tensor, position: int | None = Non
 def focus_positions(model: Model, tokens: torch.Tensor, position: int | None = None) -> tuple[int, ...]:
     if position is not None or model.kind == "causal":
         return (read_position(model, tokens, position),)
-    masks = mask_positions(model, tokens)
-    return tuple(masks) if masks else (tokens.shape[1] - 1,)
+    read_position(model, tokens)  # raises, with advice, when a masked model's text has no mask
+    return tuple(mask_positions(model, tokens))
 
 
 def slot_of(model: Model, position: int) -> int:

@@ -1,0 +1,277 @@
+"""Attention, logit lens, attribution and comparison on tiny random models: values and invariants."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import ARCHS, count_hooks
+
+import interp
+from interp.analysis.attention import head_stats, rollout
+from interp.errors import InputError
+
+TEXT = "the keys to the cabinet are on the table ."
+PROBE = "the keys to the cabinet ___ on the table ."
+
+
+@pytest.fixture(scope="module")
+def pair(tiny_model):
+    return tiny_model("gpt2"), tiny_model("bert")
+
+
+# ---- attention -------------------------------------------------------------------------------------------------
+
+
+def test_head_stats_on_known_patterns():
+    T = 5
+    eye = torch.eye(T)[None, None]  # every query attends to itself
+    prev = torch.zeros(1, 1, T, T)
+    prev[0, 0, 0, 0] = 1
+    for q in range(1, T):
+        prev[0, 0, q, q - 1] = 1
+    s = head_stats(torch.cat([eye, prev], dim=1))
+    np.testing.assert_allclose(s["self"][0], [1, 1 / T])
+    np.testing.assert_allclose(s["past"][0], [0, (T - 1) / T])
+    np.testing.assert_allclose(s["distance"][0], [0, -(T - 1) / T])
+    np.testing.assert_allclose(s["prev_token"][0], [0, 1])
+    np.testing.assert_allclose(s["entropy"][0], [0, 0], atol=1e-6)
+    uniform = torch.full((1, 1, 4, 4), 0.25)
+    assert math.isclose(float(head_stats(uniform)["entropy"][0, 0]), math.log(4), rel_tol=1e-5)
+
+
+def test_rollout_of_identity_attention_is_identity_and_rows_sum_to_one():
+    T = 6
+    torch.testing.assert_close(rollout(torch.eye(T).expand(3, 2, T, T)), torch.eye(T))
+    r = rollout(torch.softmax(torch.randn(3, 2, T, T), -1))
+    torch.testing.assert_close(r.sum(-1), torch.ones(T))
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_attention_time_view(arch, tiny_model):
+    m = tiny_model(arch)
+    r = interp.attention(m, TEXT)
+    T = len(r.tokens)
+    assert r.patterns.shape == (m.n_layers, m.n_heads, T, T)
+    np.testing.assert_allclose(r.rollout.sum(-1), 1, atol=1e-5)
+    s = r.head_stats
+    np.testing.assert_allclose(s["past"] + s["self"] + s["future"], 1, atol=1e-5)
+    np.testing.assert_allclose(s["past_content"] + s["self_content"] + s["future_content"], 1, atol=1e-5)
+    if m.kind == "causal":
+        assert s["future"].max() == 0 and s["future_content"].max() == 0
+        assert (s["distance"] <= 0).all()
+    else:
+        assert s["future"].min() > 0 and s["future_content"].min() > 0
+    assert r.special.sum() == (1 if m.kind == "causal" else 2)
+    assert len(r.to_dataframe()) == m.n_layers * m.n_heads
+
+
+def test_induction_scores_shape_and_range(pair):
+    for m in pair:
+        r = interp.induction_scores(m, seq_len=8, seed=1)
+        assert r.scores.shape == (m.n_layers, m.n_heads)
+        assert ((r.scores >= 0) & (r.scores <= 1)).all()
+    with pytest.raises(InputError, match="seq_len"):
+        interp.induction_scores(pair[0], seq_len=40)
+
+
+# ---- logit lens ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_lens_last_row_is_the_models_output(arch, tiny_model):
+    m = tiny_model(arch)
+    text = TEXT if m.kind == "causal" else TEXT.replace("are", m.tokenizer.mask_token)
+    r = interp.logit_lens(m, text, top_k=4)
+    probs = torch.softmax(m(text)[0].float(), -1)  # (T, V)
+    top_p, top_i = probs.topk(4, -1)
+    np.testing.assert_allclose(r.top_probs[-1], top_p.numpy(), atol=1e-5)
+    np.testing.assert_array_equal(r.top_ids[-1], top_i.numpy())
+    np.testing.assert_allclose(r.answer_prob[-1], probs[:, r.answer_id].numpy(), atol=1e-5)
+    assert r.top_ids.shape == (m.n_layers + 1, len(r.tokens), 4)
+    np.testing.assert_allclose(r.kl[-1], 0, atol=1e-5)
+    f = r.focus[0]
+    assert r.answer_rank[-1, f] == 0  # default answer: the final top-1 at the focus
+    assert r.focus == (
+        (len(r.tokens) - 1,) if m.kind == "causal" else (r.tokens.index(m.tokenizer.mask_token),)
+    )
+
+
+def test_lens_decision_depth_definition(pair):
+    r = interp.logit_lens(pair[0], TEXT)
+    top1 = r.top_ids[:, :, 0]
+    for pos, depth in enumerate(r.decision_depth):
+        assert (top1[depth:, pos] == top1[-1, pos]).all()
+        assert depth == 0 or top1[depth - 1, pos] != top1[-1, pos]
+
+
+def test_lens_never_decodes_more_than_a_chunk(pair, monkeypatch):
+    m = pair[0]
+    seen = []
+    original = m.decode_resid
+    monkeypatch.setattr(m, "decode_resid", lambda resid: seen.append(resid.shape) or original(resid))
+    interp.logit_lens(m, TEXT, chunk=4)
+    assert seen and all(s[0] <= 4 and len(s) == 2 for s in seen)
+
+
+def test_lens_answer_and_errors(pair):
+    c, b = pair
+    r = interp.logit_lens(c, TEXT, answer="table", position=3)
+    assert r.focus == (3,) and r.answer == "table"
+    with pytest.raises(InputError, match="out of range"):
+        interp.logit_lens(c, TEXT, position=50)
+    with pytest.raises(InputError, match="no mask token"):
+        interp.logit_lens(b, TEXT)
+    with pytest.raises(InputError, match="not one token"):
+        interp.logit_lens(c, TEXT, answer="zebra crossing")
+
+
+# ---- attribution -----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "saliency", "input_x_gradient", "occlusion"])
+def test_every_method_has_one_call_shape(pair, method):
+    c, b = pair
+    for m, text in (
+        (c, "anna lives in oslo . anna lives in"),
+        (b, "anna lives in [MASK] . anna lives in oslo ."),
+    ):
+        r = interp.attribute(m, text, answer="oslo", method=method, n_steps=8)
+        assert r.method == method and r.answer == "oslo" and r.scores.shape == (len(r.tokens),)
+        assert np.isfinite(r.scores).all() and np.abs(r.scores).sum() > 0
+        if m.kind == "causal":
+            assert r.right_mass == 0 and r.position == len(r.tokens) - 1 and r.slot == r.position + 1
+        else:
+            assert r.position == r.slot == r.tokens.index("[MASK]")
+        if method == "saliency":
+            assert (r.scores >= 0).all()
+
+
+def test_ig_completeness_and_contrast(pair):
+    c, b = pair
+    for m, text in ((c, "anna lives in oslo . anna lives in"), (b, "anna lives in [MASK] .")):
+        r = interp.attribute(m, text, answer="oslo", contrast="rome", n_steps=50)
+        logits = m(text)[0, r.position]
+        assert math.isclose(
+            r.objective, float(logits[r.answer_id] - logits[m.to_single_token("rome")]), rel_tol=1e-5
+        )
+        gap = r.objective - r.baseline_objective
+        assert abs(r.scores.sum() - gap) <= 0.01 * abs(gap)
+        assert r.delta < 1e-3 and r.contrast == "rome"
+
+
+def test_attribution_errors(pair):
+    c, b = pair
+    with pytest.raises(InputError, match="integrated_gradients, saliency, input_x_gradient, occlusion"):
+        interp.attribute(c, TEXT, method="lime")
+    with pytest.raises(InputError, match="splits into"):
+        interp.attribute(c, TEXT, answer="oslo rome")
+    with pytest.raises(InputError, match="outside the vocabulary"):
+        interp.attribute(c, TEXT, answer=10**6)
+    with pytest.raises(InputError, match="no mask token"):
+        interp.attribute(b, TEXT)
+    with pytest.raises(InputError, match="out of range"):
+        interp.attribute(c, TEXT, position=-100)
+
+
+def test_no_hook_survives_attribution_or_its_failure(pair, monkeypatch):
+    c = pair[0]
+    before, clean = count_hooks(c.bridge), c(TEXT)
+    interp.attribute(c, TEXT, n_steps=4)
+    assert count_hooks(c.bridge) == before
+    from interp.analysis.attribution.objective import Objective
+
+    def broken(self, logits):
+        raise RuntimeError("objective failed")
+
+    monkeypatch.setattr(Objective, "from_logits", broken)
+    with pytest.raises(RuntimeError, match="objective failed"):
+        interp.attribute(c, TEXT, n_steps=4, answer="table")
+    assert count_hooks(c.bridge) == before
+    monkeypatch.undo()
+    assert torch.equal(c(TEXT), clean)
+    assert not any(p.requires_grad for p in c.bridge.original_model.parameters())
+
+
+# ---- compare ---------------------------------------------------------------------------------------------------
+
+
+def test_compare_frames_each_model_its_own_way(pair):
+    c, b = pair
+    r = interp.compare(c, b, PROBE, answer="are", n_steps=8)
+    assert r.causal.text == "the keys to the cabinet"
+    assert r.bidirectional.text == "the keys to the cabinet [MASK] on the table ."
+    assert r.causal.attention.tokens[-1] == "cabinet" and r.causal.position == 5
+    assert r.bidirectional.attention.tokens[r.bidirectional.position] == "[MASK]"
+    np.testing.assert_array_equal(r.causal.word_index, [-1, 0, 1, 2, 3, 4])
+    np.testing.assert_array_equal(r.bidirectional.word_index, [-1, 0, 1, 2, 3, 4, -1, 6, 7, 8, 9, -1])
+    s = r.summary
+    assert s["future_mass"]["causal"] == 0 and s["right_mass"]["causal"] == 0
+    assert s["future_mass"]["bidirectional"] > 0 and s["right_mass"]["bidirectional"] > 0
+    assert r.causal.lens.answer == r.bidirectional.lens.answer == "are"
+    assert list(r.to_dataframe().columns) == ["causal", "bidirectional"]
+
+
+def test_compare_errors(pair):
+    c, b = pair
+    with pytest.raises(InputError, match="exactly one ___"):
+        interp.compare(c, b, "no slot here")
+    with pytest.raises(InputError, match="exactly one ___"):
+        interp.compare(c, b, "two ___ slots ___ here")
+    with pytest.raises(InputError, match="first model must be causal"):
+        interp.compare(b, c, PROBE)
+    with pytest.raises(InputError, match="second model must be bidirectional"):
+        interp.compare(c, c, PROBE)
+    with pytest.raises(InputError, match="before its ___"):
+        interp.compare(c, b, "___ barked .")
+
+
+def test_compare_suite_batches_equal_single_runs(pair):
+    from interp.zoo import corpus
+
+    c, b = pair
+    probes = corpus.probes(n_per_kind=2)
+    batched = interp.compare_suite(c, b, probes, batch_size=8, n_steps=8, progress=False)
+    single = interp.compare_suite(c, b, probes, batch_size=1, n_steps=8, progress=False)
+    assert len(batched) == 8 and set(batched["phenomenon"]) == set(corpus.PHENOMENA)
+    num = batched.select_dtypes("number").columns
+    np.testing.assert_allclose(batched[num].to_numpy(), single[num].to_numpy(), atol=1e-5)
+    one = interp.compare(c, b, probes[0].text, answer=probes[0].answer, n_steps=8)
+    for metric, both in one.summary.items():
+        for kind in ("causal", "bidirectional"):
+            assert batched.loc[0, f"{kind}_{metric}"] == pytest.approx(both[kind], abs=1e-5), (metric, kind)
+    pairs = interp.compare_suite(c, b, [(PROBE, "are")], n_steps=8, progress=False)
+    assert pairs.loc[0, "answer"] == "are"
+
+
+# ---- persistence -----------------------------------------------------------------------------------------------
+
+
+def test_results_round_trip(pair, tmp_path):
+    c, b = pair
+    results = [
+        interp.attention(c, TEXT),
+        interp.logit_lens(b, "the [MASK] barked ."),
+        interp.attribute(c, TEXT, n_steps=4),
+        interp.induction_scores(c, seq_len=6),
+        interp.compare(c, b, PROBE, n_steps=4),
+    ]
+    for i, r in enumerate(results):
+        path = r.save(tmp_path / f"r{i}")
+        back = interp.load_result(path)
+        assert type(back) is type(r) and repr(back) == repr(r)
+    back = interp.load_result(tmp_path / "r4")
+    np.testing.assert_array_equal(back.causal.attention.patterns, results[4].causal.attention.patterns)
+    assert back.summary == results[4].summary
+    with pytest.raises(InputError, match="no saved result"):
+        interp.load_result(tmp_path / "missing")
+
+
+def test_results_check_their_invariants(pair):
+    import dataclasses
+
+    r = interp.attention(pair[0], TEXT)
+    with pytest.raises(ValueError, match="patterns must be"):
+        dataclasses.replace(r, patterns=r.patterns[:, :, :2])
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        r.tokens = ()
