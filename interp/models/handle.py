@@ -61,11 +61,12 @@ class Model:
         ids.discard(self.mask_token_id)
         return ids
 
-    def to_tokens(self, text: str) -> torch.Tensor:
+    def to_tokens(self, text: str, *, truncate: bool = False) -> torch.Tensor:
         """Token ids ``(1, T)`` in the model's convention.
 
         Causal models: BOS first where the model expects one, never a trailing special token. Bidirectional
-        models: the tokenizer's own frame ([CLS] ... [SEP]).
+        models: the tokenizer's own frame ([CLS] ... [SEP]). Text longer than the context is an error unless
+        ``truncate``.
         """
         if not isinstance(text, str):
             raise InputError(f"expected a string of text, got {type(text).__name__}")
@@ -81,6 +82,8 @@ class Model:
                 ids = [tok.bos_token_id] + ids
         if not [i for i in ids if i not in self.special_ids]:
             raise InputError(f"the text {text!r} has no tokens besides special ones: pass at least one word")
+        if truncate:
+            ids = ids[: self.n_ctx]
         tokens = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
         self.check_tokens(tokens)
         return tokens

@@ -75,7 +75,7 @@ PREPS = "to near of beside under behind with above".split()
 VERBS = {"is": "are"}  # one pair, so the number alone fixes the answer
 ADJS = "old small big quiet bright dark warm cold".split()
 PLACES = "market river park school station library harbor bridge".split()
-ACTIONS = "walked ran drove went".split()
+ACTIONS = "walked ran drove went talked".split()
 TIMES = "morning evening night noon".split()
 
 TEMPLATES = {
@@ -89,6 +89,7 @@ TEMPLATES = {
             "{a} {sa} met {b} {sb} at the {p} . later {a} {sa} went home .",
             "{a} {sa} and {b} {sb} walked to the {p} . then {a} {sa} sat down .",
             "at the {p} {a} {sa} saw {b} {sb} . {b} {sb} smiled and {a} {sa} left .",
+            "{a} {sa} called {b} {sb} . {a} {sa} was {adj} but {b} {sb} was not .",
         ),
         "agreement": (
             "the {s} {prep} the {o} {v} on the table .",
@@ -153,12 +154,15 @@ def _filler(rng: random.Random) -> list[str]:
         return f"the {a} {ANIMAL_SOUNDS[a]} near the {rng.choice(PLACES)} .".split()
     if kind == 5:
         return f"{rng.choice(NAMES)} saw a {rng.choice(COLORS)} {rng.choice(THINGS)} .".split()
-    # The connective words of the evaluation templates, in frames of their own.
+    # The connective words of the evaluation templates, in frames that never precede a slot.
     if kind == 6:
-        lead = rng.choice(("we know that", "remember that", "but", "yesterday", "after that"))
-        return f"{lead} {rng.choice(NAMES)} talked at the {rng.choice(PLACES)} .".split()
-    n = rng.choice(list(NOUNS.values()))
-    return f"one {rng.choice(TIMES)} we heard that the {n} were gone all night twice , very {rng.choice(ADJS)} .".split()
+        lead = rng.choice(
+            ("we know that", "remember that", "but", "yesterday", "after that", "one " + rng.choice(TIMES))
+        )
+        return f"{lead} we went to the {rng.choice(PLACES)} .".split()
+    n = rng.choice(list(NOUNS))
+    gone = f"the {n} is gone" if rng.random() < 0.5 else f"the {NOUNS[n]} are gone"
+    return f"we heard that {gone} , very {rng.choice(ADJS)} , all night twice .".split()
 
 
 def _facts(rng: random.Random, split: str) -> tuple[list[str], list[int], str, str]:
@@ -189,9 +193,8 @@ def _facts(rng: random.Random, split: str) -> tuple[list[str], list[int], str, s
 def _induction(rng: random.Random) -> tuple[list[str], list[int]]:
     a, b = rng.sample(NAMES, 2)
     sa, sb = rng.sample(SURNAMES, 2)
-    words = _sentence(
-        rng.choice(TEMPLATES["train"]["induction"]), a=a, b=b, sa=sa, sb=sb, p=rng.choice(PLACES)
-    )
+    template = rng.choice(TEMPLATES["train"]["induction"])
+    words = _sentence(template, a=a, b=b, sa=sa, sb=sb, p=rng.choice(PLACES), adj=rng.choice(ADJS))
     # Every repeated surname is a copy slot.
     seen: set[str] = set()
     slots = []

@@ -1,9 +1,9 @@
 """Train the zoo: ``python -m interp.zoo.train [--kind causal|bidirectional|both] [--steps N] [--out DIR]``.
 
 Both models share one corpus and one word-level tokenizer. Passages are generated fresh at every step from a
-seeded stream, dense in probe-like material. The causal model gets a 3x loss weight on probe-like slots; the
-masked model always masks those slots with probability ``SLOT_MASK_P`` on top of the usual 15% of tokens, so
-that copying forms within the time budget. Seeded; set OMP_WAIT_POLICY=PASSIVE on shared machines.
+seeded stream, dense in probe-like material. Both models get a 3x loss weight on probe-like slots; the masked
+model also masks those slots with probability ``SLOT_MASK_P`` on top of the usual 15% of tokens, so that
+copying forms within the time budget. Seeded; set OMP_WAIT_POLICY=PASSIVE on shared machines.
 """
 
 from __future__ import annotations
@@ -86,13 +86,15 @@ def make_batch(rng: random.Random, vocab: dict[str, int], kind: str, batch: int)
         if kind == "causal":
             targets[b, : len(ids) - 1] = torch.tensor(ids[1:])  # position t predicts token t+1
             for s in slots:
-                weights[b, s - 1] = SLOT_WEIGHT
+                weights[b, s - 1] = SLOT_WEIGHT  # the slot's token is predicted one position earlier
         else:
             masked = [t for t in range(1, len(ids) - 1) if rng.random() < RANDOM_MASK_P]
             masked += [s for s in slots if rng.random() < SLOT_MASK_P]
             for t in set(masked):
                 targets[b, t] = ids[t]
                 input_ids[b, t] = vocab["[MASK]"]
+            for s in slots:
+                weights[b, s] = SLOT_WEIGHT
     return input_ids, mask, targets, weights
 
 

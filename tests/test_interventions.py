@@ -1,0 +1,142 @@
+"""Head ablation and activation patching: values, exact restoration, errors, and an unchanged model after."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import count_hooks
+
+import interp
+from interp.analysis.patching import patched_diffs
+from interp.errors import InputError
+
+CLEAN = "the key to the cabinet ___ on the table ."
+CORRUPT = "the keys to the cabinet ___ on the table ."
+
+
+@pytest.fixture(scope="module")
+def pair(tiny_model):
+    return tiny_model("gpt2"), tiny_model("bert")
+
+
+def _snapshot(m):
+    return count_hooks(m.bridge), m("anna lives in oslo . the [MASK] barked .").clone()
+
+
+def _unchanged(m, snap):
+    hooks, logits = snap
+    assert count_hooks(m.bridge) == hooks
+    assert torch.equal(m("anna lives in oslo . the [MASK] barked ."), logits)
+
+
+@pytest.mark.parametrize("mode", ["zero", "mean"])
+def test_ablate_changes_the_answer_and_restores_the_model(pair, mode):
+    for m in pair:
+        snap = _snapshot(m)
+        all_heads = [(l, h) for l in range(m.n_layers) for h in range(m.n_heads)]
+        r = interp.ablate(m, CLEAN, all_heads, mode=mode, answer="is")
+        assert r.answer == "is" and r.heads == tuple(all_heads) and r.mode == mode
+        assert abs(r.logit_change) > 1e-5
+        assert r.change == pytest.approx(r.prob_after - r.prob_before)
+        _unchanged(m, snap)
+
+
+def test_zero_ablating_a_head_equals_zeroing_its_z(pair):
+    m = pair[0]
+    r = interp.ablate(m, CLEAN, [(1, 2)], answer="is")
+    tokens = m.to_tokens("the key to the cabinet")
+
+    def zero_head(z, hook):
+        z = z.clone()
+        z[:, :, 2] = 0
+        return z
+
+    with m.hooks({"blocks.1.attn.hook_z": zero_head}):
+        expected = m.forward(tokens)[0, -1].softmax(-1)[m.to_single_token("is")].item()
+    assert r.prob_after == pytest.approx(expected, abs=1e-7)
+
+
+def test_head_importance_matches_single_ablations(pair):
+    for m in pair:
+        snap = _snapshot(m)
+        r = interp.head_importance(m, CLEAN, answer="is", progress=False)
+        assert r.effects.shape == (m.n_layers, m.n_heads)
+        for layer, head in [(0, 1), (1, 3)]:
+            single = interp.ablate(m, CLEAN, [(layer, head)], answer="is")
+            assert r.effects[layer, head] == pytest.approx(single.change, abs=1e-6)
+        _unchanged(m, snap)
+
+
+def test_mean_ablation_uses_the_reference_mean(pair):
+    from interp.analysis.ablation import mean_head_outputs, reference_texts
+
+    m = pair[0]
+    texts = reference_texts(4)
+    means = mean_head_outputs(m, texts)
+    assert means.shape == (m.n_layers, m.n_heads, m.d_model // m.n_heads)
+    _, cache = m.run_with_cache(m.to_tokens(texts[0], truncate=True), names=["blocks.0.attn.hook_z"])
+    assert not torch.allclose(means[0], torch.zeros_like(means[0]))
+    one = mean_head_outputs(m, texts[:1])
+    torch.testing.assert_close(one[0], cache["blocks.0.attn.hook_z"][0].mean(0))
+
+
+def test_patching_last_layer_restores_exactly_and_nothing_restores_nothing(pair):
+    for m in pair:
+        snap = _snapshot(m)
+        r = interp.patch(m, CLEAN, CORRUPT, answer="is", contrast="are", progress=False)
+        T = len(r.tokens)
+        assert r.restored.shape == (m.n_layers, T)
+        assert r.changed == [2]
+        # At the last layer only the read position feeds the answer: patching it restores everything.
+        assert r.restored[-1, r.position] == pytest.approx(1.0, abs=1e-5)
+        others = [t for t in range(T) if t != r.position]
+        np.testing.assert_allclose(r.restored[-1, others], 0, atol=1e-5)
+        # Patching every position of the last layer restores exactly; patching none restores nothing.
+        name = f"blocks.{m.n_layers - 1}.hook_resid_post"
+        from interp.analysis.ablation import _framed_tokens
+
+        _, ct, pos = _framed_tokens(m, CLEAN)
+        _, xt, _ = _framed_tokens(m, CORRUPT)
+        _, cache = m.run_with_cache(ct, names=[name])
+        aid, cid = m.to_single_token("is"), m.to_single_token("are")
+        diffs = patched_diffs(m, xt, cache[name], name, [list(range(T)), []], pos, aid, cid)
+        restored = (diffs - r.corrupt_diff) / (r.clean_diff - r.corrupt_diff)
+        assert restored[0].item() == pytest.approx(1.0, abs=1e-5) and restored[1].item() == pytest.approx(
+            0.0, abs=1e-6
+        )
+        _unchanged(m, snap)
+
+
+@pytest.mark.parametrize("hook", ["attn_out", "mlp_out", "resid_pre"])
+def test_patching_other_hooks(pair, hook):
+    r = interp.patch(pair[0], CLEAN, CORRUPT, hook=hook, answer="is", contrast="are", progress=False)
+    assert r.hook == hook and np.isfinite(r.restored).all()
+
+
+def test_intervention_errors_leave_the_model_unchanged(pair):
+    c, b = pair
+    for m in pair:
+        snap = _snapshot(m)
+        with pytest.raises(InputError, match="same length: clean has"):
+            interp.patch(m, CLEAN, "the big keys to the cabinet ___ on the table .")
+        with pytest.raises(InputError, match="unknown patching hook"):
+            interp.patch(m, CLEAN, CORRUPT, hook="nope")
+        with pytest.raises(InputError, match="does not exist"):
+            interp.ablate(m, CLEAN, [(9, 0)])
+        with pytest.raises(InputError, match="unknown ablation mode"):
+            interp.ablate(m, CLEAN, [(0, 0)], mode="noise")
+        with pytest.raises(InputError, match="same token"):
+            interp.patch(m, CLEAN, CORRUPT, answer="is", contrast="is")
+        _unchanged(m, snap)
+
+
+def test_results_round_trip(pair, tmp_path):
+    c = pair[0]
+    for i, r in enumerate(
+        [
+            interp.ablate(c, CLEAN, [(0, 0)]),
+            interp.head_importance(c, CLEAN, progress=False),
+            interp.patch(c, CLEAN, CORRUPT, answer="is", contrast="are", progress=False),
+        ]
+    ):
+        back = interp.load_result(r.save(tmp_path / f"x{i}"))
+        assert repr(back) == repr(r)
