@@ -72,7 +72,11 @@ def make_batch(rng: random.Random, vocab: dict[str, int], kind: str, batch: int)
     rows, slot_rows = [], []
     for _ in range(batch):
         words, slots = corpus.passage(rng)
-        ids = [first] + [vocab[w] for w in words] + ([] if kind == "causal" else [vocab["[SEP]"]])
+        ids = (
+            [first]
+            + [vocab.get(w, vocab["[UNK]"]) for w in words]
+            + ([] if kind == "causal" else [vocab["[SEP]"]])
+        )
         rows.append(ids)
         slot_rows.append([s + 1 for s in slots])
     T = max(map(len, rows))
@@ -98,7 +102,14 @@ def make_batch(rng: random.Random, vocab: dict[str, int], kind: str, batch: int)
     return input_ids, mask, targets, weights
 
 
-def train(kind: str, out: Path, steps: int | None = None, tokenizer_texts: int = 3000, progress: bool = True):
+def train(
+    kind: str,
+    out: Path,
+    steps: int | None = None,
+    tokenizer_texts: int = 3000,
+    progress: bool = True,
+    eval_per_kind: int = 200,
+):
     """Train one zoo model and save it (safetensors, config, tokenizer, model card) to ``out``."""
     cfg = dict(SETTINGS[kind])
     if steps is not None:
@@ -140,7 +151,7 @@ def train(kind: str, out: Path, steps: int | None = None, tokenizer_texts: int =
             model.train()
     minutes = (time.time() - start) / 60
     model.eval()
-    acc = accuracy(model, hf_tok, kind, corpus.probes(n_per_kind=200))
+    acc = accuracy(model, hf_tok, kind, corpus.probes(n_per_kind=eval_per_kind))
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(out, safe_serialization=True)
     hf_tok.save_pretrained(out)

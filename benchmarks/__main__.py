@@ -1,0 +1,92 @@
+"""``make bench``: every benchmark in one run, one table of ratios, recorded in docs/benchmarks.md."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import platform
+import sys
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import torch  # noqa: E402
+
+THREADS = 1
+
+
+def table(rows: list[dict]) -> str:
+    lines = ["| benchmark | measured | ratio | goal | met |", "|---|---|---|---|---|"]
+    for r in rows:
+        met = "" if r["met"] is None else ("yes" if r["met"] else "**no**")
+        ratio = f"{r['ratio']:.3g}x" if isinstance(r["ratio"], float) else str(r["ratio"])
+        lines.append(f"| {r['benchmark']} | {r['measured']} | {ratio} | {r['goal']} | {met} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    torch.set_num_threads(THREADS)
+    from benchmarks import bench_capture, bench_ig, bench_lens, bench_notebooks, bench_payload
+
+    suites = {
+        "capture": bench_capture,
+        "lens": bench_lens,
+        "ig": bench_ig,
+        "payload": bench_payload,
+        "notebooks": bench_notebooks,
+    }
+    chosen = argv or list(suites)
+    rows: list[dict] = []
+    for name in chosen:
+        print(f"running {name} ...", flush=True)
+        rows += suites[name].run()
+    rows += browser_rows()
+    text = table(rows)
+    print(text)
+    if not argv:
+        header = (
+            f"# Benchmarks\n\nMeasured by `make bench` on {datetime.date.today()} ({platform.machine()}, "
+            f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {THREADS} thread); each ratio is measured side "
+            "by side in one run.\n\n"
+        )
+        Path("docs/benchmarks.md").write_text(header + text + "\n")
+    return 0
+
+
+def browser_rows() -> list[dict]:
+    """Timings recorded by the browser suite (tests/browser), if it ran."""
+    import json
+
+    path = Path("artifacts/browser/timings.json")
+    if not path.exists():
+        return [
+            {
+                "benchmark": "browser: first paint / control update",
+                "measured": "not run (make test-browser)",
+                "ratio": "-",
+                "goal": "< 1 s / < 100 ms",
+                "met": None,
+            }
+        ]
+    t = json.loads(path.read_text())
+    return [
+        {
+            "benchmark": f"browser ({t.get('frontend', 'JupyterLab')}): time to first paint of a view",
+            "measured": f"{t['first_paint_ms']:.0f} ms",
+            "ratio": "-",
+            "goal": "< 1 s",
+            "met": t["first_paint_ms"] < 1000,
+        },
+        {
+            "benchmark": "browser: figure update after a layer/head change",
+            "measured": f"{t['update_ms']:.0f} ms",
+            "ratio": "-",
+            "goal": "< 100 ms",
+            "met": t["update_ms"] < 100,
+        },
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,81 @@
+"""The %interp magics in a real IPython shell, including their one-line errors."""
+
+import pytest
+from IPython.core.interactiveshell import InteractiveShell
+
+import interp
+
+
+@pytest.fixture(scope="module")
+def shell(tiny_folder):
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "interp")
+    sh.user_ns["causal_dir"], sh.user_ns["bidi_dir"] = tiny_folder("gpt2"), tiny_folder("bert")
+    yield sh
+    sh.run_line_magic("unload_ext", "interp")
+
+
+def magic(shell, line):
+    return shell.run_line_magic("interp", line)
+
+
+def test_load_and_hooks(shell, capsys):
+    magic(shell, "load {causal_dir} as c")
+    magic(shell, "load {bidi_dir} as b")
+    assert isinstance(shell.user_ns["c"], interp.Model) and shell.user_ns["b"].kind == "bidirectional"
+    assert "c = Model(" in capsys.readouterr().out
+    magic(shell, "hooks c")
+    out = capsys.readouterr().out.splitlines()
+    assert "blocks.0.attn.hook_pattern" in out and len(out) == len(shell.user_ns["c"].hook_names())
+
+
+def test_analyses_return_results(shell):
+    magic(shell, "load {causal_dir} as c")
+    magic(shell, "load {bidi_dir} as b")
+    att = magic(shell, 'attention c "the keys to the cabinet are here ."')
+    assert isinstance(att, interp.AttentionResult) and att.tokens[1] == "the"
+    lens = magic(shell, 'lens b "the [MASK] barked ." --answer dog')
+    assert isinstance(lens, interp.LensResult) and lens.answer == "dog"
+    attr = magic(shell, 'attribute c "anna lives in oslo . anna lives in" --answer oslo --method saliency')
+    assert attr.method == "saliency" and attr.answer == "oslo"
+    cmp = magic(shell, 'compare c b "the keys to the cabinet ___ here ." --answer are')
+    assert isinstance(cmp, interp.Comparison) and cmp.answer == "are"
+    abl = magic(shell, 'ablate c "the keys to the cabinet ___ here ." 0.1 1.2 --mode zero --answer are')
+    assert abl.heads == ((0, 1), (1, 2))
+    pat = magic(
+        shell,
+        'patch c "the key to the cabinet ___ here ." "the keys to the cabinet ___ here ." --answer is --contrast are',
+    )
+    assert isinstance(pat, interp.PatchingResult) and pat.hook == "resid_post"
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('attention nope "text"', "'nope' is not a loaded model"),
+        ("load tiny-causl", "unknown model 'tiny-causl'"),
+        ('attribute c "the keys" --method lime', "unknown attribution method 'lime'"),
+        ('compare b c "the ___ barked ."', "first model must be causal"),
+        ("frobnicate", "unknown command 'frobnicate'"),
+        ("attention c", "the following arguments are required: text"),
+        ('ablate c "the keys ___" zero', "LAYER.HEAD"),
+    ],
+)
+def test_errors_print_one_line(shell, capsys, line, message):
+    magic(shell, "load {causal_dir} as c")
+    magic(shell, "load {bidi_dir} as b")
+    capsys.readouterr()
+    assert magic(shell, line) is None
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("interp: ") and "Traceback" not in err
+
+
+def test_help_and_unload(capsys):
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "interp")
+    sh.run_line_magic("interp", "help")
+    assert "%interp compare CAUSAL BIDI" in capsys.readouterr().out
+    sh.run_line_magic("unload_ext", "interp")
+    assert "interp" not in sh.magics_manager.magics["line"]
+    sh.run_line_magic("load_ext", "interp")
+    assert "interp" in sh.magics_manager.magics["line"]

@@ -1,0 +1,134 @@
+"""The embedded zoo: corpus, tokenizer, training smoke test, shipped weights, held-out accuracy."""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from interp.zoo import ZOO_DIR, corpus
+
+
+def test_corpus_is_deterministic_and_seeded():
+    assert corpus.generate(20, seed=3) == corpus.generate(20, seed=3)
+    assert corpus.generate(20, seed=3) != corpus.generate(20, seed=4)
+    assert [p.text for p in corpus.probes(seed=5, n_per_kind=10)] == [
+        p.text for p in corpus.probes(seed=5, n_per_kind=10)
+    ]
+
+
+def test_probes_have_one_slot_a_word_before_it_and_one_word_answers():
+    probes = corpus.probes(n_per_kind=50)
+    assert {p.phenomenon for p in probes} == set(corpus.PHENOMENA)
+    for p in probes:
+        assert p.text.count(corpus.SLOT) == 1
+        assert p.text.split(corpus.SLOT)[0].strip(), p
+        assert len(p.answer.split()) == 1
+        assert p["answer"] == p.answer  # records work as mappings too
+
+
+def test_probe_frames_never_occur_in_training():
+    """Held out: each probe's frame (four words before the slot, or two after it, with the answer in the
+    slot) never occurs in the training corpus."""
+    train = " " + " ".join(corpus.generate(3000, seed=0)) + " "
+    for p in corpus.probes(n_per_kind=100):
+        before, after = p.text.split(corpus.SLOT)
+        left = " ".join(before.split()[-4:] + [p.answer])
+        right = " ".join([p.answer] + after.split()[:2])
+        assert f" {left} " not in train or f" {right} " not in train, p
+
+
+def test_agreement_probes_always_have_a_disagreeing_attractor():
+    nouns = set(corpus.NOUNS) | set(corpus.NOUNS.values())
+    for p in corpus.probes(n_per_kind=50, phenomena=("agreement",)):
+        subj, attractor = [w for w in p.text.split() if w in nouns][:2]
+        plural = subj in corpus.NOUNS.values()
+        assert (attractor in corpus.NOUNS.values()) != plural
+        assert p.answer == ("are" if plural else "is")
+
+
+def test_tokenizer_is_word_level_and_shared():
+    from transformers import AutoTokenizer
+
+    c = AutoTokenizer.from_pretrained(ZOO_DIR / "tiny-causal")
+    b = AutoTokenizer.from_pretrained(ZOO_DIR / "tiny-bidirectional")
+    assert c.get_vocab() == b.get_vocab()
+    for p in corpus.probes(n_per_kind=20):
+        words = p.text.replace(corpus.SLOT, p.answer).split()
+        assert c.tokenize(" ".join(words)) == words  # one token per word, no unknowns
+    assert b("the dog")["input_ids"][0] == b.cls_token_id and b("the dog")["input_ids"][-1] == b.sep_token_id
+    assert c("the dog")["input_ids"][0] == c.bos_token_id
+
+
+def test_training_smoke(tmp_path):
+    from interp.zoo.train import train
+
+    for kind in ("causal", "bidirectional"):
+        model, tok, acc = train(
+            kind, tmp_path / kind, steps=3, tokenizer_texts=200, progress=False, eval_per_kind=4
+        )
+        assert set(acc) == set(corpus.PHENOMENA)
+        assert (tmp_path / kind / "model.safetensors").exists() and (tmp_path / kind / "README.md").exists()
+        assert not list((tmp_path / kind).glob("*.bin"))
+
+
+def test_shipped_weights_are_safetensors_and_small():
+    total = sum(f.stat().st_size for f in ZOO_DIR.rglob("*") if f.is_file())
+    assert total < 20 * 2**20
+    for name in ("tiny-causal", "tiny-bidirectional"):
+        files = {f.name for f in (ZOO_DIR / name).iterdir()}
+        assert "model.safetensors" in files and "README.md" in files
+        assert not {f for f in files if f.endswith((".bin", ".pt", ".pkl", ".pth"))}
+        from safetensors.torch import load_file
+
+        assert len(load_file(ZOO_DIR / name / "model.safetensors")) > 10
+
+
+def test_load_is_fast_once_transformer_lens_is_imported(causal):
+    import interp
+
+    start = time.perf_counter()
+    m = interp.load("tiny-bidirectional")
+    assert time.perf_counter() - start < 2.0
+    assert m.kind == "bidirectional" and causal.kind == "causal"
+
+
+@pytest.fixture(scope="module")
+def accuracy():
+    from interp.zoo.evaluate import main
+
+    return main(n_per_kind=200)
+
+
+def test_held_out_accuracy_meets_the_bar(accuracy):
+    c, b = accuracy["tiny-causal"], accuracy["tiny-bidirectional"]
+    assert c["agreement"] >= 0.9 and b["agreement"] >= 0.9
+    assert c["left_recall"] >= 0.9 and c["induction"] >= 0.9
+    assert b["left_recall"] >= 0.8 and b["induction"] >= 0.8
+    assert b["right_cloze"] >= 0.9
+    assert b["right_cloze"] - c["right_cloze"] >= 0.4
+
+
+def test_model_card_reports_the_training_accuracy():
+    for name in ("tiny-causal", "tiny-bidirectional"):
+        info = json.loads((ZOO_DIR / name / "training.json").read_text())
+        card = (ZOO_DIR / name / "README.md").read_text()
+        assert info["seed"] == 0 and "Held-out accuracy" in card
+        for ph, v in info["accuracy"].items():
+            assert f"| {ph} | {v:.1%} |" in card
+
+
+def test_cold_load_in_a_fresh_process():
+    code = "import time; t = time.perf_counter(); import interp; m = interp.load('tiny-causal'); print(time.perf_counter() - t)"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"},
+    )
+    seconds = float(out.stdout.strip().splitlines()[-1])
+    assert seconds < 30  # import of transformer_lens dominates (~5 s here); reported in the closing note
+    torch.set_num_threads(1)
