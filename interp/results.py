@@ -55,7 +55,9 @@ class Result:
             import widgets
 
             widget = widgets.view(self)
-            bundle.update(widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+            view_bundle = dict(widget._repr_mimebundle_(include=include, exclude=exclude) or {})
+            view_bundle.pop("text/plain", None)  # keep the summary: the widget's repr is noise in plain text
+            bundle.update(view_bundle)
         except Exception as err:  # a view must never break printing the result
             bundle["text/plain"] += f"\n(view unavailable: {type(err).__name__}: {err})"
         return bundle
@@ -331,9 +333,10 @@ class AttributionResult(Result):
     delta: float
     """IG's absolute convergence delta (captum's); NaN for other methods."""
     left_mass: float
-    """Share of |scores| on tokens left of the slot (for causal models: every input token)."""
+    """Share of the context's |scores| left of the slot (context: ordinary tokens, the slot itself excluded;
+    for causal models every input token is left of the slot, so this is 1)."""
     right_mass: float
-    """Share of |scores| on tokens right of the slot."""
+    """Share of the context's |scores| right of the slot (``left_mass + right_mass`` = 1 unless all are 0)."""
     method: str
     """``integrated_gradients``, ``saliency``, ``input_x_gradient`` or ``occlusion``."""
     answer: str

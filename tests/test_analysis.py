@@ -140,9 +140,11 @@ def test_every_method_has_one_call_shape(pair, method):
         assert r.method == method and r.answer == "oslo" and r.scores.shape == (len(r.tokens),)
         assert np.isfinite(r.scores).all() and np.abs(r.scores).sum() > 0
         if m.kind == "causal":
-            assert r.right_mass == 0 and r.position == len(r.tokens) - 1 and r.slot == r.position + 1
+            assert r.right_mass == 0 and r.left_mass == 1
+            assert r.position == len(r.tokens) - 1 and r.slot == r.position + 1
         else:
             assert r.position == r.slot == r.tokens.index("[MASK]")
+            assert r.left_mass + r.right_mass == pytest.approx(1) and r.right_mass > 0
         if method == "saliency":
             assert (r.scores >= 0).all()
 

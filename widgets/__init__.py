@@ -1,0 +1,72 @@
+"""Views of interp results: pure figure functions, interactive ipywidgets views built on them, and export.
+
+```python
+import widgets
+widgets.figure(result, **opts)      # a plotly Figure (pure; no kernel needed)
+widgets.view(result)                # an ipywidgets widget (plotly FigureWidget inside)
+widgets.save_html(result, "a.html") # one self-contained offline HTML file
+widgets.save_png(result, "a.png")   # needs kaleido and Chrome/Chromium
+```
+
+Built only from ipywidgets 8 and plotly's FigureWidget (an anywidget module shipped with plotly): no JS build
+step, no CDN, no network at render time. Every token string is HTML-escaped. Colours live in
+:mod:`widgets.theme`; how each result class is drawn lives in :data:`widgets.registry.REGISTRY`, which other
+modules extend with :func:`widgets.registry.register`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from widgets.export import save_html, save_png
+from widgets.registry import REGISTRY, Builder, lookup, register
+
+if TYPE_CHECKING:
+    import ipywidgets
+    import plotly.graph_objects as go
+
+__all__ = ["REGISTRY", "Builder", "figure", "register", "save_html", "save_png", "view"]
+
+
+def figure(result: Any, **opts: Any) -> go.Figure:
+    """A static plotly Figure of ``result`` (pure: no kernel or widget involved).
+
+    Args:
+        result: an interp result (AttentionResult, LensResult, AttributionResult, Comparison, InductionResult,
+            ProbeRun, or any class registered in :data:`REGISTRY`).
+        **opts: the result's figure options, e.g. ``kind="head" | "model" | "stats" | "rollout"``, ``layer=``,
+            ``head=`` for attention; ``kind="heatmap" | "answer" | "combined"`` for the lens;
+            ``kind="heads" | "lens" | "attribution" | "summary"`` for a comparison.
+
+    Raises:
+        InterpError: when nothing is registered for the result's class, or an option is invalid.
+    """
+    from interp.errors import InputError
+
+    builder = lookup(result)
+    if builder is None:
+        raise InputError(
+            f"no figure is registered for {type(result).__name__}: widgets.view(result) shows its summary, "
+            "or register one with widgets.register"
+        )
+    return builder.figure(result, **opts)
+
+
+def view(result: Any) -> ipywidgets.Widget:
+    """An interactive ipywidgets view of ``result``; an escaped summary for classes without a registered view.
+
+    Args:
+        result: any interp result.
+    """
+    import ipywidgets
+
+    from widgets.common import summary_html
+
+    builder = lookup(result)
+    if builder is None:
+        return ipywidgets.HTML(summary_html(result))
+    if builder.view is not None:
+        return builder.view(result)
+    import plotly.graph_objects as go
+
+    return go.FigureWidget(builder.figure(result))

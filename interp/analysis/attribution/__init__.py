@@ -29,13 +29,20 @@ METHODS = {
 }
 
 
-def side_masses(scores: np.ndarray, slot: int) -> tuple[float, float]:
-    """Shares of |scores| strictly left and strictly right of ``slot``."""
-    mass = np.abs(scores)
-    total = mass.sum()
+def side_masses(scores: np.ndarray, slot: int, context: np.ndarray | None = None) -> tuple[float, float]:
+    """Shares of the context's |scores| strictly left and strictly right of ``slot``.
+
+    ``context`` (T,) bool marks the tokens that count (ordinary text tokens); the slot itself never counts, so
+    for a masked model the shares say how the answer's evidence splits between the two sides, not how much
+    sits on the [MASK] token.
+    """
+    mass = np.abs(scores) * (np.ones_like(scores, dtype=bool) if context is None else context)
+    idx = np.arange(len(scores))
+    left, right = mass[idx < slot].sum(), mass[idx > slot].sum()
+    total = left + right
     if total == 0:
         return 0.0, 0.0
-    return float(mass[:slot].sum() / total), float(mass[slot + 1 :].sum() / total)
+    return float(left / total), float(right / total)
 
 
 def attribute(
@@ -69,7 +76,8 @@ def attribute(
     out = METHODS[method](objective, tokens, n_steps=n_steps)
     scores = out["scores"].float().cpu().numpy()
     slot = slot_of(model, pos)
-    left, right = side_masses(scores, slot)
+    context = np.array([int(t) not in model.special_ids for t in tokens[0].tolist()])
+    left, right = side_masses(scores, slot, context)
     return AttributionResult(
         model_name=model.name,
         kind=model.kind,

@@ -1,0 +1,111 @@
+"""Static export: one self-contained offline HTML file per result, and PNG through kaleido."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from widgets.common import esc, summary_html
+
+STYLE = """
+:root { color-scheme: light dark; }
+body { font-family: Inter, -apple-system, 'Segoe UI', Roboto, Helvetica, Arial, sans-serif; margin: 2em auto;
+       max-width: 1200px; padding: 0 1em; color: #333; background: #fff; }
+@media (prefers-color-scheme: dark) { body { color: #ddd; background: #111; } }
+pre.interp-summary { background: rgba(128,128,128,0.12); padding: 0.8em; border-radius: 4px; overflow-x: auto; }
+table.interp-table td, table.interp-table th { padding: 0.25em 0.8em; border-bottom: 1px solid rgba(128,128,128,0.3); }
+table.interp-table td:first-child, table.interp-table th:first-child { text-align: left; }
+.interp-figure { margin: 1.5em 0; }
+"""
+
+
+def sections(result: Any, **opts: Any) -> list:
+    """The static parts of ``result`` (plotly Figures and escaped HTML strings), from its registered builder."""
+    from widgets.registry import lookup
+
+    builder = lookup(result)
+    if builder is None:
+        return [summary_html(result)]
+    if builder.sections is not None:
+        return builder.sections(result, **opts)
+    return [summary_html(result), builder.figure(result, **opts)]
+
+
+def render_html(parts: list, title: str) -> str:
+    """A full HTML page: plotly.js inlined once (with the first figure), every other part as given."""
+    import plotly.graph_objects as go
+    import plotly.io as pio
+
+    body, first = [], True
+    config = {"displaylogo": False, "responsive": True}
+    for part in parts:
+        if isinstance(part, go.Figure):
+            div = pio.to_html(
+                part, full_html=False, include_plotlyjs=first, include_mathjax=False, config=config
+            )
+            body.append(f'<div class="interp-figure">{div}</div>')
+            first = False
+        else:
+            body.append(str(part))
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"<h1>{esc(title)}</h1>\n" + "\n".join(body) + "\n</body>\n</html>\n"
+    )
+
+
+def save_html(result: Any, path: str | Path, **opts: Any) -> Path:
+    """Write every view of ``result`` as static figures into one self-contained offline HTML file.
+
+    plotly.js is inlined once (no CDN, no network when opened); tokens are HTML-escaped everywhere.
+
+    Args:
+        result: any interp result.
+        path: the file to write (``.html`` is added when it has no suffix).
+        **opts: passed to the result's sections (e.g. ``layer=``, ``head=`` of an attention head view).
+
+    Returns:
+        The path written.
+    """
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_suffix(".html")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    title = f"{type(result).__name__} · {getattr(result, 'model_name', '')}"
+    path.write_text(render_html(sections(result, **opts), title), encoding="utf-8")
+    return path
+
+
+def save_png(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **opts: Any) -> Path:
+    """Write a PNG of a result's figure (``figure(result, **opts)``) or of a plotly Figure.
+
+    Needs kaleido and a Chrome/Chromium on the machine.
+
+    Args:
+        result_or_figure: an interp result or a plotly Figure.
+        path: the file to write (``.png`` is added when it has no suffix).
+        scale: pixel density.
+        **opts: figure options (e.g. ``kind=``, ``layer=``, ``head=``).
+
+    Raises:
+        InterpError: when kaleido or a browser for it is missing.
+    """
+    import plotly.graph_objects as go
+
+    from interp.errors import InterpError
+    from widgets import figure
+
+    fig = result_or_figure if isinstance(result_or_figure, go.Figure) else figure(result_or_figure, **opts)
+    path = Path(path)
+    if not path.suffix:
+        path = path.with_suffix(".png")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fig.write_image(str(path), format="png", scale=scale)
+    except Exception as err:
+        raise InterpError(
+            f"PNG export failed ({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}): "
+            "install chromium (apt-get install chromium) for PNG export, and kaleido (pip install kaleido); "
+            "save_html needs neither"
+        ) from err
+    return path
