@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from widgets.export import save_html, save_png
+from widgets.export import save_html, save_png, save_report
 from widgets.registry import REGISTRY, Builder, lookup, register
 
 if TYPE_CHECKING:
     import ipywidgets
     import plotly.graph_objects as go
 
-__all__ = ["REGISTRY", "Builder", "figure", "register", "save_html", "save_png", "view"]
+__all__ = ["REGISTRY", "Builder", "figure", "register", "save_html", "save_png", "save_report", "view"]
 
 
 def figure(result: Any, **opts: Any) -> go.Figure:

@@ -109,3 +109,26 @@ def save_png(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **o
             "save_html needs neither"
         ) from err
     return path
+
+
+def save_report(items: list, path: str | Path, title: str = "interp report", intro: str = "") -> Path:
+    """Several results in one self-contained offline HTML file (plotly.js inlined once).
+
+    Args:
+        items: ``(heading, result)`` pairs; a heading is plain text (escaped here), a result anything
+            :func:`save_html` accepts, or a string of already escaped HTML.
+        path: the file to write.
+        title: the page title (escaped).
+        intro: already escaped HTML placed under the title.
+
+    Returns:
+        The path written.
+    """
+    parts: list = [intro] if intro else []
+    for heading, item in items:
+        parts.append(f"<h2>{esc(heading)}</h2>")
+        parts += [item] if isinstance(item, str) else sections(item)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(parts, title), encoding="utf-8")
+    return path

@@ -21,6 +21,7 @@ BUILTIN_MODULES = (
     "widgets.lens",
     "widgets.attribution",
     "widgets.compare",
+    "widgets.interventions",
 )
 """Modules that register the built-in builders when first needed (keeps ``import widgets`` light)."""
 

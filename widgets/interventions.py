@@ -1,0 +1,148 @@
+"""Intervention views: activation patching (layers x positions), head importance (layers x heads), ablation."""
+
+from __future__ import annotations
+
+import ipywidgets
+import numpy as np
+import plotly.graph_objects as go
+
+from interp.results import AblationResult, HeadImportanceResult, PatchingResult
+from widgets import theme
+from widgets.common import categories, compact, esc, header, styled, summary_html, token_axis
+from widgets.registry import register
+
+
+def _diverging(title: str, limit: float) -> dict:
+    limit = max(float(limit), 1e-9)
+    return dict(
+        colorscale=theme.DIVERGING, cmin=-limit, cmax=limit, cmid=0, colorbar=dict(title=title, thickness=12)
+    )
+
+
+def patching_figure(result: PatchingResult) -> go.Figure:
+    """Restored fraction per (layer, position): clean tokens on x, corrupt ones in the hover."""
+    L, T = result.restored.shape
+    x = categories(result.tokens)
+    hover = [
+        [
+            f"block {l} · {esc(result.tokens[t])} (corrupt: {esc(result.corrupt_tokens[t])})<br>restored "
+            f"{result.restored[l, t]:.3f}"
+            for t in range(T)
+        ]
+        for l in range(L)
+    ]
+    fig = go.Figure(
+        go.Heatmap(
+            z=compact(result.restored, 3),
+            x=x,
+            y=[f"block {l}" for l in range(L)],
+            coloraxis="coloraxis",
+            hovertext=hover,
+            hoverinfo="text",
+        )
+    )
+    limit = max(1.0, float(np.nanmax(np.abs(result.restored))))
+    fig.update_layout(coloraxis=_diverging("restored", limit))
+    fig.update_xaxes(**token_axis(result.tokens))
+    fig.update_yaxes(autorange="reversed", showgrid=False)
+    for t in result.changed:  # outline the tokens that differ between clean and corrupt
+        fig.add_shape(
+            type="rect",
+            xref="x",
+            yref="paper",
+            x0=t - 0.5,
+            x1=t + 0.5,
+            y0=0,
+            y1=1,
+            line=dict(color=theme.OUTLINE, width=2),
+        )
+    title = (
+        f"{esc(result.model_name)} ({esc(result.kind)}) · patching {esc(result.hook)} · "
+        f"{esc(result.answer)} vs {esc(result.contrast)} · restored fraction of the logit difference"
+    )
+    return styled(fig, title, int(max(300, min(800, 140 + 34 * L))))
+
+
+def head_importance_figure(result: HeadImportanceResult, logit: bool = False) -> go.Figure:
+    """Change of the answer's probability (or logit) when each head alone is ablated."""
+    values = result.logit_effects if logit else result.effects
+    L, H = values.shape
+    name = "logit change" if logit else "probability change"
+    fig = go.Figure(
+        go.Heatmap(
+            z=compact(values, 4),
+            x=list(range(H)),
+            y=list(range(L)),
+            coloraxis="coloraxis",
+            texttemplate="%{z:.3f}" if L * H <= 144 else None,
+            hovertemplate="layer %{y} head %{x}<br>" + name + " %{z:.4f}<extra></extra>",
+        )
+    )
+    fig.update_layout(coloraxis=_diverging(name, float(np.abs(values).max())))
+    fig.update_xaxes(title_text="head", dtick=1, showgrid=False)
+    fig.update_yaxes(title_text="layer", dtick=1, showgrid=False, autorange="reversed")
+    title = (
+        f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of each head · "
+        f"p({esc(result.answer)}) = {result.prob_before:.3f} before"
+    )
+    return styled(fig, title, int(max(320, min(900, 140 + 36 * L))))
+
+
+def ablation_figure(result: AblationResult) -> go.Figure:
+    """The answer's probability before and after the ablation."""
+    heads = ", ".join(f"L{l}H{h}" for l, h in result.heads)
+    fig = go.Figure(
+        go.Bar(
+            x=["before", "after"],
+            y=[round(result.prob_before, 4), round(result.prob_after, 4)],
+            marker_color=[theme.MODEL_COLORS.get(result.kind, theme.COLORWAY[0]), theme.MASKED],
+            text=[f"{result.prob_before:.3f}", f"{result.prob_after:.3f}"],
+            textposition="outside",
+            hovertemplate="%{x}: p = %{y:.4f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(
+        title_text=f"p({esc(result.answer)})",
+        range=[0, 1.1 * max(result.prob_before, result.prob_after, 1e-3)],
+    )
+    title = f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of {esc(heads)} · change {result.change:+.3f}"
+    return styled(fig, title, 360)
+
+
+def head_importance_view(result: HeadImportanceResult) -> ipywidgets.VBox:
+    """The head-importance heatmap with a toggle between probability and logit changes."""
+    fig = go.FigureWidget(head_importance_figure(result))
+    toggle = ipywidgets.ToggleButtons(options=["probability", "logit"], value="probability")
+
+    def update(change) -> None:
+        new = head_importance_figure(result, logit=change["new"] == "logit")
+        with fig.batch_update():
+            fig.data[0].z = new.data[0].z
+            fig.data[0].hovertemplate = new.data[0].hovertemplate
+            fig.layout.coloraxis = new.layout.coloraxis
+
+    toggle.observe(update, names="value")
+    return ipywidgets.VBox([header(result), toggle, fig])
+
+
+register(
+    PatchingResult,
+    figure=patching_figure,
+    view=lambda r: ipywidgets.VBox([header(r), go.FigureWidget(patching_figure(r))]),
+    sections=lambda r, **_: [summary_html(r), patching_figure(r)],
+    replace=False,
+)
+register(
+    HeadImportanceResult,
+    figure=head_importance_figure,
+    view=head_importance_view,
+    sections=lambda r, **_: [summary_html(r), head_importance_figure(r)],
+    replace=False,
+)
+register(
+    AblationResult,
+    figure=ablation_figure,
+    view=lambda r: ipywidgets.VBox([header(r), go.FigureWidget(ablation_figure(r))]),
+    sections=lambda r, **_: [summary_html(r), ablation_figure(r)],
+    replace=False,
+)
