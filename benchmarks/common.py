@@ -58,15 +58,18 @@ def alternating_medians(fns: dict[str, Callable[[], object]], repeats: int = 11)
 def gpt2_small_folder(n_layer: int = 12) -> Path:
     """A randomly initialised GPT-2-small-shaped model (12 x 12 heads, d 768, vocab 50257) with the zoo's
     word-level tokenizer, saved to a temporary folder (no download)."""
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+    from transformers import GPT2Config, GPT2LMHeadModel
 
-    from interp.zoo import ZOO_DIR
+    from interp.zoo import corpus
+    from interp.zoo.tokenizer import hf_tokenizer, train_tokenizer
 
     folder = Path(tempfile.mkdtemp(prefix="interp-bench-")) / "gpt2-small-random"
     torch.manual_seed(0)
     config = GPT2Config(n_layer=n_layer, bos_token_id=5, eos_token_id=5, pad_token_id=0)
     GPT2LMHeadModel(config).save_pretrained(folder)
-    AutoTokenizer.from_pretrained(ZOO_DIR / "tiny-causal").save_pretrained(folder)
+    tokenizer = hf_tokenizer(train_tokenizer(corpus.generate(3000, seed=0)), "causal")
+    tokenizer.model_max_length = config.n_positions
+    tokenizer.save_pretrained(folder)
     return folder
 
 

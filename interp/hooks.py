@@ -84,6 +84,25 @@ def attached(model: Model, fns: Mapping[str, HookFn]) -> Iterator[Model]:
         yield model
 
 
+class StopForward(InterpError):
+    """Raised by a hook to end a forward pass early (caught by ``run_with_cache``; never reaches users)."""
+
+
+def stopping(model: Model, fns: dict[str, HookFn], name: str) -> dict[str, HookFn]:
+    """``fns`` plus a stop after hook point ``name`` (after any function already attached there)."""
+    check_names(model, [name])
+    points = hook_points(model)
+    key = next((k for k in fns if points[k] is points[name]), name)
+    inner = fns.get(key)
+
+    def stop(tensor: Any, hook: Any) -> None:
+        if inner is not None:
+            inner(tensor, hook)
+        raise StopForward(name)
+
+    return {**fns, key: stop}
+
+
 def caching_hooks(model: Model, names: list[str], cache: dict[str, torch.Tensor]) -> dict[str, HookFn]:
     """One hook per distinct hook point, storing its output under every requested name (aliases share)."""
     points = hook_points(model)

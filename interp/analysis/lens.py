@@ -30,7 +30,7 @@ def logit_lens(
     position: int | None = None,
     answer: str | int | None = None,
     top_k: int = 5,
-    chunk: int = 64,
+    chunk: int = 32,
 ) -> LensResult:
     """Decode every layer at every position; track ``answer`` (default: the final top-1 at the focus).
 
@@ -43,11 +43,11 @@ def logit_lens(
     tokens = model.tokens_of(text)
     focus = focus_positions(model, tokens, position)
     names = resid_names(model)
-    logits, cache = model.run_with_cache(tokens, names=names)
-    aid = answer_id(model, answer, logits[0, focus[0]])
-    del logits  # the last lens row is recomputed from the residual, which is the point of the check
+    # Stop after the last block: the model's own logits are exactly the lens's last row, never needed whole.
+    _, cache = model.run_with_cache(tokens, names=names, stop_after=names[-1])
     resid = torch.stack([cache.pop(n)[0] for n in names])  # (L+1, T, d_model)
     Lp1, T, _ = resid.shape
+    aid = answer_id(model, answer, model.decode_resid(resid[-1, focus[0]]))
 
     top_ids = torch.zeros(Lp1, T, top_k, dtype=torch.long)
     top_probs = torch.zeros(Lp1, T, top_k)
@@ -56,17 +56,20 @@ def logit_lens(
     kl = torch.zeros(Lp1, T)
     for start in range(0, T, chunk):
         sl = slice(start, min(T, start + chunk))
-        final_logp = F.log_softmax(model.decode_resid(resid[-1, sl]).float(), dim=-1)  # (c, V)
+        final_p = F.softmax(model.decode_resid(resid[-1, sl]).float(), dim=-1)  # (c, V)
+        neg_entropy = (final_p * final_p.clamp_min(1e-30).log()).sum(-1)  # (c,)
         for layer in range(Lp1):
             layer_logits = model.decode_resid(resid[layer, sl]).float()  # (c, V)
+            answer_rank[layer, sl] = (layer_logits > layer_logits[:, aid : aid + 1]).sum(-1).cpu()
             logp = F.log_softmax(layer_logits, dim=-1)
+            del layer_logits
             p, ids = logp.topk(top_k, dim=-1)
             top_ids[layer, sl], top_probs[layer, sl] = ids.cpu(), p.exp().cpu()
             answer_prob[layer, sl] = logp[:, aid].exp().cpu()
-            answer_rank[layer, sl] = (layer_logits > layer_logits[:, aid : aid + 1]).sum(-1).cpu()
-            kl[layer, sl] = (final_logp.exp() * (final_logp - logp)).sum(-1).clamp_min(0).cpu()
-            del layer_logits, logp
-        del final_logp
+            # KL(final || layer) = sum p log p - sum p log q, one vocabulary-sized temporary per layer.
+            kl[layer, sl] = (neg_entropy - (final_p * logp).sum(-1)).clamp_min(0).cpu()
+            del logp
+        del final_p
     top1 = top_ids[:, :, 0]  # (L+1, T)
     agrees = top1 == top1[-1]
     # First layer from which every later layer agrees with the final top-1.

@@ -174,17 +174,27 @@ class Model:
         names: Iterable[str] | None = None,
         *,
         attention_mask: torch.Tensor | None = None,
-    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        stop_after: str | None = None,
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Run once and keep activations: ``(logits (batch, T, d_vocab), {hook_name: tensor})``.
 
         ``names=None`` keeps every hook point; a list keeps only those (an empty list keeps none). Runs without
         gradients; tensors are detached. ``attention_mask`` (batch, T) marks real tokens of a padded batch.
+        ``stop_after`` names a hook point after which the forward pass stops (logits are then None): the
+        vocabulary-sized output is never computed.
         """
         tokens = self.tokens_of(text_or_tokens)
         names = self.hook_names() if names is None else _hooks.check_names(self, names)
         cache: dict[str, torch.Tensor] = {}
-        with torch.no_grad(), self.hooks(_hooks.caching_hooks(self, names, cache)):
-            logits = self.forward(tokens, attention_mask=attention_mask)
+        fns = _hooks.caching_hooks(self, names, cache)
+        if stop_after is not None:
+            fns = _hooks.stopping(self, fns, stop_after)
+        logits = None
+        with torch.no_grad(), self.hooks(fns):
+            try:
+                logits = self.forward(tokens, attention_mask=attention_mask)
+            except _hooks.StopForward:
+                pass
         return logits, cache
 
     # ---- the model's own final stages (used by the logit lens) -------------------------------------------
