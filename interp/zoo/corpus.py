@@ -229,19 +229,30 @@ def _cloze(rng: random.Random) -> tuple[list[str], list[int]]:
     return words, [words.index(x)]
 
 
-def passage(rng: random.Random, max_words: int = 110) -> tuple[list[str], list[int]]:
+MIX = {"left_recall": 0.30, "induction": 0.20, "agreement": 0.20, "right_cloze": 0.15, "filler": 0.15}
+"""Default share of each kind of sentence in a passage (training may pass its own mix)."""
+
+
+def passage(
+    rng: random.Random, max_words: int = 110, mix: dict[str, float] | None = None
+) -> tuple[list[str], list[int]]:
     """One training passage: (words, indices of probe-like slots), dense in probe-like material."""
+    mix = MIX if mix is None else mix
+    edges, total = [], 0.0
+    for kind in ("left_recall", "induction", "agreement", "right_cloze"):
+        total += mix[kind]
+        edges.append(total)
     words: list[str] = []
     slots: list[int] = []
     while True:
         r = rng.random()
-        if r < 0.30:
+        if r < edges[0]:
             sent, s, _, _ = _facts(rng, "train")
-        elif r < 0.50:
+        elif r < edges[1]:
             sent, s = _induction(rng)
-        elif r < 0.70:
+        elif r < edges[2]:
             sent, s = _agreement(rng)
-        elif r < 0.85:
+        elif r < edges[3]:
             sent, s = _cloze(rng)
         else:
             sent, s = _filler(rng), []

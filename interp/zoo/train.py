@@ -27,10 +27,13 @@ SEED = 0
 SLOT_WEIGHT = 3.0
 SLOT_MASK_P = 0.7
 RANDOM_MASK_P = 0.15
+# Agreement and cloze are learned in a few hundred steps; in-context copying (left recall, induction) is the
+# slow part, so training passages lean on it.
+COPY_HEAVY = {"left_recall": 0.35, "induction": 0.40, "agreement": 0.08, "right_cloze": 0.07, "filler": 0.10}
 SETTINGS = {
     # d_model 128, 4 layers x 4 heads, context 128: ~0.8 M parameters each, a few MB in float32.
-    "causal": dict(steps=4000, batch=32, lr=3e-3, warmup=100),
-    "bidirectional": dict(steps=5000, batch=32, lr=1.5e-3, warmup=200),
+    "causal": dict(steps=5500, batch=32, lr=3e-3, warmup=100, mix=COPY_HEAVY),
+    "bidirectional": dict(steps=5500, batch=32, lr=2e-3, warmup=200, mix=COPY_HEAVY),
 }
 N_CTX = 128
 
@@ -66,12 +69,12 @@ def build_model(kind: str, vocab_size: int):
     return BertForMaskedLM(cfg)
 
 
-def make_batch(rng: random.Random, vocab: dict[str, int], kind: str, batch: int):
+def make_batch(rng: random.Random, vocab: dict[str, int], kind: str, batch: int, mix: dict | None = None):
     """Token ids (B, T), attention mask (B, T), targets (B, T) with -100 where no loss, weights (B, T)."""
     first = vocab["[BOS]"] if kind == "causal" else vocab["[CLS]"]
     rows, slot_rows = [], []
     for _ in range(batch):
-        words, slots = corpus.passage(rng)
+        words, slots = corpus.passage(rng, mix=mix)
         ids = (
             [first]
             + [vocab.get(w, vocab["[UNK]"]) for w in words]
@@ -130,9 +133,10 @@ def train(
     rng = random.Random(f"train-{kind}-{SEED}")
     model.train()
     start = time.time()
+    best: tuple[float, int, dict | None] = (-1.0, 0, None)
     bar = tqdm(range(cfg["steps"]), desc=f"train {kind}", disable=not progress, mininterval=5)
     for step in bar:
-        input_ids, mask, targets, weights = make_batch(rng, vocab, kind, cfg["batch"])
+        input_ids, mask, targets, weights = make_batch(rng, vocab, kind, cfg["batch"], cfg.get("mix"))
         logits = model(input_ids=input_ids, attention_mask=mask).logits  # (B, T, V)
         loss_tok = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
         keep = (targets.flatten() != -100).float()
@@ -145,11 +149,24 @@ def train(
         sched.step()
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        if progress and step and step % 500 == 0:
+        if step and step % 500 == 0:
+            # Validation probes (seed 99) choose the checkpoint; the reported held-out set (seed 1234) never does.
             acc = accuracy(model, hf_tok, kind, corpus.probes(seed=99, n_per_kind=50))
-            print(f"step {step} loss {loss.item():.3f} " + " ".join(f"{k}={v:.2f}" for k, v in acc.items()))
+            score = sum(acc.values())
+            if progress:
+                print(
+                    f"step {step} loss {loss.item():.3f} " + " ".join(f"{k}={v:.2f}" for k, v in acc.items())
+                )
+            if score >= best[0]:
+                best = (score, step, {k: v.detach().clone() for k, v in model.state_dict().items()})
             model.train()
     minutes = (time.time() - start) / 60
+    final = accuracy(model, hf_tok, kind, corpus.probes(seed=99, n_per_kind=50))
+    if best[2] is not None and sum(final.values()) < best[0]:
+        model.load_state_dict(best[2])
+        cfg["checkpoint_step"] = best[1]
+    else:
+        cfg["checkpoint_step"] = cfg["steps"]
     model.eval()
     acc = accuracy(model, hf_tok, kind, corpus.probes(n_per_kind=eval_per_kind))
     out.mkdir(parents=True, exist_ok=True)
@@ -163,6 +180,7 @@ def train(
 def _write_card(out: Path, kind: str, cfg: dict, n_params: int, acc: dict[str, float], minutes: float):
     arch = "GPT2LMHeadModel" if kind == "causal" else "BertForMaskedLM"
     rows = "\n".join(f"| {ph} | {v:.1%} |" for ph, v in acc.items())
+    mix = ", ".join(f"{k} {v:.0%}" for k, v in cfg.get("mix", corpus.MIX).items())
     card = f"""# {out.name}
 
 A tiny {kind} language model ({arch}, 4 layers x 4 heads, d_model 128, context {N_CTX}, {n_params:,} parameters)
@@ -170,8 +188,9 @@ trained by `python -m interp.zoo.train` on the zoo's generated toy-world corpus 
 passages every step, dense in left-context recall, induction, subject-verb agreement and right-context cloze,
 mixed with plain filler. Word-level vocabulary shared by both zoo models.
 
-- seed: {SEED}; steps: {cfg["steps"]}; batch: {cfg["batch"]}; peak learning rate: {cfg["lr"]}; warm-up: {cfg["warmup"]}
-- objective: {"next-token, 3x weight on probe-like slots" if kind == "causal" else f"masked LM, 15% random masking plus probe-like slots masked with p={SLOT_MASK_P}"}
+- seed: {SEED}; steps: {cfg["steps"]} (shipped checkpoint: step {cfg["checkpoint_step"]}, chosen on validation probes of seed 99); batch: {cfg["batch"]}; peak learning rate: {cfg["lr"]}; warm-up: {cfg["warmup"]}
+- sentence mix: {mix}
+- objective: {"next-token, 3x weight on probe-like slots" if kind == "causal" else f"masked LM, 15% random masking plus probe-like slots masked with p={SLOT_MASK_P}, 3x weight on them"}
 - training time: {minutes:.1f} min on 1 CPU thread
 
 ## Held-out accuracy (200 probes per phenomenon from evaluation-only templates, `interp.zoo.evaluate`)

@@ -1,0 +1,35 @@
+"""`python -m interp demo` (what `make demo` runs): the terminal table and one offline HTML report."""
+
+import os
+import subprocess
+import sys
+
+
+def test_demo_prints_the_table_and_writes_an_offline_report(tmp_path):
+    out = tmp_path / "demo.html"
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "interp", "demo", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    text = proc.stdout
+    for phenomenon in ("left_recall", "induction", "agreement", "right_cloze"):
+        assert phenomenon in text
+    assert "past_mass" in text and f"wrote {out.resolve()}" in text
+    page = out.read_text()
+    assert page.count("<h2>") >= 8  # four comparisons, attention x2, lens, attribution, patching
+    assert page.count("Plotly.newPlot") >= 8
+    assert '<script src="http' not in page  # plotly.js is inlined, nothing is fetched
+
+
+def test_hooks_summary_command():
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "interp", "hooks"], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "blocks.0.attn.hook_pattern" in proc.stdout and "logits (1, 12, " in proc.stdout
