@@ -112,6 +112,7 @@ def train(
     tokenizer_texts: int = 3000,
     progress: bool = True,
     eval_per_kind: int = 200,
+    max_minutes: float | None = None,
 ):
     """Train one zoo model and save it (safetensors, config, tokenizer, model card) to ``out``."""
     cfg = dict(SETTINGS[kind])
@@ -135,7 +136,11 @@ def train(
     start = time.time()
     best: tuple[float, int, dict | None] = (-1.0, 0, None)
     bar = tqdm(range(cfg["steps"]), desc=f"train {kind}", disable=not progress, mininterval=5)
+    stop = _Stop()
     for step in bar:
+        if stop.requested or (max_minutes is not None and time.time() - start > 60 * max_minutes):
+            cfg["steps"] = step  # stopped early (time budget or SIGTERM): the best checkpoint so far is saved
+            break
         input_ids, mask, targets, weights = make_batch(rng, vocab, kind, cfg["batch"], cfg.get("mix"))
         logits = model(input_ids=input_ids, attention_mask=mask).logits  # (B, T, V)
         loss_tok = F.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
@@ -177,6 +182,21 @@ def train(
     return model, hf_tok, acc
 
 
+class _Stop:
+    """Turns SIGTERM into a request to stop after the current step (and save), instead of losing the run."""
+
+    def __init__(self) -> None:
+        import signal
+        import threading
+
+        self.requested = False
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self._request)
+
+    def _request(self, *_: object) -> None:
+        self.requested = True
+
+
 def _write_card(out: Path, kind: str, cfg: dict, n_params: int, acc: dict[str, float], minutes: float):
     arch = "GPT2LMHeadModel" if kind == "causal" else "BertForMaskedLM"
     rows = "\n".join(f"| {ph} | {v:.1%} |" for ph, v in acc.items())
@@ -213,13 +233,16 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--steps", type=int, default=None)
     p.add_argument("--out", type=Path, default=ZOO_DIR)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--max-minutes", type=float, default=None, help="stop (and save the best checkpoint) after this"
+    )
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     kinds = ["causal", "bidirectional"] if args.kind == "both" else [args.kind]
     results = {}
     for kind in kinds:
         name = "tiny-causal" if kind == "causal" else "tiny-bidirectional"
-        _, _, results[name] = train(kind, args.out / name, steps=args.steps)
+        _, _, results[name] = train(kind, args.out / name, steps=args.steps, max_minutes=args.max_minutes)
     print(table(results))
 
 
