@@ -9,7 +9,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo lab test lint format pytest nbval bench zoo evaluate docs hooks-doc browser-deps clean
+.PHONY: setup demo lab test lint format pytest nbval notebooks bench zoo evaluate docs hooks-doc browser-deps test-browser clean
 
 setup: $(STAMP)
 
@@ -36,10 +36,41 @@ format: setup
 
 # pytest exits 5 when it collects nothing: for this project that means a broken suite, so it fails loudly.
 pytest: setup
-	@$(PY) -m pytest -q tests; rc=$$?; \
+	@$(PY) -m pytest -q tests --ignore=tests/browser; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the test suite is broken" >&2; fi; exit $$rc
 
-test: lint pytest
+# The tutorials, run and compared cell by cell with their stored outputs (strict; volatile text is sanitized by
+# notebooks/nbval.cfg). The stored outputs are the zoo models', so strict mode ignores INTERP_CAUSAL and
+# INTERP_BIDIRECTIONAL; `make nbval NBVAL_FLAGS=--nbval-lax` runs them on the models those variables name.
+NBVAL_FLAGS ?= --nbval
+NB_ZOO_ENV := env -u INTERP_CAUSAL -u INTERP_BIDIRECTIONAL
+nbval: setup
+	$(if $(filter --nbval,$(NBVAL_FLAGS)),$(NB_ZOO_ENV)) $(PY) -m pytest -q $(NBVAL_FLAGS) \
+		--nbval-sanitize-with notebooks/nbval.cfg notebooks
+
+# After an intended change: re-execute every tutorial with the zoo models and store its outputs. Widget state
+# is not stored (each plotly FigureWidget would embed megabytes of JavaScript); static figures are.
+notebooks: setup
+	$(NB_ZOO_ENV) $(VENV)/bin/jupyter nbconvert --to notebook --execute --inplace \
+		--ExecutePreprocessor.store_widget_state=False --ExecutePreprocessor.timeout=600 notebooks/*.ipynb
+
+test: lint pytest nbval test-browser
+
+# The views in real JupyterLab 4 and Notebook 7 pages (Playwright + Debian's headless Chromium, tests/browser);
+# screenshots and timings land in artifacts/browser/. Without Chromium it skips (CI=true: fails).
+test-browser: setup
+	$(PY) -m pytest -q tests/browser
+
+# Debian's Chromium for the browser tests and for kaleido (`playwright install` is not used: it downloads).
+# INTERP_CHROMIUM names another Chromium/Chrome binary for the browser tests (then nothing is installed).
+browser-deps:
+	@if [ -x "$${INTERP_CHROMIUM:-/usr/bin/chromium}" ]; then \
+		echo "chromium: $$("$${INTERP_CHROMIUM:-/usr/bin/chromium}" --version 2>/dev/null)"; \
+	elif [ "$$(id -u)" = 0 ]; then apt-get update && apt-get install -y chromium chromium-driver; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then \
+		sudo apt-get update && sudo apt-get install -y chromium chromium-driver; \
+	else echo "browser-deps: /usr/bin/chromium is missing; as root run:" \
+		"apt-get update && apt-get install -y chromium chromium-driver" >&2; exit 1; fi
 
 bench: setup
 	$(PY) -m benchmarks

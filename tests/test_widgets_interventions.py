@@ -59,3 +59,12 @@ def test_exports_escape_tokens(results, tmp_path):
     path = widgets.save_html(bad, tmp_path / "p.html")
     text = path.read_text()
     assert evil not in text and "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_quotes_stay_readable_while_markup_is_escaped(results):
+    import dataclasses
+
+    r = results["patch"]
+    tokens = ('say "hi" <b>',) + r.tokens[1:]
+    fig = widgets.figure(dataclasses.replace(r, tokens=tokens, corrupt_tokens=tokens))
+    assert fig.layout.xaxis.ticktext[0] == 'say "hi" &lt;b&gt;'

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 def esc(text: Any) -> str:
     """HTML-escape any text that plotly or a browser will render (tokens, names, probes)."""
-    return html.escape(str(text), quote=True)
+    # quote=False: plotly renders text nodes, where &, < and > matter but &quot; would show literally; no token
+    # ever goes into an HTML attribute.
+    return html.escape(str(text), quote=False)
 
 
 def token_labels(tokens: Any) -> list[str]:
