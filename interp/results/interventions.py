@@ -1,0 +1,159 @@
+"""Results of the interventions: ablation, head importance, activation patching."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from interp.results.base import Result, _check, _tokens
+
+
+@dataclass(frozen=True, repr=False)
+class AblationResult(Result):
+    """The answer before and after silencing a set of attention heads."""
+
+    tokens: tuple[str, ...]
+    """``(T,)`` token strings of the text the model read."""
+    text: str
+    """The text the model read (a probe is framed per model kind)."""
+    heads: tuple
+    """The ablated (layer, head) pairs."""
+    mode: str
+    """``zero`` or ``mean`` (mean over the reference texts)."""
+    answer: str
+    answer_id: int
+    position: int
+    """Read position."""
+    prob_before: float
+    prob_after: float
+    logit_before: float
+    logit_after: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "heads", tuple(tuple(int(x) for x in h) for h in self.heads))
+        _check(0 <= self.position < len(self.tokens), "position out of range")
+        _check(0 <= self.prob_before <= 1 and 0 <= self.prob_after <= 1, "probabilities in [0, 1]")
+
+    @property
+    def change(self) -> float:
+        """prob_after - prob_before."""
+        return self.prob_after - self.prob_before
+
+    @property
+    def logit_change(self) -> float:
+        return self.logit_after - self.logit_before
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"before": [self.prob_before, self.logit_before], "after": [self.prob_after, self.logit_after]},
+            index=["probability", "logit"],
+        )
+
+    def summary_text(self) -> str:
+        heads = ", ".join(f"L{l}H{h}" for l, h in self.heads)
+        return (
+            f"AblationResult({self.model_name}, {self.kind}, {self.mode} ablation of {heads})\n"
+            f"  p({self.answer!r}) {self.prob_before:.3f} -> {self.prob_after:.3f} ({self.change:+.3f}); "
+            f"logit {self.logit_before:.2f} -> {self.logit_after:.2f}"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class HeadImportanceResult(Result):
+    """Every head ablated in turn: how much the answer's probability moves."""
+
+    tokens: tuple[str, ...]
+    """``(T,)`` token strings."""
+    text: str
+    mode: str
+    answer: str
+    answer_id: int
+    position: int
+    prob_before: float
+    logit_before: float
+    effects: np.ndarray
+    """``(n_layers, n_heads)`` change of the answer's probability when that head alone is ablated."""
+    logit_effects: np.ndarray
+    """``(n_layers, n_heads)`` change of the answer's logit."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", _tokens(self.tokens))
+        _check(self.effects.ndim == 2 and self.effects.shape == self.logit_effects.shape, "effects (L, H)")
+        _check(
+            bool(np.all(self.effects >= -1 - 1e-6) & np.all(self.effects <= 1 + 1e-6)), "effects in [-1, 1]"
+        )
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        L, H = self.effects.shape
+        return pd.DataFrame(
+            {
+                "layer": np.repeat(np.arange(L), H),
+                "head": np.tile(np.arange(H), L),
+                "effect": self.effects.reshape(-1),
+                "logit_effect": self.logit_effects.reshape(-1),
+            }
+        )
+
+    def summary_text(self) -> str:
+        l, h = np.unravel_index(np.abs(self.effects).argmax(), self.effects.shape)
+        return (
+            f"HeadImportanceResult({self.model_name}, {self.kind}, {self.mode} ablation, answer {self.answer!r})\n"
+            f"  p before {self.prob_before:.3f}; most important head L{l}H{h}: {self.effects[l, h]:+.3f}"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class PatchingResult(Result):
+    """Activation patching: restored fraction of the logit difference per (layer, position)."""
+
+    tokens: tuple[str, ...]
+    """``(T,)`` clean token strings."""
+    corrupt_tokens: tuple[str, ...]
+    """``(T,)`` corrupt token strings."""
+    hook: str
+    """The patched activation (``resid_post``, ``attn_out``, ``mlp_out``, ...)."""
+    restored: np.ndarray
+    """``(n_layers, T)``: (patched - corrupt) / (clean - corrupt) of logit(answer) - logit(contrast)."""
+    answer: str
+    contrast: str
+    position: int
+    """Read position."""
+    clean_diff: float
+    corrupt_diff: float
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "corrupt_tokens", _tokens(self.corrupt_tokens))
+        T = len(self.tokens)
+        _check(len(self.corrupt_tokens) == T, "clean and corrupt must have the same length")
+        _check(self.restored.ndim == 2 and self.restored.shape[1] == T, f"restored must be (L, {T})")
+        _check(0 <= self.position < T, "position out of range")
+
+    @property
+    def changed(self) -> list[int]:
+        """Positions where clean and corrupt tokens differ."""
+        return [i for i, (a, b) in enumerate(zip(self.tokens, self.corrupt_tokens)) if a != b]
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            self.restored,
+            index=[f"block {l}" for l in range(self.restored.shape[0])],
+            columns=list(self.tokens),
+        )
+
+    def summary_text(self) -> str:
+        l, t = np.unravel_index(self.restored.argmax(), self.restored.shape)
+        return (
+            f"PatchingResult({self.model_name}, {self.kind}, {self.hook}, {self.answer!r} vs {self.contrast!r})\n"
+            f"  logit diff clean {self.clean_diff:.2f}, corrupt {self.corrupt_diff:.2f}; changed tokens "
+            f"{[self.tokens[i] for i in self.changed]}; strongest restore {self.restored[l, t]:.2f} at block {l}, "
+            f"token {t} {self.tokens[t]!r}"
+        )
