@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import platform
 import sys
@@ -37,27 +38,30 @@ def main(argv: list[str]) -> int:
         "notebooks": bench_notebooks,
     }
     chosen = argv or list(suites)
-    rows: list[dict] = []
+    # Rows of each suite are kept in artifacts/bench/rows.json, so `python -m benchmarks lens` refreshes one
+    # suite and the table still shows the others' latest figures.
+    store = Path("artifacts/bench/rows.json")
+    saved = json.loads(store.read_text()) if store.exists() else {}
     for name in chosen:
         print(f"running {name} ...", flush=True)
-        rows += suites[name].run()
-    rows += browser_rows()
+        saved[name] = suites[name].run()
+    store.parent.mkdir(parents=True, exist_ok=True)
+    store.write_text(json.dumps(saved, indent=1))
+    rows = [row for name in suites for row in saved.get(name, [])] + browser_rows()
     text = table(rows)
     print(text)
-    if not argv:
-        header = (
-            f"# Benchmarks\n\nMeasured by `make bench` on {datetime.date.today()} ({platform.machine()}, "
-            f"{os.cpu_count()} CPU cores, torch {torch.__version__}, {THREADS} thread); each ratio is measured side "
-            "by side in one run.\n\n"
-        )
-        Path("docs/benchmarks.md").write_text(header + text + "\n")
+    header = (
+        f"# Benchmarks\n\nMeasured by `make bench` on {datetime.date.today()} ({platform.machine()}, "
+        f"{os.cpu_count()} CPU cores shared with other work, torch {torch.__version__}, {THREADS} thread). Each "
+        "ratio compares two things measured side by side in one run; the browser rows come from the last "
+        "`make test-browser` run (artifacts/browser/timings.json).\n\n"
+    )
+    Path("docs/benchmarks.md").write_text(header + text + "\n")
     return 0
 
 
 def browser_rows() -> list[dict]:
     """Timings recorded by the browser suite (tests/browser), if it ran."""
-    import json
-
     path = Path("artifacts/browser/timings.json")
     if not path.exists():
         return [

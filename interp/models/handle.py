@@ -197,6 +197,23 @@ class Model:
                 pass
         return logits, cache
 
+    def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The residual stream after the last block ``(batch, T, d_model)``, gradients kept; the forward pass
+        stops there, so no vocabulary-sized output is computed."""
+        name = f"blocks.{self.n_layers - 1}.hook_resid_post"
+        box: dict[str, torch.Tensor] = {}
+
+        def grab(tensor: torch.Tensor, hook: Any) -> None:
+            box["resid"] = tensor
+            raise _hooks.StopForward(name)
+
+        with self.hooks({name: grab}):
+            try:
+                self.forward(tokens, attention_mask=attention_mask)
+            except _hooks.StopForward:
+                pass
+        return box["resid"]
+
     # ---- the model's own final stages (used by the logit lens) -------------------------------------------
 
     def decode_resid(self, resid: torch.Tensor) -> torch.Tensor:

@@ -20,15 +20,22 @@ class Objective:
     attention_mask: torch.Tensor | None = None
 
     def from_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        at = logits[:, self.position]  # (batch, d_vocab)
+        """The objective from full logits ``(batch, T, d_vocab)``."""
+        return self.at_position(logits[:, self.position])
+
+    def at_position(self, at: torch.Tensor) -> torch.Tensor:
+        """The objective from the logits at the read position ``(batch, d_vocab)``."""
         value = at[:, self.answer_id]
         if self.contrast_id is not None:
             value = value - at[:, self.contrast_id]
         return value  # (batch,)
 
     def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
+        # Only the read position is decoded: the (batch, T, d_vocab) logits are never built, which saves the
+        # unembedding of every other position in each of the many passes attribution makes.
         mask = None if self.attention_mask is None else self.attention_mask.expand(tokens.shape[0], -1)
-        return self.from_logits(self.model.forward(tokens, attention_mask=mask))
+        resid = self.model.final_resid(tokens, attention_mask=mask)  # (batch, T, d_model)
+        return self.at_position(self.model.decode_resid(resid[:, self.position]))
 
 
 def embedding_layer(model: Model) -> torch.nn.Module:
@@ -45,7 +52,9 @@ def baseline_tokens(model: Model, tokens: torch.Tensor) -> torch.Tensor:
     return torch.where(keep, tokens, torch.full_like(tokens, pad))
 
 
-def internal_batch_size(model: Model, n_tokens: int, n_steps: int, budget_bytes: float = 256e6) -> int:
-    """Steps per batched forward pass so that the logits of one batch stay under ``budget_bytes``."""
-    per_step = n_tokens * model.d_vocab * 4 * 3  # logits, their gradient, and activations of that order
+def internal_batch_size(model: Model, n_tokens: int, n_steps: int, budget_bytes: float = 512e6) -> int:
+    """Steps per batched forward+backward pass so that one batch's activations stay near ``budget_bytes``."""
+    # Per step: the residual stream and MLP activations of every layer, kept for the backward pass, and the
+    # read position's logits (the rest of the vocabulary-sized output is never built).
+    per_step = 4 * (n_tokens * model.d_model * model.n_layers * 16 + 3 * model.d_vocab)
     return max(1, min(n_steps, int(budget_bytes // per_step)))
