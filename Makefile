@@ -88,7 +88,7 @@ hooks-doc: setup
 # generated from the shipped models.
 docs: setup hooks-doc
 	rm -rf docs/tutorials && mkdir -p docs/tutorials && cp notebooks/*.ipynb docs/tutorials/
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site
 
 clean:
 	rm -rf $(VENV) site .pytest_cache .ruff_cache demo.html

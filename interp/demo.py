@@ -37,12 +37,13 @@ def hooks_summary(name: str = "tiny-causal") -> str:
 def summary_table(comparisons: list) -> str:
     """The time-view numbers of every comparison, one row per probe, as terminal text."""
     metrics = ("answer_prob", "top1_correct", "decision_depth", "past_mass", "future_mass", "right_mass")
-    head = f"{'phenomenon':<12} {'answer':<8} " + " ".join(f"{m[:11]:>11} {'':>5}" for m in metrics)
-    sub = f"{'':<12} {'':<8} " + " ".join(f"{'causal':>11} {'bidi':>5}" for _ in metrics)
+    labels = ("p(answer)", "top-1 right", "decision depth", "attn past", "attn future", "attr right")
+    head = f"{'phenomenon':<12} {'answer':<8} " + " ".join(f"{label:^14}" for label in labels)
+    sub = f"{'':<12} {'':<8} " + " ".join(f"{'causal':>7}{'bidi':>7}" for _ in metrics)
     lines = [head, sub]
     for phenomenon, cmp in comparisons:
         cells = " ".join(
-            f"{cmp.summary[m]['causal']:>11.2f} {cmp.summary[m]['bidirectional']:>5.2f}" for m in metrics
+            f"{cmp.summary[m]['causal']:>7.2f}{cmp.summary[m]['bidirectional']:>7.2f}" for m in metrics
         )
         lines.append(f"{phenomenon:<12} {cmp.answer:<8} {cells}")
     return "\n".join(lines)
@@ -58,7 +59,9 @@ def run_demo(out: str = "demo.html") -> int:
     causal, bidirectional = interp.load("tiny-causal"), interp.load("tiny-bidirectional")
     print(f"{causal!r}\n{bidirectional!r}\n")
     comparisons = []
-    for probe in corpus.probes(n_per_kind=1):
+    # The right-context cloze first: it is where the two ways of reading part.
+    order = ("right_cloze", "agreement", "induction", "left_recall")
+    for probe in corpus.probes(n_per_kind=1, phenomena=order):
         cmp = interp.compare(causal, bidirectional, probe.text, answer=probe.answer)
         comparisons.append((probe.phenomenon, cmp))
     print(

@@ -19,7 +19,7 @@ def test_demo_prints_the_table_and_writes_an_offline_report(tmp_path):
     text = proc.stdout
     for phenomenon in ("left_recall", "induction", "agreement", "right_cloze"):
         assert phenomenon in text
-    assert "past_mass" in text and f"wrote {out.resolve()}" in text
+    assert "attn future" in text and f"wrote {out.resolve()}" in text
     page = out.read_text()
     assert page.count("<h2>") >= 8  # four comparisons, attention x2, lens, attribution, patching
     assert page.count("Plotly.newPlot") >= 8
@@ -32,4 +32,4 @@ def test_hooks_summary_command():
         [sys.executable, "-m", "interp", "hooks"], capture_output=True, text=True, env=env, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "blocks.0.attn.hook_pattern" in proc.stdout and "logits (1, 12, " in proc.stdout
+    assert "blocks.0.attn.hook_pattern" in proc.stdout and "logits (1, 14, 250)" in proc.stdout

@@ -21,7 +21,7 @@ def site(tmp_path_factory):
     (work / "docs" / "tutorials").mkdir()
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, work / "docs" / "tutorials" / nb.name)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
     subprocess.run([sys.executable, "-m", "interp.docgen", str(work / "docs")], check=True, env=env, cwd=ROOT)
     mkdocs = Path(sys.executable).parent / "mkdocs"
     proc = subprocess.run(

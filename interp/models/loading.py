@@ -108,6 +108,10 @@ def load(
     kind = detect_kind(config)
     auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
     dtype = _dtype(dtype)
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # a per-tensor loading bar is noise for models this size, and in notebooks
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -115,6 +119,9 @@ def load(
             tokenizer = AutoTokenizer.from_pretrained(src)
     except OSError as err:
         raise ModelLoadError(f"could not load the weights or tokenizer of {name}: {err}") from err
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     return wrap(hf_model, tokenizer, name=name, device=device, revision=getattr(config, "_commit_hash", None))
 
 
