@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from interp.results.base import Result, _check, _tokens
+from interp.results.base import Result, _check, _tokens, head_table
 
 # ------------------------------------------------------------------------------------------------------------
 HEAD_STATS = ("entropy", "past", "self", "future", "distance", "prev_token")
@@ -56,12 +56,7 @@ class AttentionResult(Result):
 
     def to_dataframe(self):
         """One row per (layer, head) with every statistic."""
-        import pandas as pd
-
-        L, H = self.patterns.shape[:2]
-        rows = {"layer": np.repeat(np.arange(L), H), "head": np.tile(np.arange(H), L)}
-        rows.update({k: v.reshape(-1) for k, v in self.head_stats.items()})
-        return pd.DataFrame(rows)
+        return head_table(**self.head_stats)
 
     def summary_text(self) -> str:
         s = self.head_stats
@@ -94,16 +89,7 @@ class InductionResult(Result):
         _check(bool(np.all((self.scores >= -1e-6) & (self.scores <= 1 + 1e-6))), "scores must lie in [0, 1]")
 
     def to_dataframe(self):
-        import pandas as pd
-
-        L, H = self.scores.shape
-        return pd.DataFrame(
-            {
-                "layer": np.repeat(np.arange(L), H),
-                "head": np.tile(np.arange(H), L),
-                "induction": self.scores.reshape(-1),
-            }
-        )
+        return head_table(induction=self.scores)
 
     def summary_text(self) -> str:
         l, h = np.unravel_index(self.scores.argmax(), self.scores.shape)

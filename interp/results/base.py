@@ -121,5 +121,15 @@ def load_result(path: str | Path) -> Result:
     return _decode(meta["result"], arrays)
 
 
+def head_table(**columns: np.ndarray):
+    """A pandas DataFrame with one row per (layer, head) from ``(n_layers, n_heads)`` arrays."""
+    import pandas as pd
+
+    L, H = next(iter(columns.values())).shape
+    rows = {"layer": np.repeat(np.arange(L), H), "head": np.tile(np.arange(H), L)}
+    rows.update({k: v.reshape(-1) for k, v in columns.items()})
+    return pd.DataFrame(rows)
+
+
 def _tokens(tokens: Any) -> tuple[str, ...]:
     return tuple(str(t) for t in tokens)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.results.base import Result, _check, _tokens
+from interp.results.base import Result, _check, _tokens, head_table
 
 
 @dataclass(frozen=True, repr=False)
@@ -88,17 +88,7 @@ class HeadImportanceResult(Result):
         )
 
     def to_dataframe(self):
-        import pandas as pd
-
-        L, H = self.effects.shape
-        return pd.DataFrame(
-            {
-                "layer": np.repeat(np.arange(L), H),
-                "head": np.tile(np.arange(H), L),
-                "effect": self.effects.reshape(-1),
-                "logit_effect": self.logit_effects.reshape(-1),
-            }
-        )
+        return head_table(effect=self.effects, logit_effect=self.logit_effects)
 
     def summary_text(self) -> str:
         l, h = np.unravel_index(np.abs(self.effects).argmax(), self.effects.shape)
