@@ -184,10 +184,10 @@ def test_no_hook_survives_attribution_or_its_failure(pair, monkeypatch):
     assert count_hooks(c.bridge) == before
     from interp.analysis.attribution.objective import Objective
 
-    def broken(self, logits):
+    def broken(self, at):
         raise RuntimeError("objective failed")
 
-    monkeypatch.setattr(Objective, "from_logits", broken)
+    monkeypatch.setattr(Objective, "at_position", broken)
     with pytest.raises(RuntimeError, match="objective failed"):
         interp.attribute(c, TEXT, n_steps=4, answer="table")
     assert count_hooks(c.bridge) == before

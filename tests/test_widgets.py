@@ -6,6 +6,7 @@ import dataclasses
 import html
 import json
 import math
+import os
 import re
 import shutil
 import socket
@@ -439,7 +440,9 @@ def test_save_png(results, tmp_path, monkeypatch):
         with pytest.raises(interp.InterpError, match=r"install chromium \(apt-get install chromium\)"):
             widgets.save_png(results["induction"], tmp_path / "x.png")
     if not (shutil.which("chromium") or shutil.which("google-chrome")):
-        pytest.skip("no Chrome/Chromium here for kaleido")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail("CI needs Chromium for kaleido's PNG export: make browser-deps", pytrace=False)
+        pytest.skip("no Chrome/Chromium here for kaleido: make browser-deps")
     path = widgets.save_png(results["induction"], tmp_path / "induction", scale=1)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

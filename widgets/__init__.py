@@ -69,4 +69,6 @@ def view(result: Any) -> ipywidgets.Widget:
         return builder.view(result)
     import plotly.graph_objects as go
 
-    return go.FigureWidget(builder.figure(result))
+    from widgets.common import header
+
+    return ipywidgets.VBox([header(result), go.FigureWidget(builder.figure(result))])

@@ -5,14 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import ipywidgets
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from interp.results import AttributionResult
 from widgets import theme
-from widgets.common import categories, esc, fmt, header, styled, summary_html, token_axis, token_labels
+from widgets.common import categories, esc, fmt, styled, token_axis, token_labels
 from widgets.registry import register
 
 
@@ -132,15 +131,5 @@ def attribution_figure(result: AttributionResult, bars: bool = True) -> go.Figur
     return styled(fig, attribution_title(result), height)
 
 
-def attribution_view(result: AttributionResult) -> ipywidgets.VBox:
-    """The attribution figure with a heading."""
-    return ipywidgets.VBox([header(result), go.FigureWidget(attribution_figure(result))])
-
-
-register(
-    AttributionResult,
-    figure=attribution_figure,
-    view=attribution_view,
-    sections=lambda r, **_: [summary_html(r), attribution_figure(r)],
-    replace=False,
-)
+# The default view (heading + FigureWidget) and export sections (summary + figure) are this result's.
+register(AttributionResult, figure=attribution_figure, replace=False)

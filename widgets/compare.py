@@ -10,11 +10,10 @@ from plotly.subplots import make_subplots
 
 from interp.errors import InputError
 from interp.results import Comparison, ProbeRun
-from widgets import theme
+from widgets import theme, view
 from widgets.attention import AttentionView, coloraxis, head_z, matrix_layout, matrix_traces
 from widgets.attribution import (
     attribution_figure,
-    attribution_view,
     colour_range,
     marker_shapes,
     token_box_trace,
@@ -275,7 +274,7 @@ def probe_run_view(run: ProbeRun) -> ipywidgets.VBox:
         [
             lambda: AttentionView(run.attention),
             lambda: lens_view(run.lens),
-            lambda: attribution_view(run.attribution),
+            lambda: view(run.attribution),
         ],
     )
     top = ipywidgets.HTML(

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import ipywidgets
 import numpy as np
 import plotly.graph_objects as go
 
 from interp.results import InductionResult
 from widgets.attention import coloraxis
-from widgets.common import compact, esc, header, styled, summary_html
+from widgets.common import compact, esc, styled
 from widgets.registry import register
 
 
@@ -36,15 +35,5 @@ def induction_figure(result: InductionResult) -> go.Figure:
     return styled(fig, title, int(max(320, min(900, 140 + 36 * L))))
 
 
-def induction_view(result: InductionResult) -> ipywidgets.VBox:
-    """The induction heatmap with a heading."""
-    return ipywidgets.VBox([header(result), go.FigureWidget(induction_figure(result))])
-
-
-register(
-    InductionResult,
-    figure=induction_figure,
-    view=induction_view,
-    sections=lambda r, **_: [summary_html(r), induction_figure(r)],
-    replace=False,
-)
+# The default view (heading + FigureWidget) and export sections (summary + figure) are this result's.
+register(InductionResult, figure=induction_figure, replace=False)

@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from interp.results import AblationResult, HeadImportanceResult, PatchingResult
 from widgets import theme
-from widgets.common import categories, compact, esc, header, styled, summary_html, token_axis
+from widgets.common import categories, compact, esc, header, styled, token_axis
 from widgets.registry import register
 
 
@@ -125,24 +125,7 @@ def head_importance_view(result: HeadImportanceResult) -> ipywidgets.VBox:
     return ipywidgets.VBox([header(result), toggle, fig])
 
 
-register(
-    PatchingResult,
-    figure=patching_figure,
-    view=lambda r: ipywidgets.VBox([header(r), go.FigureWidget(patching_figure(r))]),
-    sections=lambda r, **_: [summary_html(r), patching_figure(r)],
-    replace=False,
-)
-register(
-    HeadImportanceResult,
-    figure=head_importance_figure,
-    view=head_importance_view,
-    sections=lambda r, **_: [summary_html(r), head_importance_figure(r)],
-    replace=False,
-)
-register(
-    AblationResult,
-    figure=ablation_figure,
-    view=lambda r: ipywidgets.VBox([header(r), go.FigureWidget(ablation_figure(r))]),
-    sections=lambda r, **_: [summary_html(r), ablation_figure(r)],
-    replace=False,
-)
+# The default view (heading + FigureWidget) and export sections (summary + figure) serve the other two.
+register(PatchingResult, figure=patching_figure, replace=False)
+register(HeadImportanceResult, figure=head_importance_figure, view=head_importance_view, replace=False)
+register(AblationResult, figure=ablation_figure, replace=False)

@@ -32,7 +32,7 @@ class Builder:
 
     Attributes:
         figure: ``figure(result, **opts) -> plotly Figure`` (pure).
-        view: ``view(result) -> ipywidgets widget``; None: a FigureWidget of ``figure(result)``.
+        view: ``view(result) -> ipywidgets widget``; None: a heading over a FigureWidget of ``figure(result)``.
         sections: ``sections(result, **opts) -> list`` of static parts for HTML export, each a plotly Figure
             or a string of (already escaped) HTML; None: the summary and ``figure(result, **opts)``.
     """

@@ -115,10 +115,10 @@ def ablate(
     read_text, tokens, pos = _framed_tokens(model, text)
     means = mean_head_outputs(model, reference) if mode == "mean" else None
     with torch.no_grad():
-        before = model.forward(tokens)[0, pos].float()  # (V,)
+        before = model.logits_at(tokens, pos)[0].float()  # (V,)
         aid = answer_id(model, answer, before)
         with model.hooks(_ablation_hooks(model, [heads], mode, means)):
-            after = model.forward(tokens)[0, pos].float()
+            after = model.logits_at(tokens, pos)[0].float()
     p_before, p_after = before.softmax(-1)[aid].item(), after.softmax(-1)[aid].item()
     return AblationResult(
         model_name=model.name,
@@ -154,12 +154,12 @@ def head_importance(
     prob = torch.zeros(model.n_layers, H)
     logit = torch.zeros(model.n_layers, H)
     with torch.no_grad():
-        base = model.forward(tokens)[0, pos].float()
+        base = model.logits_at(tokens, pos)[0].float()
         aid = answer_id(model, answer, base)
         batch = tokens.expand(H, -1)  # (H, T): row h ablates head h
         for layer in tqdm(range(model.n_layers), desc="head importance", disable=not progress):
             with model.hooks(_ablation_hooks(model, [[(layer, h)] for h in range(H)], mode, means)):
-                out = model.forward(batch)[:, pos].float()  # (H, V)
+                out = model.logits_at(batch, pos).float()  # (H, V)
             prob[layer] = out.softmax(-1)[:, aid]
             logit[layer] = out[:, aid]
     return HeadImportanceResult(

@@ -164,7 +164,10 @@ def _batch_forward(model: Model, framed: list[Framed], answers: list[int | None]
         tokens[i, : f.tokens.shape[1]] = f.tokens[0].cpu()
         mask[i, : f.tokens.shape[1]] = 1
     names = resid_names(model) + [f"blocks.{i}.attn.hook_pattern" for i in range(model.n_layers)]
-    _, cache = model.run_with_cache(tokens.to(model.device), names, attention_mask=mask)
+    # The last name is the last block's residual: stop there, no (B, T, d_vocab) output.
+    _, cache = model.run_with_cache(
+        tokens.to(model.device), names, attention_mask=mask, stop_after=resid_names(model)[-1]
+    )
     rows = []
     for i, f in enumerate(framed):
         pos, n = f.position, f.tokens.shape[1]

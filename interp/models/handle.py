@@ -214,6 +214,13 @@ class Model:
                 pass
         return box["resid"]
 
+    def logits_at(
+        self, tokens: torch.Tensor, position: int, attention_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Logits ``(batch, d_vocab)`` at one position, exactly the model's own, without building the
+        ``(batch, T, d_vocab)`` output. Hooks attached by the caller fire; gradients follow the caller's mode."""
+        return self.decode_resid(self.final_resid(tokens, attention_mask)[:, position])
+
     # ---- the model's own final stages (used by the logit lens) -------------------------------------------
 
     def decode_resid(self, resid: torch.Tensor) -> torch.Tensor:

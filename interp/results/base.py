@@ -7,7 +7,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +30,6 @@ class Result:
     """The model's name (zoo name, folder name or hub id)."""
     kind: str
     """``"causal"`` or ``"bidirectional"``."""
-
-    _view_name: ClassVar[str] = "result"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -300,10 +300,7 @@ def first_paint(nb, root: Path, index: int, name: str) -> dict:
 
 def quickstart() -> Path:
     path = NOTEBOOKS / "00_quickstart.ipynb"
-    if not path.exists():
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail("notebooks/00_quickstart.ipynb is missing", pytrace=False)
-        pytest.skip("notebooks/00_quickstart.ipynb does not exist yet")
+    assert path.exists(), "notebooks/00_quickstart.ipynb is missing"
     return path
 
 

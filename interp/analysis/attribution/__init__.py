@@ -67,12 +67,11 @@ def attribute(
     tokens = model.tokens_of(text)
     pos = read_position(model, tokens, position)
     with torch.no_grad():
-        logits = model.forward(tokens)
-    aid = answer_id(model, answer, logits[0, pos])
+        at = model.logits_at(tokens, pos)  # (1, d_vocab)
+    aid = answer_id(model, answer, at[0])
     cid = None if contrast is None else model.to_single_token(contrast)
     objective = Objective(model, pos, aid, cid)
-    with torch.no_grad():
-        value = float(objective.from_logits(logits)[0])
+    value = float(objective.at_position(at)[0])
     out = METHODS[method](objective, tokens, n_steps=n_steps)
     scores = out["scores"].float().cpu().numpy()
     slot = slot_of(model, pos)

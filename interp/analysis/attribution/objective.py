@@ -19,10 +19,6 @@ class Objective:
     contrast_id: int | None = None
     attention_mask: torch.Tensor | None = None
 
-    def from_logits(self, logits: torch.Tensor) -> torch.Tensor:
-        """The objective from full logits ``(batch, T, d_vocab)``."""
-        return self.at_position(logits[:, self.position])
-
     def at_position(self, at: torch.Tensor) -> torch.Tensor:
         """The objective from the logits at the read position ``(batch, d_vocab)``."""
         value = at[:, self.answer_id]
@@ -34,8 +30,7 @@ class Objective:
         # Only the read position is decoded: the (batch, T, d_vocab) logits are never built, which saves the
         # unembedding of every other position in each of the many passes attribution makes.
         mask = None if self.attention_mask is None else self.attention_mask.expand(tokens.shape[0], -1)
-        resid = self.model.final_resid(tokens, attention_mask=mask)  # (batch, T, d_model)
-        return self.at_position(self.model.decode_resid(resid[:, self.position]))
+        return self.at_position(self.model.logits_at(tokens, self.position, attention_mask=mask))
 
 
 def embedding_layer(model: Model) -> torch.nn.Module:
