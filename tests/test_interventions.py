@@ -140,3 +140,19 @@ def test_results_round_trip(pair, tmp_path):
     ):
         back = interp.load_result(r.save(tmp_path / f"x{i}"))
         assert repr(back) == repr(r)
+
+
+def test_patching_decodes_only_the_read_position(pair):
+    """Memory stays (rows, d_vocab): the vocabulary head never sees a (batch, T, d_model) input."""
+    for m in pair:
+        hf = m.bridge.original_model
+        head = getattr(hf, "lm_head", None) or hf.cls
+        shapes = []
+        handle = head.register_forward_pre_hook(lambda mod, args: shapes.append(tuple(args[0].shape)))
+        try:
+            r = interp.patch(m, CLEAN, CORRUPT, answer="is", contrast="are", progress=False)
+        finally:
+            handle.remove()
+        T = len(r.tokens)
+        assert shapes and all(len(s) == 2 for s in shapes), shapes
+        assert max(s[0] for s in shapes) == 2 + T

@@ -35,8 +35,35 @@ def hook_template(hook: str) -> str:
     )
 
 
-def _diff(logits: torch.Tensor, pos: int, aid: int, cid: int) -> torch.Tensor:
-    return logits[:, pos, aid] - logits[:, pos, cid]  # (batch,)
+def _diffs(model: Model, resids: torch.Tensor, aid: int, cid: int) -> torch.Tensor:
+    """logit(answer) - logit(contrast) ``(batch,)`` from final residuals ``(batch, d_model)`` at the read
+    position: only those rows are decoded, never the ``(batch, T, d_vocab)`` output."""
+    logits = model.decode_resid(resids).float()  # (batch, d_vocab)
+    return logits[:, aid] - logits[:, cid]
+
+
+@torch.no_grad()
+def patched_resids(
+    model: Model,
+    corrupt: torch.Tensor,
+    clean_act: torch.Tensor,
+    name: str,
+    position_sets: list[list[int]],
+    pos: int,
+) -> torch.Tensor:
+    """Final residuals ``(batch, d_model)`` at ``pos`` of the corrupt run with ``clean_act`` (1, T, ...) patched
+    in at ``name``; batch row b patches the positions ``position_sets[b]`` (an empty set patches nothing)."""
+
+    def fn(act: torch.Tensor, hook) -> torch.Tensor:
+        act = act.clone()  # (batch, T, ...)
+        for b, positions in enumerate(position_sets):
+            if positions:
+                act[b, positions] = clean_act[0, positions].to(act.dtype)
+        return act
+
+    batch = corrupt.expand(len(position_sets), -1)
+    with model.hooks({name: fn}):
+        return model.final_resid(batch)[:, pos]
 
 
 @torch.no_grad()
@@ -50,19 +77,8 @@ def patched_diffs(
     aid: int,
     cid: int,
 ) -> torch.Tensor:
-    """Logit differences of the corrupt run with ``clean_act`` (1, T, ...) patched in at ``name``; batch row b
-    patches the positions ``position_sets[b]`` (an empty set patches nothing)."""
-
-    def fn(act: torch.Tensor, hook) -> torch.Tensor:
-        act = act.clone()  # (batch, T, ...)
-        for b, positions in enumerate(position_sets):
-            if positions:
-                act[b, positions] = clean_act[0, positions].to(act.dtype)
-        return act
-
-    batch = corrupt.expand(len(position_sets), -1)
-    with model.hooks({name: fn}):
-        return _diff(model.forward(batch).float(), pos, aid, cid)
+    """Logit differences ``(batch,)`` at ``pos`` of the patched corrupt runs (see :func:`patched_resids`)."""
+    return _diffs(model, patched_resids(model, corrupt, clean_act, name, position_sets, pos), aid, cid)
 
 
 @torch.no_grad()
@@ -95,19 +111,20 @@ def patch(
             f"clean reads at position {pos} but corrupt at {corrupt_pos}: put the slot in the same place"
         )
     names = [template.format(layer=layer) for layer in range(model.n_layers)]
-    clean_logits, clean_cache = model.run_with_cache(clean_tokens, names=names)
-    corrupt_logits = model.forward(corrupt_tokens)
-    aid = model.to_single_token(answer) if answer is not None else int(clean_logits[0, pos].argmax())
+    final = f"blocks.{model.n_layers - 1}.hook_resid_post"
+    _, clean_cache = model.run_with_cache(clean_tokens, names=[*names, final], stop_after=final)
+    ends = torch.cat([clean_cache[final][:, pos], model.final_resid(corrupt_tokens)[:, pos]])  # (2, d_model)
+    ends_logits = model.decode_resid(ends).float()  # (2, d_vocab): clean, corrupt
+    aid = model.to_single_token(answer) if answer is not None else int(ends_logits[0].argmax())
     if contrast is not None:
         cid = model.to_single_token(contrast)
     else:
-        cid = int(corrupt_logits[0, pos].argmax())
+        cid = int(ends_logits[1].argmax())
         if cid == aid:
-            cid = int(clean_logits[0, pos].topk(2).indices[1])
+            cid = int(ends_logits[0].topk(2).indices[1])
     if cid == aid:
         raise InputError("answer and contrast are the same token: pass a different contrast")
-    clean_diff = float(_diff(clean_logits.float(), pos, aid, cid)[0])
-    corrupt_diff = float(_diff(corrupt_logits.float(), pos, aid, cid)[0])
+    clean_diff, corrupt_diff = (float(d) for d in ends_logits[:, aid] - ends_logits[:, cid])
     if abs(clean_diff - corrupt_diff) < 1e-6:
         raise InputError(
             "the clean and corrupt runs give the same logit difference, so there is nothing to restore: "
@@ -117,10 +134,11 @@ def patch(
     restored = torch.zeros(model.n_layers, T)
     for layer in tqdm(range(model.n_layers), desc=f"patch {hook}", disable=not progress):
         name = names[layer]
-        diffs = patched_diffs(
-            model, corrupt_tokens, clean_cache[name], name, [[t] for t in range(T)], pos, aid, cid
-        )
-        restored[layer] = (diffs - corrupt_diff) / (clean_diff - corrupt_diff)
+        patched = patched_resids(model, corrupt_tokens, clean_cache[name], name, [[t] for t in range(T)], pos)
+        # Clean and corrupt are decoded in the same call as the patched rows, so that an exact restoration
+        # reads exactly 1 and no restoration exactly 0 (one matrix product, one rounding).
+        diffs = _diffs(model, torch.cat([ends, patched]), aid, cid)  # (2 + T,)
+        restored[layer] = (diffs[2:] - diffs[1]) / (diffs[0] - diffs[1])
     return PatchingResult(
         model_name=model.name,
         kind=model.kind,
