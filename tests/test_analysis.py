@@ -163,6 +163,24 @@ def test_ig_completeness_and_contrast(pair):
         assert r.delta < 1e-3 and r.contrast == "rome"
 
 
+def test_ig_refines_its_steps_until_complete(pair):
+    """With a tolerance, the steps double while |delta| exceeds it (up to 8x); without one, they stay."""
+    c, _ = pair
+    text = "anna lives in oslo . anna lives in"
+    fixed = interp.attribute(c, text, answer="oslo", n_steps=4, tolerance=None)
+    assert fixed.settings["steps_used"] == 4
+    strict = interp.attribute(c, text, answer="oslo", n_steps=4, tolerance=1e-12)
+    assert strict.settings["steps_used"] == 32  # the cap: 8x n_steps
+    loose = interp.attribute(c, text, answer="oslo", n_steps=4, tolerance=10.0)
+    assert loose.settings["steps_used"] == 4
+    for r in (fixed, strict):
+        gap = r.objective - r.baseline_objective
+        assert r.delta == pytest.approx(abs(r.scores.sum() - gap), abs=1e-4)
+    assert strict.delta <= fixed.delta
+    with pytest.raises(InputError, match="tolerance must be a positive number or None"):
+        interp.attribute(c, text, tolerance=0)
+
+
 def test_attribution_errors(pair):
     c, b = pair
     with pytest.raises(InputError, match="integrated_gradients, saliency, input_x_gradient, occlusion"):
@@ -239,7 +257,7 @@ def test_compare_suite_batches_equal_single_runs(pair):
     assert len(batched) == 8 and set(batched["phenomenon"]) == set(corpus.PHENOMENA)
     num = batched.select_dtypes("number").columns
     np.testing.assert_allclose(batched[num].to_numpy(), single[num].to_numpy(), atol=1e-5)
-    one = interp.compare(c, b, probes[0].text, answer=probes[0].answer, n_steps=8)
+    one = interp.compare(c, b, probes[0].text, answer=probes[0].answer, n_steps=8, tolerance=None)
     for metric, both in one.summary.items():
         for kind in ("causal", "bidirectional"):
             assert batched.loc[0, f"{kind}_{metric}"] == pytest.approx(both[kind], abs=1e-5), (metric, kind)

@@ -148,7 +148,9 @@ def test_patching_decodes_only_the_read_position(pair):
         hf = m.bridge.original_model
         head = getattr(hf, "lm_head", None) or hf.cls
         shapes = []
-        handle = head.register_forward_pre_hook(lambda mod, args: shapes.append(tuple(args[0].shape)))
+        handle = head.register_forward_pre_hook(
+            lambda mod, args, shapes=shapes: shapes.append(tuple(args[0].shape))
+        )
         try:
             r = interp.patch(m, CLEAN, CORRUPT, answer="is", contrast="are", progress=False)
         finally:

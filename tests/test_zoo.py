@@ -40,6 +40,40 @@ def test_probe_frames_never_occur_in_training():
         assert f" {left} " not in train or f" {right} " not in train, p
 
 
+def test_training_copy_slots_are_answered_by_the_left_context_and_not_by_position():
+    """Every induction slot copies the surname last seen after the same first name (a passage keeps its facts
+    consistent), and the person named again is not always the first one introduced, so only real copying
+    lowers the loss."""
+    import random
+
+    rng = random.Random(7)
+    first_repeated = total = 0
+    for _ in range(200):
+        words, slots = corpus.passage(rng, mix={"induction": 1.0})
+        for i in slots:
+            name, surname = words[i - 1], words[i]
+            earlier = [j for j in range(i - 1) if words[j] == name and words[j + 1] in corpus.SURNAMES]
+            assert earlier and words[earlier[-1] + 1] == surname, " ".join(words[: i + 1])
+            intro = words[: words.index(".")]
+            people = [w for w in intro if w in corpus.NAMES]
+            if i < len(intro) + 12:  # the first repeat after a block's introduction
+                first_repeated += name == people[0]
+                total += 1
+    assert total > 50 and first_repeated / total < 0.6
+
+
+def test_training_facts_are_consistent_within_a_passage():
+    import random
+
+    rng = random.Random(8)
+    for _ in range(100):
+        words, _ = corpus.passage(rng, mix={"left_recall": 1.0})
+        city: dict[str, str] = {}
+        for j in range(len(words) - 3):
+            if words[j + 1 : j + 3] == ["lives", "in"]:
+                assert city.setdefault(words[j], words[j + 3]) == words[j + 3]
+
+
 def test_agreement_probes_always_have_a_disagreeing_attractor():
     nouns = set(corpus.NOUNS) | set(corpus.NOUNS.values())
     for p in corpus.probes(n_per_kind=50, phenomena=("agreement",)):
@@ -159,18 +193,19 @@ def test_cold_load_in_a_fresh_process():
 
 
 def test_ig_completeness_on_the_zoo_models(causal, bidirectional):
-    """|sum(scores) - (f(x) - f(baseline))| <= 1% of the gap at n_steps=50, probe by probe (40 per model)."""
+    """|sum(scores) - (f(x) - f(baseline))| <= 1% of the gap from n_steps=50, probe by probe (40 per model).
+
+    A copying head that switches its attention part-way along the path makes the integrand sharp, and 50
+    midpoint steps then miss by several percent on a few probes; those, and only those, get more steps."""
     import interp
     from interp.analysis.framing import frame
 
     for model in (causal, bidirectional):
-        errors = []
+        used = []
         for p in corpus.probes(n_per_kind=10):
             f = frame(model, p.text)
             r = interp.attribute(model, f.tokens, answer=p.answer, position=f.position, n_steps=50)
             gap = r.objective - r.baseline_objective
-            errors.append(abs(r.scores.sum() - gap) / abs(gap))
-        errors = sorted(errors)
-        # Measured: causal 39/40 within 1% (worst 1.4%), bidirectional 40/40 (worst 0.01%).
-        assert errors[int(0.95 * len(errors)) - 1] <= 0.01, (model.name, errors[-5:])
-        assert errors[-1] <= 0.02, (model.name, errors[-5:])
+            assert abs(r.scores.sum() - gap) <= 0.01 * abs(gap), (model.name, p.text, r.settings)
+            used.append(r.settings["steps_used"])
+        assert min(used) == 50 and sorted(used)[int(0.75 * len(used))] == 50, (model.name, used)

@@ -63,13 +63,22 @@ def slot_attention(
     return float(past), float(future)
 
 
-def _run(model: Model, probe: str, answer: str | None, n_steps: int) -> tuple[ProbeRun, dict[str, float]]:
+def _run(
+    model: Model, probe: str, answer: str | None, n_steps: int, tolerance: float | None
+) -> tuple[ProbeRun, dict[str, float]]:
     from interp.analysis.lens import logit_lens
 
     framed = frame(model, probe)
     att = attention(model, framed.tokens)
     lens = logit_lens(model, framed.tokens, position=framed.position, answer=answer)
-    attr = attribute(model, framed.tokens, answer=lens.answer_id, position=framed.position, n_steps=n_steps)
+    attr = attribute(
+        model,
+        framed.tokens,
+        answer=lens.answer_id,
+        position=framed.position,
+        n_steps=n_steps,
+        tolerance=tolerance,
+    )
     pos, slot = framed.position, slot_of(model, framed.position)
     content = _content(model, framed.tokens)
     past, future = slot_attention(att.patterns, pos, slot, content)
@@ -103,17 +112,24 @@ def _content(model: Model, tokens: torch.Tensor) -> np.ndarray:
 
 
 def compare(
-    causal: Model, bidirectional: Model, probe: str, *, answer: str | None = None, n_steps: int = 50
+    causal: Model,
+    bidirectional: Model,
+    probe: str,
+    *,
+    answer: str | None = None,
+    n_steps: int = 50,
+    tolerance: float | None = 0.01,
 ) -> Comparison:
     """Attention, logit lens and attribution of both models on ``probe`` (one ``___`` slot), summarised.
 
     ``answer`` is the word expected at the slot (each model tokenizes it in its own convention); without it,
-    each model's own top-1 is explained.
+    each model's own top-1 is explained. ``n_steps`` and ``tolerance`` go to integrated gradients (see
+    :func:`interp.attribute`).
     """
     check_pair(causal, bidirectional)
     split_probe(probe)
-    c_run, c_sum = _run(causal, probe, answer, n_steps)
-    b_run, b_sum = _run(bidirectional, probe, answer, n_steps)
+    c_run, c_sum = _run(causal, probe, answer, n_steps, tolerance)
+    b_run, b_sum = _run(bidirectional, probe, answer, n_steps, tolerance)
     return Comparison(
         model_name=f"{causal.name} | {bidirectional.name}",
         kind="comparison",
@@ -204,6 +220,7 @@ def compare_suite(
     *,
     batch_size: int = 16,
     n_steps: int = 20,
+    tolerance: float | None = None,
     method: str = "integrated_gradients",
     progress: bool = True,
 ):
@@ -211,7 +228,9 @@ def compare_suite(
 
     ``probes``: the zoo's probe records, ``(probe, answer)`` pairs, dicts with ``text``/``answer`` or plain
     probe strings. Forward passes run ``batch_size`` probes at a time, right-padded with attention masks
-    (equal to one-by-one runs); attribution (``method``, ``n_steps``) runs per probe.
+    (equal to one-by-one runs); attribution (``method``, ``n_steps``, ``tolerance``) runs per probe. A suite is a
+    survey of where the evidence sits, so integrated gradients keeps its ``n_steps`` unless ``tolerance`` is
+    given (see :func:`interp.attribute`).
     """
     import pandas as pd
 
@@ -239,6 +258,7 @@ def compare_suite(
                     position=f.position,
                     method=method,
                     n_steps=n_steps,
+                    tolerance=tolerance,
                 )
                 row["left_mass"], row["right_mass"] = attr.left_mass, attr.right_mass
                 bar.update(1)

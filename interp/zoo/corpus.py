@@ -8,6 +8,9 @@ each word to exactly one token. Passages mix plain filler with four phenomena wh
 - ``agreement``: subject-verb number agreement across an attractor ("the keys to the cabinet ___" -> are).
 - ``right_cloze``: a slot fixed only by the words after it ("the ___ barked at the mailman" -> dog).
 
+Training passages also hold lists said twice ("oslo rome lima . oslo rome lima ."), the plainest material for
+the copying (induction) heads that left recall and induction need.
+
 Training passages use the ``train`` templates; :func:`probes` uses the ``eval`` templates and its own seed
 stream, so evaluation material is held out: the frames around each slot never occur in training.
 """
@@ -85,11 +88,26 @@ TEMPLATES = {
             "thing": ("{n} has a {v} {t}", "{n} has a {v} {t}"),
         },
         "left_recall_lead": ("so", "then", "and"),
-        "induction": (
-            "{a} {sa} met {b} {sb} at the {p} . later {a} {sa} went home .",
-            "{a} {sa} and {b} {sb} walked to the {p} . then {a} {sa} sat down .",
-            "at the {p} {a} {sa} saw {b} {sb} . {b} {sb} smiled and {a} {sa} left .",
-            "{a} {sa} called {b} {sb} . {a} {sa} was {adj} but {b} {sb} was not .",
+        "left_recall_other_lead": ("i think", "later", "at noon"),
+        "induction_intro": (
+            "{people} met at the {p} .",
+            "at the {p} we saw {people} .",
+            "{people} walked to the {p} .",
+        ),
+        "induction_again": (
+            "later {a} {sa} went home .",
+            "then {a} {sa} sat down .",
+            "{a} {sa} smiled .",
+            "and {a} {sa} left the {p} .",
+            "{a} {sa} was {adj} .",
+            "at the {p} {a} {sa} called .",
+        ),
+        # Second mentions whose surname ends the sentence or meets other words: a masked model reads the right
+        # side too, and must not learn that a surname before "." is never a repeat.
+        "induction_again_other": (
+            "then we saw {a} {sa} .",
+            "we talked to {a} {sa} at the {p} .",
+            "the {adj} one was {a} {sa} .",
         ),
         "agreement": (
             "the {s} {prep} the {o} {v} on the table .",
@@ -165,15 +183,43 @@ def _filler(rng: random.Random) -> list[str]:
     return f"we heard that {gone} , very {rng.choice(ADJS)} , all night twice .".split()
 
 
-def _facts(rng: random.Random, split: str) -> tuple[list[str], list[int], str, str]:
-    """A block of 2-4 facts and one query about one of them.
+class _World:
+    """One passage's facts: each name keeps one surname, one city and one colour for the whole passage.
 
-    Returns (words, slot indices, phenomenon, answer); the query's answer is the last slot.
+    Consistent facts mean every repeat or query has exactly one right answer in the context, so only real
+    copying (find the earlier mention, read what followed it) lowers the loss; shortcuts such as "copy the
+    first surname" do not.
+    """
+
+    def __init__(self, rng: random.Random) -> None:
+        self.rng = rng
+        self.surname: dict[str, str] = {}
+        self.city: dict[str, str] = {}
+        self.color: dict[str, str] = {}
+
+    def of(self, table: dict[str, str], name: str, pool: tuple[str, ...] | list[str]) -> str:
+        if name not in table:
+            table[name] = self.rng.choice(pool)
+        return table[name]
+
+
+def _facts(
+    rng: random.Random, split: str, world: _World | None = None, lead: str = "left_recall_lead"
+) -> tuple[list[str], list[int], str, str]:
+    """A block of 2-4 facts and one query about one of them (training blocks may query twice).
+
+    ``lead`` names the templates of the words that open a query.
+
+    Returns (words, slot indices, phenomenon, answer); the last query's answer is the last slot.
     """
     kind = rng.choice(("city", "thing"))
     k = rng.randint(2, 4)
     names = rng.sample(NAMES, k)
-    values = rng.sample(CITIES if kind == "city" else COLORS, k)
+    if world is None:
+        values = rng.sample(CITIES if kind == "city" else COLORS, k)
+    else:
+        table, pool = (world.city, CITIES) if kind == "city" else (world.color, COLORS)
+        values = [world.of(table, n, pool) for n in names]
     thing = rng.choice(THINGS)
     words: list[str] = []
     slots: list[int] = []
@@ -182,28 +228,45 @@ def _facts(rng: random.Random, split: str) -> tuple[list[str], list[int], str, s
         sent = _sentence(template, n=n, v=v, t=thing)
         slots.append(len(words) + sent.index(v))
         words += sent + ["."]
-    q = rng.randrange(k)
-    words += rng.choice(TEMPLATES[split]["left_recall_lead"]).split()
-    sent = _sentence(template, n=names[q], v=values[q], t=thing)
-    slots.append(len(words) + sent.index(values[q]))
-    words += sent + ["."]
-    return words, slots, "left_recall", values[q]
+    queries = [rng.randrange(k)] if world is None else rng.sample(range(k), rng.randint(1, 2))
+    for q in queries:
+        words += rng.choice(TEMPLATES[split][lead]).split()
+        sent = _sentence(template, n=names[q], v=values[q], t=thing)
+        slots.append(len(words) + sent.index(values[q]))
+        words += sent + ["."]
+    return words, slots, "left_recall", values[queries[-1]]
 
 
-def _induction(rng: random.Random) -> tuple[list[str], list[int]]:
-    a, b = rng.sample(NAMES, 2)
-    sa, sb = rng.sample(SURNAMES, 2)
-    template = rng.choice(TEMPLATES["train"]["induction"])
-    words = _sentence(template, a=a, b=b, sa=sa, sb=sb, p=rng.choice(PLACES), adj=rng.choice(ADJS))
-    # Every repeated surname is a copy slot.
-    seen: set[str] = set()
+def _induction(
+    rng: random.Random, world: _World, again: str = "induction_again"
+) -> tuple[list[str], list[int]]:
+    """2-4 people met by full name, then 1-2 of them, chosen at random, named again: the surname is a copy slot.
+
+    ``again`` names the templates of the second mention."""
+    people = rng.sample(NAMES, rng.randint(2, 4))
+    full = [f"{n} {world.of(world.surname, n, SURNAMES)}" for n in people]
+    listed = " , ".join(full[:-1]) + " and " + full[-1]
+    words = _sentence(rng.choice(TEMPLATES["train"]["induction_intro"]), people=listed, p=rng.choice(PLACES))
     slots = []
-    for i, w in enumerate(words):
-        if w in (sa, sb):
-            if w in seen:
-                slots.append(i)
-            seen.add(w)
+    for person in rng.sample(people, rng.randint(1, min(2, len(people)))):
+        sent = _sentence(
+            rng.choice(TEMPLATES["train"][again]),
+            a=person,
+            sa=world.surname[person],
+            adj=rng.choice(ADJS),
+            p=rng.choice(PLACES),
+        )
+        slots.append(len(words) + sent.index(person) + 1)
+        words += sent
     return words, slots
+
+
+def _repeat(rng: random.Random) -> tuple[list[str], list[int]]:
+    """A random list of words said twice: the plainest material for induction (every repeated word a slot)."""
+    pool = rng.choice((NAMES, SURNAMES, CITIES, COLORS + THINGS + ADJS))
+    items = [rng.choice(pool) for _ in range(rng.randint(3, 7))]
+    words = items + ["."] + items + ["."]
+    return words, [len(items) + 1 + i for i in range(len(items))]
 
 
 def _agreement(rng: random.Random) -> tuple[list[str], list[int]]:
@@ -229,7 +292,15 @@ def _cloze(rng: random.Random) -> tuple[list[str], list[int]]:
     return words, [words.index(x)]
 
 
-MIX = {"left_recall": 0.30, "induction": 0.20, "agreement": 0.20, "right_cloze": 0.15, "filler": 0.15}
+KINDS = ("left_recall", "induction", "repeat", "agreement", "right_cloze", "varied_copy")
+MIX = {
+    "left_recall": 0.30,
+    "induction": 0.20,
+    "repeat": 0.05,
+    "agreement": 0.15,
+    "right_cloze": 0.15,
+    "filler": 0.15,
+}
 """Default share of each kind of sentence in a passage (training may pass its own mix)."""
 
 
@@ -239,21 +310,29 @@ def passage(
     """One training passage: (words, indices of probe-like slots), dense in probe-like material."""
     mix = MIX if mix is None else mix
     edges, total = [], 0.0
-    for kind in ("left_recall", "induction", "agreement", "right_cloze"):
-        total += mix[kind]
+    for kind in KINDS:
+        total += mix.get(kind, 0.0)
         edges.append(total)
+    world = _World(rng)
     words: list[str] = []
     slots: list[int] = []
     while True:
         r = rng.random()
         if r < edges[0]:
-            sent, s, _, _ = _facts(rng, "train")
+            sent, s, _, _ = _facts(rng, "train", world)
         elif r < edges[1]:
-            sent, s = _induction(rng)
+            sent, s = _induction(rng, world)
         elif r < edges[2]:
-            sent, s = _agreement(rng)
+            sent, s = _repeat(rng)
         elif r < edges[3]:
+            sent, s = _agreement(rng)
+        elif r < edges[4]:
             sent, s = _cloze(rng)
+        elif r < edges[5]:  # left recall and induction in other frames (training only)
+            if rng.random() < 0.5:
+                sent, s, _, _ = _facts(rng, "train", world, lead="left_recall_other_lead")
+            else:
+                sent, s = _induction(rng, world, again="induction_again_other")
         else:
             sent, s = _filler(rng), []
         if len(words) + len(sent) > max_words:

@@ -24,7 +24,7 @@ def accuracy(model, tokenizer, kind: str, probes, batch_size: int = 64) -> dict[
             texts = [p.text.split(corpus.SLOT)[0].strip() for p in chunk]
         else:
             texts = [p.text.replace(corpus.SLOT, tokenizer.mask_token) for p in chunk]
-        enc = tokenizer(texts, return_tensors="pt", padding=True)
+        enc = tokenizer(texts, return_tensors="pt", padding=True).to(model.device)
         logits = model(**{k: v for k, v in enc.items() if k != "token_type_ids"}).logits  # (B, T, V)
         for row, p in enumerate(chunk):
             ids = enc["input_ids"][row]

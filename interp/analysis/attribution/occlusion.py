@@ -7,7 +7,9 @@ import torch
 from interp.analysis.attribution.objective import Objective, baseline_tokens
 
 
-def occlusion(objective: Objective, tokens: torch.Tensor, n_steps: int = 50) -> dict:
+def occlusion(
+    objective: Objective, tokens: torch.Tensor, n_steps: int = 50, tolerance: float | None = None
+) -> dict:
     """Scores ``(T,)``: f(x) - f(x with token t padded out); special tokens are never occluded."""
     from captum.attr import FeatureAblation
 

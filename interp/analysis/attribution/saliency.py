@@ -7,8 +7,10 @@ import torch
 from interp.analysis.attribution.objective import Objective, embedding_layer
 
 
-def saliency(objective: Objective, tokens: torch.Tensor, n_steps: int = 50) -> dict:
-    """Scores ``(T,)`` >= 0: ||d objective / d embedding|| per token (``n_steps`` unused)."""
+def saliency(
+    objective: Objective, tokens: torch.Tensor, n_steps: int = 50, tolerance: float | None = None
+) -> dict:
+    """Scores ``(T,)`` >= 0: ||d objective / d embedding|| per token (``n_steps`` and ``tolerance`` unused)."""
     from captum.attr import LayerGradientXActivation
 
     grads = LayerGradientXActivation(objective, embedding_layer(objective.model), multiply_by_inputs=False)
