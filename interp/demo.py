@@ -50,7 +50,7 @@ def summary_table(comparisons: list) -> str:
 
 
 def run_demo(out: str = "demo.html") -> int:
-    """Compare the two zoo models on one held-out probe per phenomenon; print the table; write the report."""
+    """Compare the two zoo models on two held-out probes per phenomenon; print the table; write the report."""
     import interp
     import widgets
     from interp.zoo import corpus
@@ -61,15 +61,19 @@ def run_demo(out: str = "demo.html") -> int:
     comparisons = []
     # The right-context cloze first: it is where the two ways of reading part.
     order = ("right_cloze", "agreement", "induction", "left_recall")
-    for probe in corpus.probes(n_per_kind=1, phenomena=order):
+    for probe in corpus.probes(n_per_kind=2, phenomena=order):
         cmp = interp.compare(causal, bidirectional, probe.text, answer=probe.answer)
         comparisons.append((probe.phenomenon, cmp))
     print(
         "Time view: the causal model reads the slot from the prefix; the bidirectional one sees both sides."
     )
     print(summary_table(comparisons))
-    right = next(c for ph, c in comparisons if ph == "right_cloze")
+    # The detailed views explain a right-context probe that the bidirectional model answers (the table shows
+    # every probe, misses included).
+    cloze = [c for ph, c in comparisons if ph == "right_cloze"]
+    right = next((c for c in cloze if c.summary["top1_correct"]["bidirectional"] == 1.0), cloze[0])
     items = [(f"{ph}: {c.probe}  (answer: {c.answer})", c) for ph, c in comparisons]
+    items.sort(key=lambda item: item[1] is not right)  # the explained probe first, then the table's order
     items.append(("Attention of the causal model on the right-context probe", right.causal.attention))
     items.append(
         ("Attention of the bidirectional model on the right-context probe", right.bidirectional.attention)
@@ -96,7 +100,7 @@ def run_demo(out: str = "demo.html") -> int:
         )
     intro = (
         "<p>Two tiny models trained by interp on one toy world: a causal GPT-2 (reads in time) and a masked BERT "
-        "(reads in space), on one held-out probe per phenomenon. Summary table:</p>"
+        "(reads in space), on two held-out probes per phenomenon. Summary table:</p>"
         f'<pre class="interp-summary">{html.escape(summary_table(comparisons))}</pre>'
     )
     path = widgets.save_report(items, out, title="interp demo: causal vs bidirectional", intro=intro)

@@ -32,4 +32,9 @@ def test_hooks_summary_command():
         [sys.executable, "-m", "interp", "hooks"], capture_output=True, text=True, env=env, timeout=300
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "blocks.0.attn.hook_pattern" in proc.stdout and "logits (1, 14, 250)" in proc.stdout
+    from transformers import AutoTokenizer
+
+    from interp.zoo import ZOO_DIR
+
+    d_vocab = len(AutoTokenizer.from_pretrained(ZOO_DIR / "tiny-causal"))
+    assert "blocks.0.attn.hook_pattern" in proc.stdout and f"logits (1, 14, {d_vocab})" in proc.stdout
