@@ -6,7 +6,7 @@ import torch
 from conftest import count_hooks
 
 import interp
-from interp.analysis.patching import patched_diffs
+from interp.analysis.patching import _diffs, patched_resids
 from interp.errors import InputError
 
 CLEAN = "the key to the cabinet ___ on the table ."
@@ -98,7 +98,7 @@ def test_patching_last_layer_restores_exactly_and_nothing_restores_nothing(pair)
         _, xt, _ = _framed_tokens(m, CORRUPT)
         _, cache = m.run_with_cache(ct, names=[name])
         aid, cid = m.to_single_token("is"), m.to_single_token("are")
-        diffs = patched_diffs(m, xt, cache[name], name, [list(range(T)), []], pos, aid, cid)
+        diffs = _diffs(m, patched_resids(m, xt, cache[name], name, [list(range(T)), []], pos), aid, cid)
         restored = (diffs - r.corrupt_diff) / (r.clean_diff - r.corrupt_diff)
         assert restored[0].item() == pytest.approx(1.0, abs=1e-5) and restored[1].item() == pytest.approx(
             0.0, abs=1e-6

@@ -13,7 +13,7 @@ from interp.results import AttentionResult, InductionResult
 def patterns_of(model: Model, tokens: torch.Tensor) -> torch.Tensor:
     """Attention patterns ``(n_layers, n_heads, T, T)`` of one validated ``(1, T)`` input."""
     names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.n_layers)]
-    _, cache = model.run_with_cache(tokens, names=names)
+    _, cache = model.run_with_cache(tokens, names=names, stop_after=names[-1])  # no logits are built
     return torch.stack([cache[n][0] for n in names]).float()  # (L, H, T, T)
 
 

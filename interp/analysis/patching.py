@@ -67,21 +67,6 @@ def patched_resids(
 
 
 @torch.no_grad()
-def patched_diffs(
-    model: Model,
-    corrupt: torch.Tensor,
-    clean_act: torch.Tensor,
-    name: str,
-    position_sets: list[list[int]],
-    pos: int,
-    aid: int,
-    cid: int,
-) -> torch.Tensor:
-    """Logit differences ``(batch,)`` at ``pos`` of the patched corrupt runs (see :func:`patched_resids`)."""
-    return _diffs(model, patched_resids(model, corrupt, clean_act, name, position_sets, pos), aid, cid)
-
-
-@torch.no_grad()
 def patch(
     model: Model,
     clean: str,

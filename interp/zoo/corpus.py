@@ -17,6 +17,7 @@ stream, so evaluation material is held out: the frames around each slot never oc
 
 from __future__ import annotations
 
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -292,7 +293,22 @@ def _cloze(rng: random.Random) -> tuple[list[str], list[int]]:
     return words, [words.index(x)]
 
 
-KINDS = ("left_recall", "induction", "repeat", "agreement", "right_cloze", "varied_copy")
+def _varied_copy(rng: random.Random, world: _World) -> tuple[list[str], list[int]]:
+    """Left recall or induction in other frames (training only; a masked model reads both sides of a slot)."""
+    if rng.random() < 0.5:
+        return _facts(rng, "train", world, lead="left_recall_other_lead")[:2]
+    return _induction(rng, world, again="induction_again_other")
+
+
+# Training sentences by kind. A mix lays out its shares on [0, 1) in this order; the rest is plain filler.
+GENERATORS = {
+    "left_recall": lambda rng, world: _facts(rng, "train", world)[:2],
+    "induction": _induction,
+    "repeat": lambda rng, world: _repeat(rng),
+    "agreement": lambda rng, world: _agreement(rng),
+    "right_cloze": lambda rng, world: _cloze(rng),
+    "varied_copy": _varied_copy,
+}
 MIX = {
     "left_recall": 0.30,
     "induction": 0.20,
@@ -309,32 +325,18 @@ def passage(
 ) -> tuple[list[str], list[int]]:
     """One training passage: (words, indices of probe-like slots), dense in probe-like material."""
     mix = MIX if mix is None else mix
-    edges, total = [], 0.0
-    for kind in KINDS:
-        total += mix.get(kind, 0.0)
-        edges.append(total)
+    if set(mix) - set(GENERATORS) - {"filler"}:
+        raise ValueError(
+            f"unknown sentence kinds {sorted(set(mix) - set(GENERATORS) - {'filler'})} in the mix"
+        )
+    edges = list(itertools.accumulate(mix.get(kind, 0.0) for kind in GENERATORS))
     world = _World(rng)
     words: list[str] = []
     slots: list[int] = []
     while True:
         r = rng.random()
-        if r < edges[0]:
-            sent, s, _, _ = _facts(rng, "train", world)
-        elif r < edges[1]:
-            sent, s = _induction(rng, world)
-        elif r < edges[2]:
-            sent, s = _repeat(rng)
-        elif r < edges[3]:
-            sent, s = _agreement(rng)
-        elif r < edges[4]:
-            sent, s = _cloze(rng)
-        elif r < edges[5]:  # left recall and induction in other frames (training only)
-            if rng.random() < 0.5:
-                sent, s, _, _ = _facts(rng, "train", world, lead="left_recall_other_lead")
-            else:
-                sent, s = _induction(rng, world, again="induction_again_other")
-        else:
-            sent, s = _filler(rng), []
+        kind = next((k for k, edge in zip(GENERATORS, edges) if r < edge), None)
+        sent, s = GENERATORS[kind](rng, world) if kind else (_filler(rng), [])
         if len(words) + len(sent) > max_words:
             return words, slots
         slots += [len(words) + i for i in s]
