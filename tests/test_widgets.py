@@ -340,6 +340,44 @@ def test_every_result_has_a_view_and_displays(results):
     assert widgets.figure(run, kind="lens").data[0].type == "heatmap"
 
 
+def _figure_widgets(widget):
+    import plotly.graph_objects as go
+
+    if isinstance(widget, go.FigureWidget):
+        yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _figure_widgets(child)
+
+
+def test_every_view_shares_one_plotly_module_per_page(results):
+    """Each figure's module carries plotly's own bundle, unchanged, as one string that the page imports once
+    (under a key naming the bundle's hash); plotly's widget factory does the rest."""
+    import widgets
+    from widgets.figurewidget import FigureWidget, plotly_bundle, shared_esm
+
+    esm = shared_esm()
+    key = re.search(r'^const KEY = Symbol\.for\(("interp\.plotly-figurewidget\.[0-9a-f]{16}")\);$', esm, re.M)
+    source = re.search(r"^const SOURCE = (\".*\");$", esm, re.M)
+    assert key and source
+    assert json.loads(source.group(1)) == plotly_bundle()
+    assert (
+        "export{" in plotly_bundle() and "as default}" in plotly_bundle()
+    )  # plotly's factory is its default
+    wrapper = esm.replace(source.group(1), "SOURCE")
+    assert "(await plotlyWidget()).default()" in wrapper and wrapper.count("import(") == 1
+    found = 0
+    for name, r in results.items():
+        view = widgets.view(r)
+        tabs = getattr(view, "tabs", None)
+        for i in range(len(getattr(tabs, "builders", ()))):
+            tabs.build(i)
+        for fw in _figure_widgets(view):
+            # by name: other tests re-import the widgets modules, which makes new class objects
+            assert type(fw).__qualname__ == FigureWidget.__qualname__ and fw._esm == esm, name
+            found += 1
+    assert found >= len(results)
+
+
 def test_fallback_and_registry(results):
     import ipywidgets
 

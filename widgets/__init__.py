@@ -8,8 +8,9 @@ widgets.save_html(result, "a.html") # one self-contained offline HTML file
 widgets.save_png(result, "a.png")   # needs kaleido and Chrome/Chromium
 ```
 
-Built only from ipywidgets 8 and plotly's FigureWidget (an anywidget module shipped with plotly): no JS build
-step, no CDN, no network at render time. Every token string is HTML-escaped. Colours live in
+Built only from ipywidgets 8 and plotly's FigureWidget (an anywidget module shipped with plotly; see
+:mod:`widgets.figurewidget` for how a page compiles plotly.js once): no JS build step, no CDN, no network at
+render time. Every token string is HTML-escaped. Colours live in
 :mod:`widgets.theme`; how each result class is drawn lives in :data:`widgets.registry.REGISTRY`, which other
 modules extend with :func:`widgets.registry.register`.
 """
@@ -67,8 +68,7 @@ def view(result: Any) -> ipywidgets.Widget:
         return ipywidgets.HTML(summary_html(result))
     if builder.view is not None:
         return builder.view(result)
-    import plotly.graph_objects as go
-
     from widgets.common import header
+    from widgets.figurewidget import FigureWidget
 
-    return ipywidgets.VBox([header(result), go.FigureWidget(builder.figure(result))])
+    return ipywidgets.VBox([header(result), FigureWidget(builder.figure(result))])

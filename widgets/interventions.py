@@ -9,6 +9,7 @@ import plotly.graph_objects as go
 from interp.results import AblationResult, HeadImportanceResult, PatchingResult
 from widgets import theme
 from widgets.common import categories, compact, esc, header, styled, token_axis
+from widgets.figurewidget import FigureWidget
 from widgets.registry import register
 
 
@@ -111,7 +112,7 @@ def ablation_figure(result: AblationResult) -> go.Figure:
 
 def head_importance_view(result: HeadImportanceResult) -> ipywidgets.VBox:
     """The head-importance heatmap with a toggle between probability and logit changes."""
-    fig = go.FigureWidget(head_importance_figure(result))
+    fig = FigureWidget(head_importance_figure(result))
     toggle = ipywidgets.ToggleButtons(options=["probability", "logit"], value="probability")
 
     def update(change) -> None:
