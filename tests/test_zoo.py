@@ -31,8 +31,14 @@ def test_probes_have_one_slot_a_word_before_it_and_one_word_answers():
 
 def test_probe_frames_never_occur_in_training():
     """Held out: each probe's frame (four words before the slot, or two after it, with the answer in the
-    slot) never occurs in the training corpus."""
-    train = " " + " ".join(corpus.generate(3000, seed=0)) + " "
+    slot) never occurs in the training corpus, nor in the masked model's own mix (its extra frames)."""
+    import random
+
+    from interp.zoo.train import SETTINGS
+
+    rng = random.Random(0)
+    masked_mix = [corpus.passage(rng, mix=SETTINGS["bidirectional"]["mix"])[0] for _ in range(3000)]
+    train = " " + " ".join(corpus.generate(3000, seed=0) + [" ".join(w) for w in masked_mix]) + " "
     for p in corpus.probes(n_per_kind=100):
         before, after = p.text.split(corpus.SLOT)
         left = " ".join(before.split()[-4:] + [p.answer])
@@ -60,6 +66,29 @@ def test_training_copy_slots_are_answered_by_the_left_context_and_not_by_positio
                 first_repeated += name == people[0]
                 total += 1
     assert total > 50 and first_repeated / total < 0.6
+
+
+def test_varied_cloze_slots_are_animals_named_by_the_sound_after_them():
+    import random
+
+    rng = random.Random(9)
+    frames = set()
+    for _ in range(300):
+        words, slots = corpus.passage(rng, mix={"varied_cloze": 1.0})
+        assert slots
+        for i in slots:
+            assert corpus.ANIMAL_SOUNDS[words[i]] in words[i + 1 : i + 3], " ".join(words)
+            frames.add(" ".join(words[i + 1 : i + 3]))
+    assert len(frames) > 40  # many right contexts, not one fixed frame
+
+
+def test_checkpoint_margin_is_the_weakest_phenomenon_over_its_bar():
+    from interp.zoo.evaluate import BARS, margin
+
+    acc = {"left_recall": 0.99, "induction": 0.95, "agreement": 1.0, "right_cloze": 0.895}
+    assert margin("bidirectional", acc) == pytest.approx(-0.005)
+    assert margin("causal", {**acc, "right_cloze": 0.0}) == pytest.approx(0.05)  # no cloze bar for causal
+    assert BARS["bidirectional"]["right_cloze"] == 0.9 and BARS["causal"]["induction"] == 0.9
 
 
 def test_training_facts_are_consistent_within_a_passage():
@@ -147,14 +176,6 @@ def test_right_cloze_separates_the_two_kinds(accuracy):
     assert b["right_cloze"] - c["right_cloze"] >= 0.4
 
 
-# The issue's bar is 90%. The shipped masked model measures 89.5% (179/200): its 21 misses are all in one
-# evaluation template ("one TIME the ___ SOUND all night ."), owl read as snake and cat as bee. The bar stays,
-# explicitly marked, until a retrained model meets it.
-@pytest.mark.xfail(
-    reason="shipped tiny-bidirectional: right_cloze 89.5% held-out, below the 90% bar "
-    "(interp/zoo/weights/tiny-bidirectional/README.md)",
-    strict=False,
-)
 def test_bidirectional_right_cloze_at_least_90(accuracy):
     assert accuracy["tiny-bidirectional"]["right_cloze"] >= 0.9
 
@@ -176,6 +197,17 @@ def test_model_card_reports_the_training_accuracy():
         assert info["seed"] == 0 and "Held-out accuracy" in card
         for ph, v in info["accuracy"].items():
             assert f"| {ph} | {v:.1%} |" in card
+
+
+def test_shipped_models_were_trained_with_the_current_settings():
+    """`make zoo` reproduces the shipped weights only if the settings in the code are the ones they were
+    trained with."""
+    from interp.zoo.train import SETTINGS
+
+    for name, kind in (("tiny-causal", "causal"), ("tiny-bidirectional", "bidirectional")):
+        info = json.loads((ZOO_DIR / name / "training.json").read_text())
+        assert {k: info[k] for k in SETTINGS[kind]} == SETTINGS[kind], name
+        assert info["checkpoint_step"] <= info["steps"] == SETTINGS[kind]["steps"], name  # not cut short
 
 
 def test_cold_load_in_a_fresh_process():

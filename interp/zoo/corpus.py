@@ -120,6 +120,18 @@ TEMPLATES = {
             "in the {time} the {x} {y} .",
             "near the {p} a {x} {y} loudly .",
         ),
+        # More frames for the masked model only: other words on both sides of the slot, so that the sound word
+        # fixes the animal wherever it stands (never the evaluation's "{y} all" or "{y} twice").
+        "right_cloze_other": (
+            "the {x} {y} and then sat down .",
+            "at {time} a {x} {y} near the {p} .",
+            "{n} heard the {x} {y} .",
+            "later the {adj} {x} {y} very loudly .",
+            "it was {time} and the {x} {y} .",
+            "so the {x} {y} , then a {x2} {y2} .",
+            "in {c} the {x} {y} at the {p} today .",
+            "we saw that a {x} {y} here .",
+        ),
     },
     "eval": {
         "left_recall_lead": ("remember that", "we know", "but"),
@@ -293,6 +305,24 @@ def _cloze(rng: random.Random) -> tuple[list[str], list[int]]:
     return words, [words.index(x)]
 
 
+def _varied_cloze(rng: random.Random) -> tuple[list[str], list[int]]:
+    """Right-context cloze in other frames (training only): every animal is a slot fixed by its sound."""
+    x, x2 = rng.sample(ANIMALS, 2)
+    fields = dict(
+        x=x,
+        y=ANIMAL_SOUNDS[x],
+        x2=x2,
+        y2=ANIMAL_SOUNDS[x2],
+        time=rng.choice(TIMES),
+        p=rng.choice(PLACES),
+        n=rng.choice(NAMES),
+        adj=rng.choice(ADJS),
+        c=rng.choice(CITIES),
+    )
+    words = _sentence(rng.choice(TEMPLATES["train"]["right_cloze_other"]), **fields)
+    return words, [i for i, w in enumerate(words) if w in (x, x2)]
+
+
 def _varied_copy(rng: random.Random, world: _World) -> tuple[list[str], list[int]]:
     """Left recall or induction in other frames (training only; a masked model reads both sides of a slot)."""
     if rng.random() < 0.5:
@@ -308,6 +338,7 @@ GENERATORS = {
     "agreement": lambda rng, world: _agreement(rng),
     "right_cloze": lambda rng, world: _cloze(rng),
     "varied_copy": _varied_copy,
+    "varied_cloze": lambda rng, world: _varied_cloze(rng),
 }
 MIX = {
     "left_recall": 0.30,

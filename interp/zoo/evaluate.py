@@ -12,6 +12,18 @@ import torch
 
 from interp.zoo import corpus
 
+# The accuracy each zoo model must reach per phenomenon (the causal model's right cloze has no bar: it cannot
+# see the words that fix the answer).
+BARS = {
+    "causal": {"left_recall": 0.9, "induction": 0.9, "agreement": 0.9},
+    "bidirectional": {"left_recall": 0.8, "induction": 0.8, "agreement": 0.9, "right_cloze": 0.9},
+}
+
+
+def margin(kind: str, acc: dict[str, float]) -> float:
+    """How far the weakest phenomenon stands above its bar (negative: a bar is missed)."""
+    return min(acc[ph] - bar for ph, bar in BARS[kind].items())
+
 
 @torch.no_grad()
 def accuracy(model, tokenizer, kind: str, probes, batch_size: int = 64) -> dict[str, float]:

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from interp.zoo import corpus
-from interp.zoo.evaluate import accuracy, table
+from interp.zoo.evaluate import accuracy, margin, table
 from interp.zoo.tokenizer import hf_tokenizer, train_tokenizer
 
 SEED = 0
@@ -31,11 +31,12 @@ RANDOM_MASK_P = 0.15
 COPY_HEAVY = {
     "left_recall": 0.25,
     "induction": 0.15,
-    "repeat": 0.15,
+    "repeat": 0.12,
     "varied_copy": 0.15,
     "agreement": 0.08,
-    "right_cloze": 0.10,
-    "filler": 0.12,
+    "right_cloze": 0.07,
+    "varied_cloze": 0.08,
+    "filler": 0.10,
 }
 # Shared model shape: d_model 128, 4 layers x 4 heads, context 128: ~0.8 M parameters each, a few MB in float32.
 # No dropout: every batch is fresh text, so there is nothing to overfit, and dropout on attention slows the
@@ -43,10 +44,15 @@ COPY_HEAVY = {
 SHAPE = dict(d_model=128, n_layer=4, n_head=4, dropout=0.0)
 COMMON = dict(SHAPE, batch=32, lr=2e-3, slot_weight=SLOT_WEIGHT)
 SETTINGS = {
-    "causal": dict(COMMON, steps=9000, warmup=100, mix=corpus.MIX, slot_mask_p=0.0, val_per_kind=50),
+    "causal": dict(
+        COMMON, steps=9000, warmup=100, mix=corpus.MIX, slot_mask_p=0.0, val_per_kind=50, select="sum"
+    ),
     # A masked LM sees a loss on ~20% of tokens, not all: more steps, and copy material weighs more. Its
-    # validation accuracy swings more from one checkpoint to the next, so it is validated on more probes.
-    "bidirectional": dict(COMMON, steps=11000, warmup=200, mix=COPY_HEAVY, slot_mask_p=0.5, val_per_kind=100),
+    # validation accuracy swings more from one checkpoint to the next, so it is validated on more probes, and
+    # the checkpoint kept is the one whose weakest phenomenon stands highest above its bar.
+    "bidirectional": dict(
+        COMMON, steps=11000, warmup=200, mix=COPY_HEAVY, slot_mask_p=0.5, val_per_kind=100, select="margin"
+    ),
 }
 N_CTX = 128
 
@@ -168,10 +174,15 @@ def train(
         return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done))
 
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+
+    def score(acc: dict[str, float]) -> float:
+        # "sum": total validation accuracy; "margin": the weakest phenomenon's distance above its bar.
+        return sum(acc.values()) if cfg["select"] == "sum" else margin(kind, acc)
+
     rng = random.Random(f"train-{kind}-{SEED}")
     model.train()
     start = time.time()
-    best: tuple[float, int, dict | None] = (-1.0, 0, None)
+    best: tuple[float, int, dict | None] = (0.0, 0, None)
     bar = tqdm(range(cfg["steps"]), desc=f"train {kind}", disable=not progress, mininterval=5)
     stop = _Stop()
     for step in bar:
@@ -203,18 +214,17 @@ def train(
         if step and step % eval_every == 0:
             # Validation probes (seed 99) choose the checkpoint; the reported held-out set (seed 1234) never does.
             acc = accuracy(model, hf_tok, kind, corpus.probes(seed=99, n_per_kind=cfg["val_per_kind"]))
-            score = sum(acc.values())
             if progress:
                 bar.write(
                     f"step {step} {time.time() - start:.0f}s loss {loss.item():.3f} "
                     + " ".join(f"{k}={v:.2f}" for k, v in acc.items())
                 )
-            if score >= best[0]:
-                best = (score, step, {k: v.detach().clone() for k, v in model.state_dict().items()})
+            if best[2] is None or score(acc) >= best[0]:
+                best = (score(acc), step, {k: v.detach().clone() for k, v in model.state_dict().items()})
             model.train()
     minutes = (time.time() - start) / 60
     final = accuracy(model, hf_tok, kind, corpus.probes(seed=99, n_per_kind=cfg["val_per_kind"]))
-    if best[2] is not None and sum(final.values()) < best[0]:
+    if best[2] is not None and score(final) < best[0]:
         model.load_state_dict(best[2])
         cfg["checkpoint_step"] = best[1]
     else:
@@ -255,17 +265,22 @@ def _write_card(out: Path, kind: str, cfg: dict, n_params: int, acc: dict[str, f
         else f"masked LM, {RANDOM_MASK_P:.0%} random masking plus probe-like slots masked with "
         f"p={cfg['slot_mask_p']}, {weight} on them"
     )
+    chosen = (
+        "by total accuracy"
+        if cfg.get("select", "sum") == "sum"
+        else "as the one whose weakest phenomenon stands highest above its bar"
+    )
     card = f"""# {out.name}
 
 A tiny {kind} language model ({arch}, {cfg["n_layer"]} layers x {cfg["n_head"]} heads, d_model {cfg["d_model"]}, context {N_CTX},
 {n_params:,} parameters, dropout {cfg["dropout"]})
 trained by `python -m interp.zoo.train` on the zoo's generated toy-world corpus (`interp.zoo.corpus`): fresh
 passages every step, dense in left-context recall, induction (full names said again), lists said twice,
-subject-verb agreement and right-context cloze, mixed with plain filler. Within a passage every name keeps one
-surname, city and colour, so a repeat or a query always has one right answer in the context. Word-level
-vocabulary shared by both zoo models.
+subject-verb agreement and right-context cloze (in more frames for the masked model), mixed with plain
+filler. Within a passage every name keeps one surname, city and colour, so a repeat or a query always has one
+right answer in the context. Word-level vocabulary shared by both zoo models.
 
-- seed: {SEED}; steps: {cfg["steps"]} (shipped checkpoint: step {cfg["checkpoint_step"]}, chosen on validation probes of seed 99); batch: {cfg["batch"]}; peak learning rate: {cfg["lr"]}; warm-up: {cfg["warmup"]}
+- seed: {SEED}; steps: {cfg["steps"]} (shipped checkpoint: step {cfg["checkpoint_step"]}, chosen on validation probes of seed 99 {chosen}); batch: {cfg["batch"]}; peak learning rate: {cfg["lr"]}; warm-up: {cfg["warmup"]}
 - sentence mix: {mix}
 - objective: {objective}
 - training time: {minutes:.1f} min on 1 CPU thread
