@@ -353,18 +353,16 @@ def test_every_view_shares_one_plotly_module_per_page(results):
     """Each figure's module carries plotly's own bundle, unchanged, as one string that the page imports once
     (under a key naming the bundle's hash); plotly's widget factory does the rest."""
     import widgets
-    from widgets.figurewidget import FigureWidget, plotly_bundle, shared_esm
+    from widgets.figurewidget import plotly_bundle, shared_esm
 
     esm = shared_esm()
-    key = re.search(r'^const KEY = Symbol\.for\(("interp\.plotly-figurewidget\.[0-9a-f]{16}")\);$', esm, re.M)
-    source = re.search(r"^const SOURCE = (\".*\");$", esm, re.M)
-    assert key and source
-    assert json.loads(source.group(1)) == plotly_bundle()
-    assert (
-        "export{" in plotly_bundle() and "as default}" in plotly_bundle()
-    )  # plotly's factory is its default
-    wrapper = esm.replace(source.group(1), "SOURCE")
+    bundle = plotly_bundle()
+    literal = json.dumps(bundle)
+    assert esm.count(literal) == 1 and len(esm) - len(literal) < 2000  # the bundle plus a small wrapper
+    assert re.search(r"export\{[^}]*\bFigureModel\b[^}]*as default\};", bundle)  # plotly's own factory
+    wrapper = esm.replace(literal, "SOURCE")
     assert "(await plotlyWidget()).default()" in wrapper and wrapper.count("import(") == 1
+    assert re.search(r'Symbol\.for\("interp\.plotly-figurewidget\.[0-9a-f]{16}"\)', wrapper)
     found = 0
     for name, r in results.items():
         view = widgets.view(r)
@@ -372,10 +370,19 @@ def test_every_view_shares_one_plotly_module_per_page(results):
         for i in range(len(getattr(tabs, "builders", ()))):
             tabs.build(i)
         for fw in _figure_widgets(view):
-            # by name: other tests re-import the widgets modules, which makes new class objects
-            assert type(fw).__qualname__ == FigureWidget.__qualname__ and fw._esm == esm, name
+            # by module: other tests re-import the widgets modules, which makes new class objects
+            assert type(fw).__module__ == "widgets.figurewidget" and fw._esm == esm, name
             found += 1
     assert found >= len(results)
+
+
+def test_static_figures_do_not_load_the_widget_machinery():
+    code = (
+        "import sys, widgets, widgets.registry as r; r.load_builtins(); "
+        "print(sorted(m for m in ('widgets.figurewidget', 'plotly.basewidget', 'anywidget') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_fallback_and_registry(results):

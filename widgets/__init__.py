@@ -68,7 +68,6 @@ def view(result: Any) -> ipywidgets.Widget:
         return ipywidgets.HTML(summary_html(result))
     if builder.view is not None:
         return builder.view(result)
-    from widgets.common import header
-    from widgets.figurewidget import FigureWidget
+    from widgets.common import figure_widget, header
 
-    return ipywidgets.VBox([header(result), FigureWidget(builder.figure(result))])
+    return ipywidgets.VBox([header(result), figure_widget(builder.figure(result))])

@@ -25,12 +25,12 @@ from widgets.common import (
     causal_mask,
     compact,
     esc,
+    figure_widget,
     header,
     styled,
     summary_html,
     token_axis,
 )
-from widgets.figurewidget import FigureWidget
 from widgets.registry import register
 
 MASK_NAME = "masked (future)"
@@ -303,7 +303,7 @@ class AttentionView(ipywidgets.VBox):
         live = T <= 64
         self.layer = ipywidgets.IntSlider(0, 0, L - 1, description="layer", continuous_update=live)
         self.head = ipywidgets.IntSlider(0, 0, H - 1, description="head", continuous_update=live)
-        self.head_figure = FigureWidget(head_figure(result, 0, 0))
+        self.head_figure = figure_widget(head_figure(result, 0, 0))
         self.content = ipywidgets.ToggleButtons(options=["all tokens", "content only"], value="all tokens")
         self._holding = False
         self.layer.observe(self._update, names="value")
@@ -314,8 +314,8 @@ class AttentionView(ipywidgets.VBox):
             [
                 lambda: ipywidgets.VBox([ipywidgets.HBox([self.layer, self.head]), self.head_figure]),
                 self._build_model,
-                lambda: ipywidgets.VBox([self.content, FigureWidget(stats_figure(result))]),
-                lambda: FigureWidget(rollout_figure(result)),
+                lambda: ipywidgets.VBox([self.content, figure_widget(stats_figure(result))]),
+                lambda: figure_widget(rollout_figure(result)),
             ],
         )
         super().__init__([header(result, f"T={T}, {L} layers x {H} heads"), self.tabs.tab])
@@ -331,7 +331,7 @@ class AttentionView(ipywidgets.VBox):
         return self.tabs.build(2).children[1]
 
     def _build_model(self) -> go.FigureWidget:
-        fw = FigureWidget(model_figure(self.result))
+        fw = figure_widget(model_figure(self.result))
         for i, trace in enumerate(fw.data):
             trace.on_click(partial(self._clicked, *divmod(i, self.result.n_heads)))
         return fw

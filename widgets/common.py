@@ -102,6 +102,15 @@ def summary_html(result: Any) -> str:
     return f'<pre class="interp-summary">{esc(result.summary_text())}</pre>'
 
 
+def figure_widget(fig: go.Figure) -> go.FigureWidget:
+    """``fig`` as an interactive FigureWidget that shares plotly.js with every other figure on the page.
+
+    Imported here, not at module level: static figures and exports never load the widget machinery."""
+    from widgets.figurewidget import FigureWidget
+
+    return FigureWidget(fig)
+
+
 class LazyTabs:
     """Tabs whose content is built the first time the tab is selected (each FigureWidget ships plotly.js).
 

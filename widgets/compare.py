@@ -18,8 +18,7 @@ from widgets.attribution import (
     marker_shapes,
     token_box_trace,
 )
-from widgets.common import LazyTabs, esc, fmt, html_table, styled, token_axis, token_labels
-from widgets.figurewidget import FigureWidget
+from widgets.common import LazyTabs, esc, figure_widget, fmt, html_table, styled, token_axis, token_labels
 from widgets.lens import answer_axes, answer_traces, lens_figure, lens_view
 from widgets.registry import register
 
@@ -218,8 +217,8 @@ class ComparisonView(ipywidgets.VBox):
             ["heads", "lens", "attribution"],
             [
                 lambda: ipywidgets.VBox([ipywidgets.HBox([self.layer, self.head]), self.heads_figure]),
-                lambda: FigureWidget(lens_compare_figure(cmp)),
-                lambda: FigureWidget(attribution_compare_figure(cmp)),
+                lambda: figure_widget(lens_compare_figure(cmp)),
+                lambda: figure_widget(attribution_compare_figure(cmp)),
             ],
         )
         top = ipywidgets.HTML(probe_html(cmp) + summary_table_html(cmp))
@@ -229,7 +228,7 @@ class ComparisonView(ipywidgets.VBox):
     def heads_figure(self) -> go.FigureWidget:
         """The side-by-side head views (FigureWidget, updated in place)."""
         if self._figure is None:
-            self._figure = FigureWidget(heads_figure(self.result, self.layer.value, self.head.value))
+            self._figure = figure_widget(heads_figure(self.result, self.layer.value, self.head.value))
         return self._figure
 
     def _update(self, change: Any = None) -> None:

@@ -14,21 +14,31 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import pathlib
 
 import plotly.graph_objects as go
 from plotly.basewidget import BaseFigureWidget
 
 _WRAPPER = """\
 const KEY = Symbol.for(%(key)s);
+const IMPORTS = Symbol.for(%(key)s + "/imports");  // how many times this page imported the bundle (tests read it)
 const SOURCE = %(source)s;
 
 function plotlyWidget() {
   if (!globalThis[KEY]) {
     const url = URL.createObjectURL(new Blob([SOURCE], { type: "text/javascript" }));
-    globalThis[KEY] = import(url).catch((err) => {
-      delete globalThis[KEY];  // let the next figure try again
-      throw err;
-    });
+    globalThis[KEY] = import(url).then(
+      (module) => {
+        URL.revokeObjectURL(url);
+        return module;
+      },
+      (err) => {
+        URL.revokeObjectURL(url);
+        delete globalThis[KEY];  // let the next figure try again
+        throw err;
+      },
+    );
+    globalThis[IMPORTS] = (globalThis[IMPORTS] || 0) + 1;
   }
   return globalThis[KEY];
 }
@@ -41,8 +51,11 @@ export default async () => (await plotlyWidget()).default();
 @functools.cache
 def plotly_bundle() -> str:
     """The text of plotly's FigureWidget ES module (the bundle go.FigureWidget itself ships)."""
-    # anywidget keeps it as FileContents, whose str() is the file's text (what anywidget itself sends).
-    return str(vars(BaseFigureWidget)["_esm"])
+    # anywidget turns plotly's path into FileContents, whose str() is the file's text (what anywidget itself
+    # sends); should it ever stay a path, read the file.
+    esm = vars(BaseFigureWidget)["_esm"]
+    text = str(esm)
+    return text if "\n" in text else pathlib.Path(text).read_text(encoding="utf-8")
 
 
 @functools.cache

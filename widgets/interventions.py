@@ -8,8 +8,7 @@ import plotly.graph_objects as go
 
 from interp.results import AblationResult, HeadImportanceResult, PatchingResult
 from widgets import theme
-from widgets.common import categories, compact, esc, header, styled, token_axis
-from widgets.figurewidget import FigureWidget
+from widgets.common import categories, compact, esc, figure_widget, header, styled, token_axis
 from widgets.registry import register
 
 
@@ -112,7 +111,7 @@ def ablation_figure(result: AblationResult) -> go.Figure:
 
 def head_importance_view(result: HeadImportanceResult) -> ipywidgets.VBox:
     """The head-importance heatmap with a toggle between probability and logit changes."""
-    fig = FigureWidget(head_importance_figure(result))
+    fig = figure_widget(head_importance_figure(result))
     toggle = ipywidgets.ToggleButtons(options=["probability", "logit"], value="probability")
 
     def update(change) -> None:

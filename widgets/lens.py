@@ -13,8 +13,17 @@ from plotly.subplots import make_subplots
 from interp.errors import InputError
 from interp.results import LensResult
 from widgets import theme
-from widgets.common import categories, compact, esc, header, styled, summary_html, token_axis, token_labels
-from widgets.figurewidget import FigureWidget
+from widgets.common import (
+    categories,
+    compact,
+    esc,
+    figure_widget,
+    header,
+    styled,
+    summary_html,
+    token_axis,
+    token_labels,
+)
 from widgets.registry import register
 
 LENS_KINDS = ("combined", "heatmap", "answer")
@@ -183,7 +192,7 @@ def lens_figure(result: LensResult, kind: str = "combined") -> go.Figure:
 def lens_view(result: LensResult) -> ipywidgets.VBox:
     """The combined lens figure with a heading."""
     focus = ", ".join(f"{f}·{token_labels(result.tokens)[f]}" for f in result.focus)
-    return ipywidgets.VBox([header(result, f"focus {focus}"), FigureWidget(lens_figure(result))])
+    return ipywidgets.VBox([header(result, f"focus {focus}"), figure_widget(lens_figure(result))])
 
 
 def lens_sections(result: LensResult, **_: Any) -> list:

@@ -181,6 +181,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def start_server(app: str, root: Path, tmp: Path, extra_env: dict[str, str], attempts: int = 3) -> Server:
+    """A ready server. The free port is picked before the server binds it, so another process (a kernel's
+    ZMQ sockets, a second test run) can take it in between: then the server exits at once and is started
+    again on another port."""
+    for attempt in range(attempts):
+        server = Server(app, root, tmp, extra_env)
+        try:
+            server.wait_ready()
+            return server
+        except RuntimeError as err:
+            server.stop()
+            if "is not available" not in str(err) or attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 class Server:
     """A running ``jupyter lab`` or ``jupyter notebook`` server on 127.0.0.1 with a token."""
 

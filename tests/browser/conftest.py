@@ -14,8 +14,8 @@ from browser_support import (
     FRONTENDS,
     NOTEBOOKS,
     NotebookPage,
-    Server,
     require_chromium,
+    start_server,
     tiny_models,
 )
 
@@ -65,9 +65,8 @@ def jupyter(request, tmp_path_factory, model_env):
     if NOTEBOOKS.is_dir():
         for nb in NOTEBOOKS.glob("*.ipynb"):
             shutil.copy(nb, root / nb.name)
-    server = Server(app, root, tmp / "state", model_env)
+    server = start_server(app, root, tmp / "state", model_env)
     try:
-        server.wait_ready()
         yield server
     finally:
         server.stop()

@@ -214,12 +214,18 @@ def test_views(jupyter, open_notebook, timings):
     svg = view.locator(".js-plotly-plot .main-svg").first
     assert svg.locator(".hm, image").count() > 0, f"{nb.frontend}: the head view has no heatmap drawn"
     check_clean(nb, "after run-all")
-    # Four views, one plotly.js: every figure's module imported plotly's bundle under the same page-wide key.
+    # Four views, one plotly.js: every figure's module awaited the same page-wide import of plotly's bundle.
     shared = nb.page.evaluate(
-        """() => Object.getOwnPropertySymbols(globalThis)
-                 .map(String).filter(s => s.includes('interp.plotly-figurewidget.'))"""
+        """() => Object.getOwnPropertySymbols(globalThis).map(String)
+                 .filter(s => s.includes('interp.plotly-figurewidget.'))"""
     )
-    assert len(shared) == 1, f"{nb.frontend}: plotly modules on the page: {shared}"
+    imports = nb.page.evaluate(
+        """() => Object.getOwnPropertySymbols(globalThis)
+                 .filter(s => String(s).endsWith('/imports)')).map(s => globalThis[s])"""
+    )
+    assert len(shared) == 2 and imports == [1], (
+        f"{nb.frontend}: plotly imports on the page: {shared} {imports}"
+    )
 
     # The first view of the session, during run-all: cell start (kernel clock) -> plotly SVG drawn.
     stamp = json.loads((jupyter.root / "cold.json").read_text())
