@@ -88,7 +88,11 @@ def test_checkpoint_margin_is_the_weakest_phenomenon_over_its_bar():
     acc = {"left_recall": 0.99, "induction": 0.95, "agreement": 1.0, "right_cloze": 0.895}
     assert margin("bidirectional", acc) == pytest.approx(-0.005)
     assert margin("causal", {**acc, "right_cloze": 0.0}) == pytest.approx(0.05)  # no cloze bar for causal
-    assert BARS["bidirectional"]["right_cloze"] == 0.9 and BARS["causal"]["induction"] == 0.9
+    # the bars, the same ones the accuracy tests below assert, choose the masked model's checkpoint
+    assert BARS == {
+        "causal": {"left_recall": 0.9, "induction": 0.9, "agreement": 0.9},
+        "bidirectional": {"left_recall": 0.8, "induction": 0.8, "agreement": 0.9, "right_cloze": 0.9},
+    }
 
 
 def test_training_facts_are_consistent_within_a_passage():
