@@ -181,6 +181,8 @@ def train(
         total = sum(acc.values())
         return (total,) if cfg["select"] == "sum" else (margin(kind, acc), total)
 
+    # Validation probes (seed 99) choose the checkpoint; the reported held-out set (seed 1234) never does.
+    validation = corpus.probes(seed=99, n_per_kind=cfg["val_per_kind"])
     rng = random.Random(f"train-{kind}-{SEED}")
     model.train()
     start = time.time()
@@ -214,18 +216,17 @@ def train(
         if step % 50 == 0:
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if step and step % eval_every == 0:
-            # Validation probes (seed 99) choose the checkpoint; the reported held-out set (seed 1234) never does.
-            acc = accuracy(model, hf_tok, kind, corpus.probes(seed=99, n_per_kind=cfg["val_per_kind"]))
+            acc = accuracy(model, hf_tok, kind, validation)
             if progress:
                 bar.write(
                     f"step {step} {time.time() - start:.0f}s loss {loss.item():.3f} "
                     + " ".join(f"{k}={v:.2f}" for k, v in acc.items())
                 )
-            if best[2] is None or score(acc) >= best[0]:
+            if score(acc) >= best[0]:  # any score beats the empty tuple; ties go to the later step
                 best = (score(acc), step, {k: v.detach().clone() for k, v in model.state_dict().items()})
             model.train()
     minutes = (time.time() - start) / 60
-    final = accuracy(model, hf_tok, kind, corpus.probes(seed=99, n_per_kind=cfg["val_per_kind"]))
+    final = accuracy(model, hf_tok, kind, validation)
     if best[2] is not None and score(final) < best[0]:
         model.load_state_dict(best[2])
         cfg["checkpoint_step"] = best[1]
