@@ -2,6 +2,20 @@
 
 from __future__ import annotations
 
+MAX_ECHO = 200
+"""At most this many characters of user input appear in any message."""
+
+
+def echo(value: object, limit: int = MAX_ECHO) -> str:
+    """``repr(value)`` cut to ``limit`` characters, for quoting user input in a message."""
+    try:
+        text = repr(value)
+    except Exception:  # a hostile __repr__ must not replace the error being reported
+        text = f"<{type(value).__name__}>"
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 25]}... ({len(text)} characters)"
+
 
 class InterpError(Exception):
     """Base class of every error that ``interp`` raises on purpose."""
@@ -15,6 +29,18 @@ class UnsupportedArchitectureError(ModelLoadError):
     """The model's architecture is not one the engine supports."""
 
 
+class UnsafeModelError(ModelLoadError):
+    """A folder that would run its own code (``auto_map``) or unpickle its weights: refused, never run."""
+
+
+class TokenizerError(ModelLoadError):
+    """A model folder without usable tokenizer files."""
+
+
+class DeviceError(ModelLoadError, ValueError):
+    """A device or dtype that does not exist or is not available on this machine."""
+
+
 class HookNameError(InterpError, KeyError):
     """A hook name that the model does not have."""
 
@@ -23,8 +49,17 @@ class HookNameError(InterpError, KeyError):
 
 
 class HookError(InterpError):
-    """A user hook function raised; the original exception is chained as ``__cause__``."""
+    """A user hook function raised, or returned something other than None or a tensor like its input."""
 
 
 class InputError(InterpError, ValueError):
     """Text, tokens, probes, answers or positions that cannot be used as given."""
+
+
+class NonFiniteError(InterpError, FloatingPointError):
+    """NaN or infinite values in the model's weights or activations; names the first hook point they reach."""
+
+
+class ResultError(InterpError, ValueError):
+    """A result whose fields break its invariants, or a saved result file that is damaged, tampered with or
+    written by a newer interp."""

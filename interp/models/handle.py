@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import torch
 
-from interp import hooks as _hooks
-from interp.errors import InputError
+from interp.errors import InputError, NonFiniteError
+from interp.models import hooks as _hooks
 
 KINDS = ("causal", "bidirectional")
 
@@ -149,19 +148,44 @@ class Model:
         """Every hook point's name (TransformerLens names, aliases included), in model order."""
         return list(_hooks.hook_points(self))
 
-    @contextmanager
-    def hooks(self, fns: Mapping[str, _hooks.HookFn]) -> Iterator[Model]:
-        """Attach ``{hook_name: fn}`` inside the block; ``fn(tensor, hook)`` returns a tensor or None.
+    def hooks(self, fns: Mapping[str, _hooks.HookFn]) -> _hooks.Attachment:
+        """Attach ``{hook_name: fn}`` for a ``with`` block; ``fn(tensor, hook)`` returns None (edits in place
+        count) or a tensor of the same shape, dtype and device that replaces the activation.
 
-        Every name is validated before any hook is added; all hooks are removed on exit, also on error. An
-        exception inside ``fn`` surfaces as :class:`interp.errors.HookError` naming the hook point.
+        Every name is validated before any hook is added; all hooks are removed on exit, on error and on
+        Ctrl-C, even one that lands inside the clean-up. An exception inside ``fn``, or a return value of
+        another shape, dtype or type, surfaces as :class:`interp.errors.HookError` naming the hook point.
         """
-        with _hooks.attached(self, fns):
-            yield self
+        return _hooks.Attachment(self, fns)
+
+    def reset(self) -> int:
+        """Put the model back as it was right after loading; return how many hooks were removed.
+
+        Every torch hook added since loading goes (interp's, captum's, or one registered by hand on
+        ``model.bridge``), TransformerLens's hook bookkeeping is emptied, and eval mode and frozen weights are
+        restored. interp's own calls never need it: hooks an interrupt leaves behind are removed by the next
+        forward pass anyway.
+        """
+        removed = _hooks.sweep(self, everything=True)
+        self.bridge.eval()
+        for p in self.bridge.original_model.parameters():
+            p.requires_grad_(False)
+        return removed
 
     def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Logits ``(batch, T, d_vocab)`` for validated tokens (hooks attached by the caller fire)."""
+        """Logits ``(batch, T, d_vocab)`` for validated tokens (hooks attached by the caller fire).
+
+        Hooks that an interrupted clean-up left behind are removed first. NaN or infinite logits raise
+        :class:`interp.errors.NonFiniteError` naming the first hook point where such values appear.
+        """
+        _hooks.sweep(self)
         kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
+        logits = self._forward(tokens, kwargs)
+        if _hooks.nonfinite("logits", logits):
+            self._nonfinite("the logits", lambda: self._forward(tokens, kwargs))
+        return logits
+
+    def _forward(self, tokens: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor:
         out = self.bridge(tokens, return_type="logits", **kwargs)
         return out if isinstance(out, torch.Tensor) else out.logits
 
@@ -181,26 +205,33 @@ class Model:
         ``names=None`` keeps every hook point; a list keeps only those (an empty list keeps none). Runs without
         gradients; tensors are detached. ``attention_mask`` (batch, T) marks real tokens of a padded batch.
         ``stop_after`` names a hook point after which the forward pass stops (logits are then None): the
-        vocabulary-sized output is never computed.
+        vocabulary-sized output is never computed. NaN or infinite values in the last activation computed
+        (the logits, or the one at ``stop_after``) raise :class:`interp.errors.NonFiniteError`.
         """
         tokens = self.tokens_of(text_or_tokens)
         names = self.hook_names() if names is None else _hooks.check_names(self, names)
         cache: dict[str, torch.Tensor] = {}
+        seen: dict[str, Any] = {}
         fns = _hooks.caching_hooks(self, names, cache)
         if stop_after is not None:
-            fns = _hooks.stopping(self, fns, stop_after)
+            fns = _hooks.stopping(self, fns, stop_after, seen)
         logits = None
-        with torch.no_grad(), self.hooks(fns):
-            try:
-                logits = self.forward(tokens, attention_mask=attention_mask)
-            except _hooks.StopForward:
-                pass
+        with torch.no_grad():
+            with self.hooks(fns):
+                try:
+                    logits = self.forward(tokens, attention_mask=attention_mask)
+                except _hooks.StopForward:
+                    if "last" not in seen:
+                        raise  # a stop of the caller's, not ours
+            if "last" in seen and _hooks.nonfinite(*seen["last"]):
+                kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
+                self._nonfinite(f"the activations at {seen['last'][0]}", lambda: self._forward(tokens, kwargs))
         return logits, cache
 
     def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """The residual stream after the last block ``(batch, T, d_model)``, gradients kept; the forward pass
         stops there, so no vocabulary-sized output is computed."""
-        name = f"blocks.{self.n_layers - 1}.hook_resid_post"
+        name = _hooks.final_resid_name(self)
         box: dict[str, torch.Tensor] = {}
 
         def grab(tensor: torch.Tensor, hook: Any) -> None:
@@ -211,8 +242,13 @@ class Model:
             try:
                 self.forward(tokens, attention_mask=attention_mask)
             except _hooks.StopForward:
-                pass
-        return box["resid"]
+                if "resid" not in box:
+                    raise  # a stop of the caller's, not ours
+        resid = box["resid"]
+        if _hooks.nonfinite(name, resid):
+            kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
+            self._nonfinite(f"the activations at {name}", lambda: self._forward(tokens, kwargs))
+        return resid
 
     def logits_at(
         self, tokens: torch.Tensor, position: int, attention_mask: torch.Tensor | None = None
@@ -221,10 +257,38 @@ class Model:
         ``(batch, T, d_vocab)`` output. Hooks attached by the caller fire; gradients follow the caller's mode."""
         return self.decode_resid(self.final_resid(tokens, attention_mask)[:, position])
 
+    def _nonfinite(self, what: str, rerun: Any) -> None:
+        """Raise NonFiniteError for ``what``, naming the first hook point where NaN or infinity appears in a
+        rerun of the same forward pass, and any weights that hold such values."""
+        first = _hooks.first_nonfinite(self, rerun)
+        weights, n = _hooks.nonfinite_weights(self)
+        where = (
+            f"they first appear at hook point {first}"
+            if first
+            else "no hook point holds them, so they arise in the model's output head"
+        )
+        held = (
+            f"; {n} weight tensor(s) hold NaN or infinite values: {', '.join(weights)}{', ...' if n > 3 else ''}"
+            if n
+            else ""
+        )
+        raise NonFiniteError(
+            f"{what} of {self.name} are NaN or infinite: {where}{held}. Reload or repair the weights (a damaged "
+            "checkpoint, or a float16 overflow: load with dtype='float32'), or fix the hook function attached "
+            "there."
+        )
+
     # ---- the model's own final stages (used by the logit lens) -------------------------------------------
 
     def decode_resid(self, resid: torch.Tensor) -> torch.Tensor:
-        """Logits from a residual stream ``(..., d_model)`` through the model's own final stages."""
+        """Logits from a residual stream ``(..., d_model)`` through the model's own final stages; NaN or
+        infinite logits raise :class:`interp.errors.NonFiniteError`."""
+        logits = self._decode(resid)
+        if _hooks.nonfinite("logits", logits):
+            self._nonfinite("the decoded logits", lambda: self._decode(resid))
+        return logits
+
+    def _decode(self, resid: torch.Tensor) -> torch.Tensor:
         b = self.bridge
         if self.kind == "causal":
             return b.unembed(b.ln_final(resid))

@@ -1,0 +1,495 @@
+"""Hook names and templates, validation, and the interrupt-safe hooks behind :meth:`interp.Model.hooks`.
+
+Names are TransformerLens's (``blocks.{i}.attn.hook_pattern``, ``blocks.{i}.hook_resid_post``, ...), served by
+the TransformerBridge; the templates below are the only place interp spells them. A hook function follows
+TransformerLens: ``fn(tensor, hook)`` returns None (the activation is kept, edits in place included) or a
+tensor of the same shape, dtype and device that replaces it.
+
+Hooks live only inside ``with model.hooks(...)``. They are plain torch forward hooks on the bridge's hook
+points, each tagged with the context that added it, so that they can always be found again: the context
+removes them on exit, on error and on Ctrl-C; if an interrupt lands inside that clean-up itself, the context's
+finaliser and the next forward pass (:func:`sweep`) remove what is left, and :meth:`interp.Model.reset` puts
+every module back as it was right after loading.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from interp.errors import HookError, HookNameError, InterpError, echo
+
+if TYPE_CHECKING:
+    from interp.models.handle import Model
+
+HookFn = Callable[[torch.Tensor, Any], "torch.Tensor | None"]
+
+# ---- hook-name templates: every hook name interp builds is spelled here --------------------------------------
+
+EMBED = "hook_embed"
+RESID_PRE = "blocks.{layer}.hook_resid_pre"
+RESID_MID = "blocks.{layer}.hook_resid_mid"
+RESID_POST = "blocks.{layer}.hook_resid_post"
+ATTN_OUT = "blocks.{layer}.hook_attn_out"
+MLP_OUT = "blocks.{layer}.hook_mlp_out"
+PATTERN = "blocks.{layer}.attn.hook_pattern"
+SCORES = "blocks.{layer}.attn.hook_attn_scores"
+Z = "blocks.{layer}.attn.hook_z"
+"""Per-head outputs ``(batch, pos, heads, d_head)``, the input of the output projection."""
+
+ACTIVATIONS = {
+    "resid_pre": RESID_PRE,
+    "resid_mid": RESID_MID,
+    "resid_post": RESID_POST,
+    "attn_out": ATTN_OUT,
+    "mlp_out": MLP_OUT,
+}
+"""Short names of the per-layer activations that interventions accept -> their templates."""
+
+
+def name(template: str, layer: int) -> str:
+    """``template`` for one block: ``name(RESID_POST, 3) == "blocks.3.hook_resid_post"``."""
+    return template.format(layer=layer)
+
+
+def names(template: str, n_layers: int) -> list[str]:
+    """``template`` for every block ``0 .. n_layers - 1``."""
+    return [template.format(layer=layer) for layer in range(n_layers)]
+
+
+def resid_names(model: Model) -> list[str]:
+    """The residual stream after the embeddings and after every block (the logit lens's rows)."""
+    return [name(RESID_PRE, 0)] + names(RESID_POST, model.n_layers)
+
+
+def final_resid_name(model: Model) -> str:
+    """The residual stream after the last block."""
+    return name(RESID_POST, model.n_layers - 1)
+
+
+# ---- names ---------------------------------------------------------------------------------------------------
+
+
+def hook_points(model: Model, *, include_gated: bool = False) -> dict[str, Any]:
+    """Every usable hook name (aliases included) -> its HookPoint module.
+
+    Hook points that the bridge keeps switched off (``attn.hook_result``, ``hook_mlp_in``, ...) are left out
+    unless ``include_gated``; ``model.bridge.set_use_attn_result(True)`` and its siblings switch them on.
+    """
+    points = model.bridge.hook_dict
+    if include_gated:
+        return points
+    gated = model.bridge._gated_hook_reason
+    return {name: hp for name, hp in points.items() if gated(hp.name or name) is None and gated(name) is None}
+
+
+def check_names(model: Model, names: Iterable[str]) -> list[str]:
+    """Return ``names`` as a list; raise :class:`HookNameError` with a suggestion for any unknown one."""
+    known = hook_points(model)
+    if isinstance(names, str):
+        raise HookNameError(f"pass hook names as a list, not one string: [{echo(names)}]")
+    names = list(names)
+    for name in names:
+        if isinstance(name, str) and name not in known and name in model.bridge.hook_dict:
+            setter = model.bridge._gated_hook_reason(name) or model.bridge._gated_hook_reason(
+                model.bridge.hook_dict[name].name or name
+            )
+            raise HookNameError(
+                f"the hook point {name!r} is switched off in {model.name}: call "
+                f"model.bridge.set_{setter}(True) first"
+            )
+        if not isinstance(name, str) or name not in known:
+            close = difflib.get_close_matches(str(name)[:200], list(known), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise HookNameError(
+                f"{model.name} has no hook point {echo(name)}.{hint} "
+                f"See model.hook_names() for all {len(known)} names."
+            )
+    return names
+
+
+def display_name(model: Model, point: Any) -> str:
+    """A hook point's TransformerLens name, with its canonical bridge name where the two differ."""
+    aliases = [n for n, hp in model.bridge.hook_dict.items() if hp is point]
+    if not aliases:
+        return str(point.name)
+    return aliases[-1] if len(aliases) == 1 else f"{aliases[-1]} (= {aliases[0]})"
+
+
+# ---- engine state: what was attached at load, and which contexts are open -----------------------------------
+
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
+_EXTRA_DICTS = (
+    "_forward_hooks_with_kwargs",
+    "_forward_hooks_always_called",
+    "_forward_pre_hooks_with_kwargs",
+)
+_TRANSIENT = (  # code flags of frames whose liveness cannot be read off the call stack
+    0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
+)
+
+
+class EngineState:
+    """Per-bridge bookkeeping: every module's hooks right after load, and the hook contexts now open."""
+
+    def __init__(self, bridge: Any):
+        self.dicts: list[tuple[Any, dict, frozenset]] = []
+        for module in bridge.modules():
+            for attr in _HOOK_DICTS:
+                d = getattr(module, attr, None)
+                if d is not None:
+                    self.dicts.append((module, d, frozenset(d)))
+        self.baseline = sum(len(keys) for _, _, keys in self.dicts)
+        self.open: weakref.WeakSet[Attachment] = weakref.WeakSet()
+
+    @classmethod
+    def of(cls, bridge: Any) -> EngineState:
+        """The state recorded for ``bridge`` (recorded now if it has none)."""
+        state = vars(bridge).get("_interp_engine")
+        if state is None:
+            state = cls(bridge)
+            object.__setattr__(bridge, "_interp_engine", state)
+        return state
+
+    def count(self) -> int:
+        return sum(map(len, (d for _, d, _ in self.dicts)))
+
+    def extra(self) -> list[tuple[Any, dict, Any, Any]]:
+        """(module, dict, key, fn) for every hook that was not there at load."""
+        found = []
+        for module, d, keys in self.dicts:
+            if len(d) != len(keys) or not keys.issuperset(d):
+                found.extend((module, d, k, fn) for k, fn in list(d.items()) if k not in keys)
+        return found
+
+
+def _remove(module: Any, d: dict, key: Any) -> None:
+    d.pop(key, None)
+    for attr in _EXTRA_DICTS:
+        getattr(module, attr, {}).pop(key, None)
+
+
+def _live_frames() -> set[int]:
+    """Ids of every frame now executing, in every thread."""
+    ids = set()
+    for top in sys._current_frames().values():
+        f = top
+        while f is not None:
+            ids.add(id(f))
+            f = f.f_back
+    return ids
+
+
+def _captum_frames(live: Iterable[int]) -> int:
+    """How many captum frames are executing (captum's layer hooks live only inside them)."""
+    n = 0
+    for top in sys._current_frames().values():
+        f = top
+        while f is not None:
+            if str(f.f_globals.get("__name__", "")).startswith("captum."):
+                n += 1
+            f = f.f_back
+    return n
+
+
+def _is_captum(fn: Any) -> bool:
+    fn = getattr(fn, "func", fn)  # functools.partial
+    return str(getattr(fn, "__module__", "") or "").startswith("captum.")
+
+
+def sweep(model: Model, *, everything: bool = False) -> int:
+    """Remove hooks that an interrupted clean-up left behind; return how many were removed.
+
+    Ours go once the context that added them has ended; captum's (its layer attributions attach forward hooks
+    for the length of one call) once no captum call is running, or, while one runs, all but the newest on each
+    module. Hooks of unknown origin are kept, unless ``everything`` (:meth:`Model.reset`): then every hook
+    that was not there at load goes, and every open context is closed.
+    """
+    state = EngineState.of(model.bridge)
+    opened = list(state.open)
+    if not everything and state.count() == state.baseline + sum(a.n_attached for a in opened):
+        live = None
+        if all(a.is_live(live if live is not None else (live := _live_frames())) for a in opened):
+            return 0
+    extra = state.extra()
+    if everything:
+        for att in opened:
+            att.closed = True
+        for module, d, key, _ in extra:
+            _remove(module, d, key)
+        _reset_lens_handles(model)
+        return len(extra)
+    live = _live_frames()
+    removed = 0
+    captum: dict[int, list[tuple[Any, dict, Any]]] = {}
+    for module, d, key, fn in extra:
+        owner = getattr(fn, "__interp_owner__", None)
+        if owner is not None:
+            att = owner()
+            if att is None or not att.is_live(live):
+                _remove(module, d, key)
+                removed += 1
+        elif _is_captum(fn):
+            captum.setdefault(id(d), []).append((module, d, key))
+    if captum:
+        running = _captum_frames(live) > 0
+        for hooks in captum.values():
+            hooks.sort(key=lambda h: h[2])  # torch's handle ids grow: the newest hook comes last
+            for module, d, key in hooks if not running else hooks[:-1]:
+                _remove(module, d, key)
+                removed += 1
+    for att in opened:
+        if not att.is_live(live):
+            att.close()
+    return removed
+
+
+def _reset_lens_handles(model: Model) -> None:
+    """TransformerLens's own bookkeeping of hooks added through ``bridge.hooks``/``add_hook``, emptied."""
+    for hp in set(model.bridge.hook_dict.values()):
+        for attr in ("fwd_hooks", "bwd_hooks"):
+            handles = getattr(hp, attr, None)
+            if handles:
+                handles[:] = [h for h in handles if getattr(h, "is_permanent", False)]
+        if getattr(hp, "ctx", None):
+            hp.ctx = {}
+    if hasattr(model.bridge, "context_level"):
+        object.__setattr__(model.bridge, "context_level", 0)
+
+
+# ---- the hook context -------------------------------------------------------------------------------------
+
+
+class Attachment:
+    """``with Attachment(model, {name: fn}):`` attaches validated hooks for the block (see module docstring)."""
+
+    def __init__(self, model: Model, fns: Mapping[str, HookFn], *, guard: bool = True):
+        if not isinstance(fns, Mapping):
+            raise HookError(
+                f"model.hooks() takes a dict {{hook_name: fn}}, got {type(fns).__name__}: "
+                "for example model.hooks({'blocks.0.hook_resid_post': fn})"
+            )
+        check_names(model, fns)
+        points = hook_points(model)
+        for hook_name, fn in fns.items():
+            if not callable(fn):
+                raise HookError(
+                    f"the hook for {hook_name!r} is a {type(fn).__name__}, not a function: pass "
+                    "fn(tensor, hook) -> tensor or None"
+                )
+        self.model = model
+        self.state = EngineState.of(model.bridge)
+        self.closed = False
+        self.frame: Any = None
+        self.n_attached = 0
+        owner = weakref.ref(self)
+        self.hooks = []
+        for hook_name, fn in fns.items():
+            torch_hook = _torch_hook(hook_name, points[hook_name], fn, guard=guard)
+            torch_hook.__interp_owner__ = owner
+            self.hooks.append((points[hook_name], torch_hook))
+
+    def __enter__(self) -> Model:
+        if self.frame is not None or self.closed:
+            raise HookError("a model.hooks(...) context can be entered only once: call model.hooks() again")
+        sweep(self.model)
+        self.frame = sys._getframe(1)
+        self.state.open.add(self)
+        try:
+            for point, torch_hook in self.hooks:
+                self.n_attached += 1
+                point.register_forward_hook(torch_hook)
+        except BaseException:
+            self.close()
+            raise
+        return self.model
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Remove every hook this context added (idempotent; also safe after a partial attach)."""
+        self.closed = True
+        for point, torch_hook in self.hooks:
+            d = point._forward_hooks
+            for key in [k for k, fn in d.items() if fn is torch_hook]:
+                _remove(point, d, key)
+        self.n_attached = 0
+        self.state.open.discard(self)
+        self.frame = None
+
+    def is_live(self, live_frames: set[int]) -> bool:
+        """Open and its ``with`` statement still running (a generator's frame counts as running)."""
+        if self.closed or self.frame is None:
+            return False
+        return bool(self.frame.f_code.co_flags & _TRANSIENT) or id(self.frame) in live_frames
+
+    def __del__(self) -> None:  # the with statement is gone: nothing may stay attached
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _torch_hook(hook_name: str, point: Any, fn: HookFn, *, guard: bool) -> Callable[..., Any]:
+    """A torch forward hook calling ``fn(activation, hook_point)`` the way TransformerLens does (with the hook
+    point's shape conversion), checking what it returns."""
+
+    def torch_hook(module: Any, inputs: Any, output: Any) -> Any:
+        conversion = point.hook_conversion
+        value = conversion.convert(output) if conversion is not None else output
+        if not guard:
+            result = fn(value, point)
+        else:
+            try:
+                result = fn(value, point)
+            except InterpError:
+                raise
+            except Exception as err:
+                raise HookError(
+                    f"the hook function on {hook_name!r} raised {type(err).__name__}: {echo(str(err))[1:-1]}. "
+                    "The hooks were removed; fix the function and run again."
+                ) from err
+            if result is not None:
+                _check_returned(hook_name, value, result)
+        if result is None:
+            return None
+        return conversion.revert(result) if conversion is not None else result
+
+    return torch_hook
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, torch.Tensor):
+        return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype} on {value.device}"
+    return f"a {type(value).__name__}"
+
+
+def _check_returned(hook_name: str, given: Any, result: Any) -> None:
+    """A hook may return None or a replacement exactly like the activation it was given."""
+    if isinstance(given, torch.Tensor):
+        ok = (
+            isinstance(result, torch.Tensor)
+            and result.shape == given.shape
+            and result.dtype == given.dtype
+            and result.device == given.device
+        )
+    else:
+        ok = type(result) is type(given)
+    if not ok:
+        raise HookError(
+            f"the hook function on {hook_name!r} returned {_describe(result)}, but it must return None or "
+            f"{_describe(given)} (the activation it was given). Return None to keep the activation (edits in "
+            "place count), or a replacement of that shape, dtype and device. The hooks were removed."
+        )
+
+
+def attached(model: Model, fns: Mapping[str, HookFn]) -> Attachment:
+    """``with attached(model, {name: fn}):`` -- names are validated before anything is added."""
+    return Attachment(model, fns)
+
+
+# ---- helpers for the Model handle ---------------------------------------------------------------------------
+
+
+class StopForward(InterpError):
+    """Raised by a hook to end a forward pass early (caught by ``run_with_cache``; never reaches users)."""
+
+
+def stopping(model: Model, fns: dict[str, HookFn], name: str, seen: dict[str, Any]) -> dict[str, HookFn]:
+    """``fns`` plus a stop after hook point ``name`` (after any function already attached there); the
+    activation there is kept in ``seen["last"]``, the last thing the forward pass computed."""
+    check_names(model, [name])
+    points = hook_points(model)
+    key = next((k for k in fns if points[k] is points[name]), name)
+    inner = fns.get(key)
+
+    def stop(tensor: Any, hook: Any) -> None:
+        if inner is not None:
+            inner(tensor, hook)
+        seen["last"] = (name, tensor)
+        raise StopForward(name)
+
+    return {**fns, key: stop}
+
+
+def caching_hooks(model: Model, names: list[str], cache: dict[str, torch.Tensor]) -> dict[str, HookFn]:
+    """One hook per distinct hook point, storing its output under every requested name (aliases share)."""
+    points = hook_points(model)
+    groups: dict[int, list[str]] = {}
+    for name in names:
+        groups.setdefault(id(points[name]), []).append(name)
+
+    def store(keys: list[str]) -> HookFn:
+        def fn(tensor: Any, hook: Any) -> None:
+            value = tensor[0] if isinstance(tensor, tuple) else tensor
+            if isinstance(value, torch.Tensor):
+                value = value.detach()
+                for key in keys:
+                    cache[key] = value
+
+        return fn
+
+    return {keys[0]: store(keys) for keys in groups.values()}
+
+
+# ---- NaN and infinity -----------------------------------------------------------------------------------------
+
+
+def nonfinite(name: str, value: Any) -> bool:
+    """True where a floating activation holds NaN or an infinity (attention scores may hold -inf: masked)."""
+    if isinstance(value, tuple) and value:
+        value = value[0]
+    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
+        return False
+    with torch.no_grad():
+        if "attn_scores" in name:
+            return bool(torch.isnan(value).any() or torch.isposinf(value).any())
+        return not bool(torch.isfinite(value).all())
+
+
+class _Found(StopForward):
+    pass
+
+
+def first_nonfinite(model: Model, run: Callable[[], Any]) -> str | None:
+    """Call ``run()`` (a forward pass) with a check on every hook point; the display name of the first one
+    whose activation holds NaN or an infinity, or None if none does."""
+    found: list[str] = []
+    distinct: dict[int, tuple[str, Any]] = {}
+    for hook_name, hp in hook_points(model).items():
+        distinct.setdefault(id(hp), (hook_name, hp))
+
+    def check(point: Any) -> HookFn:
+        def fn(tensor: Any, hook: Any) -> None:
+            if nonfinite(point.name or "", tensor):
+                found.append(display_name(model, point))
+                raise _Found("")
+
+        return fn
+
+    fns = {hook_name: check(hp) for hook_name, hp in distinct.values()}
+    with torch.no_grad(), Attachment(model, fns, guard=False):
+        try:
+            run()
+        except StopForward:
+            pass
+        except Exception:  # the diagnosis must not replace the error it explains
+            pass
+    return found[0] if found else None
+
+
+def nonfinite_weights(model: Model, limit: int = 3) -> tuple[list[str], int]:
+    """Names of the first ``limit`` parameters or buffers holding NaN or an infinity, and how many there are."""
+    bad = []
+    hf = model.bridge.original_model
+    with torch.no_grad():
+        for pname, tensor in [*hf.named_parameters(), *hf.named_buffers()]:
+            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+                bad.append(pname)
+    return bad[:limit], len(bad)
