@@ -78,17 +78,22 @@ def zoo_models():
 
 
 def main(n_per_kind: int = 200, seed: int = 1234, verbose: bool = True) -> dict[str, dict[str, float]]:
-    """Held-out accuracy of both zoo models: per phenomenon (returned), per construction, and left recall
-    with the lead word removed or a filler sentence in its place (printed)."""
+    """Held-out accuracy of both zoo models: per phenomenon, per construction (printed), left recall with the
+    lead word removed or a filler sentence in its place, and on the hand-written probes in new frames.
+
+    Returns ``{model: {phenomenon or variant: accuracy}}``."""
     torch.set_num_threads(min(2, torch.get_num_threads()))
     probes = corpus.probes(seed=seed, n_per_kind=n_per_kind)
     variants = {
         lead: corpus.probes(seed=seed, n_per_kind=n_per_kind, phenomena=("left_recall",), lead=lead)
         for lead in ("none", "filler")
     }
-    results, constructions, leads = {}, {}, {}
+    from interp.zoo import handwritten
+
+    results, constructions, leads, new_frames = {}, {}, {}, {}
     for name, kind, model, tok in zoo_models():
         results[name] = accuracy(model, tok, kind, probes)
+        new_frames[name] = accuracy(model, tok, kind, handwritten.probes())
         constructions[name] = dict(sorted(accuracy(model, tok, kind, probes, by="construction").items()))
         leads[name] = {
             f"left_recall, lead {v}": accuracy(model, tok, kind, p)["left_recall"]
@@ -101,7 +106,17 @@ def main(n_per_kind: int = 200, seed: int = 1234, verbose: bool = True) -> dict[
         print(table(constructions, "construction"))
         print()
         print(table(leads, "variant"))
-    return {name: {**results[name], **leads[name]} for name in results}
+        print()
+        print("hand-written probes in new frames (interp.zoo.handwritten, 20 per phenomenon)")
+        print(table(new_frames))
+    return {
+        name: {
+            **results[name],
+            **leads[name],
+            **{f"{k}, hand-written": v for k, v in new_frames[name].items()},
+        }
+        for name in results
+    }
 
 
 if __name__ == "__main__":
