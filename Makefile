@@ -85,10 +85,10 @@ evaluate: setup
 	$(PY) -m interp.zoo.evaluate
 
 hooks-doc: setup
-	$(PY) -m interp.docgen
+	$(PY) -m interp docs
 
-# Tutorials are rendered from notebooks/ (stored outputs, not re-executed); the hook table and zoo page are
-# generated from the shipped models.
+# Tutorials are rendered from notebooks/ (stored outputs, not re-executed); the API reference (from
+# interp.analysis.__all__), the hook table and the zoo page are generated.
 docs: setup hooks-doc
 	rm -rf docs/tutorials && mkdir -p docs/tutorials && cp notebooks/*.ipynb docs/tutorials/
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --site-dir site

@@ -10,7 +10,7 @@ def synthetic_attention(L: int = 12, H: int = 12, T: int = 128, seed: int = 0):
     """A causal AttentionResult of gpt2-small shape with random normalised patterns (no model needed)."""
     import torch
 
-    from interp.analysis.attention import head_stats, rollout
+    from interp.analysis.patterns import head_stats, rollout
     from interp.results import AttentionResult
 
     g = torch.Generator().manual_seed(seed)

@@ -1,62 +1,45 @@
 """interp: notebook-first interpretability for causal and bidirectional transformer language models.
 
 Computation only: views live in the separate ``widgets`` package, imported lazily when a result displays.
+Public names resolve on first use (a module ``__getattr__``): ``import interp.results, widgets`` opens and
+draws a saved result without importing torch. The analyses are those listed in ``interp.analysis.__all__``.
 """
 
-from interp.analysis import (
-    ablate,
-    attention,
-    attribute,
-    compare,
-    compare_suite,
-    head_importance,
-    induction_scores,
-    logit_lens,
-    patch,
-)
-from interp.errors import InterpError
-from interp.models import Model, load, wrap
-from interp.results import (
-    AblationResult,
-    AttentionResult,
-    AttributionResult,
-    Comparison,
-    HeadImportanceResult,
-    InductionResult,
-    LensResult,
-    PatchingResult,
-    load_result,
-)
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from interp import analysis as _analysis
+from interp import results as _results
+from interp import zoo as _zoo  # noqa: F401  (registers the embedded models as a source for interp.load)
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "AblationResult",
-    "AttentionResult",
-    "AttributionResult",
-    "Comparison",
-    "HeadImportanceResult",
-    "InductionResult",
-    "InterpError",
-    "LensResult",
-    "Model",
-    "PatchingResult",
-    "__version__",
-    "ablate",
-    "attention",
-    "attribute",
-    "compare",
-    "compare_suite",
-    "head_importance",
-    "induction_scores",
-    "load",
-    "load_ipython_extension",
-    "load_result",
-    "logit_lens",
-    "patch",
-    "unload_ipython_extension",
-    "wrap",
-]
+_NAMES: dict[str, str] = {
+    **{name: "interp.analysis" for name in _analysis.__all__},
+    **{name: "interp.results" for name in _results.__all__ if name[0].isupper() or name == "load_result"},
+    "Model": "interp.models",
+    "load": "interp.models",
+    "wrap": "interp.models",
+    "InterpError": "interp.errors",
+}
+_NAMES.pop("FORMAT_VERSION", None)
+_NAMES.pop("HEAD_STATS", None)
+
+__all__ = sorted([*_NAMES, "__version__", "load_ipython_extension", "unload_ipython_extension"])
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'interp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
 
 
 def load_ipython_extension(ipython):

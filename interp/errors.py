@@ -63,3 +63,7 @@ class NonFiniteError(InterpError, FloatingPointError):
 class ResultError(InterpError, ValueError):
     """A result whose fields break its invariants, or a saved result file that is damaged, tampered with or
     written by a newer interp."""
+
+
+class InterpWarning(UserWarning):
+    """A result that exists but may mislead: the message says why and what to do."""

@@ -1,6 +1,8 @@
 """The ``%interp`` line magic: ``%load_ext interp``, then ``%interp help``.
 
-Thin: each sub-command parses its arguments and calls the public API. Errors print one line, never a traceback.
+Thin: :data:`COMMANDS` is the one table ``{command: (parser, function)}``; each function takes the shell and
+the parsed arguments and calls the public API. ``%interp help`` is generated from the table. Errors print one
+line, never a traceback.
 """
 
 from __future__ import annotations
@@ -8,18 +10,10 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
+from collections.abc import Callable
 from typing import Any
 
-HELP = """%interp commands (a result displays as its view):
-  %interp load NAME [as VAR]                      load a model (tiny-causal, tiny-bidirectional, a folder, a hub id)
-  %interp hooks VAR                               list the model's hook points
-  %interp attention VAR "text"                    attention patterns and time-view statistics
-  %interp lens VAR "text" [--answer A] [--position P]
-  %interp attribute VAR "text" [--answer A] [--contrast C] [--method M] [--steps N]
-  %interp compare CAUSAL BIDI "probe with ___" [--answer A]
-  %interp ablate VAR "text" L.H [L.H ...] [--mode zero|mean] [--answer A]
-  %interp patch VAR "clean" "corrupt" [--hook resid_post|attn_out|mlp_out] [--answer A] [--contrast C]
-  %interp help                                    this text"""
+Handler = Callable[[Any, argparse.Namespace], Any]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -31,35 +25,50 @@ class _UsageError(Exception):
     pass
 
 
-def _parser(name: str, *positional: str, **options: Any) -> _Parser:
-    p = _Parser(prog=f"%interp {name}", add_help=False)
-    for arg in positional:
-        nargs = "+" if arg.endswith("+") else None
-        p.add_argument(arg.rstrip("+"), nargs=nargs)
-    for opt, kw in options.items():
-        p.add_argument(f"--{opt}", **kw)
-    return p
+COMMANDS: dict[str, tuple[_Parser, Handler]] = {}
+"""command -> (argument parser, function(shell, args) -> what the cell displays)."""
 
 
-PARSERS = {
-    "hooks": _parser("hooks", "var"),
-    "attention": _parser("attention", "var", "text"),
-    "lens": _parser("lens", "var", "text", answer={}, position={"type": int}),
-    "attribute": _parser(
-        "attribute",
-        "var",
-        "text",
-        answer={},
-        contrast={},
-        method={"default": "integrated_gradients"},
-        steps={"type": int, "default": 50},
-    ),
-    "compare": _parser("compare", "causal", "bidirectional", "probe", answer={}),
-    "ablate": _parser("ablate", "var", "text", "heads+", mode={"default": "zero"}, answer={}),
-    "patch": _parser(
-        "patch", "var", "clean", "corrupt", hook={"default": "resid_post"}, answer={}, contrast={}
-    ),
-}
+def command(name: str, summary: str, *positional: str, **options: dict) -> Callable[[Handler], Handler]:
+    """Add ``%interp name`` to :data:`COMMANDS`: positional arguments (``"heads+"``: one or more, ``"x*"``:
+    any number; ``"name:METAVAR"`` names it in the help) and ``--options`` (argparse keyword dicts)."""
+
+    def add(fn: Handler) -> Handler:
+        p = _Parser(prog=f"%interp {name}", add_help=False, description=summary)
+        for arg in positional:
+            arg, _, metavar = arg.partition(":")
+            nargs = "+" if arg.endswith("+") else "*" if arg.endswith("*") else None
+            dest = arg.rstrip("+*")
+            p.add_argument(dest, nargs=nargs, metavar=metavar or dest.upper())
+        for opt, kw in options.items():
+            p.add_argument(f"--{opt}", **{"metavar": opt[0].upper(), **kw})
+        COMMANDS[name] = (p, fn)
+        return fn
+
+    return add
+
+
+def usage(name: str) -> str:
+    """``%interp name ARG ... [--option X]`` from the command's parser."""
+    parser = COMMANDS[name][0]
+    parts = [f"%interp {name}"]
+    for action in parser._actions:
+        label = action.metavar
+        if action.option_strings:
+            parts.append(f"[{action.option_strings[0]} {label}]")
+        elif action.nargs == "+":
+            parts.append(f"{label} [{label} ...]")
+        else:
+            parts.append(f"[{label}]" if action.nargs == "*" else label)
+    return " ".join(parts)
+
+
+def help_text() -> str:
+    """Every command: its usage and what it does (generated from :data:`COMMANDS`)."""
+    lines = ["%interp commands (a result displays as its view):"]
+    for name, (parser, _) in COMMANDS.items():
+        lines += [f"  {usage(name)}", f"      {parser.description}"]
+    return "\n".join(lines)
 
 
 def _model(shell: Any, var: str):
@@ -84,62 +93,144 @@ def _heads(items: list[str]) -> list[tuple[int, int]]:
     return out
 
 
-def run(shell: Any, line: str) -> Any:
-    """Execute one ``%interp`` line; return what the cell should display."""
+# ---- the commands -------------------------------------------------------------------------------------------
+
+
+@command("load", "load a model: a zoo name, a local folder or a hub id", "name:NAME", "as_var*:as VAR")
+def _load(shell: Any, a: argparse.Namespace) -> None:
     import interp
 
-    words = shlex.split(line)
-    if not words or words[0] in ("help", "-h", "--help"):
-        print(HELP)
-        return None
-    cmd, rest = words[0], words[1:]
-    if cmd == "load":
-        if len(rest) not in (1, 3) or (len(rest) == 3 and rest[1] != "as"):
-            raise _UsageError("%interp load: usage: %interp load NAME [as VAR]")
-        var = rest[2] if len(rest) == 3 else rest[0].replace("-", "_").replace("/", "_").replace(".", "_")
-        if not var.isidentifier():
-            raise _UsageError(f"%interp load: {var!r} is not a valid variable name; add 'as VAR'")
-        model = interp.load(rest[0])
-        shell.user_ns[var] = model
-        print(f"{var} = {model!r}")
-        return None
-    if cmd not in PARSERS:
-        raise _UsageError(f"%interp: unknown command {cmd!r}; %interp help lists them")
-    a = PARSERS[cmd].parse_args(rest)
-    if cmd == "hooks":
-        names = _model(shell, a.var).hook_names()
-        print("\n".join(names))
-        return None
-    if cmd == "attention":
-        return interp.attention(_model(shell, a.var), a.text)
-    if cmd == "lens":
-        return interp.logit_lens(_model(shell, a.var), a.text, answer=a.answer, position=a.position)
-    if cmd == "attribute":
-        return interp.attribute(
-            _model(shell, a.var),
-            a.text,
-            answer=a.answer,
-            contrast=a.contrast,
-            method=a.method,
-            n_steps=a.steps,
-        )
-    if cmd == "compare":
-        return interp.compare(
-            _model(shell, a.causal), _model(shell, a.bidirectional), a.probe, answer=a.answer
-        )
-    if cmd == "ablate":
-        return interp.ablate(_model(shell, a.var), a.text, _heads(a.heads), mode=a.mode, answer=a.answer)
-    if cmd == "patch":
-        return interp.patch(
-            _model(shell, a.var),
-            a.clean,
-            a.corrupt,
-            hook=a.hook,
-            answer=a.answer,
-            contrast=a.contrast,
-            progress=False,
-        )
-    raise AssertionError(cmd)
+    rest = a.as_var
+    if rest and (len(rest) != 2 or rest[0] != "as"):
+        raise _UsageError("%interp load: usage: %interp load NAME [as VAR]")
+    var = rest[1] if rest else a.name.replace("-", "_").replace("/", "_").replace(".", "_")
+    if not var.isidentifier():
+        raise _UsageError(f"%interp load: {var!r} is not a valid variable name; add 'as VAR'")
+    model = interp.load(a.name)
+    shell.user_ns[var] = model
+    print(f"{var} = {model!r}")
+
+
+@command("hooks", "list the model's hook points", "var")
+def _hooks(shell: Any, a: argparse.Namespace) -> None:
+    print("\n".join(_model(shell, a.var).hook_names()))
+
+
+@command("attention", "attention patterns and time-view statistics", "var", 'text:"text"')
+def _attention(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.attention(_model(shell, a.var), a.text)
+
+
+@command("lens", "the logit lens", "var", 'text:"text"', answer={}, position={"type": int})
+def _lens(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.logit_lens(_model(shell, a.var), a.text, answer=a.answer, position=a.position)
+
+
+@command(
+    "attribute",
+    "token attribution of the answer at the read position",
+    "var",
+    'text:"text"',
+    answer={},
+    contrast={},
+    method={"default": "integrated_gradients"},
+    steps={"type": int, "default": 50},
+)
+def _attribute(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.attribute(
+        _model(shell, a.var), a.text, answer=a.answer, contrast=a.contrast, method=a.method, n_steps=a.steps
+    )
+
+
+@command(
+    "compare",
+    "a causal and a bidirectional model side by side on one probe with a ___ slot",
+    "causal",
+    "bidirectional:BIDI",
+    'probe:"probe with ___"',
+    answer={},
+)
+def _compare(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.compare(_model(shell, a.causal), _model(shell, a.bidirectional), a.probe, answer=a.answer)
+
+
+@command(
+    "ablate",
+    "silence heads (LAYER.HEAD) and watch the answer",
+    "var",
+    'text:"text"',
+    "heads+:L.H",
+    mode={"default": "zero", "metavar": "zero|mean"},
+    answer={},
+)
+def _ablate(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.ablate(_model(shell, a.var), a.text, _heads(a.heads), mode=a.mode, answer=a.answer)
+
+
+@command(
+    "importance",
+    "ablate every head in turn",
+    "var",
+    'text:"text"',
+    mode={"default": "zero", "metavar": "zero|mean"},
+    answer={},
+)
+def _importance(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.head_importance(_model(shell, a.var), a.text, mode=a.mode, answer=a.answer, progress=False)
+
+
+@command(
+    "patch",
+    "activation patching: clean activations copied into the corrupt run",
+    "var",
+    'clean:"clean"',
+    'corrupt:"corrupt"',
+    hook={"default": "resid_post", "metavar": "resid_post|attn_out|mlp_out"},
+    answer={},
+    contrast={},
+)
+def _patch(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    model = _model(shell, a.var)
+    return interp.patch(
+        model, a.clean, a.corrupt, hook=a.hook, answer=a.answer, contrast=a.contrast, progress=False
+    )
+
+
+@command("help", "this text")
+def _help(shell: Any, a: argparse.Namespace) -> None:
+    print(help_text())
+
+
+# ---- the magic ----------------------------------------------------------------------------------------------
+
+
+def run(shell: Any, line: str) -> Any:
+    """Execute one ``%interp`` line; return what the cell should display."""
+    try:
+        words = shlex.split(line)
+    except ValueError as err:
+        raise _UsageError(f"%interp: {err} (check the quotes)") from None
+    if not words or words[0] in ("-h", "--help"):
+        words = ["help"]
+    name, rest = words[0], words[1:]
+    if name not in COMMANDS:
+        raise _UsageError(f"%interp: unknown command {name!r}; %interp help lists them")
+    parser, fn = COMMANDS[name]
+    return fn(shell, parser.parse_args(rest))
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -152,7 +243,7 @@ def load_ipython_extension(ipython: Any) -> None:
             print(f"interp: {err}", file=sys.stderr)
             return None
 
-    interp_magic.__doc__ = HELP
+    interp_magic.__doc__ = help_text()
     ipython.register_magic_function(interp_magic, magic_kind="line", magic_name="interp")
 
 

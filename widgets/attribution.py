@@ -25,7 +25,7 @@ def attribution_title(result: AttributionResult) -> str:
     ]
     second = [
         f"objective {fmt(result.objective)}",
-        f"mass left / right of slot {result.left_mass:.2f} / {result.right_mass:.2f}",
+        f"mass left / right of slot {result.attr_left_mass:.2f} / {result.attr_right_mass:.2f}",
     ]
     if not math.isnan(result.delta):
         second.append(f"IG delta {result.delta:.1e}")

@@ -114,12 +114,16 @@ def lens_compare_figure(cmp: Comparison) -> go.Figure:
 
 def attribution_compare_figure(cmp: Comparison) -> go.Figure:
     """Both models' token attributions, one row each (each centred at 0 on its own scale)."""
+    if cmp.causal.attribution is None or cmp.bidirectional.attribution is None:
+        raise InputError(
+            "this comparison ran without attribution (method=None): compare(..., method=...) first"
+        )
     titles = []
     for run, side in zip(runs(cmp), SIDES):
         a = run.attribution
         titles.append(
             f"{side_title(run, side)} · {esc(a.method.replace('_', ' '))} · mass left/right of slot "
-            f"{a.left_mass:.2f}/{a.right_mass:.2f}"
+            f"{a.attr_left_mass:.2f}/{a.attr_right_mass:.2f}"
         )
     fig = make_subplots(rows=2, cols=1, subplot_titles=titles, vertical_spacing=0.3)
     for row, (run, axis) in enumerate(zip(runs(cmp), ("coloraxis", "coloraxis2")), start=1):
@@ -193,8 +197,14 @@ def probe_html(cmp: Comparison) -> str:
     words = token_labels(cmp.causal.attention.tokens)
     return (
         f"<b>Comparison</b> · probe <code>{esc(cmp.probe)}</code> · answer <code>{esc(cmp.answer)}</code> · "
-        f"causal {esc(cmp.causal.model_name)} reads at {cmp.causal.position}·{words[cmp.causal.position]}"
+        f"causal {esc(cmp.causal.model_name)} reads at {cmp.causal.position}·{words[cmp.causal.position]} · "
+        f"top-1: causal <code>{esc(cmp.causal_top1)}</code> ({cmp.causal.top1_prob:.3f}), bidirectional "
+        f"<code>{esc(cmp.bidirectional_top1)}</code> ({cmp.bidirectional.top1_prob:.3f})"
     )
+
+
+def has_attribution(cmp: Comparison) -> bool:
+    return cmp.causal.attribution is not None and cmp.bidirectional.attribution is not None
 
 
 class ComparisonView(ipywidgets.VBox):
@@ -213,14 +223,13 @@ class ComparisonView(ipywidgets.VBox):
         self._figure: go.FigureWidget | None = None
         self.layer.observe(self._update, names="value")
         self.head.observe(self._update, names="value")
-        self.tabs = LazyTabs(
-            ["heads", "lens", "attribution"],
-            [
-                lambda: ipywidgets.VBox([ipywidgets.HBox([self.layer, self.head]), self.heads_figure]),
-                lambda: figure_widget(lens_compare_figure(cmp)),
-                lambda: figure_widget(attribution_compare_figure(cmp)),
-            ],
-        )
+        names = ["heads", "lens"] + (["attribution"] if has_attribution(cmp) else [])
+        builders = [
+            lambda: ipywidgets.VBox([ipywidgets.HBox([self.layer, self.head]), self.heads_figure]),
+            lambda: figure_widget(lens_compare_figure(cmp)),
+            lambda: figure_widget(attribution_compare_figure(cmp)),
+        ]
+        self.tabs = LazyTabs(names, builders[: len(names)])
         top = ipywidgets.HTML(probe_html(cmp) + summary_table_html(cmp))
         super().__init__([top, self.tabs.tab])
 
@@ -244,13 +253,13 @@ class ComparisonView(ipywidgets.VBox):
 
 def comparison_sections(cmp: Comparison, layer: int = 0, head: int = 0, **_: Any) -> list:
     """Static parts of a comparison for HTML export."""
-    return [
+    parts = [
         f"<p>{probe_html(cmp)}</p>",
         summary_table_html(cmp),
         heads_figure(cmp, layer, head),
         lens_compare_figure(cmp),
-        attribution_compare_figure(cmp),
     ]
+    return parts + ([attribution_compare_figure(cmp)] if has_attribution(cmp) else [])
 
 
 # ---- one model's run of a probe ------------------------------------------------------------------------------
@@ -263,20 +272,21 @@ def probe_run_figure(run: ProbeRun, kind: str = "attention", **opts: Any) -> go.
     if kind == "lens":
         return lens_figure(run.lens, **opts)
     if kind == "attribution":
+        if run.attribution is None:
+            raise InputError("this run has no attribution (compare(..., method=None))")
         return attribution_figure(run.attribution, **opts)
     raise InputError(f"unknown probe-run figure kind {kind!r}: use attention, lens or attribution")
 
 
 def probe_run_view(run: ProbeRun) -> ipywidgets.VBox:
     """Tabs of the run's attention, lens and attribution views."""
-    tabs = LazyTabs(
-        ["attention", "lens", "attribution"],
-        [
-            lambda: AttentionView(run.attention),
-            lambda: lens_view(run.lens),
-            lambda: view(run.attribution),
-        ],
-    )
+    names = ["attention", "lens"] + (["attribution"] if run.attribution is not None else [])
+    builders = [
+        lambda: AttentionView(run.attention),
+        lambda: lens_view(run.lens),
+        lambda: view(run.attribution),
+    ]
+    tabs = LazyTabs(names, builders[: len(names)])
     top = ipywidgets.HTML(
         f"<b>{esc(run.kind)}</b> · {esc(run.model_name)} reads <code>{esc(run.text)}</code>"
     )
@@ -290,7 +300,7 @@ def probe_run_sections(run: ProbeRun, **opts: Any) -> list:
     return (
         attention_sections(run.attention, **opts)
         + lens_sections(run.lens)[1:]
-        + [attribution_figure(run.attribution)]
+        + ([attribution_figure(run.attribution)] if run.attribution is not None else [])
     )
 
 

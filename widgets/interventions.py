@@ -60,7 +60,18 @@ def patching_figure(result: PatchingResult) -> go.Figure:
         f"{esc(result.model_name)} ({esc(result.kind)}) · patching {esc(result.hook)} · "
         f"{esc(result.answer)} vs {esc(result.contrast)} · restored fraction of the logit difference"
     )
-    return styled(fig, title, int(max(300, min(800, 140 + 34 * L))))
+    if result.warnings:  # said where the numbers are read
+        title += "".join(
+            f'<br><span style="font-size:12px">warning: {esc(w)}</span>' for w in result.warnings
+        )
+    height = int(max(300, min(800, 140 + 34 * L))) + 36 * len(result.warnings)
+    return styled(fig, title, height)
+
+
+def patching_view(result: PatchingResult) -> ipywidgets.VBox:
+    """The heatmap under a heading that repeats the warnings, if any."""
+    extra = " · ".join(f"<b>warning:</b> {esc(w)}" for w in result.warnings)
+    return ipywidgets.VBox([header(result, extra), figure_widget(patching_figure(result))])
 
 
 def head_importance_figure(result: HeadImportanceResult, logit: bool = False) -> go.Figure:
@@ -105,7 +116,10 @@ def ablation_figure(result: AblationResult) -> go.Figure:
         title_text=f"p({esc(result.answer)})",
         range=[0, 1.1 * max(result.prob_before, result.prob_after, 1e-3)],
     )
-    title = f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of {esc(heads)} · change {result.change:+.3f}"
+    title = (
+        f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of {esc(heads)} · change "
+        f"{result.change:+.3f} · top-1 {esc(result.top1_before)} -> {esc(result.top1_after)}"
+    )
     return styled(fig, title, 360)
 
 
@@ -126,6 +140,6 @@ def head_importance_view(result: HeadImportanceResult) -> ipywidgets.VBox:
 
 
 # The default view (heading + FigureWidget) and export sections (summary + figure) serve the other two.
-register(PatchingResult, figure=patching_figure, replace=False)
+register(PatchingResult, figure=patching_figure, view=patching_view, replace=False)
 register(HeadImportanceResult, figure=head_importance_figure, view=head_importance_view, replace=False)
 register(AblationResult, figure=ablation_figure, replace=False)

@@ -1,29 +1,25 @@
 """Dispatch from a result class to the functions that draw it.
 
 ``REGISTRY`` is a plain dict ``{ResultClass: Builder}``. Lookup walks the result's MRO, so a subclass uses its
-parent's builder unless it registers its own. Other modules (e.g. interventions) add theirs with
-:func:`register`::
+parent's builder unless it registers its own. A view registers itself where it is defined, at module level::
 
     from widgets.registry import register
     register(PatchingResult, figure=patching_figure, view=patching_view, sections=patching_sections)
+
+There is no list of view modules: on the first lookup, every module of the ``widgets`` package whose source
+registers at module level (a line starting with ``register(``) is imported. Helper modules that register
+nothing are not imported then, which keeps static figures free of the widget machinery.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
-
-BUILTIN_MODULES = (
-    "widgets.attention",
-    "widgets.induction",
-    "widgets.lens",
-    "widgets.attribution",
-    "widgets.compare",
-    "widgets.interventions",
-)
-"""Modules that register the built-in builders when first needed (keeps ``import widgets`` light)."""
 
 
 @dataclass(frozen=True)
@@ -72,11 +68,24 @@ def register(
     return REGISTRY[cls]
 
 
+def view_modules() -> list[str]:
+    """The modules of the ``widgets`` package that register views (found by their source, not by a list)."""
+    import widgets
+
+    found = []
+    for info in pkgutil.iter_modules(widgets.__path__):
+        spec = importlib.util.find_spec(f"widgets.{info.name}")
+        origin = getattr(spec, "origin", None)
+        if origin and origin.endswith(".py") and "\nregister(" in Path(origin).read_text(encoding="utf-8"):
+            found.append(spec.name)
+    return found
+
+
 def load_builtins() -> None:
-    """Import the built-in view modules once (they register themselves)."""
+    """Import every view module once (each registers its views where they are defined)."""
     global _loaded
     if not _loaded:
-        for name in BUILTIN_MODULES:
+        for name in view_modules():
             importlib.import_module(name)
         _loaded = True
 

@@ -1,21 +1,40 @@
-"""One analysis per module: attention, lens, attribution, compare (and interventions)."""
+"""The analyses, one per module; attribution methods one per file in :mod:`interp.analysis.attribution`.
 
-from interp.analysis.ablation import ablate, head_importance
-from interp.analysis.attention import attention, induction_scores
-from interp.analysis.attribution import METHODS, attribute
-from interp.analysis.compare import compare, compare_suite
-from interp.analysis.lens import logit_lens
-from interp.analysis.patching import patch
+``__all__`` is the one list of public analyses: ``interp``'s exports, the API reference (docs/api.md) and the
+docs test derive from it. Names resolve lazily (a module ``__getattr__``), so listing them imports nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from typing import Any
 
 __all__ = [
-    "METHODS",
-    "ablate",
-    "head_importance",
-    "patch",
     "attention",
+    "induction_scores",
+    "logit_lens",
     "attribute",
     "compare",
     "compare_suite",
-    "induction_scores",
-    "logit_lens",
+    "ablate",
+    "head_importance",
+    "patch",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        for info in pkgutil.iter_modules(__path__):
+            module = importlib.import_module(f"{__name__}.{info.name}")
+            if name in getattr(module, "__all__", ()):
+                globals()[name] = value = getattr(module, name)
+                return value
+        raise AttributeError(
+            f"no module of interp.analysis exports {name!r}: add it to that module's __all__"
+        )
+    raise AttributeError(f"module 'interp.analysis' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

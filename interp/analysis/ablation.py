@@ -2,19 +2,25 @@
 
 A head's output is its slice of ``blocks.{l}.attn.hook_z`` (batch, pos, heads, d_head), the input of the output
 projection. ``mode="zero"`` sets it to 0; ``mode="mean"`` sets it to the head's mean output over a reference set
-of texts (default: 32 passages of the zoo corpus, seed 0, averaged over every position), which keeps the
-activation in its usual range rather than at an arbitrary origin.
+of texts (averaged over every position), which keeps the activation in its usual range rather than at an
+arbitrary origin. The zoo models default to 32 passages of the zoo corpus (seed 0); other models need
+``reference=`` texts of their own domain.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from interp.analysis.framing import SLOT, answer_id, frame, read_position, token_str
+from interp.analysis import target as _target
 from interp.errors import InputError
+from interp.models import hooks as _hooks
+from interp.models import sources
+from interp.models.frame import Frame, ids_str, token_str
+from interp.models.frame import frame as _frame
 from interp.models.handle import Model
 from interp.results import AblationResult, HeadImportanceResult
 
@@ -23,24 +29,32 @@ REFERENCE_TEXTS = 32
 
 
 def z_name(layer: int) -> str:
-    return f"blocks.{layer}.attn.hook_z"
+    return _hooks.name(_hooks.Z, layer)
 
 
-def reference_texts(n: int = REFERENCE_TEXTS, seed: int = 0) -> list[str]:
-    from interp.zoo import corpus
-
-    return corpus.generate(n, seed=seed)
+def reference_texts(model: Model, n: int = REFERENCE_TEXTS, seed: int = 0) -> list[str]:
+    """The default reference of mean ablation: ``n`` texts from the model's source (the zoo's corpus for the
+    zoo models). Other models have no default: pass ``reference=`` texts typical for them."""
+    texts = sources.reference_texts(model, n, seed)
+    if texts is None:
+        raise InputError(
+            f"mean ablation needs reference texts for {model.name}: pass reference=[...] with texts typical for "
+            "it (a few dozen sentences of its domain); only the zoo models have a default"
+        )
+    return texts
 
 
 @torch.no_grad()
-def mean_head_outputs(model: Model, texts: Iterable[str] | None = None) -> torch.Tensor:
+def mean_head_outputs(model: Model, texts: Iterable[str]) -> torch.Tensor:
     """Mean of every head's output over the positions of ``texts``: ``(n_layers, n_heads, d_head)``."""
-    texts = list(texts) if texts is not None else reference_texts()
+    texts = list(texts)
+    if not texts or not all(isinstance(t, str) for t in texts):
+        raise InputError("reference must be a non-empty list of texts")
     names = [z_name(layer) for layer in range(model.n_layers)]
     total, count = None, 0
     for text in texts:
         tokens = model.to_tokens(text, truncate=True)
-        _, cache = model.run_with_cache(tokens, names=names)
+        _, cache = model.run_with_cache(tokens, names=names, stop_after=names[-1])
         z = torch.stack([cache[n][0] for n in names])  # (L, T, H, d_head)
         total = z.sum(1) if total is None else total + z.sum(1)
         count += z.shape[1]
@@ -67,12 +81,31 @@ def _check_mode(mode: str) -> None:
         raise InputError(f"unknown ablation mode {mode!r}: use 'zero' or 'mean'")
 
 
-def _framed_tokens(model: Model, text: str) -> tuple[str, torch.Tensor, int]:
-    if isinstance(text, str) and SLOT in text:
-        f = frame(model, text)
-        return f.text, f.tokens, f.position
-    tokens = model.tokens_of(text)
-    return text, tokens, read_position(model, tokens)
+def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Tensor | None:
+    if mode != "mean":
+        return None
+    return mean_head_outputs(model, reference if reference is not None else reference_texts(model))
+
+
+@torch.no_grad()
+def _read(
+    model: Model,
+    frame: Frame,
+    answer: tuple[int, ...] | None,
+    ablations: list[list[tuple[int, int]]],
+    mode,
+    means,
+) -> tuple[_target.Target, torch.Tensor]:
+    """Logits at the reads ``(len(ablations), n_reads, d_vocab)``: batch row b ablates ``ablations[b]``;
+    without an answer the model's top-1 in row 0 (the first ablation set, usually none) becomes it."""
+    target = _target.make(model, frame, answer if answer is not None else (0,))
+    R = target.n_rows
+    rows = [heads for heads in ablations for _ in range(R)]
+    hooks = _ablation_hooks(model, rows, mode, means) if any(rows) else None
+    logits = _target.read_logits(model, target, repeat=len(ablations), hooks=hooks).float()
+    if answer is None:
+        target = _target.make(model, frame, (int(logits[0, 0].argmax()),))
+    return target, logits
 
 
 def _ablation_hooks(model: Model, rows: list[list[tuple[int, int]]], mode: str, means: torch.Tensor | None):
@@ -102,38 +135,46 @@ def ablate(
     mode: str = "zero",
     answer: str | int | None = None,
     reference: Iterable[str] | None = None,
+    allow_unknown: bool = False,
 ) -> AblationResult:
-    """Silence ``heads`` ([(layer, head), ...]) and report the answer's probability and logit before/after.
+    """Silence ``heads`` ([(layer, head), ...]) and report the answer's probability, its first token's logit
+    and the model's top-1 before and after.
 
-    ``text`` may be a probe with a ``___`` slot (framed per model kind) or plain text read at the last token
-    (causal) or the mask (bidirectional). ``answer`` defaults to the unablated top-1.
+    ``text`` is framed by :meth:`interp.Model.frame` (a probe with one ``___`` slot, plain text or tokens).
+    ``answer`` defaults to the unablated top-1; an answer of several tokens is scored by its summed
+    log-probability. ``mode="mean"`` replaces a head's output by its mean over ``reference`` texts (default:
+    the zoo corpus for zoo models; other models need ``reference=``).
     """
     _check_mode(mode)
     heads = _check_heads(model, heads)
     if not heads:
         raise InputError("pass at least one (layer, head) to ablate")
-    read_text, tokens, pos = _framed_tokens(model, text)
-    means = mean_head_outputs(model, reference) if mode == "mean" else None
-    with torch.no_grad():
-        before = model.logits_at(tokens, pos)[0].float()  # (V,)
-        aid = answer_id(model, answer, before)
-        with model.hooks(_ablation_hooks(model, [heads], mode, means)):
-            after = model.logits_at(tokens, pos)[0].float()
-    p_before, p_after = before.softmax(-1)[aid].item(), after.softmax(-1)[aid].item()
+    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    frame = _frame(model, text, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
+    target, logits = _read(model, frame, ids, [[], heads], mode, _means(model, mode, reference))
+    prob = target.answer_logprob(logits).exp()  # (2,): before, after
+    at = logits[:, 0]  # (2, V) at the read position
+    top = at.argmax(-1)
+    top_p = at.softmax(-1).gather(-1, top[:, None])[:, 0]
+    aid = target.answer[0]
     return AblationResult(
         model_name=model.name,
         kind=model.kind,
-        tokens=model.to_str_tokens(tokens),
-        text=read_text,
+        tokens=frame.str_tokens,
+        text=frame.read_text or "",
         heads=tuple(heads),
         mode=mode,
-        answer=token_str(model, aid),
-        answer_id=aid,
-        position=pos,
-        prob_before=p_before,
-        prob_after=p_after,
-        logit_before=before[aid].item(),
-        logit_after=after[aid].item(),
+        answer=ids_str(model, target.answer),
+        answer_ids=target.answer,
+        position=frame.position,
+        prob_before=float(prob[0]),
+        prob_after=float(prob[1]),
+        logit_before=float(at[0, aid]),
+        logit_after=float(at[1, aid]),
+        top1_before=token_str(model, int(top[0])),
+        top1_after=token_str(model, int(top[1])),
+        top1_prob_before=float(top_p[0]),
+        top1_prob_after=float(top_p[1]),
     )
 
 
@@ -144,35 +185,42 @@ def head_importance(
     answer: str | int | None = None,
     mode: str = "zero",
     reference: Iterable[str] | None = None,
+    allow_unknown: bool = False,
     progress: bool = True,
 ) -> HeadImportanceResult:
-    """Ablate every head in turn (one batched pass per layer) on ``probe``; ``effects`` (n_layers, n_heads)."""
+    """Ablate every head in turn (one batched pass per layer) on ``probe``; ``effects`` (n_layers, n_heads) is
+    the change of the answer's probability, ``top1_after`` the top-1 with that head silenced."""
     _check_mode(mode)
-    read_text, tokens, pos = _framed_tokens(model, probe)
-    means = mean_head_outputs(model, reference) if mode == "mean" else None
-    H = model.n_heads
-    prob = torch.zeros(model.n_layers, H)
-    logit = torch.zeros(model.n_layers, H)
-    with torch.no_grad():
-        base = model.logits_at(tokens, pos)[0].float()
-        aid = answer_id(model, answer, base)
-        batch = tokens.expand(H, -1)  # (H, T): row h ablates head h
-        for layer in tqdm(range(model.n_layers), desc="head importance", disable=not progress):
-            with model.hooks(_ablation_hooks(model, [[(layer, h)] for h in range(H)], mode, means)):
-                out = model.logits_at(batch, pos).float()  # (H, V)
-            prob[layer] = out.softmax(-1)[:, aid]
-            logit[layer] = out[:, aid]
+    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    frame = _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
+    means = _means(model, mode, reference)
+    target, base = _read(model, frame, ids, [[]], mode, means)
+    L, H = model.n_layers, model.n_heads
+    prob, logit = torch.zeros(L, H), torch.zeros(L, H)
+    top1 = np.empty((L, H), dtype=object)
+    aid = target.answer[0]
+    for layer in tqdm(range(L), desc="head importance", disable=not progress):
+        _, out = _read(model, frame, target.answer, [[(layer, h)] for h in range(H)], mode, means)
+        prob[layer] = target.answer_logprob(out).exp()
+        logit[layer] = out[:, 0, aid]
+        top1[layer] = [token_str(model, int(i)) for i in out[:, 0].argmax(-1)]
+    p0 = float(target.answer_logprob(base).exp()[0])
     return HeadImportanceResult(
         model_name=model.name,
         kind=model.kind,
-        tokens=model.to_str_tokens(tokens),
-        text=read_text,
+        tokens=frame.str_tokens,
+        text=frame.read_text or "",
         mode=mode,
-        answer=token_str(model, aid),
-        answer_id=aid,
-        position=pos,
-        prob_before=base.softmax(-1)[aid].item(),
-        logit_before=base[aid].item(),
-        effects=(prob - base.softmax(-1)[aid]).numpy(),
-        logit_effects=(logit - base[aid]).numpy(),
+        answer=ids_str(model, target.answer),
+        answer_ids=target.answer,
+        position=frame.position,
+        prob_before=p0,
+        logit_before=float(base[0, 0, aid]),
+        effects=(prob - p0).numpy(),
+        logit_effects=(logit - base[0, 0, aid]).numpy(),
+        top1_before=token_str(model, int(base[0, 0].argmax())),
+        top1_after=top1.astype(str),
     )
+
+
+__all__ = ["ablate", "head_importance"]

@@ -11,15 +11,21 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from interp.analysis.framing import answer_id, focus_positions, token_str
+from interp.analysis.target import tokens_of
 from interp.errors import InputError
+from interp.models import hooks as _hooks
+from interp.models.frame import Frame, ids_str, token_str
+from interp.models.frame import frame as _frame
 from interp.models.handle import Model
 from interp.results import LensResult
 
 
-def resid_names(model: Model) -> list[str]:
-    """The residual stream after the embeddings (row 0) and after each block (rows 1..n_layers)."""
-    return ["blocks.0.hook_resid_pre"] + [f"blocks.{i}.hook_resid_post" for i in range(model.n_layers)]
+def decision_depth(top1: torch.Tensor) -> torch.Tensor:
+    """The decision depth ``(...)`` from the top-1 ids of every lens row ``(n_layers + 1, ...)``: the first row
+    from which every later row agrees with the last (the model's own top-1). The one definition."""
+    agrees = top1 == top1[-1]
+    disagree_after = torch.flip(torch.cummax(torch.flip(~agrees, [0]).long(), dim=0).values, [0])
+    return disagree_after.sum(0)
 
 
 @torch.no_grad()
@@ -31,24 +37,54 @@ def logit_lens(
     answer: str | int | None = None,
     top_k: int = 5,
     chunk: int = 32,
+    allow_unknown: bool = False,
 ) -> LensResult:
-    """Decode every layer at every position; track ``answer`` (default: the final top-1 at the focus).
+    """Decode every layer at every position; track ``answer`` (default: the final top-1 at the read position).
 
-    ``focus`` is ``position`` if given, else the last position (causal) or the mask position(s)
-    (bidirectional). Memory grows with ``chunk * d_vocab``, never with ``n_layers * T * d_vocab``.
+    ``text`` is framed by :meth:`interp.Model.frame` (a probe with one ``___`` slot, plain text or tokens); the
+    focus is the read position, or every slot mask of a masked LM. An answer of several tokens is tracked by
+    its first token (a masked LM's slot gets one mask per answer token). Memory grows with
+    ``chunk * d_vocab``, never with ``n_layers * T * d_vocab``.
     """
-    if not isinstance(top_k, int) or top_k < 1:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
         raise InputError(f"top_k must be a positive integer, got {top_k!r}")
-    top_k = min(top_k, model.d_vocab)
-    tokens = model.tokens_of(text)
-    focus = focus_positions(model, tokens, position)
-    names = resid_names(model)
+    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+        raise InputError(f"chunk must be a positive integer, got {chunk!r}")
+    ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    frame = _frame(model, text, n_slot=len(ids) if ids else 1, position=position, allow_unknown=allow_unknown)
+    names = _hooks.resid_names(model)
     # Stop after the last block: the model's own logits are exactly the lens's last row, never needed whole.
-    _, cache = model.run_with_cache(tokens, names=names, stop_after=names[-1])
+    _, cache = model.run_with_cache(frame.tokens, names=names, stop_after=names[-1])
     resid = torch.stack([cache.pop(n)[0] for n in names])  # (L+1, T, d_model)
-    Lp1, T, _ = resid.shape
-    aid = answer_id(model, answer, model.decode_resid(resid[-1, focus[0]]))
+    return lens_result(model, frame, resid, ids, top_k=top_k, chunk=chunk)
 
+
+def focus_of(frame: Frame) -> tuple[int, ...]:
+    """Positions the lens focuses on: every slot mask of a masked probe, else the read position."""
+    if frame.slot_positions and frame.position == frame.slot:
+        return tuple(frame.slot_positions)
+    return (frame.position,)
+
+
+@torch.no_grad()
+def lens_result(
+    model: Model,
+    frame: Frame,
+    resid: torch.Tensor,
+    answer: tuple[int, ...] | None,
+    *,
+    top_k: int = 5,
+    chunk: int = 32,
+) -> LensResult:
+    """The lens of ``frame`` from its residual stream ``(n_layers + 1, T, d_model)`` (positions past the frame,
+    a causal answer's continuation, are left out). ``answer`` None: the final top-1 at the read position."""
+    top_k = min(top_k, model.d_vocab)
+    T = frame.T
+    resid = resid[:, :T]
+    Lp1 = resid.shape[0]
+    if answer is None:
+        answer = (int(model.decode_resid(resid[-1, frame.position]).argmax()),)
+    aid = answer[0]
     top_ids = torch.zeros(Lp1, T, top_k, dtype=torch.long)
     top_probs = torch.zeros(Lp1, T, top_k)
     answer_prob = torch.zeros(Lp1, T)
@@ -70,12 +106,6 @@ def logit_lens(
             kl[layer, sl] = (neg_entropy - (final_p * logp).sum(-1)).clamp_min(0).cpu()
             del logp
         del final_p
-    top1 = top_ids[:, :, 0]  # (L+1, T)
-    agrees = top1 == top1[-1]
-    # First layer from which every later layer agrees with the final top-1.
-    disagree_after = torch.flip(torch.cummax(torch.flip(~agrees, [0]).long(), dim=0).values, [0])
-    decision_depth = disagree_after.sum(0)
-
     uniq, inverse = np.unique(top_ids.numpy(), return_inverse=True)
     top_tokens = np.array([token_str(model, int(i)) for i in uniq], dtype=np.str_)[inverse].reshape(
         top_ids.shape
@@ -83,15 +113,19 @@ def logit_lens(
     return LensResult(
         model_name=model.name,
         kind=model.kind,
-        tokens=model.to_str_tokens(tokens),
-        focus=focus,
+        tokens=frame.str_tokens,
+        focus=focus_of(frame),
         top_ids=top_ids.numpy(),
         top_tokens=top_tokens,
         top_probs=top_probs.numpy(),
-        answer=token_str(model, aid),
-        answer_id=aid,
+        answer=ids_str(model, answer),
+        answer_ids=answer,
         answer_prob=answer_prob.numpy(),
         answer_rank=answer_rank.numpy(),
         kl=kl.numpy(),
-        decision_depth=decision_depth.numpy(),
+        decision_depth=decision_depth(top_ids[:, :, 0]).numpy(),
+        position=frame.position,
     )
+
+
+__all__ = ["logit_lens"]

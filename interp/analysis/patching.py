@@ -10,19 +10,16 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from interp.analysis.ablation import _framed_tokens
-from interp.analysis.framing import token_str
+from interp.analysis import target as _target
 from interp.errors import InputError
+from interp.models import hooks as _hooks
+from interp.models.frame import frame as _frame
+from interp.models.frame import ids_str
 from interp.models.handle import Model
 from interp.results import PatchingResult
+from interp.results.interventions import MIN_GAP
 
-HOOKS = {
-    "resid_pre": "blocks.{layer}.hook_resid_pre",
-    "resid_mid": "blocks.{layer}.hook_resid_mid",
-    "resid_post": "blocks.{layer}.hook_resid_post",
-    "attn_out": "blocks.{layer}.hook_attn_out",
-    "mlp_out": "blocks.{layer}.hook_mlp_out",
-}
+HOOKS = _hooks.ACTIVATIONS
 
 
 def hook_template(hook: str) -> str:
@@ -35,35 +32,50 @@ def hook_template(hook: str) -> str:
     )
 
 
-def _diffs(model: Model, resids: torch.Tensor, aid: int, cid: int) -> torch.Tensor:
-    """logit(answer) - logit(contrast) ``(batch,)`` from final residuals ``(batch, d_model)`` at the read
-    position: only those rows are decoded, never the ``(batch, T, d_vocab)`` output."""
-    logits = model.decode_resid(resids).float()  # (batch, d_vocab)
-    return logits[:, aid] - logits[:, cid]
+def position_map(target: _target.Target, row: int, t: int) -> int | None:
+    """Where frame position ``t`` (row 0) sits in ``row``: the same place, except after a masked slot of
+    another length (None for a slot token the row does not have)."""
+    if row == 0 or target.causal or target.lengths[row] == target.lengths[0]:
+        return t  # causal rows share the prefix; equal-length masked rows share every position
+    slot = int(target.read_pos[0])
+    n_0, n_r = len(target.answer), len(target.contrast or ())
+    if t < slot:
+        return t
+    if t < slot + n_0:
+        return t if t - slot < n_r else None
+    return t + n_r - n_0
 
 
 @torch.no_grad()
-def patched_resids(
+def patched_reads(
     model: Model,
-    corrupt: torch.Tensor,
+    corrupt: _target.Target,
     clean_act: torch.Tensor,
     name: str,
     position_sets: list[list[int]],
-    pos: int,
 ) -> torch.Tensor:
-    """Final residuals ``(batch, d_model)`` at ``pos`` of the corrupt run with ``clean_act`` (1, T, ...) patched
-    in at ``name``; batch row b patches the positions ``position_sets[b]`` (an empty set patches nothing)."""
+    """Final residuals at the reads ``(len(position_sets), n_reads, d_model)`` of the corrupt rows with
+    ``clean_act`` ``(R, T_max, ...)`` patched in at ``name``; copy b patches the frame positions
+    ``position_sets[b]`` (an empty set patches nothing)."""
+    R = corrupt.n_rows
+    edits = []  # (batch row, row position, clean row)
+    for b, positions in enumerate(position_sets):
+        for r in range(R):
+            for t in positions:
+                p = position_map(corrupt, r, t)
+                if p is not None:
+                    edits.append((b * R + r, p, r))
 
     def fn(act: torch.Tensor, hook) -> torch.Tensor:
         act = act.clone()  # (batch, T, ...)
-        for b, positions in enumerate(position_sets):
-            if positions:
-                act[b, positions] = clean_act[0, positions].to(act.dtype)
+        for row, p, r in edits:
+            act[row, p] = clean_act[r, p].to(act.dtype)
         return act
 
-    batch = corrupt.expand(len(position_sets), -1)
+    rows, mask = _target.batch_rows(corrupt, len(position_sets))
     with model.hooks({name: fn}):
-        return model.final_resid(batch)[:, pos]
+        resid = model.final_resid(rows, attention_mask=mask)
+    return _target.reads_of(corrupt, resid)
 
 
 @torch.no_grad()
@@ -75,65 +87,109 @@ def patch(
     hook: str = "resid_post",
     answer: str | int | None = None,
     contrast: str | int | None = None,
+    allow_unknown: bool = False,
     progress: bool = True,
 ) -> PatchingResult:
     """Patch clean activations into the corrupt run at every (layer, position); ``restored`` (n_layers, T).
 
-    ``clean`` and ``corrupt`` are texts or probes with a ``___`` slot (framed per model kind) and must have the
-    same number of tokens. ``answer`` defaults to the clean top-1, ``contrast`` to the corrupt top-1 (or the
-    clean second choice if both agree).
+    ``clean`` and ``corrupt`` are framed by :meth:`interp.Model.frame` (probes with a ``___`` slot, plain
+    texts or tokens) and must have the same number of tokens. ``answer`` defaults to the clean top-1,
+    ``contrast`` to the corrupt top-1 (or the clean second choice if both agree); either may have several
+    tokens (the score is then the difference of summed log-probabilities). ``hook``: ``resid_pre``,
+    ``resid_mid``, ``resid_post``, ``attn_out`` (the attention sublayer's own output, before any LayerNorm),
+    ``mlp_out``, or a template with ``{layer}``. ``warnings`` says when the scores mean little: the clean run
+    does not prefer the answer, or clean and corrupt are closer than 0.1 apart.
     """
     template = hook_template(hook)
-    _, clean_tokens, pos = _framed_tokens(model, clean)
-    _, corrupt_tokens, corrupt_pos = _framed_tokens(model, corrupt)
-    if clean_tokens.shape != corrupt_tokens.shape:
+    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
+    n = len(a_ids) if a_ids else 1
+    clean_f = _frame(model, clean, n_slot=n, allow_unknown=allow_unknown)
+    corrupt_f = _frame(model, corrupt, n_slot=n, allow_unknown=allow_unknown)
+    if clean_f.T != corrupt_f.T:
         raise InputError(
-            f"clean and corrupt must tokenize to the same length: clean has {clean_tokens.shape[1]} tokens, "
-            f"corrupt has {corrupt_tokens.shape[1]}. Change words one token for one token."
+            f"clean and corrupt must tokenize to the same length: clean has {clean_f.T} tokens, "
+            f"corrupt has {corrupt_f.T}. Change words one token for one token."
         )
-    if pos != corrupt_pos:
+    if clean_f.position != corrupt_f.position:
         raise InputError(
-            f"clean reads at position {pos} but corrupt at {corrupt_pos}: put the slot in the same place"
+            f"clean reads at position {clean_f.position} but corrupt at {corrupt_f.position}: put the slot in "
+            "the same place"
         )
-    names = [template.format(layer=layer) for layer in range(model.n_layers)]
-    final = f"blocks.{model.n_layers - 1}.hook_resid_post"
-    _, clean_cache = model.run_with_cache(clean_tokens, names=[*names, final], stop_after=final)
-    ends = torch.cat([clean_cache[final][:, pos], model.final_resid(corrupt_tokens)[:, pos]])  # (2, d_model)
-    ends_logits = model.decode_resid(ends).float()  # (2, d_vocab): clean, corrupt
-    aid = model.to_single_token(answer) if answer is not None else int(ends_logits[0].argmax())
-    if contrast is not None:
-        cid = model.to_single_token(contrast)
-    else:
-        cid = int(ends_logits[1].argmax())
-        if cid == aid:
-            cid = int(ends_logits[0].topk(2).indices[1])
-    if cid == aid:
-        raise InputError("answer and contrast are the same token: pass a different contrast")
-    clean_diff, corrupt_diff = (float(d) for d in ends_logits[:, aid] - ends_logits[:, cid])
+    pos = clean_f.position
+    if a_ids is None or c_ids is None:  # defaults: the clean top-1 against the corrupt top-1
+        ends = model.decode_resid(model.final_resid(torch.cat([clean_f.tokens, corrupt_f.tokens]))[:, pos])
+        if a_ids is None:
+            a_ids = (int(ends[0].argmax()),)
+        if c_ids is None:
+            c = int(ends[1].argmax())
+            c_ids = (c if (c,) != a_ids else int(ends[0].topk(2).indices[1]),)
+    clean_t = _target.make(model, clean_f, a_ids, c_ids)
+    corrupt_t = _target.make(model, corrupt_f, a_ids, c_ids)
+    names = _hooks.names(template, model.n_layers)
+    final = _hooks.final_resid_name(model)
+    rows, mask = _target.batch_rows(clean_t, 1)
+    _, clean_cache = model.run_with_cache(rows, names=[*names, final], attention_mask=mask, stop_after=final)
+    ends = torch.cat(
+        [
+            _target.reads_of(clean_t, clean_cache[final]),
+            patched_reads(model, corrupt_t, clean_cache[final], final, [[]]),
+        ]
+    )  # (2, n_reads, d_model): clean, corrupt
+    values = _values(model, clean_t, ends)
+    clean_diff, corrupt_diff = float(values[0]), float(values[1])
     if abs(clean_diff - corrupt_diff) < 1e-6:
         raise InputError(
             "the clean and corrupt runs give the same logit difference, so there is nothing to restore: "
             "make the corrupt input change the answer"
         )
-    T = clean_tokens.shape[1]
+    T = clean_f.T
     restored = torch.zeros(model.n_layers, T)
     for layer in tqdm(range(model.n_layers), desc=f"patch {hook}", disable=not progress):
         name = names[layer]
-        patched = patched_resids(model, corrupt_tokens, clean_cache[name], name, [[t] for t in range(T)], pos)
+        patched = patched_reads(model, corrupt_t, clean_cache[name], name, [[t] for t in range(T)])
         # Clean and corrupt are decoded in the same call as the patched rows, so that an exact restoration
         # reads exactly 1 and no restoration exactly 0 (one matrix product, one rounding).
-        diffs = _diffs(model, torch.cat([ends, patched]), aid, cid)  # (2 + T,)
+        diffs = _values(model, clean_t, torch.cat([ends, patched]))  # (2 + T,)
         restored[layer] = (diffs[2:] - diffs[1]) / (diffs[0] - diffs[1])
     return PatchingResult(
         model_name=model.name,
         kind=model.kind,
-        tokens=model.to_str_tokens(clean_tokens),
-        corrupt_tokens=model.to_str_tokens(corrupt_tokens),
+        tokens=clean_f.str_tokens,
+        corrupt_tokens=corrupt_f.str_tokens,
         hook=hook,
         restored=restored.numpy(),
-        answer=token_str(model, aid),
-        contrast=token_str(model, cid),
+        answer=ids_str(model, clean_t.answer),
+        contrast=ids_str(model, clean_t.contrast),
         position=pos,
         clean_diff=clean_diff,
         corrupt_diff=corrupt_diff,
+        warnings=patch_warnings(clean_diff, corrupt_diff),
     )
+
+
+def _values(model: Model, target: _target.Target, reads: torch.Tensor) -> torch.Tensor:
+    """The objective ``(B,)`` from residuals at the reads ``(B, n, d_model)``, decoded as one
+    ``(B * n, d_model)`` matrix: only the read positions, never the ``(batch, T, d_vocab)`` output."""
+    B, n, d = reads.shape
+    return target.value(model.decode_resid(reads.reshape(B * n, d)).reshape(B, n, -1))
+
+
+def patch_warnings(clean_diff: float, corrupt_diff: float) -> tuple[str, ...]:
+    """Why restored fractions may mean nothing (empty when they are sound)."""
+    out = []
+    if clean_diff <= 0:
+        out.append(
+            f"the clean run does not prefer the answer over the contrast (difference {clean_diff:.2f}): the "
+            "scores measure a move toward the contrast; pick inputs where the clean run prefers the answer"
+        )
+    gap = abs(clean_diff - corrupt_diff)
+    if gap < MIN_GAP:
+        out.append(
+            f"clean and corrupt differ by only {gap:.3f} (under {MIN_GAP}): the restored fractions divide by "
+            "that gap and are mostly noise; make the corrupt input change the answer more"
+        )
+    return tuple(out)
+
+
+__all__ = ["patch"]

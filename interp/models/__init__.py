@@ -1,6 +1,26 @@
-"""Everything that knows about model internals: the Model handle and loading."""
+"""Everything that knows about model internals: loading, the Model handle, the reading rule, sources.
 
-from interp.models.handle import Model
-from interp.models.loading import SUPPORTED, load, wrap
+Names resolve lazily, so ``interp.models.sources`` can be used without importing torch.
+"""
 
-__all__ = ["Model", "SUPPORTED", "load", "wrap"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_NAMES = {
+    "Model": "interp.models.handle",
+    "Frame": "interp.models.frame",
+    "SUPPORTED": "interp.models.loading",
+    "load": "interp.models.loading",
+    "wrap": "interp.models.loading",
+}
+__all__ = list(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        value = getattr(importlib.import_module(_NAMES[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'interp.models' has no attribute {name!r}")

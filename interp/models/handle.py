@@ -9,6 +9,9 @@ import torch
 
 from interp.errors import InputError, NonFiniteError
 from interp.models import hooks as _hooks
+from interp.models.frame import Frame, answer_ids
+from interp.models.frame import frame as _frame
+from interp.models.sublayers import point_sublayer_hooks
 
 KINDS = ("causal", "bidirectional")
 
@@ -36,6 +39,7 @@ class Model:
         self.d_vocab: int = int(cfg.d_vocab)
         self.n_ctx: int = int(cfg.n_ctx)
         self._prepend_bos = bool(getattr(cfg, "default_prepend_bos", True))
+        point_sublayer_hooks(bridge)
 
     def __repr__(self) -> str:
         return (
@@ -120,27 +124,33 @@ class Model:
 
     def to_single_token(self, word: str | int) -> int:
         """The id of ``word`` as one token in this model's convention; an InputError names the pieces if not."""
-        if isinstance(word, int):
-            if not 0 <= word < self.d_vocab:
-                raise InputError(
-                    f"token id {word} is outside the vocabulary [0, {self.d_vocab}) of {self.name}"
-                )
-            return word
-        if not isinstance(word, str) or not word.strip():
-            raise InputError(f"an answer must be a non-empty string or a token id, got {word!r}")
-        candidates = [word]
-        if self.kind == "causal" and not word.startswith(" "):
-            candidates.insert(0, " " + word)  # GPT-2 style: a word inside a sentence has a leading space
-        lower = getattr(self.tokenizer, "do_lower_case", False)
-        for cand in candidates:
-            ids = self.tokenizer(cand.lower() if lower else cand, add_special_tokens=False)["input_ids"]
-            if len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id:
-                return ids[0]
-        pieces = self.tokenizer.tokenize(candidates[0], add_special_tokens=False)
-        raise InputError(
-            f"{word!r} is not one token for {self.name}: it splits into {pieces}. Pick a word that is a "
-            "single token, or pass a token id."
-        )
+        ids = answer_ids(self, word, role="word")
+        if len(ids) != 1:
+            pieces = [self.tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
+            raise InputError(
+                f"{word!r} is not one token for {self.name}: it splits into {pieces}. Pick a word that is a "
+                "single token, or pass a token id."
+            )
+        return ids[0]
+
+    def frame(
+        self,
+        text: str | torch.Tensor,
+        *,
+        answer: str | int | list[int] | None = None,
+        position: int | None = None,
+        allow_unknown: bool = False,
+    ) -> Frame:
+        """What the model reads of ``text`` and where: tokens ``(1, T)``, read position, slot, display tokens.
+
+        ``text`` is a probe with one ``___`` slot, plain text or token ids. A causal model reads a probe's
+        prefix at its last token; a masked LM reads the probe with one mask per token of ``answer`` (one
+        without an answer) at the first mask. Plain text is read at the last token (causal) or at its mask
+        token. Every analysis frames its input here. Words outside the vocabulary are an error unless
+        ``allow_unknown``.
+        """
+        n = 1 if answer is None else len(answer_ids(self, answer, allow_unknown=allow_unknown))
+        return _frame(self, text, n_slot=n, position=position, allow_unknown=allow_unknown)
 
     # ---- forward passes and hooks -------------------------------------------------------------------------
 

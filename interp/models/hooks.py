@@ -32,6 +32,8 @@ HookFn = Callable[[torch.Tensor, Any], "torch.Tensor | None"]
 # ---- hook-name templates: every hook name interp builds is spelled here --------------------------------------
 
 EMBED = "hook_embed"
+TOKEN_EMBED = "embed.hook_out"
+"""Token embeddings alone, every family (``hook_embed`` is the full embedding output on BERT-like models)."""
 RESID_PRE = "blocks.{layer}.hook_resid_pre"
 RESID_MID = "blocks.{layer}.hook_resid_mid"
 RESID_POST = "blocks.{layer}.hook_resid_post"

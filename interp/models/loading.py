@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from interp.errors import ModelLoadError, UnsupportedArchitectureError
+from interp.models import sources
 from interp.models.handle import Model
 
 # model_type -> architectures whose parity with Hugging Face is tested (tests/test_parity.py).
@@ -55,15 +56,14 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
 
 
 def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
-    """(display name, where to load from) for a zoo name, a folder or a hub id."""
-    from interp.zoo import ZOO_DIR, ZOO_MODELS
-
+    """(display name, where to load from) for a source's model name (the zoo's), a folder or a hub id."""
     name = str(name_or_path)
-    if name in ZOO_MODELS:
-        folder = ZOO_DIR / name
+    found = sources.find(name)
+    if found is not None:
+        source, folder = found
         if not (folder / "config.json").exists():
             raise ModelLoadError(
-                f"the zoo model {name!r} is missing from {folder}: run `make zoo` to train it"
+                f"the {source.name} model {name!r} is missing from {folder}. {source.missing}"
             )
         return name, str(folder)
     path = Path(name).expanduser()
@@ -78,13 +78,12 @@ def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
 
 
 def _unknown(name: str, err: Exception) -> ModelLoadError:
-    from interp.zoo import ZOO_MODELS
-
-    close = difflib.get_close_matches(name, list(ZOO_MODELS), n=1, cutoff=0.6)
+    known = sources.names()
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
     return ModelLoadError(
-        f"unknown model {name!r}.{hint} Embedded models: {', '.join(ZOO_MODELS)}. A local folder works "
+        f"unknown model {name!r}.{hint} Embedded models: {', '.join(known)}. A local folder works "
         f"offline; a hub id needs hub access or a local cache{offline}. ({type(err).__name__})"
     )
 

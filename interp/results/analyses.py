@@ -29,11 +29,14 @@ class AttentionResult(Result):
     rollout: np.ndarray
     """``(T, T)`` attention rollout (Abnar & Zuidema 2020; residual identity added, rows sum to 1)."""
     special: np.ndarray
-    """``(T,)`` bool: which tokens are special ([CLS], [SEP], BOS, ...)."""
+    """``(T,)`` bool: tokens that are not the text's own (special tokens such as [CLS], [SEP], BOS, and masks)."""
+    position: int | None = None
+    """The read position (:meth:`interp.Model.frame`); None for a masked LM's text without a mask."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
         T = len(self.tokens)
+        _check(self.position is None or 0 <= self.position < T, "position out of range")
         p = self.patterns
         _check(p.ndim == 4 and p.shape[2:] == (T, T), f"patterns must be (L, H, {T}, {T}), got {p.shape}")
         for name in HEAD_STATS:
@@ -116,21 +119,30 @@ class LensResult(Result):
     top_probs: np.ndarray
     """``(n_layers + 1, T, k)`` float32 probabilities of ``top_ids``, descending."""
     answer: str
-    """The token whose probability and rank are tracked (the final top-1 at the first focus if not given)."""
-    answer_id: int
-    """Its id."""
+    """The answer (the final top-1 at the read position if not given)."""
+    answer_ids: tuple[int, ...]
+    """Its token ids; probability and rank follow the first (``answer_id``)."""
     answer_prob: np.ndarray
-    """``(n_layers + 1, T)`` probability of the answer."""
+    """``(n_layers + 1, T)`` probability of the answer's first token."""
     answer_rank: np.ndarray
-    """``(n_layers + 1, T)`` int rank of the answer (0 = top-1)."""
+    """``(n_layers + 1, T)`` int rank of the answer's first token (0 = top-1)."""
     kl: np.ndarray
     """``(n_layers + 1, T)`` KL(final || layer) in nats; the last row is 0."""
     decision_depth: np.ndarray
     """``(T,)`` int: first row from which the final top-1 stays top-1."""
+    position: int | None = None
+    """The read position (:meth:`interp.Model.frame`)."""
+
+    @property
+    def answer_id(self) -> int:
+        """The tracked token: the answer's first."""
+        return self.answer_ids[0]
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
         object.__setattr__(self, "focus", tuple(int(f) for f in self.focus))
+        object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
+        _check(len(self.answer_ids) > 0, "answer_ids must name at least one token")
         T = len(self.tokens)
         Lp1, T2, k = self.top_ids.shape
         _check(T2 == T, f"top_ids must be (L+1, {T}, k), got {self.top_ids.shape}")
@@ -180,9 +192,13 @@ class LensResult(Result):
         return (
             f"LensResult({self.model_name}, {self.kind}, T={len(self.tokens)}, focus={list(self.focus)})\n"
             f"  top-1 at position {f} by layer: {path}\n"
-            f"  answer {self.answer!r}: p={self.answer_prob[-1, f]:.3f} rank={self.answer_rank[-1, f]} "
-            f"decision depth={self.decision_depth[f]} of {self.n_layers}"
+            f"  answer {self.answer!r}{self._first_note()}: p={self.answer_prob[-1, f]:.3f} "
+            f"rank={self.answer_rank[-1, f]} decision depth={self.decision_depth[f]} of {self.n_layers}"
         )
+
+    def _first_note(self) -> str:
+        n = len(self.answer_ids)
+        return "" if n == 1 else f" ({n} tokens; probability and rank follow the first)"
 
 
 @dataclass(frozen=True, repr=False)
@@ -194,39 +210,65 @@ class AttributionResult(Result):
     scores: np.ndarray
     """``(T,)`` float attribution per token (IG: raw attributions summed over the embedding dimension)."""
     objective: float
-    """The objective at the input: logit(answer) [- logit(contrast)] at ``position``."""
+    """The objective at the input, at ``position``: ``logit(answer) [- logit(contrast)]`` for single tokens
+    (``objective_kind="logit"``), the summed log-probabilities of the answer's tokens [minus the contrast's]
+    otherwise (``"log_prob"``)."""
     delta: float
     """IG's absolute convergence delta (captum's); NaN for other methods."""
-    left_mass: float
-    """Share of the context's |scores| left of the slot (context: ordinary tokens, the slot itself excluded;
+    attr_left_mass: float
+    """Share of the content tokens' |scores| left of the slot (the slot itself, specials and masks excluded;
     for causal models every input token is left of the slot, so this is 1)."""
-    right_mass: float
-    """Share of the context's |scores| right of the slot (``left_mass + right_mass`` = 1 unless all are 0)."""
+    attr_right_mass: float
+    """Share of the content tokens' |scores| right of the slot (the two shares sum to 1 unless all are 0)."""
     method: str
     """``integrated_gradients``, ``saliency``, ``input_x_gradient`` or ``occlusion``."""
     answer: str
-    """The explained token."""
-    answer_id: int
+    """The explained answer."""
+    answer_ids: tuple[int, ...]
+    """Its token ids."""
     position: int
     """Position whose output is explained (causal: the last token before the slot; bidirectional: the mask)."""
     slot: int
     """Index of the slot: ``position + 1`` for causal models, ``position`` for bidirectional ones."""
     contrast: str | None = None
-    """Token compared with, if any."""
+    """The answer compared with, if any."""
+    contrast_ids: tuple[int, ...] | None = None
+    """Its token ids."""
+    objective_kind: str = "logit"
+    """``"logit"`` (single tokens) or ``"log_prob"`` (summed log-probabilities)."""
     baseline_objective: float = float("nan")
     """IG: the objective at the baseline (completeness: sum(scores) ~ objective - baseline_objective)."""
     settings: dict = field(default_factory=dict)
-    """n_steps, baseline description, internal batch size."""
+    """n_steps, steps used, tolerance, baseline description, internal batch size."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
+        if self.contrast_ids is not None:
+            object.__setattr__(self, "contrast_ids", tuple(int(i) for i in self.contrast_ids))
         T = len(self.tokens)
         _check(self.scores.shape == (T,), f"scores must be ({T},), got {self.scores.shape}")
         _check(0 <= self.position < T, "position out of range")
-        _check(
-            -1e-6 <= self.left_mass <= 1 + 1e-6 and -1e-6 <= self.right_mass <= 1 + 1e-6, "masses in [0, 1]"
-        )
-        _check(self.left_mass + self.right_mass <= 1 + 1e-6, "left + right mass must not exceed 1")
+        left, right = self.attr_left_mass, self.attr_right_mass
+        _check(-1e-6 <= left <= 1 + 1e-6 and -1e-6 <= right <= 1 + 1e-6, "masses in [0, 1]")
+        _check(left + right <= 1 + 1e-6, "left + right mass must not exceed 1")
+        _check(self.objective_kind in ("logit", "log_prob"), "objective_kind is 'logit' or 'log_prob'")
+
+    @property
+    def answer_id(self) -> int:
+        """The answer's first token."""
+        return self.answer_ids[0]
+
+    @property
+    def completeness_error(self) -> float:
+        """IG: ``|sum(scores) - (objective - baseline_objective)| / |objective - baseline_objective|``; NaN for
+        other methods."""
+        gap = self.objective - self.baseline_objective
+        if math.isnan(self.delta) or math.isnan(gap):
+            return math.nan
+        if gap == 0:
+            return 0.0 if self.delta == 0 else math.inf
+        return abs(self.delta) / abs(gap)
 
     def to_dataframe(self):
         import pandas as pd
@@ -235,6 +277,11 @@ class AttributionResult(Result):
             {"position": np.arange(len(self.tokens)), "token": self.tokens, "score": self.scores}
         )
 
+    def _objective_text(self) -> str:
+        if self.objective_kind == "logit":
+            return "objective"
+        return "objective (summed log-probability)"
+
     def summary_text(self) -> str:
         target = self.answer + (f" - {self.contrast}" if self.contrast else "")
         top = np.argsort(-np.abs(self.scores))[:5]
@@ -242,31 +289,52 @@ class AttributionResult(Result):
         delta = "" if math.isnan(self.delta) else f", IG delta {self.delta:.2e}"
         return (
             f"AttributionResult({self.model_name}, {self.kind}, {self.method}, target {target!r} at {self.position})\n"
-            f"  objective {self.objective:.3f}; mass left/right of slot {self.left_mass:.2f}/{self.right_mass:.2f}"
-            f"{delta}\n  strongest: {tops}"
+            f"  {self._objective_text()} {self.objective:.3f}; mass left/right of slot "
+            f"{self.attr_left_mass:.2f}/{self.attr_right_mass:.2f}{delta}\n  strongest: {tops}"
         )
 
 
 @dataclass(frozen=True, repr=False)
 class ProbeRun(Result):
-    """One model's analyses of one probe, in its own framing."""
+    """One model's analyses of one probe, in its own framing, from one forward pass."""
 
     probe: str
     """The probe with its ``___`` slot."""
     text: str
-    """The text the model read (causal: the prefix; bidirectional: the probe with the mask token)."""
+    """The text the model read (causal: the prefix; bidirectional: the probe with its mask token(s))."""
     position: int
-    """Read position (causal: last prefix token; bidirectional: the mask)."""
+    """Read position (causal: last prefix token; bidirectional: the first mask)."""
     word_index: np.ndarray
     """``(T,)`` index of the probe word each token belongs to (-1 for special and mask tokens)."""
     attention: AttentionResult
     lens: LensResult
-    attribution: AttributionResult
+    attribution: AttributionResult | None
+    """None when the comparison ran without attribution (``method=None``)."""
+    top1: str
+    """The model's own top-1 token at the read position."""
+    top1_prob: float
+    """Its probability."""
 
     def __post_init__(self) -> None:
         T = len(self.attention.tokens)
         _check(self.word_index.shape == (T,), f"word_index must be ({T},)")
         _check(self.lens.tokens == self.attention.tokens, "lens and attention must share tokens")
+        _check(0 <= self.position < T, "position out of range")
+        _check(0 <= self.top1_prob <= 1 + 1e-6, "top1_prob must be a probability")
+
+
+METRICS = (
+    "answer_prob",
+    "answer_rank",
+    "top1_correct",
+    "top1_prob",
+    "decision_depth",
+    "attn_past_mass",
+    "attn_future_mass",
+)
+"""The summary of every comparison (and every :func:`interp.compare_suite` row), per model."""
+ATTRIBUTION_METRICS = ("attr_left_mass", "attr_right_mass", "completeness_error")
+"""Added to :data:`METRICS` when the comparison ran an attribution."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -276,15 +344,18 @@ class Comparison(Result):
     probe: str
     """The probe with its ``___`` slot."""
     answer: str
-    """The expected word at the slot."""
+    """The expected answer at the slot (the causal model's top-1 if none was given)."""
     words: tuple[str, ...]
     """The probe's words (the slot is ``___``)."""
     causal: ProbeRun
     bidirectional: ProbeRun
     summary: dict[str, dict[str, float]]
-    """metric -> {"causal": value, "bidirectional": value}: answer_prob, answer_rank, top1_correct,
-    decision_depth, past_mass, future_mass (attention from the read position, mean over layers and heads,
-    content tokens only), left_mass, right_mass (attribution)."""
+    """metric -> {"causal": value, "bidirectional": value}: ``answer_prob`` (the exp of the answer's summed
+    log-probability), ``answer_rank`` and ``top1_correct`` (of the answer's first token), ``top1_prob``,
+    ``decision_depth``, ``attn_past_mass`` / ``attn_future_mass`` (attention from the read position to content
+    tokens left / right of the slot, mean over layers and heads) and, with an attribution,
+    ``attr_left_mass`` / ``attr_right_mass`` (its shares left / right of the slot) and ``completeness_error``
+    (integrated gradients' relative error)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "words", _tokens(self.words))
@@ -292,6 +363,18 @@ class Comparison(Result):
         _check(self.bidirectional.kind == "bidirectional", "Comparison.bidirectional must be bidirectional")
         for k, v in self.summary.items():
             _check(set(v) == {"causal", "bidirectional"}, f"summary[{k!r}] needs both models")
+        for k in METRICS:
+            _check(k in self.summary, f"summary lacks {k!r}")
+
+    @property
+    def causal_top1(self) -> str:
+        """The causal model's own top-1 at its read position."""
+        return self.causal.top1
+
+    @property
+    def bidirectional_top1(self) -> str:
+        """The bidirectional model's own top-1 at its read position."""
+        return self.bidirectional.top1
 
     def to_dataframe(self):
         import pandas as pd
@@ -299,10 +382,12 @@ class Comparison(Result):
         return pd.DataFrame(self.summary).T[["causal", "bidirectional"]]
 
     def summary_text(self) -> str:
+        c, b = self.causal, self.bidirectional
         lines = [
             f"Comparison on {self.probe!r} (answer {self.answer!r})",
-            f"  {'':<16}{'causal':>12}{'bidirectional':>15}",
+            f"  top-1: causal {c.top1!r} ({c.top1_prob:.3f}), bidirectional {b.top1!r} ({b.top1_prob:.3f})",
+            f"  {'':<18}{'causal':>12}{'bidirectional':>15}",
         ]
         for k, v in self.summary.items():
-            lines.append(f"  {k:<16}{v['causal']:>12.3f}{v['bidirectional']:>15.3f}")
+            lines.append(f"  {k:<18}{v['causal']:>12.3f}{v['bidirectional']:>15.3f}")
         return "\n".join(lines)

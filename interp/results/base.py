@@ -14,7 +14,9 @@ import numpy as np
 from interp.errors import InputError
 
 _REGISTRY: dict[str, type[Result]] = {}
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: the reading rule (read positions, top-1 tokens, answer token ids) and the renamed masses
+(``attn_past_mass``/``attn_future_mass``, ``attr_left_mass``/``attr_right_mass``)."""
 
 
 def _check(cond: bool, message: str) -> None:
@@ -114,6 +116,18 @@ def load_result(path: str | Path) -> Result:
     if not path.exists():
         raise InputError(f"no saved result at {path}: pass the path given to result.save(path)")
     meta = json.loads(path.read_text())
+    version = meta.get("format") if isinstance(meta, dict) else None
+    if version != FORMAT_VERSION:
+        if isinstance(version, int) and version < FORMAT_VERSION:
+            raise InputError(
+                f"{path} was saved by an older interp (format {version}; this one reads {FORMAT_VERSION}): fields "
+                "have been renamed since (past_mass -> attn_past_mass, left_mass -> attr_left_mass, ...). Run the "
+                "analysis again with this interp and save it anew."
+            )
+        raise InputError(
+            f"{path} has save format {version!r}, which this interp (format {FORMAT_VERSION}) does not know: "
+            "upgrade interp to open it"
+        )
     with np.load(path.with_suffix(".npz"), allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
     return _decode(meta["result"], arrays)

@@ -22,19 +22,35 @@ class AblationResult(Result):
     mode: str
     """``zero`` or ``mean`` (mean over the reference texts)."""
     answer: str
-    answer_id: int
+    answer_ids: tuple[int, ...]
+    """The answer's token ids (several: its probability is the product, read as a continuation or at one
+    mask per token)."""
     position: int
     """Read position."""
     prob_before: float
+    """The answer's probability (the exp of its summed log-probability) without and with the ablation."""
     prob_after: float
     logit_before: float
+    """Logit of the answer's first token."""
     logit_after: float
+    top1_before: str
+    """The model's top-1 at the read position, before the ablation."""
+    top1_after: str
+    """Its top-1 after."""
+    top1_prob_before: float
+    top1_prob_after: float
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
         object.__setattr__(self, "heads", tuple(tuple(int(x) for x in h) for h in self.heads))
+        object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
         _check(0 <= self.position < len(self.tokens), "position out of range")
-        _check(0 <= self.prob_before <= 1 and 0 <= self.prob_after <= 1, "probabilities in [0, 1]")
+        for p in (self.prob_before, self.prob_after, self.top1_prob_before, self.top1_prob_after):
+            _check(0 <= p <= 1 + 1e-6, "probabilities in [0, 1]")
+
+    @property
+    def answer_id(self) -> int:
+        return self.answer_ids[0]
 
     @property
     def change(self) -> float:
@@ -58,7 +74,9 @@ class AblationResult(Result):
         return (
             f"AblationResult({self.model_name}, {self.kind}, {self.mode} ablation of {heads})\n"
             f"  p({self.answer!r}) {self.prob_before:.3f} -> {self.prob_after:.3f} ({self.change:+.3f}); "
-            f"logit {self.logit_before:.2f} -> {self.logit_after:.2f}"
+            f"logit {self.logit_before:.2f} -> {self.logit_after:.2f}\n"
+            f"  top-1 {self.top1_before!r} ({self.top1_prob_before:.3f}) -> {self.top1_after!r} "
+            f"({self.top1_prob_after:.3f})"
         )
 
 
@@ -71,31 +89,49 @@ class HeadImportanceResult(Result):
     text: str
     mode: str
     answer: str
-    answer_id: int
+    answer_ids: tuple[int, ...]
     position: int
     prob_before: float
+    """The answer's probability without ablation (the exp of its summed log-probability)."""
     logit_before: float
+    """Logit of the answer's first token without ablation."""
     effects: np.ndarray
     """``(n_layers, n_heads)`` change of the answer's probability when that head alone is ablated."""
     logit_effects: np.ndarray
-    """``(n_layers, n_heads)`` change of the answer's logit."""
+    """``(n_layers, n_heads)`` change of the first answer token's logit."""
+    top1_before: str
+    """The model's top-1 at the read position without ablation."""
+    top1_after: np.ndarray
+    """``(n_layers, n_heads)`` strings: the top-1 with that head ablated."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
         _check(self.effects.ndim == 2 and self.effects.shape == self.logit_effects.shape, "effects (L, H)")
+        _check(self.top1_after.shape == self.effects.shape, "top1_after must be (n_layers, n_heads)")
         _check(
             bool(np.all(self.effects >= -1 - 1e-6) & np.all(self.effects <= 1 + 1e-6)), "effects in [-1, 1]"
         )
 
+    @property
+    def answer_id(self) -> int:
+        return self.answer_ids[0]
+
     def to_dataframe(self):
-        return head_table(effect=self.effects, logit_effect=self.logit_effects)
+        return head_table(effect=self.effects, logit_effect=self.logit_effects, top1_after=self.top1_after)
 
     def summary_text(self) -> str:
         l, h = np.unravel_index(np.abs(self.effects).argmax(), self.effects.shape)
+        changed = int((self.top1_after != self.top1_before).sum())
         return (
             f"HeadImportanceResult({self.model_name}, {self.kind}, {self.mode} ablation, answer {self.answer!r})\n"
-            f"  p before {self.prob_before:.3f}; most important head L{l}H{h}: {self.effects[l, h]:+.3f}"
+            f"  p before {self.prob_before:.3f}; most important head L{l}H{h}: {self.effects[l, h]:+.3f}\n"
+            f"  top-1 before {self.top1_before!r}; heads whose ablation changes it: {changed}"
         )
+
+
+MIN_GAP = 0.1
+"""Below this clean - corrupt gap (in logit difference) the restored fractions are mostly noise."""
 
 
 @dataclass(frozen=True, repr=False)
@@ -115,10 +151,16 @@ class PatchingResult(Result):
     position: int
     """Read position."""
     clean_diff: float
+    """logit(answer) - logit(contrast) in the clean run (summed log-probabilities for several tokens)."""
     corrupt_diff: float
+    """The same in the corrupt run."""
+    warnings: tuple[str, ...] = ()
+    """Why the scores may mean nothing: the clean run does not prefer the answer, or clean and corrupt are
+    closer than :data:`MIN_GAP` apart."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         object.__setattr__(self, "corrupt_tokens", _tokens(self.corrupt_tokens))
         T = len(self.tokens)
         _check(len(self.corrupt_tokens) == T, "clean and corrupt must have the same length")
@@ -145,5 +187,5 @@ class PatchingResult(Result):
             f"PatchingResult({self.model_name}, {self.kind}, {self.hook}, {self.answer!r} vs {self.contrast!r})\n"
             f"  logit diff clean {self.clean_diff:.2f}, corrupt {self.corrupt_diff:.2f}; changed tokens "
             f"{[self.tokens[i] for i in self.changed]}; strongest restore {self.restored[l, t]:.2f} at block {l}, "
-            f"token {t} {self.tokens[t]!r}"
+            f"token {t} {self.tokens[t]!r}" + "".join(f"\n  warning: {w}" for w in self.warnings)
         )

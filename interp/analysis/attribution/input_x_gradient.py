@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import torch
-
-from interp.analysis.attribution.objective import Objective, embedding_layer
+from interp.analysis.attribution.objective import Objective
 
 
-def input_x_gradient(
-    objective: Objective, tokens: torch.Tensor, n_steps: int = 50, tolerance: float | None = None
-) -> dict:
-    """Scores ``(T,)``: embedding * gradient, summed over the embedding dimension (``n_steps`` and ``tolerance`` unused)."""
-    from captum.attr import LayerGradientXActivation
+def input_x_gradient(objective: Objective, n_steps: int = 50, tolerance: float | None = None) -> dict:
+    """Scores ``(T0,)``: embedding * gradient, summed over the embedding dimension (``n_steps`` and
+    ``tolerance`` unused)."""
+    from captum.attr import InputXGradient
 
-    gxa = LayerGradientXActivation(objective, embedding_layer(objective.model), multiply_by_inputs=True)
-    a = gxa.attribute(tokens)  # (1, T, d_model)
+    a = InputXGradient(objective).attribute(objective.inputs.clone().requires_grad_(True))  # (1, T0, d_model)
     return {"scores": a[0].detach().sum(-1), "settings": {}}

@@ -4,44 +4,35 @@ from __future__ import annotations
 
 import torch
 
-from interp.analysis.attribution.objective import (
-    Objective,
-    baseline_tokens,
-    embedding_layer,
-    internal_batch_size,
-)
+from interp.analysis.attribution.objective import Objective, internal_batch_size
 
 METHOD = "riemann_middle"
+MAX_STEP_FACTOR = 8
+"""With a tolerance, the steps double at most up to this many times ``n_steps``."""
 
 
-def integrated_gradients(
-    objective: Objective, tokens: torch.Tensor, n_steps: int = 50, tolerance: float | None = 0.01
-) -> dict:
-    """Scores ``(T,)``: captum's LayerIntegratedGradients summed over the embedding dimension.
+def integrated_gradients(objective: Objective, n_steps: int = 50, tolerance: float | None = 0.01) -> dict:
+    """Scores ``(T0,)``: captum's IntegratedGradients on the token embeddings, summed over the embedding dimension.
 
-    Baseline: the pad token's embedding at every ordinary position (special tokens kept). The path integral
+    Baseline: the pad token's embedding at every attributed position (special tokens kept). The path integral
     uses the midpoint rule, in batches of steps (captum's ``internal_batch_size``). Completeness,
     ``sum(scores) = f(x) - f(baseline)``, holds only up to the integral's error (captum's ``delta``), and that
     error is large where the path crosses a sharp feature: a copying head switching its attention from one
     name to another part-way along the path, say. So with ``tolerance`` set, a result whose ``|delta|`` exceeds
-    ``tolerance * |f(x) - f(baseline)|`` is recomputed with twice the steps, up to 8x ``n_steps``; the steps
-    used are in ``settings["steps_used"]``. ``tolerance=None`` uses exactly ``n_steps``.
+    ``tolerance * |f(x) - f(baseline)|`` is recomputed with twice the steps, up to ``MAX_STEP_FACTOR`` (8) times
+    ``n_steps``; the steps used are in ``settings["steps_used"]``. ``tolerance=None`` uses exactly ``n_steps``.
     """
-    model = objective.model
-    baseline = baseline_tokens(model, tokens)
-    with torch.no_grad():
-        baseline_value = float(objective(baseline)[0])
     steps = n_steps
     while True:
-        scores, delta, batch = _integrate(objective, tokens, baseline, steps)
+        scores, delta, batch = _integrate(objective, steps)
         gap = float(scores.sum()) - delta  # f(x) - f(baseline), from captum's delta = sum - gap
-        if tolerance is None or abs(delta) <= tolerance * abs(gap) or steps >= 8 * n_steps:
+        if tolerance is None or abs(delta) <= tolerance * abs(gap) or steps >= MAX_STEP_FACTOR * n_steps:
             break
         steps *= 2
     return {
         "scores": scores,
         "delta": abs(delta),
-        "baseline_objective": baseline_value,
+        "gap": gap,
         "settings": {
             "n_steps": n_steps,
             "steps_used": steps,
@@ -53,19 +44,18 @@ def integrated_gradients(
     }
 
 
-def _integrate(
-    objective: Objective, tokens: torch.Tensor, baseline: torch.Tensor, n_steps: int
-) -> tuple[torch.Tensor, float, int]:
-    from captum.attr import LayerIntegratedGradients
+def _integrate(objective: Objective, n_steps: int) -> tuple[torch.Tensor, float, int]:
+    from captum.attr import IntegratedGradients
 
-    batch = internal_batch_size(objective.model, tokens.shape[1], n_steps)
-    lig = LayerIntegratedGradients(objective, embedding_layer(objective.model))
-    attributions, delta = lig.attribute(
-        tokens,
-        baselines=baseline,
+    t = objective.target
+    batch = internal_batch_size(objective.model, t.rows.shape[1] * t.n_rows, n_steps)
+    ig = IntegratedGradients(objective)
+    attributions, delta = ig.attribute(
+        objective.inputs,
+        baselines=objective.baseline,
         n_steps=n_steps,
         method=METHOD,
         internal_batch_size=batch,
         return_convergence_delta=True,
-    )  # (1, T, d_model), (1,)
+    )  # (1, T0, d_model), (1,)
     return attributions.sum(-1)[0].detach(), float(delta[0]), batch

@@ -1,4 +1,11 @@
-"""The one objective every attribution method explains: logit(answer) [- logit(contrast)] at one position."""
+"""The one objective every attribution method explains, as a function of the input's token embeddings.
+
+The objective is the :class:`~interp.analysis.target.Target`'s: ``logit(answer) [- logit(contrast)]`` at the read
+position for single tokens, the summed log-probabilities for several. Methods perturb the token embeddings of
+row 0 (the frame's tokens, plus a causal answer's continuation, which stays fixed); a contrast that needs its own
+row (another continuation, another number of masks) is built from the same embeddings, so one input explains
+both sides.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +13,78 @@ from dataclasses import dataclass
 
 import torch
 
+from interp.analysis.target import Target, batch_rows, reads_of
+from interp.models import hooks as _hooks
 from interp.models.handle import Model
 
 
-@dataclass(frozen=True)
+def input_embeddings(model: Model, ids: torch.Tensor) -> torch.Tensor:
+    """Token embeddings ``(batch, T, d_model)`` of ``ids`` ``(batch, T)``, as the model's forward pass makes
+    them (position and token-type embeddings are added later)."""
+    name = _hooks.TOKEN_EMBED
+    _, cache = model.run_with_cache(ids, names=[name], stop_after=name)
+    return cache[name]
+
+
+@dataclass(frozen=True, eq=False)
 class Objective:
-    """A scalar per batch row, computed from token ids or from the token-embedding layer's output."""
+    """A scalar per batch row ``(B,)`` from row-0 token embeddings ``(B, T0, d_model)``."""
 
     model: Model
-    position: int
-    answer_id: int
-    contrast_id: int | None = None
-    attention_mask: torch.Tensor | None = None
+    target: Target
 
-    def at_position(self, at: torch.Tensor) -> torch.Tensor:
-        """The objective from the logits at the read position ``(batch, d_vocab)``."""
-        value = at[:, self.answer_id]
-        if self.contrast_id is not None:
-            value = value - at[:, self.contrast_id]
-        return value  # (batch,)
+    def __post_init__(self) -> None:
+        t, m = self.target, self.model
+        T0 = t.lengths[0]
+        emb = input_embeddings(m, t.rows[:, : max(t.lengths)])  # (R, T_max, d)
+        pad = m.tokenizer.pad_token_id
+        pad_emb = input_embeddings(m, torch.tensor([[0 if pad is None else pad]], device=t.rows.device))[0, 0]
+        ids = t.rows[0, :T0].tolist()
+        # Attributed: the frame's own tokens (specials such as BOS, [CLS], [SEP] stay, as does a causal
+        # answer's continuation); the baseline replaces them by the pad token's embedding.
+        keep = torch.tensor(
+            [i >= t.frame_length or tok in m.special_ids for i, tok in enumerate(ids)], device=emb.device
+        )
+        object.__setattr__(self, "inputs", emb[:1, :T0])  # (1, T0, d)
+        object.__setattr__(self, "baseline", torch.where(keep[None, :, None], emb[:1, :T0], pad_emb))
+        object.__setattr__(self, "attributed", ~keep)
+        object.__setattr__(self, "_emb", emb)
+        object.__setattr__(self, "_pad", pad_emb)
 
-    def __call__(self, tokens: torch.Tensor) -> torch.Tensor:
-        # Only the read position is decoded: the (batch, T, d_vocab) logits are never built, which saves the
-        # unembedding of every other position in each of the many passes attribution makes.
-        mask = None if self.attention_mask is None else self.attention_mask.expand(tokens.shape[0], -1)
-        return self.at_position(self.model.logits_at(tokens, self.position, attention_mask=mask))
+    def rows_embeddings(self, e: torch.Tensor) -> torch.Tensor:
+        """Embeddings ``(B * R, T_max, d)`` of every row, built from row 0's ``e`` ``(B, T0, d)``."""
+        t, m = self.target, self.model
+        B, T0, d = e.shape
+        T_max = t.rows.shape[1]
+        out = []
+        for r, length in enumerate(t.lengths):
+            if r == 0:
+                row = e
+            elif m.kind == "causal":  # prefix from e, then the contrast's own continuation
+                row = torch.cat(
+                    [e[:, : t.frame_length], self._emb[r, t.frame_length : length].expand(B, -1, -1)], 1
+                )
+            else:  # the contrast's number of masks: they share the masks' embedding (one token, one path)
+                slot, n_a, n_c = int(t.read_pos[0]), len(t.answer), len(t.contrast or ())
+                row = torch.cat([e[:, :slot], e[:, slot : slot + 1].expand(B, n_c, d), e[:, slot + n_a :]], 1)
+            if row.shape[1] < T_max:
+                row = torch.cat([row, self._pad.expand(B, T_max - row.shape[1], d)], 1)
+            out.append(row)
+        return torch.stack(out, 1).reshape(B * len(t.lengths), T_max, d)
 
+    def __call__(self, e: torch.Tensor) -> torch.Tensor:
+        t, m = self.target, self.model
+        B = e.shape[0]
+        rows, mask = batch_rows(t, B)
+        built = self.rows_embeddings(e)
 
-def embedding_layer(model: Model) -> torch.nn.Module:
-    """The token-embedding module (position and token-type embeddings are separate modules)."""
-    return model.bridge.embed
+        def replace(tensor: torch.Tensor, hook: object) -> torch.Tensor:
+            return built.to(tensor.dtype)
 
-
-def baseline_tokens(model: Model, tokens: torch.Tensor) -> torch.Tensor:
-    """Every ordinary token replaced by the pad token (else id 0, whose embedding then stands in); special
-    tokens such as BOS, [CLS] and [SEP] stay, so only the text's own tokens are attributed."""
-    pad = model.tokenizer.pad_token_id
-    pad = 0 if pad is None else pad
-    keep = torch.tensor([[int(t) in model.special_ids for t in tokens[0].tolist()]], device=tokens.device)
-    return torch.where(keep, tokens, torch.full_like(tokens, pad))
+        # Only the reads are decoded: the (batch, T, d_vocab) logits are never built.
+        with m.hooks({_hooks.TOKEN_EMBED: replace}):
+            resid = m.final_resid(rows, attention_mask=mask)
+        return t.value(m.decode_resid(reads_of(t, resid)))
 
 
 def internal_batch_size(model: Model, n_tokens: int, n_steps: int, budget_bytes: float = 512e6) -> int:

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import torch
-
-from interp.analysis.attribution.objective import Objective, embedding_layer
+from interp.analysis.attribution.objective import Objective
 
 
-def saliency(
-    objective: Objective, tokens: torch.Tensor, n_steps: int = 50, tolerance: float | None = None
-) -> dict:
-    """Scores ``(T,)`` >= 0: ||d objective / d embedding|| per token (``n_steps`` and ``tolerance`` unused)."""
-    from captum.attr import LayerGradientXActivation
+def saliency(objective: Objective, n_steps: int = 50, tolerance: float | None = None) -> dict:
+    """Scores ``(T0,)`` >= 0: ||d objective / d embedding|| per token (``n_steps`` and ``tolerance`` unused)."""
+    from captum.attr import Saliency
 
-    grads = LayerGradientXActivation(objective, embedding_layer(objective.model), multiply_by_inputs=False)
-    g = grads.attribute(tokens)  # (1, T, d_model)
+    g = Saliency(objective).attribute(
+        objective.inputs.clone().requires_grad_(True), abs=False
+    )  # (1, T0, d_model)
     return {"scores": g[0].detach().norm(dim=-1), "settings": {"norm": "L2 over the embedding dimension"}}

@@ -6,13 +6,21 @@ import numpy as np
 import torch
 
 from interp.errors import InputError
+from interp.models import hooks as _hooks
+from interp.models.frame import Frame
+from interp.models.frame import frame as _frame
 from interp.models.handle import Model
 from interp.results import AttentionResult, InductionResult
 
 
+def pattern_names(model: Model) -> list[str]:
+    """The attention pattern of every layer, ``(batch, heads, query, key)`` each."""
+    return _hooks.names(_hooks.PATTERN, model.n_layers)
+
+
 def patterns_of(model: Model, tokens: torch.Tensor) -> torch.Tensor:
     """Attention patterns ``(n_layers, n_heads, T, T)`` of one validated ``(1, T)`` input."""
-    names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.n_layers)]
+    names = pattern_names(model)
     _, cache = model.run_with_cache(tokens, names=names, stop_after=names[-1])  # no logits are built
     return torch.stack([cache[n][0] for n in names]).float()  # (L, H, T, T)
 
@@ -61,22 +69,34 @@ def rollout(patterns: torch.Tensor) -> torch.Tensor:
     return result.float()
 
 
-def attention(model: Model, text: str | torch.Tensor) -> AttentionResult:
-    """Every head's pattern on ``text``, per-head time-view statistics (also without special tokens), rollout."""
-    tokens = model.tokens_of(text)
-    pats = patterns_of(model, tokens)
-    special = torch.tensor([int(t) in model.special_ids for t in tokens[0].tolist()], dtype=torch.bool)
+def attention(
+    model: Model, text: str | torch.Tensor, *, position: int | None = None, allow_unknown: bool = False
+) -> AttentionResult:
+    """Every head's pattern on ``text``, per-head time-view statistics (also on content tokens only), rollout.
+
+    ``text`` is framed by :meth:`interp.Model.frame`: a probe's prefix for a causal model, the probe with its
+    mask for a masked LM; plain text as given. The result records the read position (None for a masked LM's
+    text without a mask: attention needs no reading).
+    """
+    frame = _frame(model, text, position=position, allow_unknown=allow_unknown, require_read=False)
+    return attention_result(model, frame, patterns_of(model, frame.tokens))
+
+
+def attention_result(model: Model, frame: Frame, pats: torch.Tensor) -> AttentionResult:
+    """The result for ``frame`` from its patterns ``(n_layers, n_heads, T, T)``."""
+    content = torch.as_tensor(frame.content)
     stats = head_stats(pats)
-    content = ~special if (~special).any() else torch.ones_like(special)
-    stats.update({f"{k}_content": v for k, v in head_stats(pats, content).items()})
+    keep = content if content.any() else torch.ones_like(content)
+    stats.update({f"{k}_content": v for k, v in head_stats(pats, keep).items()})
     return AttentionResult(
         model_name=model.name,
         kind=model.kind,
-        tokens=model.to_str_tokens(tokens),
+        tokens=frame.str_tokens,
         patterns=pats.numpy().astype(np.float32),
         head_stats=stats,
         rollout=rollout(pats).numpy(),
-        special=special.numpy(),
+        special=~frame.content,
+        position=frame.position,
     )
 
 
@@ -118,3 +138,6 @@ def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int
 def _ordinary_ids(model: Model) -> list[int]:
     specials = model.special_ids | {model.mask_token_id, model.tokenizer.unk_token_id}
     return [i for i in range(min(model.d_vocab, len(model.tokenizer))) if i not in specials]
+
+
+__all__ = ["attention", "induction_scores"]

@@ -36,7 +36,14 @@ def hooks_summary(name: str = "tiny-causal") -> str:
 
 def summary_table(comparisons: list) -> str:
     """The time-view numbers of every comparison, one row per probe, as terminal text."""
-    metrics = ("answer_prob", "top1_correct", "decision_depth", "past_mass", "future_mass", "right_mass")
+    metrics = (
+        "answer_prob",
+        "top1_correct",
+        "decision_depth",
+        "attn_past_mass",
+        "attn_future_mass",
+        "attr_right_mass",
+    )
     labels = ("p(answer)", "top-1 right", "decision depth", "attn past", "attn future", "attr right")
     head = f"{'phenomenon':<12} {'answer':<8} " + " ".join(f"{label:^14}" for label in labels)
     sub = f"{'':<12} {'':<8} " + " ".join(f"{'causal':>7}{'bidi':>7}" for _ in metrics)

@@ -1,0 +1,183 @@
+"""A causal and a bidirectional model on the same probe, each in its own framing, side by side.
+
+The causal model reads the slot from the prefix (time); the bidirectional model reads it at the mask with both
+sides visible (space). Attention, the lens and the prediction come from one forward pass per model; attribution
+(optional) adds integrated gradients' batched passes. :func:`interp.compare_suite` runs the same code over
+many probes, batched: one definition of every number in the summary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from interp.analysis import target as _target
+from interp.analysis.attribution import check_method, explain
+from interp.analysis.lens import decision_depth, lens_result
+from interp.analysis.patterns import attention_result, pattern_names
+from interp.errors import InputError
+from interp.models import hooks as _hooks
+from interp.models.frame import Frame, split_probe, token_str
+from interp.models.frame import frame as _frame
+from interp.models.handle import Model
+from interp.results import Comparison, ProbeRun
+from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
+
+
+def check_pair(causal: Model, bidirectional: Model) -> None:
+    if getattr(causal, "kind", None) != "causal":
+        raise InputError(
+            f"the first model must be causal, but {getattr(causal, 'name', causal)!r} is "
+            f"{getattr(causal, 'kind', 'not a model')}: call compare(causal, bidirectional, probe)"
+        )
+    if getattr(bidirectional, "kind", None) != "bidirectional":
+        raise InputError(
+            f"the second model must be bidirectional, but {getattr(bidirectional, 'name', bidirectional)!r} is "
+            f"{getattr(bidirectional, 'kind', 'not a model')}: call compare(causal, bidirectional, probe)"
+        )
+
+
+@dataclass
+class Reading:
+    """One probe read by one model in one pass: its frame, target, summary and (for compare) the full arrays."""
+
+    frame: Frame
+    target: _target.Target
+    summary: dict[str, float]
+    top1: str
+    value: float
+    resid: torch.Tensor | None = None  # (L+1, T_row, d_model), kept for compare's lens
+    patterns: torch.Tensor | None = None  # (L, H, T, T), kept for compare's attention
+
+
+def frame_probe(
+    model: Model, probe: str, answer: Any, allow_unknown: bool
+) -> tuple[Frame, tuple[int, ...] | None]:
+    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    return _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown), ids
+
+
+@torch.no_grad()
+def read_probes(
+    model: Model, frames: list[Frame], answers: list[tuple[int, ...] | None], *, keep: bool = False
+) -> list[Reading]:
+    """One padded forward pass over the probes' answer rows: prediction, lens rows at the read position and
+    attention from it, summarised per probe (``keep``: also the full residuals and patterns)."""
+    targets = [None if a is None else _target.make(model, f, a) for f, a in zip(frames, answers)]
+    rows = [f.tokens[0] if t is None else t.rows[0, : t.lengths[0]] for f, t in zip(frames, targets)]
+    B, T = len(rows), max(len(r) for r in rows)
+    pad = model.tokenizer.pad_token_id or 0
+    tokens = torch.full((B, T), pad, dtype=torch.long, device=model.device)  # (B, T), right-padded
+    mask = torch.zeros(B, T, dtype=torch.long, device=model.device)
+    for i, r in enumerate(rows):
+        tokens[i, : len(r)], mask[i, : len(r)] = r, 1
+    resids, pats = _hooks.resid_names(model), pattern_names(model)
+    _, cache = model.run_with_cache(
+        tokens, resids + pats, attention_mask=None if bool(mask.all()) else mask, stop_after=resids[-1]
+    )
+    resid = torch.stack([cache[n] for n in resids], 1)  # (B, L+1, T, d_model)
+    out = []
+    for i, (f, target) in enumerate(zip(frames, targets)):
+        pos, n = f.position, len(rows[i])
+        layer_logits = model.decode_resid(resid[i, :, pos]).float()  # (L+1, V)
+        probs = layer_logits[-1].softmax(-1)
+        top = int(probs.argmax())
+        target = target or _target.make(model, f, (top,))
+        reads = model.decode_resid(resid[i, -1, target.read_pos]).float()[None]  # (1, n_reads, V)
+        pattern_rows = torch.stack([cache[p][i, :, pos, : f.T] for p in pats])  # (L, H, T)
+        past, future = f.side_shares(pattern_rows.cpu().numpy())
+        aid = target.answer[0]
+        rank = int((layer_logits[-1] > layer_logits[-1, aid]).sum())
+        summary = {
+            "answer_prob": float(target.answer_logprob(reads).exp()[0]),
+            "answer_rank": float(rank),
+            "top1_correct": float(rank == 0),
+            "top1_prob": float(probs[top]),
+            "decision_depth": float(decision_depth(layer_logits.argmax(-1))),
+            "attn_past_mass": float(past.mean()),
+            "attn_future_mass": float(future.mean()),
+        }
+        reading = Reading(f, target, summary, token_str(model, top), float(target.value(reads)[0]))
+        if keep:
+            reading.resid = resid[i, :, :n]
+            reading.patterns = torch.stack([cache[p][i, :, : f.T, : f.T] for p in pats]).float()
+        out.append(reading)
+    return out
+
+
+def attribute_reading(
+    model: Model, reading: Reading, method: str, n_steps: int, tolerance: float | None
+) -> Any:
+    """The attribution of a reading's answer; its masses and completeness go into the summary."""
+    attr = explain(model, reading.frame, reading.target, method, n_steps, tolerance, value=reading.value)
+    reading.summary.update(
+        attr_left_mass=attr.attr_left_mass,
+        attr_right_mass=attr.attr_right_mass,
+        completeness_error=attr.completeness_error,
+    )
+    return attr
+
+
+def compare(
+    causal: Model,
+    bidirectional: Model,
+    probe: str,
+    *,
+    answer: str | int | None = None,
+    method: str | None = "integrated_gradients",
+    n_steps: int = 50,
+    tolerance: float | None = 0.01,
+    allow_unknown: bool = False,
+) -> Comparison:
+    """Attention, logit lens, prediction and attribution of both models on ``probe`` (one ``___`` slot).
+
+    Each model frames the probe its own way (:meth:`interp.Model.frame`) and is read in one forward pass.
+    ``answer`` is the word expected at the slot, tokenized by each model in its own convention; an answer of
+    several tokens is scored as its summed log-probability (its rank and the lens follow its first token).
+    Without it, each model's own top-1 is explained. ``method`` is the attribution method (None: no
+    attribution, a pure prediction/attention/lens reading); ``n_steps`` and ``tolerance`` go to integrated
+    gradients (see :func:`interp.attribute`).
+    """
+    check_pair(causal, bidirectional)
+    split_probe(probe)
+    if method is not None:
+        check_method(method, n_steps, tolerance)
+    runs, summaries = [], []
+    for model in (causal, bidirectional):
+        frame, ids = frame_probe(model, probe, answer, allow_unknown)
+        (reading,) = read_probes(model, [frame], [ids], keep=True)
+        attr = None if method is None else attribute_reading(model, reading, method, n_steps, tolerance)
+        runs.append(
+            ProbeRun(
+                model_name=model.name,
+                kind=model.kind,
+                probe=probe,
+                text=frame.read_text,
+                position=frame.position,
+                word_index=frame.word_index,
+                attention=attention_result(model, frame, reading.patterns),
+                lens=lens_result(model, frame, reading.resid, reading.target.answer),
+                attribution=attr,
+                top1=reading.top1,
+                top1_prob=reading.summary["top1_prob"],
+            )
+        )
+        summaries.append(reading.summary)
+    metrics = METRICS + (ATTRIBUTION_METRICS if method is not None else ())
+    c, b = runs
+    sc, sb = summaries
+    return Comparison(
+        model_name=f"{causal.name} | {bidirectional.name}",
+        kind="comparison",
+        probe=probe,
+        answer=c.lens.answer if answer is None else str(answer),
+        words=tuple(probe.split()),
+        causal=c,
+        bidirectional=b,
+        summary={k: {"causal": sc[k], "bidirectional": sb[k]} for k in metrics},
+    )
+
+
+__all__ = ["compare"]

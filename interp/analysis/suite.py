@@ -1,0 +1,116 @@
+""":func:`compare_suite`: :func:`interp.compare`'s summary over many probes, batched, as a table."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from tqdm.auto import tqdm
+
+from interp.analysis.attribution import check_method
+from interp.analysis.attribution.integrated_gradients import MAX_STEP_FACTOR
+from interp.analysis.comparison import attribute_reading, check_pair, frame_probe, read_probes
+from interp.errors import InputError, InterpWarning
+from interp.models.handle import Model
+from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
+
+
+def records(probes: Iterable[Any]) -> list[dict[str, Any]]:
+    """``probes`` as ``{"text", "answer", "phenomenon"}`` records."""
+    out = []
+    for p in probes:
+        if isinstance(p, str):
+            out.append({"text": p, "answer": None, "phenomenon": None})
+        elif isinstance(p, (tuple, list)) and len(p) == 2:
+            out.append({"text": p[0], "answer": p[1], "phenomenon": None})
+        elif isinstance(p, dict) and "text" in p:
+            out.append({"text": p["text"], "answer": p.get("answer"), "phenomenon": p.get("phenomenon")})
+        elif hasattr(p, "text"):
+            out.append(
+                {
+                    "text": p.text,
+                    "answer": getattr(p, "answer", None),
+                    "phenomenon": getattr(p, "phenomenon", None),
+                }
+            )
+        else:
+            raise InputError(
+                f"a probe must be a string, a (probe, answer) pair or a record with .text; got {p!r}"
+            )
+    return out
+
+
+def compare_suite(
+    causal: Model,
+    bidirectional: Model,
+    probes: Iterable[Any],
+    *,
+    method: str | None = "integrated_gradients",
+    n_steps: int = 50,
+    tolerance: float | None = 0.01,
+    batch_size: int = 16,
+    allow_unknown: bool = False,
+    progress: bool = True,
+):
+    """:func:`interp.compare`'s summary over many probes: a pandas DataFrame, one row per probe.
+
+    ``probes``: the zoo's probe records, ``(probe, answer)`` pairs, dicts with ``text``/``answer`` or plain
+    probe strings. Forward passes run ``batch_size`` probes at a time, right-padded with attention masks (equal
+    to one-by-one runs), through the code :func:`interp.compare` uses. Columns: ``probe``, ``answer``,
+    ``phenomenon``, and per model (``causal_``/``bidirectional_`` prefix) ``top1`` (its own top-1 token) and
+    every summary metric. With attribution (``method``, default integrated gradients), each row is refined by
+    the same adaptive rule as :func:`interp.attribute`: steps double from ``n_steps`` up to 8x while the
+    relative completeness error exceeds ``tolerance``; ``{kind}_completeness_error`` reports it and
+    ``{kind}_complete`` is False where it stayed above (one warning gives the count). ``method=None`` skips
+    attribution: a pure prediction, attention and lens sweep.
+    """
+    import pandas as pd
+
+    check_pair(causal, bidirectional)
+    if method is not None:
+        check_method(method, n_steps, tolerance)
+    recs = records(probes)
+    if not recs:
+        raise InputError("compare_suite needs at least one probe")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
+    columns: dict[str, list[Any]] = {
+        "probe": [r["text"] for r in recs],
+        "answer": [r["answer"] for r in recs],
+        "phenomenon": [r["phenomenon"] for r in recs],
+    }
+    metrics = METRICS + (ATTRIBUTION_METRICS if method is not None else ())
+    incomplete: dict[str, int] = {}
+    bar = tqdm(total=len(recs) * 2, desc="compare_suite", disable=not progress)
+    for kind, model in (("causal", causal), ("bidirectional", bidirectional)):
+        framed = [frame_probe(model, r["text"], r["answer"], allow_unknown) for r in recs]
+        readings = []
+        for start in range(0, len(recs), batch_size):
+            batch = framed[start : start + batch_size]
+            for reading in read_probes(model, [f for f, _ in batch], [a for _, a in batch]):
+                if method is not None:
+                    attribute_reading(model, reading, method, n_steps, tolerance)
+                readings.append(reading)
+                bar.update(1)
+        columns[f"{kind}_top1"] = [r.top1 for r in readings]
+        for metric in metrics:
+            columns[f"{kind}_{metric}"] = [r.summary[metric] for r in readings]
+        if method == "integrated_gradients" and tolerance is not None:
+            complete = [not (r.summary["completeness_error"] > tolerance) for r in readings]
+            columns[f"{kind}_complete"] = complete
+            incomplete[kind] = complete.count(False)
+    bar.close()
+    if any(incomplete.values()):
+        counts = " and ".join(f"{n} of {len(recs)} {kind} rows" for kind, n in incomplete.items() if n)
+        warnings.warn(
+            f"compare_suite: integrated gradients stayed above the {tolerance:.0%} completeness tolerance on "
+            f"{counts} even at {MAX_STEP_FACTOR}x n_steps ({MAX_STEP_FACTOR * n_steps} steps); those rows have "
+            "{kind}_complete False. Raise n_steps, or read their attribution masses with care.",
+            InterpWarning,
+            stacklevel=2,
+        )
+    return pd.DataFrame(columns)
+
+
+__all__ = ["compare_suite", "records"]

@@ -1,0 +1,194 @@
+"""What an analysis scores at a frame: the answer (and the contrast), as token rows and the reads that score them.
+
+One token each: the objective is ``logit(answer) [- logit(contrast)]`` at the read position, as it always was.
+Several tokens on either side: the objective is the summed log-probability of the answer's tokens [minus the
+contrast's]. A causal model reads them as a teacher-forced continuation after the slot (the row is the prefix
+plus the answer's first tokens); a masked LM reads them at one mask per token, all masked at once. Where the
+contrast needs other tokens in the row (a causal continuation, or a masked slot of another length), it gets a
+second row; every analysis runs the rows as one batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from interp.errors import InputError
+from interp.models.frame import Frame, answer_ids, ids_str
+from interp.models.handle import Model
+
+
+@dataclass(frozen=True)
+class Target:
+    """The answer and contrast at one frame, and how to score them from a batch of rows."""
+
+    answer: tuple[int, ...]
+    """The answer's token ids (several for a multi-token answer)."""
+    contrast: tuple[int, ...] | None
+    """The contrast's token ids, if any."""
+    rows: torch.Tensor
+    """``(R, T_max)`` token ids, right-padded: row 0 reads the answer (and the contrast where it can)."""
+    lengths: tuple[int, ...]
+    """``(R,)`` real length of each row."""
+    read_row: torch.Tensor
+    """``(n,)`` the row of each read."""
+    read_pos: torch.Tensor
+    """``(n,)`` the position of each read."""
+    read_token: torch.Tensor
+    """``(n,)`` the token scored by each read."""
+    read_sign: torch.Tensor
+    """``(n,)`` +1 for the answer's reads, -1 for the contrast's."""
+    log_prob: bool
+    """True: summed log-probabilities (a side has several tokens); False: logits (one token each)."""
+    frame_length: int
+    """T of the frame: positions from here on (a causal continuation) are the answer, not the input."""
+    causal: bool
+    """Whether the rows are a causal model's (rows share the prefix) or a masked LM's."""
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.rows.shape[0])
+
+    @property
+    def attention_mask(self) -> torch.Tensor | None:
+        """``(R, T_max)`` where rows differ in length, else None (no mask: the model's own unpadded pass)."""
+        if len(set(self.lengths)) == 1:
+            return None
+        idx = torch.arange(self.rows.shape[1])
+        return (idx[None, :] < torch.tensor(self.lengths)[:, None]).long()
+
+    def value(self, logits: torch.Tensor) -> torch.Tensor:
+        """The objective ``(B,)`` from the logits at the reads ``(B, n, d_vocab)``."""
+        scores = logits.float().log_softmax(-1) if self.log_prob else logits.float()
+        token = self.read_token.to(logits.device)
+        picked = scores.gather(-1, token[None, :, None].expand(scores.shape[0], -1, 1))[..., 0]  # (B, n)
+        return (picked * self.read_sign.to(picked.device)).sum(-1)
+
+    def answer_logprob(self, logits: torch.Tensor) -> torch.Tensor:
+        """Summed log-probability ``(B,)`` of the answer's tokens (its probability is the exp of this)."""
+        logp = logits.float().log_softmax(-1)
+        keep = self.read_sign > 0
+        token = self.read_token[keep].to(logits.device)
+        picked = logp[:, keep.to(logits.device)].gather(-1, token[None, :, None].expand(logp.shape[0], -1, 1))
+        return picked[..., 0].sum(-1)
+
+
+def tokens_of(model: Model, word: Any, *, allow_unknown: bool, role: str) -> tuple[int, ...] | None:
+    return None if word is None else answer_ids(model, word, allow_unknown=allow_unknown, role=role)
+
+
+def make(
+    model: Model, frame: Frame, answer: tuple[int, ...], contrast: tuple[int, ...] | None = None
+) -> Target:
+    """The rows and reads that score ``answer`` [- ``contrast``] at ``frame``."""
+    if frame.position is None:
+        raise InputError("this text has no read position: write ___ where the answer goes")
+    if contrast is not None and tuple(contrast) == tuple(answer):
+        raise InputError(
+            f"answer and contrast are the same ({ids_str(model, answer)!r}): pass a different contrast"
+        )
+    base = frame.tokens[0].tolist()
+    T = len(base)
+    rows: list[list[int]] = []
+    reads: list[tuple[int, int, int, int]] = []  # (row, position, token, sign)
+    sides = [(answer, 1)] + ([(contrast, -1)] if contrast is not None else [])
+    if model.kind == "causal":
+        if (len(answer) > 1 or (contrast is not None and len(contrast) > 1)) and frame.position != T - 1:
+            raise InputError(
+                "an answer of several tokens is read as the continuation after the last token: drop position="
+            )
+        for ids, sign in sides:
+            # The row of an earlier side serves if it already holds this side's first tokens.
+            row = next(
+                (r for r, toks in enumerate(rows) if toks[T : T + len(ids) - 1] == list(ids[:-1])), None
+            )
+            if row is None:
+                rows.append(base + list(ids[:-1]))
+                row = len(rows) - 1
+            reads += [(row, frame.position + j, t, sign) for j, t in enumerate(ids)]
+    elif not (frame.is_probe and frame.position == frame.slot):
+        # A masked LM read at a mask written in the text, or at a chosen position: one token each.
+        if len(answer) > 1 or (contrast is not None and len(contrast) > 1):
+            raise InputError(
+                "an answer of several tokens needs a probe with a ___ slot (it becomes one mask per token), "
+                "read at the slot"
+            )
+        rows.append(base)
+        reads += [(0, frame.position, ids[0], sign) for ids, sign in sides]
+    else:
+        n, slot = frame.n_slot, frame.slot
+        if n != len(answer):
+            raise InputError(
+                f"the frame has {n} mask(s) but the answer has {len(answer)} tokens: frame it with n_slot="
+                f"{len(answer)}"
+            )
+        for ids, sign in sides:
+            row = next((r for r, toks in enumerate(rows) if _n_masks(model, toks, slot) == len(ids)), None)
+            if row is None:
+                rows.append(base[:slot] + [model.mask_token_id] * len(ids) + base[slot + n :])
+                row = len(rows) - 1
+            reads += [(row, slot + j, t, sign) for j, t in enumerate(ids)]
+    lengths = tuple(len(r) for r in rows)
+    pad = model.tokenizer.pad_token_id
+    pad = 0 if pad is None else pad
+    padded = torch.full((len(rows), max(lengths)), pad, dtype=torch.long)
+    for i, r in enumerate(rows):
+        padded[i, : len(r)] = torch.tensor(r)
+    cols = list(zip(*reads))
+    log_prob = len(answer) > 1 or (contrast is not None and len(contrast) > 1)
+    return Target(
+        answer=tuple(answer),
+        contrast=None if contrast is None else tuple(contrast),
+        rows=padded.to(frame.tokens.device),
+        lengths=lengths,
+        read_row=torch.tensor(cols[0]),
+        read_pos=torch.tensor(cols[1]),
+        read_token=torch.tensor(cols[2]),
+        read_sign=torch.tensor(cols[3], dtype=torch.float32),
+        log_prob=log_prob,
+        frame_length=T,
+        causal=model.kind == "causal",
+    )
+
+
+def _n_masks(model: Model, toks: list[int], slot: int) -> int:
+    n = 0
+    while slot + n < len(toks) and toks[slot + n] == model.mask_token_id:
+        n += 1
+    return n
+
+
+def batch_rows(target: Target, repeat: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The rows repeated ``repeat`` times, ``(repeat * R, T_max)`` (batch b, row r at ``b * R + r``), and
+    their attention mask (None when every row has the same length)."""
+    rows = target.rows.repeat(repeat, 1)
+    mask = target.attention_mask
+    return rows, None if mask is None else mask.repeat(repeat, 1).to(rows.device)
+
+
+def reads_of(target: Target, resid: torch.Tensor) -> torch.Tensor:
+    """The residuals at the reads ``(B, n, d_model)`` from ``(B * R, T_max, d_model)``."""
+    R = target.n_rows
+    B = resid.shape[0] // R
+    resid = resid.reshape(B, R, *resid.shape[1:])
+    return resid[:, target.read_row.to(resid.device), target.read_pos.to(resid.device)]
+
+
+def read_logits(
+    model: Model,
+    target: Target,
+    repeat: int = 1,
+    hooks: Mapping[str, Any] | None = None,
+) -> torch.Tensor:
+    """Logits at the reads ``(repeat, n, d_vocab)`` of ``repeat`` copies of the rows (hooks attached by the
+    caller or given here fire); only the read positions are decoded."""
+    rows, mask = batch_rows(target, repeat)
+    if hooks:
+        with model.hooks(hooks):
+            resid = model.final_resid(rows, attention_mask=mask)
+    else:
+        resid = model.final_resid(rows, attention_mask=mask)
+    return model.decode_resid(reads_of(target, resid))
