@@ -225,17 +225,19 @@ class Model:
         fns = _hooks.caching_hooks(self, names, cache)
         if stop_after is not None:
             fns = _hooks.stopping(self, fns, stop_after, seen)
-        logits = None
-        with torch.no_grad():
-            with self.hooks(fns):
-                try:
-                    logits = self.forward(tokens, attention_mask=attention_mask)
-                except _hooks.StopForward:
-                    if "last" not in seen:
-                        raise  # a stop of the caller's, not ours
-            if "last" in seen and _hooks.nonfinite(*seen["last"]):
-                kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
-                self._nonfinite(f"the activations at {seen['last'][0]}", lambda: self._forward(tokens, kwargs))
+
+        def run() -> torch.Tensor | None:
+            try:
+                return self.forward(tokens, attention_mask=attention_mask)
+            except _hooks.StopForward:
+                if "last" not in seen:
+                    raise  # a stop of the caller's, not ours
+                return None
+
+        logits = _hooks.run_attached(self, fns, run, grad=False)
+        if "last" in seen and _hooks.nonfinite(*seen["last"]):
+            kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
+            self._nonfinite(f"the activations at {seen['last'][0]}", lambda: self._forward(tokens, kwargs))
         return logits, cache
 
     def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -248,12 +250,14 @@ class Model:
             box["resid"] = tensor
             raise _hooks.StopForward(name)
 
-        with self.hooks({name: grab}):
+        def run() -> None:
             try:
                 self.forward(tokens, attention_mask=attention_mask)
             except _hooks.StopForward:
                 if "resid" not in box:
                     raise  # a stop of the caller's, not ours
+
+        _hooks.run_attached(self, {name: grab}, run)
         resid = box["resid"]
         if _hooks.nonfinite(name, resid):
             kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}

@@ -147,6 +147,7 @@ class EngineState:
                 if d is not None:
                     self.dicts.append((module, d, frozenset(d)))
         self.baseline = sum(len(keys) for _, _, keys in self.dicts)
+        self._plain = [d for _, d, _ in self.dicts]
         self.open: weakref.WeakSet[Attachment] = weakref.WeakSet()
 
     @classmethod
@@ -158,8 +159,13 @@ class EngineState:
             object.__setattr__(bridge, "_interp_engine", state)
         return state
 
+    @staticmethod
+    def recorded(bridge: Any) -> EngineState | None:
+        """The state recorded for ``bridge``, or None before its first forward pass."""
+        return vars(bridge).get("_interp_engine")
+
     def count(self) -> int:
-        return sum(map(len, (d for _, d, _ in self.dicts)))
+        return sum(map(len, self._plain))
 
     def extra(self) -> list[tuple[Any, dict, Any, Any]]:
         """(module, dict, key, fn) for every hook that was not there at load."""
@@ -187,7 +193,7 @@ def _live_frames() -> set[int]:
     return ids
 
 
-def _captum_frames(live: Iterable[int]) -> int:
+def _captum_frames() -> int:
     """How many captum frames are executing (captum's layer hooks live only inside them)."""
     n = 0
     for top in sys._current_frames().values():
@@ -197,6 +203,15 @@ def _captum_frames(live: Iterable[int]) -> int:
                 n += 1
             f = f.f_back
     return n
+
+
+def _is_engine_wiring(fn: Any) -> bool:
+    """A lasting hook that the bridge wires into its own components (kept by :meth:`Model.reset`)."""
+    fn = getattr(fn, "func", fn)
+    module = str(getattr(fn, "__module__", "") or "")
+    return (
+        module.startswith("transformer_lens.model_bridge") and getattr(fn, "__interp_owner__", None) is None
+    )
 
 
 def _is_captum(fn: Any) -> bool:
@@ -210,7 +225,8 @@ def sweep(model: Model, *, everything: bool = False) -> int:
     Ours go once the context that added them has ended; captum's (its layer attributions attach forward hooks
     for the length of one call) once no captum call is running, or, while one runs, all but the newest on each
     module. Hooks of unknown origin are kept, unless ``everything`` (:meth:`Model.reset`): then every hook
-    that was not there at load goes, and every open context is closed.
+    added since load goes (the bridge's own wiring of its components excepted), and every open context is
+    closed.
     """
     state = EngineState.of(model.bridge)
     opened = list(state.open)
@@ -221,11 +237,14 @@ def sweep(model: Model, *, everything: bool = False) -> int:
     extra = state.extra()
     if everything:
         for att in opened:
-            att.closed = True
-        for module, d, key, _ in extra:
-            _remove(module, d, key)
+            att.close()
+        removed = 0
+        for module, d, key, fn in extra:
+            if not _is_engine_wiring(fn):
+                _remove(module, d, key)
+                removed += 1
         _reset_lens_handles(model)
-        return len(extra)
+        return removed
     live = _live_frames()
     removed = 0
     captum: dict[int, list[tuple[Any, dict, Any]]] = {}
@@ -239,7 +258,7 @@ def sweep(model: Model, *, everything: bool = False) -> int:
         elif _is_captum(fn):
             captum.setdefault(id(d), []).append((module, d, key))
     if captum:
-        running = _captum_frames(live) > 0
+        running = _captum_frames() > 0
         for hooks in captum.values():
             hooks.sort(key=lambda h: h[2])  # torch's handle ids grow: the newest hook comes last
             for module, d, key in hooks if not running else hooks[:-1]:
@@ -289,6 +308,8 @@ class Attachment:
         self.closed = False
         self.frame: Any = None
         self.n_attached = 0
+        self.keys: list[tuple[Any, int]] = []
+        self.finalizer: weakref.finalize | None = None
         owner = weakref.ref(self)
         self.hooks = []
         for hook_name, fn in fns.items():
@@ -302,25 +323,32 @@ class Attachment:
         sweep(self.model)
         self.frame = sys._getframe(1)
         self.state.open.add(self)
+        # Should the with statement end without __exit__ running (an interrupt at its very start), the hooks
+        # go when this object does; a normal close detaches the finaliser, so no code runs at deallocation.
+        self.finalizer = weakref.finalize(self, _strip, self.hooks, self.keys)
+        self.finalizer.atexit = False
         try:
             for point, torch_hook in self.hooks:
                 self.n_attached += 1
-                point.register_forward_hook(torch_hook)
+                self.keys.append((point, point.register_forward_hook(torch_hook).id))
         except BaseException:
-            self.close()
+            self.close(scan=True)  # also a hook registered just before the interrupt, not yet in self.keys
             raise
         return self.model
 
     def __exit__(self, *exc: Any) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            self.close()  # again, in case an interrupt cut the first pass short
 
-    def close(self) -> None:
-        """Remove every hook this context added (idempotent; also safe after a partial attach)."""
+    def close(self, *, scan: bool = False) -> None:
+        """Remove every hook this context added (idempotent). ``scan`` looks for them by their tag rather than
+        by the keys recorded when they were added."""
         self.closed = True
-        for point, torch_hook in self.hooks:
-            d = point._forward_hooks
-            for key in [k for k, fn in d.items() if fn is torch_hook]:
-                _remove(point, d, key)
+        _strip(self.hooks, self.keys, scan=scan)
+        if self.finalizer is not None:
+            self.finalizer.detach()
         self.n_attached = 0
         self.state.open.discard(self)
         self.frame = None
@@ -331,11 +359,15 @@ class Attachment:
             return False
         return bool(self.frame.f_code.co_flags & _TRANSIENT) or id(self.frame) in live_frames
 
-    def __del__(self) -> None:  # the with statement is gone: nothing may stay attached
-        try:
-            self.close()
-        except Exception:
-            pass
+
+def _strip(hooks: list[tuple[Any, Any]], keys: list[tuple[Any, int]], *, scan: bool = True) -> None:
+    """Remove an attachment's hooks: by their recorded keys, and (``scan``) by identity."""
+    for point, key in keys:
+        _remove(point, point._forward_hooks, key)
+    if scan:
+        for point, torch_hook in hooks:
+            for key in [k for k, fn in point._forward_hooks.items() if fn is torch_hook]:
+                _remove(point, point._forward_hooks, key)
 
 
 def _torch_hook(hook_name: str, point: Any, fn: HookFn, *, guard: bool) -> Callable[..., Any]:
@@ -394,6 +426,37 @@ def _check_returned(hook_name: str, given: Any, result: Any) -> None:
 def attached(model: Model, fns: Mapping[str, HookFn]) -> Attachment:
     """``with attached(model, {name: fn}):`` -- names are validated before anything is added."""
     return Attachment(model, fns)
+
+
+def run_attached(
+    model: Model,
+    fns: Mapping[str, HookFn],
+    run: Callable[[], Any],
+    *,
+    grad: bool | None = None,
+    guard: bool = True,
+) -> Any:
+    """``run()`` with ``fns`` attached (and gradients switched on or off if ``grad`` is not None).
+
+    Unlike a ``with`` block, whose ``__exit__`` an interrupt can pre-empt, the clean-up here runs in this
+    frame's ``finally`` twice, so that a Ctrl-C landing anywhere, the clean-up included, leaves nothing
+    attached and the gradient mode as it was (``torch._C._set_grad_enabled`` is one C call).
+    """
+    att = Attachment(model, fns, guard=guard)
+    before = torch.is_grad_enabled()
+    try:
+        if grad is not None:
+            torch._C._set_grad_enabled(grad)
+        att.__enter__()
+        return run()
+    finally:
+        try:
+            att.close()
+        finally:
+            try:
+                att.close()
+            finally:
+                torch._C._set_grad_enabled(before)
 
 
 # ---- helpers for the Model handle ---------------------------------------------------------------------------
@@ -475,14 +538,21 @@ def first_nonfinite(model: Model, run: Callable[[], Any]) -> str | None:
 
         return fn
 
-    fns = {hook_name: check(hp) for hook_name, hp in distinct.values()}
-    with torch.no_grad(), Attachment(model, fns, guard=False):
+    def diagnose() -> None:
         try:
             run()
         except StopForward:
             pass
         except Exception:  # the diagnosis must not replace the error it explains
             pass
+
+    run_attached(
+        model,
+        {hook_name: check(hp) for hook_name, hp in distinct.values()},
+        diagnose,
+        grad=False,
+        guard=False,
+    )
     return found[0] if found else None
 
 

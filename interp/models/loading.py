@@ -1,8 +1,15 @@
-"""``interp.load`` and ``interp.wrap``: from a zoo name, a folder, a hub id or a live HF model to a Model."""
+"""``interp.load`` and ``interp.wrap``: from a zoo name, a folder, a hub id or a live HF model to a Model.
+
+A model folder is data, never code: its ``config.json`` (and ``tokenizer_config.json``) are read here as JSON
+and vetted before transformers sees anything; a folder that asks to run its own code (``auto_map``), declares a
+model type outside :data:`SUPPORTED`, or holds its weights only as pickle files is refused. Every load passes
+``trust_remote_code=False`` and reads weights from safetensors only.
+"""
 
 from __future__ import annotations
 
 import difflib
+import json
 import os
 import warnings
 from pathlib import Path
@@ -10,7 +17,15 @@ from typing import Any
 
 import torch
 
-from interp.errors import ModelLoadError, UnsupportedArchitectureError
+from interp.errors import (
+    DeviceError,
+    ModelLoadError,
+    TokenizerError,
+    UnsafeModelError,
+    UnsupportedArchitectureError,
+    echo,
+)
+from interp.models import hooks as _hooks
 from interp.models import sources
 from interp.models.handle import Model
 
@@ -25,24 +40,57 @@ SUPPORTED = {
     "roberta": "bidirectional",
 }
 
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "float": torch.float32,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+    "half": torch.float16,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float64": torch.float64,
+    "double": torch.float64,
+}
+"""Accepted ``dtype`` strings (``torch.`` prefix allowed) -> torch dtypes: floating point only."""
+
+_CONFIG_BYTES = 4_000_000  # a config.json is a few kB; a larger one is not a model config
+_SAFE_WEIGHTS = ("*.safetensors", "*.safetensors.index.json")
+_PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle", "*.bin.index.json")
+_TOKENIZER_FILES = (
+    "tokenizer.json",
+    "vocab.txt",
+    "vocab.json",
+    "merges.txt",
+    "tokenizer.model",
+    "spiece.model",
+    "sentencepiece.bpe.model",
+)
+_SUPPORTED_TEXT = f"{', '.join(SUPPORTED)} (causal: GPT-2, GPT-NeoX/Pythia, Llama, Qwen2, OPT; bidirectional: BERT, RoBERTa)"
+
 
 def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def _unsupported(model_type: Any) -> UnsupportedArchitectureError:
+    return UnsupportedArchitectureError(
+        f"architecture {echo(model_type)} is not supported. Supported model types: {_SUPPORTED_TEXT}. "
+        "Convert or pick a model of one of these types."
+    )
+
+
 def detect_kind(config: Any, model: Any | None = None) -> str:
     """``"causal"`` or ``"bidirectional"`` from the model class or the config's architectures and type."""
     model_type = getattr(config, "model_type", None)
-    if model_type not in SUPPORTED:
-        raise UnsupportedArchitectureError(
-            f"architecture {model_type!r} is not supported. Supported model types: "
-            f"{', '.join(SUPPORTED)} (causal: GPT-2, GPT-NeoX/Pythia, Llama, Qwen2, OPT; bidirectional: BERT, "
-            "RoBERTa). Convert or pick a model of one of these types."
-        )
+    if not isinstance(model_type, str) or model_type not in SUPPORTED:
+        raise _unsupported(model_type)
     names = (
         [type(model).__name__] if model is not None else list(getattr(config, "architectures", None) or [])
     )
     for arch in names:
+        if not isinstance(arch, str):
+            continue
         if arch.endswith("ForMaskedLM"):
             return "bidirectional"
         if arch.endswith("ForCausalLM") or arch.endswith("LMHeadModel"):
@@ -53,6 +101,116 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
             "*ForMaskedLM model"
         )
     return SUPPORTED[model_type]
+
+
+# ---- vetting a folder before transformers reads it ------------------------------------------------------------
+
+
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object read as plain data (no code, bounded size); ModelLoadError if it is not one."""
+    try:
+        if path.stat().st_size > _CONFIG_BYTES:
+            raise ModelLoadError(f"{_short(path)} is {path.stat().st_size} bytes: too large for a {what}")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ModelLoadError:
+        raise
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ModelLoadError(
+            f"{_short(path)} is not a readable {what} ({type(err).__name__}): write it again with save_pretrained"
+        ) from None
+    if not isinstance(data, dict):
+        raise ModelLoadError(
+            f"{_short(path)} is not a {what}: it holds a JSON {type(data).__name__}, not an object"
+        )
+    return data
+
+
+def vet_config(config: dict[str, Any], where: str) -> str:
+    """Refuse a config that would run code or that interp does not support; return its kind."""
+    if "auto_map" in config:
+        raise UnsafeModelError(
+            f"{where} asks to run its own Python code (its config has an 'auto_map' entry): interp never runs "
+            "code from a model folder. Use a model of a supported type saved with save_pretrained: "
+            f"{_SUPPORTED_TEXT}."
+        )
+    model_type = config.get("model_type")
+    if not isinstance(model_type, str) or model_type not in SUPPORTED:
+        raise _unsupported(model_type)
+    archs = config.get("architectures")
+    if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
+        raise ModelLoadError(f"{where}: 'architectures' must be a list of class names, got {echo(archs)}")
+    return SUPPORTED[model_type]
+
+
+def _vet_tokenizer_config(data: dict[str, Any], where: str) -> None:
+    if "auto_map" in data:
+        raise UnsafeModelError(
+            f"{where}'s tokenizer asks to run its own Python code (tokenizer_config.json has an 'auto_map' "
+            "entry): interp never runs code from a model folder. Save a standard tokenizer with "
+            "tokenizer.save_pretrained(folder)."
+        )
+
+
+def _short(path: Any) -> str:
+    """A path for a message: as given, or cut to the message limit."""
+    return echo(str(path))[1:-1] if len(str(path)) > 120 else str(path)
+
+
+def _pickle_only(folder: Path) -> UnsafeModelError:
+    where = _short(folder)
+    return UnsafeModelError(
+        f"{where} holds its weights only as pickle files ({', '.join(sorted(_files(folder, _PICKLE_WEIGHTS)))}), "
+        "which can run code when loaded; interp reads safetensors only. Convert once, if you trust the file: "
+        "import torch; from safetensors.torch import save_file; "
+        f"sd = torch.load('{where}/pytorch_model.bin', weights_only=True); "
+        "save_file({k: v.contiguous().clone() for k, v in sd.items()}, "
+        f"'{where}/model.safetensors', metadata={{'format': 'pt'}})"
+    )
+
+
+def _files(folder: Path, patterns: tuple[str, ...]) -> set[str]:
+    return {p.name for pattern in patterns for p in folder.glob(pattern) if p.is_file()}
+
+
+def vet_folder(folder: Path) -> str:
+    """Everything interp checks in a model folder before transformers reads it; returns the model's kind."""
+    where = _short(folder)
+    kind = vet_config(_read_json(folder / "config.json", "model config"), where)
+    tok_config = folder / "tokenizer_config.json"
+    if tok_config.exists():
+        _vet_tokenizer_config(_read_json(tok_config, "tokenizer config"), where)
+    if not _files(folder, _SAFE_WEIGHTS):
+        if _files(folder, _PICKLE_WEIGHTS):
+            raise _pickle_only(folder)
+        raise ModelLoadError(
+            f"{where} has no weights: save them with model.save_pretrained(folder) (model.safetensors)"
+        )
+    if not _files(folder, _TOKENIZER_FILES):
+        raise TokenizerError(
+            f"{where} has no tokenizer files (tokenizer.json, vocab.txt, vocab.json, tokenizer.model, ...): "
+            "save the model's tokenizer there with tokenizer.save_pretrained(folder), or load both yourself "
+            "and call interp.wrap(model, tokenizer)"
+        )
+    return kind
+
+
+def _vet_hub(repo: str) -> None:
+    """The hub's config.json (and tokenizer_config.json), fetched as files and vetted like a folder's."""
+    from huggingface_hub import hf_hub_download
+
+    try:
+        path = Path(hf_hub_download(repo, "config.json"))
+    except Exception as err:
+        raise _unknown(repo, err) from None
+    vet_config(_read_json(path, "model config"), repo)
+    try:
+        tok = Path(hf_hub_download(repo, "tokenizer_config.json"))
+    except Exception:
+        return  # none: the tokenizer is read from its vocabulary files, which hold no code
+    _vet_tokenizer_config(_read_json(tok, "tokenizer config"), repo)
+
+
+# ---- sources -----------------------------------------------------------------------------------------------
 
 
 def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
@@ -70,8 +228,8 @@ def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
     if path.exists():
         if not path.is_dir() or not (path / "config.json").exists():
             raise ModelLoadError(
-                f"{name} is not a model folder: it needs a config.json, weights and a tokenizer, as written by "
-                "model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
+                f"{echo(name)} is not a model folder: it needs a config.json, weights and a tokenizer, as written "
+                "by model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
             )
         return path.name, str(path)
     return name, name
@@ -79,13 +237,74 @@ def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
 
 def _unknown(name: str, err: Exception) -> ModelLoadError:
     known = sources.names()
-    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name[:200], known, n=1, cutoff=0.6)
     hint = f" Did you mean {close[0]!r}?" if close else ""
     offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
     return ModelLoadError(
-        f"unknown model {name!r}.{hint} Embedded models: {', '.join(known)}. A local folder works "
+        f"unknown model {echo(name)}.{hint} Embedded models: {', '.join(known)}. A local folder works "
         f"offline; a hub id needs hub access or a local cache{offline}. ({type(err).__name__})"
     )
+
+
+# ---- device and dtype -------------------------------------------------------------------------------------
+
+
+def resolve_device(device: Any) -> torch.device:
+    """A torch device that exists on this machine; DeviceError with what to pass instead otherwise."""
+    if device is None:
+        return default_device()
+    if isinstance(device, str):
+        try:
+            dev = torch.device(device.strip())
+        except (RuntimeError, ValueError):
+            raise DeviceError(
+                f"unknown device {echo(device)}: use 'cpu', 'cuda', 'cuda:N' or 'mps'"
+            ) from None
+    elif isinstance(device, torch.device):
+        dev = device
+    else:
+        raise DeviceError(f"device must be a string such as 'cpu' or 'cuda', got {type(device).__name__}")
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            build = "a CPU-only build of torch" if torch.version.cuda is None else "no CUDA device visible"
+            raise DeviceError(
+                f"device {str(dev)!r} asked for, but CUDA is not available ({build}): use device='cpu'"
+            )
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DeviceError(
+                f"device {str(dev)!r} does not exist: this machine has {torch.cuda.device_count()} CUDA device(s), "
+                f"cuda:0 to cuda:{torch.cuda.device_count() - 1}"
+            )
+        return dev
+    if dev.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise DeviceError(
+                "device 'mps' asked for, but Apple's MPS is not available here: use device='cpu'"
+            )
+        return dev
+    raise DeviceError(f"device {str(dev)!r} is not supported: use 'cpu', 'cuda', 'cuda:N' or 'mps'")
+
+
+def resolve_dtype(dtype: Any) -> torch.dtype:
+    """A floating-point torch dtype (default float32); DeviceError listing the accepted names otherwise."""
+    if dtype is None:
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        if dtype in (torch.float32, torch.float16, torch.bfloat16, torch.float64):
+            return dtype
+    elif isinstance(dtype, str):
+        key = dtype.strip().lower().removeprefix("torch.")
+        if key in DTYPES:
+            return DTYPES[key]
+    raise DeviceError(
+        f"unsupported dtype {echo(dtype)}: use 'float32' (default), 'float16', 'bfloat16' or 'float64' "
+        "(quantized weights such as int8 are not supported)"
+    )
+
+
+# ---- load and wrap ----------------------------------------------------------------------------------------
 
 
 def load(
@@ -93,20 +312,27 @@ def load(
 ) -> Model:
     """Load a zoo model (``"tiny-causal"``, ``"tiny-bidirectional"``), a local HF folder or a hub id.
 
-    Attention is always eager, so attention patterns are real. ``device=None`` means CUDA when available.
+    Attention is always eager, so attention patterns are real. ``device=None`` means CUDA when available;
+    ``dtype`` is a floating-point dtype or its name (``"float32"``, the default; ``"float16"``,
+    ``"bfloat16"``). The folder's config is vetted first: no code runs from it, weights come from safetensors.
     """
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
-
-    name, src = _source(name_or_path)
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise ModelLoadError(
+            f"load() takes a model name, folder or hub id as a string, got {type(name_or_path).__name__}; "
+            "for a model object use interp.wrap(model, tokenizer)"
+        )
+    dev = resolve_device(device)
+    dtype = resolve_dtype(dtype)
     try:
-        config = AutoConfig.from_pretrained(src)
-    except (OSError, ValueError) as err:
-        if Path(src).exists():
-            raise ModelLoadError(f"{src} holds no readable model config: {err}") from err
-        raise _unknown(name, err) from err
-    kind = detect_kind(config)
-    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
-    dtype = _dtype(dtype)
+        name, src = _source(name_or_path)
+    except (OSError, ValueError) as err:  # e.g. a name with a NUL byte, or one too long for a path
+        raise _unknown(str(name_or_path), err) from None
+    local = Path(src).is_dir()
+    if local:
+        vet_folder(Path(src))
+    else:
+        _vet_hub(src)
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     bars = hf_logging.is_progress_bar_enabled()
@@ -114,25 +340,28 @@ def load(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            hf_model = auto.from_pretrained(src, attn_implementation="eager", dtype=dtype)
-            tokenizer = AutoTokenizer.from_pretrained(src)
-    except OSError as err:
-        raise ModelLoadError(f"could not load the weights or tokenizer of {name}: {err}") from err
+            config = AutoConfig.from_pretrained(src, trust_remote_code=False)
+            kind = detect_kind(config)
+            auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
+            hf_model = auto.from_pretrained(
+                src, trust_remote_code=False, use_safetensors=True, attn_implementation="eager", dtype=dtype
+            )
+            tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False)
+    except ModelLoadError:
+        raise
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as err:
+        if not local and "safetensors" in str(err):
+            raise UnsafeModelError(
+                f"{echo(name)} has no safetensors weights on the hub: interp does not unpickle weights. "
+                "Download it, convert pytorch_model.bin to model.safetensors, and load the folder."
+            ) from None
+        raise ModelLoadError(
+            f"could not load the model or tokenizer of {echo(name)}: {type(err).__name__}: {echo(str(err))}"
+        ) from err
     finally:
         if bars:
             hf_logging.enable_progress_bar()
-    return wrap(hf_model, tokenizer, name=name, device=device, revision=getattr(config, "_commit_hash", None))
-
-
-def _dtype(dtype: Any) -> torch.dtype:
-    if dtype is None:
-        return torch.float32
-    if isinstance(dtype, str):
-        try:
-            return getattr(torch, dtype.replace("torch.", ""))
-        except AttributeError:
-            raise ModelLoadError(f"unknown dtype {dtype!r}: use 'float32', 'float16' or 'bfloat16'") from None
-    return dtype
+    return wrap(hf_model, tokenizer, name=name, device=dev, revision=getattr(config, "_commit_hash", None))
 
 
 def wrap(
@@ -146,40 +375,92 @@ def wrap(
     """Wrap an already loaded Hugging Face causal or masked LM and its tokenizer.
 
     The model is switched to eager attention and put in eval mode; the TransformerBridge wraps it in place.
+    Wrapping the same model again reuses that bridge: no hooks are added and the forward pass is as fast.
     """
-    from transformer_lens.model_bridge import TransformerBridge
+    from transformers import PreTrainedTokenizerBase
 
+    config = getattr(hf_model, "config", None)
+    if not isinstance(hf_model, torch.nn.Module) or config is None:
+        raise ModelLoadError(f"wrap() takes a Hugging Face model; got {type(hf_model).__name__}")
     if tokenizer is None:
         raise ModelLoadError("wrap() needs the model's tokenizer: wrap(hf_model, tokenizer)")
-    config = getattr(hf_model, "config", None)
-    if config is None:
-        raise ModelLoadError(f"wrap() takes a Hugging Face model; got {type(hf_model).__name__}")
+    if not isinstance(tokenizer, PreTrainedTokenizerBase):
+        raise TokenizerError(
+            f"wrap() needs a Hugging Face tokenizer (AutoTokenizer.from_pretrained(...)), got "
+            f"{type(tokenizer).__name__}"
+        )
+    if name is not None and not isinstance(name, str):
+        raise ModelLoadError(f"name must be a string, got {type(name).__name__}")
     kind = detect_kind(config, hf_model)
+    dev = resolve_device(device) if device is not None else None
     name = name or getattr(config, "name_or_path", None) or type(hf_model).__name__
+    bridge = vars(hf_model).get("_interp_bridge")
+    if bridge is None:
+        bridge = _boot(hf_model, tokenizer, name, dev if dev is not None else default_device())
+    elif dev is not None and dev != next(hf_model.parameters()).device:
+        hf_model.to(dev)
+    model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision)
+    if _hooks.EngineState.recorded(bridge) is None:
+        # The bridge and transformers attach lasting hooks on the first forward; do it now, not mid-analysis,
+        # then record every module's hooks: the state that Model.reset() restores.
+        with torch.no_grad():
+            model._forward(model.to_tokens(_warmup_text(tokenizer)), {})
+        _hooks.EngineState.of(bridge)
+    _check_tokenizer(model)
+    return model
+
+
+def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any:
+    from transformer_lens.model_bridge import TransformerBridge
+
+    config = hf_model.config
     if hasattr(hf_model, "set_attn_implementation"):
         hf_model.set_attn_implementation("eager")
     else:
         config._attn_implementation = "eager"
     hf_model.eval()
-    hf_model.to(torch.device(device) if device is not None else default_device())
-    # The bridge re-creates the tokenizer from its recorded origin; give an in-memory one a harmless origin.
-    tokenizer.init_kwargs.setdefault("name_or_path", getattr(tokenizer, "name_or_path", "") or "")
+    hf_model.to(device)
+    # The bridge re-reads a tokenizer from its recorded origin unless it already adds BOS. A tokenizer built in
+    # memory has no origin to re-read, and an origin is read with trust_remote_code=False, never with code.
+    kwargs = tokenizer.init_kwargs
+    saved = {k: kwargs[k] for k in ("name_or_path", "trust_remote_code", "add_bos_token") if k in kwargs}
+    origin = getattr(tokenizer, "name_or_path", "") or ""
+    kwargs["name_or_path"] = origin
+    kwargs["trust_remote_code"] = False
+    if not origin:
+        kwargs["add_bos_token"] = True  # nothing to re-read: the bridge keeps this tokenizer
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             bridge = TransformerBridge.boot_transformers(
-                str(getattr(config, "name_or_path", "") or name), hf_model=hf_model, tokenizer=tokenizer
+                str(getattr(config, "name_or_path", "") or name),
+                hf_model=hf_model,
+                tokenizer=tokenizer,
+                trust_remote_code=False,
             )
-    except (ValueError, KeyError, OSError) as err:
-        raise ModelLoadError(f"the engine could not wrap {name}: {err}") from err
+    except (ValueError, KeyError, OSError, TypeError, AssertionError) as err:
+        raise ModelLoadError(f"the engine could not wrap {echo(name)}: {echo(str(err))}") from err
+    finally:
+        for k in ("name_or_path", "trust_remote_code", "add_bos_token"):
+            kwargs.pop(k, None)
+        kwargs.update(saved)
     bridge.eval()
     for p in bridge.original_model.parameters():
         p.requires_grad_(False)
-    model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision)
-    # The bridge and transformers attach lasting hooks on the first forward; do it now, not mid-analysis.
-    with torch.no_grad():
-        model.forward(model.to_tokens(_warmup_text(tokenizer)))
-    return model
+    object.__setattr__(hf_model, "_interp_bridge", bridge)  # wrap(hf_model) again reuses it
+    return bridge
+
+
+def _check_tokenizer(model: Model) -> None:
+    """A tokenizer that knows no ordinary token cannot read any text: say so now, not at the first analysis."""
+    tok = model.tokenizer
+    vocab = tok.get_vocab()
+    specials = set(tok.all_special_tokens)
+    if not any(word not in specials for word in vocab):
+        raise TokenizerError(
+            f"the tokenizer of {model.name} has no ordinary tokens (only special ones): it is empty or not this "
+            "model's; save the model's own tokenizer with tokenizer.save_pretrained(folder)"
+        )
 
 
 def _warmup_text(tokenizer: Any) -> str:
