@@ -22,7 +22,7 @@ def site(tmp_path_factory):
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, work / "docs" / "tutorials" / nb.name)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
-    subprocess.run([sys.executable, "-m", "interp.docgen", str(work / "docs")], check=True, env=env, cwd=ROOT)
+    subprocess.run([sys.executable, "-m", "interp", "docs", str(work / "docs")], check=True, env=env, cwd=ROOT)
     mkdocs = Path(sys.executable).parent / "mkdocs"
     proc = subprocess.run(
         [str(mkdocs), "build", "--strict", "--site-dir", str(work / "site")],
@@ -46,20 +46,7 @@ def test_every_tutorial_is_rendered(site):
 
 def test_every_public_function_is_documented(site):
     api = (site / "api" / "index.html").read_text()
-    for name in (
-        "load",
-        "wrap",
-        "attention",
-        "induction_scores",
-        "logit_lens",
-        "attribute",
-        "compare",
-        "compare_suite",
-        "ablate",
-        "head_importance",
-        "patch",
-        "load_result",
-    ):
+    for name in ["load", "wrap", *interp.analysis.__all__, "load_result"]:
         assert callable(getattr(interp, name))
         assert f'id="interp.{name}"' in api, name
     for name in ("figure", "view", "save_html", "save_png"):

@@ -6,11 +6,18 @@ import torch
 from conftest import count_hooks
 
 import interp
-from interp.analysis.patching import _diffs, patched_resids
+from interp.analysis import target as _target
+from interp.analysis.patching import _values, patched_reads
 from interp.errors import InputError
 
 CLEAN = "the key to the cabinet ___ on the table ."
 CORRUPT = "the keys to the cabinet ___ on the table ."
+REFERENCE = [
+    "anna lives in oslo . ben lives in rome .",
+    "the key to the cabinet is on the table .",
+    "the keys to the cabinet are on the table .",
+    "in the night the owl hooted .",
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,11 +40,36 @@ def test_ablate_changes_the_answer_and_restores_the_model(pair, mode):
     for m in pair:
         snap = _snapshot(m)
         all_heads = [(l, h) for l in range(m.n_layers) for h in range(m.n_heads)]
-        r = interp.ablate(m, CLEAN, all_heads, mode=mode, answer="is")
+        r = interp.ablate(m, CLEAN, all_heads, mode=mode, answer="is", reference=REFERENCE)
         assert r.answer == "is" and r.heads == tuple(all_heads) and r.mode == mode
-        assert abs(r.logit_change) > 1e-5
+        assert abs(r.logit_change) > 1e-6
         assert r.change == pytest.approx(r.prob_after - r.prob_before)
         _unchanged(m, snap)
+
+
+def test_ablation_reports_the_top1_before_and_after(pair):
+    for m in pair:
+        tokens = m.frame(CLEAN).tokens
+        pos = m.frame(CLEAN).position
+        all_heads = [(l, h) for l in range(m.n_layers) for h in range(m.n_heads)]
+        r = interp.ablate(m, CLEAN, all_heads)
+        with torch.no_grad():
+            before = m(tokens)[0, pos].softmax(-1)
+
+            def zero(z, hook):
+                return torch.zeros_like(z)
+
+            with m.hooks({f"blocks.{l}.attn.hook_z": zero for l in range(m.n_layers)}):
+                after = m(tokens)[0, pos].softmax(-1)
+        assert r.top1_before == m.tokenizer.decode([int(before.argmax())]).strip()
+        assert r.top1_after == m.tokenizer.decode([int(after.argmax())]).strip()
+        assert r.top1_prob_before == pytest.approx(float(before.max()), abs=1e-5)
+        assert r.top1_prob_after == pytest.approx(float(after.max()), abs=1e-5)
+        assert r.answer == r.top1_before  # no answer: the unablated top-1
+        hi = interp.head_importance(m, CLEAN, progress=False)
+        assert hi.top1_before == r.top1_before and hi.top1_after.shape == (m.n_layers, m.n_heads)
+        single = interp.ablate(m, CLEAN, [(1, 2)])
+        assert hi.top1_after[1, 2] == single.top1_after
 
 
 def test_zero_ablating_a_head_equals_zeroing_its_z(pair):
@@ -59,6 +91,7 @@ def test_head_importance_matches_single_ablations(pair):
     for m in pair:
         snap = _snapshot(m)
         r = interp.head_importance(m, CLEAN, answer="is", progress=False)
+        assert "top-1 before" in repr(r)
         assert r.effects.shape == (m.n_layers, m.n_heads)
         for layer, head in [(0, 1), (1, 3)]:
             single = interp.ablate(m, CLEAN, [(layer, head)], answer="is")
@@ -67,10 +100,10 @@ def test_head_importance_matches_single_ablations(pair):
 
 
 def test_mean_ablation_uses_the_reference_mean(pair):
-    from interp.analysis.ablation import mean_head_outputs, reference_texts
+    from interp.analysis.ablation import mean_head_outputs
 
     m = pair[0]
-    texts = reference_texts(4)
+    texts = REFERENCE[:4]
     means = mean_head_outputs(m, texts)
     assert means.shape == (m.n_layers, m.n_heads, m.d_model // m.n_heads)
     _, cache = m.run_with_cache(m.to_tokens(texts[0], truncate=True), names=["blocks.0.attn.hook_z"])
@@ -92,13 +125,11 @@ def test_patching_last_layer_restores_exactly_and_nothing_restores_nothing(pair)
         np.testing.assert_allclose(r.restored[-1, others], 0, atol=1e-5)
         # Patching every position of the last layer restores exactly; patching none restores nothing.
         name = f"blocks.{m.n_layers - 1}.hook_resid_post"
-        from interp.analysis.ablation import _framed_tokens
-
-        _, ct, pos = _framed_tokens(m, CLEAN)
-        _, xt, _ = _framed_tokens(m, CORRUPT)
-        _, cache = m.run_with_cache(ct, names=[name])
-        aid, cid = m.to_single_token("is"), m.to_single_token("are")
-        diffs = _diffs(m, patched_resids(m, xt, cache[name], name, [list(range(T)), []], pos), aid, cid)
+        aid, cid = (m.to_single_token("is"),), (m.to_single_token("are"),)
+        clean_t = _target.make(m, m.frame(CLEAN), aid, cid)
+        corrupt_t = _target.make(m, m.frame(CORRUPT), aid, cid)
+        _, cache = m.run_with_cache(clean_t.rows, names=[name])
+        diffs = _values(m, corrupt_t, patched_reads(m, corrupt_t, cache[name], name, [list(range(T)), []]))
         restored = (diffs - r.corrupt_diff) / (r.clean_diff - r.corrupt_diff)
         assert restored[0].item() == pytest.approx(1.0, abs=1e-5) and restored[1].item() == pytest.approx(
             0.0, abs=1e-6
@@ -124,8 +155,10 @@ def test_intervention_errors_leave_the_model_unchanged(pair):
             interp.ablate(m, CLEAN, [(9, 0)])
         with pytest.raises(InputError, match="unknown ablation mode"):
             interp.ablate(m, CLEAN, [(0, 0)], mode="noise")
-        with pytest.raises(InputError, match="same token"):
+        with pytest.raises(InputError, match="answer and contrast are the same"):
             interp.patch(m, CLEAN, CORRUPT, answer="is", contrast="is")
+        with pytest.raises(InputError, match="mean ablation needs reference texts for .*pass reference="):
+            interp.ablate(m, CLEAN, [(0, 0)], mode="mean")
         _unchanged(m, snap)
 
 
@@ -134,12 +167,15 @@ def test_results_round_trip(pair, tmp_path):
     for i, r in enumerate(
         [
             interp.ablate(c, CLEAN, [(0, 0)]),
+            interp.ablate(c, CLEAN, [(0, 0)], answer="is is"),
             interp.head_importance(c, CLEAN, progress=False),
             interp.patch(c, CLEAN, CORRUPT, answer="is", contrast="are", progress=False),
         ]
     ):
         back = interp.load_result(r.save(tmp_path / f"x{i}"))
         assert repr(back) == repr(r)
+        if hasattr(r, "top1_after"):
+            np.testing.assert_array_equal(np.asarray(back.top1_after), np.asarray(r.top1_after))
 
 
 def test_patching_decodes_only_the_read_position(pair):

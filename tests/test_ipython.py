@@ -47,6 +47,8 @@ def test_analyses_return_results(shell):
         'patch c "the key to the cabinet ___ here ." "the keys to the cabinet ___ here ." --answer is --contrast are',
     )
     assert isinstance(pat, interp.PatchingResult) and pat.hook == "resid_post"
+    imp = magic(shell, 'importance b "the keys to the cabinet ___ here ." --answer are')
+    assert isinstance(imp, interp.HeadImportanceResult) and imp.answer == "are"
 
 
 @pytest.mark.parametrize(
@@ -57,7 +59,7 @@ def test_analyses_return_results(shell):
         ('attribute c "the keys" --method lime', "unknown attribution method 'lime'"),
         ('compare b c "the ___ barked ."', "first model must be causal"),
         ("frobnicate", "unknown command 'frobnicate'"),
-        ("attention c", "the following arguments are required: text"),
+        ("attention c", 'the following arguments are required: "text"'),
         ('ablate c "the keys ___" zero', "LAYER.HEAD"),
     ],
 )
@@ -71,10 +73,16 @@ def test_errors_print_one_line(shell, capsys, line, message):
 
 
 def test_help_and_unload(capsys):
+    from interp.ipython import COMMANDS, usage
+
     sh = InteractiveShell.instance()
     sh.run_line_magic("load_ext", "interp")
     sh.run_line_magic("interp", "help")
-    assert "%interp compare CAUSAL BIDI" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert '%interp compare CAUSAL BIDI "probe with ___" [--answer A]' in out
+    for name, (parser, _) in COMMANDS.items():  # help is generated from the one table: nothing is left out
+        assert usage(name) in out and parser.description in out
+    assert set(COMMANDS) >= {"load", "hooks", "attention", "lens", "attribute", "compare", "ablate", "patch"}
     sh.run_line_magic("unload_ext", "interp")
     assert "interp" not in sh.magics_manager.magics["line"]
     sh.run_line_magic("load_ext", "interp")

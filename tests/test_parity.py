@@ -1,5 +1,6 @@
 """The engine reproduces Hugging Face exactly for every supported architecture (random tiny models, offline)."""
 
+import numpy as np
 import pytest
 import torch
 from conftest import ARCHS
@@ -48,3 +49,69 @@ def test_patterns_are_distributions_and_causal_ones_masked(arch, tiny_model):
             assert p[:, upper].abs().max() == 0
         else:
             assert p[:, upper].sum() > 0
+
+
+# The attention sublayer's own output in each family's Hugging Face module tree (what it adds to the residual
+# stream, before any LayerNorm), and the module whose output is the residual between the two sublayers.
+ATTENTION_OUTPUT = {
+    "gpt2": lambda hf, i: hf.transformer.h[i].attn,
+    "gpt_neox": lambda hf, i: hf.gpt_neox.layers[i].attention,
+    "llama": lambda hf, i: hf.model.layers[i].self_attn,
+    "qwen2": lambda hf, i: hf.model.layers[i].self_attn,
+    "opt": lambda hf, i: hf.model.decoder.layers[i].self_attn,
+    "bert": lambda hf, i: hf.bert.encoder.layer[i].attention.output.dense,
+    "roberta": lambda hf, i: hf.roberta.encoder.layer[i].attention.output.dense,
+}
+POST_LN_MID = {  # post-LN: LayerNorm(residual + attention) is the residual stream between the sublayers
+    "bert": lambda hf, i: hf.bert.encoder.layer[i].attention,
+    "roberta": lambda hf, i: hf.roberta.encoder.layer[i].attention,
+}
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_attn_out_is_the_attention_sublayers_own_output(arch, tiny_model):
+    import interp
+
+    m = tiny_model(arch)
+    hf = m.bridge.original_model
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep(key):
+        return lambda mod, args, out: seen.__setitem__(
+            key, (out[0] if isinstance(out, tuple) else out).detach()
+        )
+
+    handles = []
+    for i in range(m.n_layers):
+        handles.append(ATTENTION_OUTPUT[arch](hf, i).register_forward_hook(keep(f"attn{i}")))
+        if arch in POST_LN_MID:
+            handles.append(POST_LN_MID[arch](hf, i).register_forward_hook(keep(f"mid{i}")))
+    names = [f"blocks.{i}.hook_attn_out" for i in range(m.n_layers)]
+    names += [
+        f"blocks.{i}.hook_resid_mid"
+        for i in range(m.n_layers)
+        if f"blocks.{i}.hook_resid_mid" in m.hook_names()
+    ]
+    try:
+        _, cache = m.run_with_cache(TEXT, names=names)
+    finally:
+        for h in handles:
+            h.remove()
+    for i in range(m.n_layers):
+        torch.testing.assert_close(cache[f"blocks.{i}.hook_attn_out"], seen[f"attn{i}"], atol=1e-6, rtol=0)
+        assert not torch.allclose(
+            cache[f"blocks.{i}.hook_attn_out"], cache.get(f"blocks.{i}.hook_resid_mid", seen[f"attn{i}"] + 1)
+        )
+        if arch in POST_LN_MID:
+            torch.testing.assert_close(
+                cache[f"blocks.{i}.hook_resid_mid"], seen[f"mid{i}"], atol=1e-6, rtol=0
+            )
+    # patching attn_out now moves the answer through the attention's own contribution, not the residual
+    if m.kind == "bidirectional":
+        r = interp.patch(
+            m, "anna lives in [MASK] .", "ben lives in [MASK] .", hook="attn_out", progress=False
+        )
+        s = interp.patch(
+            m, "anna lives in [MASK] .", "ben lives in [MASK] .", hook="resid_mid", progress=False
+        )
+        assert not np.allclose(r.restored, s.restored)

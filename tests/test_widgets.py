@@ -45,7 +45,7 @@ def xss_tokens(tokens):
 
 def xss_run(run):
     att = dataclasses.replace(run.attention, tokens=xss_tokens(run.attention.tokens))
-    top = run.lens.top_tokens.astype(object)
+    top = run.lens.top_tokens.astype(f"<U{len(XSS)}")
     top[:, :, 0] = XSS
     lens = dataclasses.replace(run.lens, tokens=att.tokens, top_tokens=top)
     attr = dataclasses.replace(run.attribution, tokens=xss_tokens(run.attribution.tokens))
@@ -62,13 +62,17 @@ def xss_results(results):
         if name in ("lens", "attribution"):
             fields["answer"] = XSS
         if name == "lens":
-            top = r.top_tokens.astype(object)
+            top = r.top_tokens.astype(f"<U{len(XSS)}")
             top[:, :, 0] = XSS
             fields["top_tokens"] = top
         out[name] = dataclasses.replace(r, **fields)
     cmp = results["comparison"]
     out["comparison"] = dataclasses.replace(
-        cmp, probe=XSS, answer=XSS, causal=xss_run(cmp.causal), bidirectional=xss_run(cmp.bidirectional)
+        cmp,
+        probe=XSS,
+        answer=XSS,
+        causal=dataclasses.replace(xss_run(cmp.causal), top1=XSS),
+        bidirectional=xss_run(cmp.bidirectional),
     )
     return out
 
@@ -217,7 +221,7 @@ def test_attribution_figure(results):
     assert axis.cmid == 0 and axis.cmin == -axis.cmax == -np.abs(r.scores).max()
     title = fig.layout.title.text
     assert "integrated gradients" in title and f"answer {r.answer}" in title and "IG delta" in title
-    assert f"{r.left_mass:.2f} / {r.right_mass:.2f}" in title
+    assert f"{r.attr_left_mass:.2f} / {r.attr_right_mass:.2f}" in title
     no_delta = dataclasses.replace(r, delta=float("nan"), contrast="oslo")
     title = widgets.figure(no_delta, bars=False).layout.title.text
     assert "IG delta" not in title and "vs oslo" in title

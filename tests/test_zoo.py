@@ -331,12 +331,11 @@ def test_ig_completeness_on_the_zoo_models(causal, bidirectional):
     A copying head that switches its attention part-way along the path makes the integrand sharp, and 50
     midpoint steps then miss by several percent on a few probes; those, and only those, get more steps."""
     import interp
-    from interp.analysis.framing import frame
 
     for model in (causal, bidirectional):
         used = []
         for p in corpus.probes(n_per_kind=10):
-            f = frame(model, p.text)
+            f = model.frame(p.text)
             r = interp.attribute(model, f.tokens, answer=p.answer, position=f.position, n_steps=50)
             gap = r.objective - r.baseline_objective
             assert abs(r.scores.sum() - gap) <= 0.01 * abs(gap), (model.name, p.text, r.settings)

@@ -96,7 +96,7 @@ def _read(
     mode,
     means,
 ) -> tuple[_target.Target, torch.Tensor]:
-    """Logits at the reads ``(len(ablations), n_reads, d_vocab)``: batch row b ablates ``ablations[b]``;
+    """Logits at the read sites ``(len(ablations), s, d_vocab)`` (site 0: the read position): batch row b ablates ``ablations[b]``;
     without an answer the model's top-1 in row 0 (the first ablation set, usually none) becomes it."""
     target = _target.make(model, frame, answer if answer is not None else (0,))
     R = target.n_rows

@@ -85,7 +85,7 @@ def read_probes(
         probs = layer_logits[-1].softmax(-1)
         top = int(probs.argmax())
         target = target or _target.make(model, f, (top,))
-        reads = model.decode_resid(resid[i, -1, target.read_pos]).float()[None]  # (1, n_reads, V)
+        reads = model.decode_resid(resid[i, -1, target.site_pos]).float()[None]  # (1, sites, V)
         pattern_rows = torch.stack([cache[p][i, :, pos, : f.T] for p in pats])  # (L, H, T)
         past, future = f.side_shares(pattern_rows.cpu().numpy())
         aid = target.answer[0]

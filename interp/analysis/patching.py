@@ -37,7 +37,7 @@ def position_map(target: _target.Target, row: int, t: int) -> int | None:
     another length (None for a slot token the row does not have)."""
     if row == 0 or target.causal or target.lengths[row] == target.lengths[0]:
         return t  # causal rows share the prefix; equal-length masked rows share every position
-    slot = int(target.read_pos[0])
+    slot = int(target.site_pos[0])
     n_0, n_r = len(target.answer), len(target.contrast or ())
     if t < slot:
         return t
@@ -54,7 +54,7 @@ def patched_reads(
     name: str,
     position_sets: list[list[int]],
 ) -> torch.Tensor:
-    """Final residuals at the reads ``(len(position_sets), n_reads, d_model)`` of the corrupt rows with
+    """Final residuals at the read sites ``(len(position_sets), s, d_model)`` of the corrupt rows with
     ``clean_act`` ``(R, T_max, ...)`` patched in at ``name``; copy b patches the frame positions
     ``position_sets[b]`` (an empty set patches nothing)."""
     R = corrupt.n_rows
@@ -135,7 +135,7 @@ def patch(
             _target.reads_of(clean_t, clean_cache[final]),
             patched_reads(model, corrupt_t, clean_cache[final], final, [[]]),
         ]
-    )  # (2, n_reads, d_model): clean, corrupt
+    )  # (2, sites, d_model): clean, corrupt
     values = _values(model, clean_t, ends)
     clean_diff, corrupt_diff = float(values[0]), float(values[1])
     if abs(clean_diff - corrupt_diff) < 1e-6:
@@ -169,7 +169,7 @@ def patch(
 
 
 def _values(model: Model, target: _target.Target, reads: torch.Tensor) -> torch.Tensor:
-    """The objective ``(B,)`` from residuals at the reads ``(B, n, d_model)``, decoded as one
+    """The objective ``(B,)`` from residuals at the read sites ``(B, s, d_model)``, decoded as one
     ``(B * n, d_model)`` matrix: only the read positions, never the ``(batch, T, d_vocab)`` output."""
     B, n, d = reads.shape
     return target.value(model.decode_resid(reads.reshape(B * n, d)).reshape(B, n, -1))

@@ -33,10 +33,12 @@ class Target:
     """``(R, T_max)`` token ids, right-padded: row 0 reads the answer (and the contrast where it can)."""
     lengths: tuple[int, ...]
     """``(R,)`` real length of each row."""
-    read_row: torch.Tensor
-    """``(n,)`` the row of each read."""
-    read_pos: torch.Tensor
-    """``(n,)`` the position of each read."""
+    site_row: torch.Tensor
+    """``(s,)`` the row of each decoded site (a (row, position) pair; answer and contrast share sites)."""
+    site_pos: torch.Tensor
+    """``(s,)`` the position of each site; site 0 is the read position of the answer's first token."""
+    read_site: torch.Tensor
+    """``(n,)`` the site of each read."""
     read_token: torch.Tensor
     """``(n,)`` the token scored by each read."""
     read_sign: torch.Tensor
@@ -60,20 +62,20 @@ class Target:
         idx = torch.arange(self.rows.shape[1])
         return (idx[None, :] < torch.tensor(self.lengths)[:, None]).long()
 
+    def _picked(self, scores: torch.Tensor) -> torch.Tensor:
+        """``(B, n)``: each read's token from the scores at the sites ``(B, s, d_vocab)``."""
+        site, token = self.read_site.to(scores.device), self.read_token.to(scores.device)
+        return scores[:, site].gather(-1, token[None, :, None].expand(scores.shape[0], -1, 1))[..., 0]
+
     def value(self, logits: torch.Tensor) -> torch.Tensor:
-        """The objective ``(B,)`` from the logits at the reads ``(B, n, d_vocab)``."""
+        """The objective ``(B,)`` from the logits at the sites ``(B, s, d_vocab)``."""
         scores = logits.float().log_softmax(-1) if self.log_prob else logits.float()
-        token = self.read_token.to(logits.device)
-        picked = scores.gather(-1, token[None, :, None].expand(scores.shape[0], -1, 1))[..., 0]  # (B, n)
-        return (picked * self.read_sign.to(picked.device)).sum(-1)
+        return (self._picked(scores) * self.read_sign.to(scores.device)).sum(-1)
 
     def answer_logprob(self, logits: torch.Tensor) -> torch.Tensor:
         """Summed log-probability ``(B,)`` of the answer's tokens (its probability is the exp of this)."""
-        logp = logits.float().log_softmax(-1)
-        keep = self.read_sign > 0
-        token = self.read_token[keep].to(logits.device)
-        picked = logp[:, keep.to(logits.device)].gather(-1, token[None, :, None].expand(logp.shape[0], -1, 1))
-        return picked[..., 0].sum(-1)
+        picked = self._picked(logits.float().log_softmax(-1))
+        return picked[:, (self.read_sign > 0).to(picked.device)].sum(-1)
 
 
 def tokens_of(model: Model, word: Any, *, allow_unknown: bool, role: str) -> tuple[int, ...] | None:
@@ -137,17 +139,18 @@ def make(
     padded = torch.full((len(rows), max(lengths)), pad, dtype=torch.long)
     for i, r in enumerate(rows):
         padded[i, : len(r)] = torch.tensor(r)
-    cols = list(zip(*reads))
+    sites = list(dict.fromkeys((row, pos) for row, pos, _, _ in reads))  # answer's first read first
     log_prob = len(answer) > 1 or (contrast is not None and len(contrast) > 1)
     return Target(
         answer=tuple(answer),
         contrast=None if contrast is None else tuple(contrast),
         rows=padded.to(frame.tokens.device),
         lengths=lengths,
-        read_row=torch.tensor(cols[0]),
-        read_pos=torch.tensor(cols[1]),
-        read_token=torch.tensor(cols[2]),
-        read_sign=torch.tensor(cols[3], dtype=torch.float32),
+        site_row=torch.tensor([r for r, _ in sites]),
+        site_pos=torch.tensor([p for _, p in sites]),
+        read_site=torch.tensor([sites.index((r, p)) for r, p, _, _ in reads]),
+        read_token=torch.tensor([t for _, _, t, _ in reads]),
+        read_sign=torch.tensor([float(sign) for *_, sign in reads]),
         log_prob=log_prob,
         frame_length=T,
         causal=model.kind == "causal",
@@ -170,11 +173,11 @@ def batch_rows(target: Target, repeat: int) -> tuple[torch.Tensor, torch.Tensor 
 
 
 def reads_of(target: Target, resid: torch.Tensor) -> torch.Tensor:
-    """The residuals at the reads ``(B, n, d_model)`` from ``(B * R, T_max, d_model)``."""
+    """The residuals at the sites ``(B, s, d_model)`` from ``(B * R, T_max, d_model)``."""
     R = target.n_rows
     B = resid.shape[0] // R
     resid = resid.reshape(B, R, *resid.shape[1:])
-    return resid[:, target.read_row.to(resid.device), target.read_pos.to(resid.device)]
+    return resid[:, target.site_row.to(resid.device), target.site_pos.to(resid.device)]
 
 
 def read_logits(
@@ -183,7 +186,7 @@ def read_logits(
     repeat: int = 1,
     hooks: Mapping[str, Any] | None = None,
 ) -> torch.Tensor:
-    """Logits at the reads ``(repeat, n, d_vocab)`` of ``repeat`` copies of the rows (hooks attached by the
+    """Logits at the sites ``(repeat, s, d_vocab)`` of ``repeat`` copies of the rows (hooks attached by the
     caller or given here fire); only the read positions are decoded."""
     rows, mask = batch_rows(target, repeat)
     if hooks:

@@ -111,7 +111,17 @@ def render_api() -> str:
     ]
 
     def entries(names: list[str]) -> list[str]:
-        return [line for name in names for line in (f"::: {name}", "")]
+        # Public names that the package resolves lazily (a module __getattr__) are found by importing.
+        lazy = ("    options:", "      force_inspection: true")
+        return [
+            line
+            for name in names
+            for line in (
+                f"::: {name}",
+                *(lazy if name.count(".") == 1 and name.startswith("interp.") else ()),
+                "",
+            )
+        ]
 
     lines = [
         "# API reference",

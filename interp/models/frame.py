@@ -134,10 +134,9 @@ def split_probe(probe: str) -> tuple[str, str]:
 
 def _unknown_id(model: Model) -> int | None:
     tok = model.tokenizer
-    unk = tok.unk_token_id
-    if unk is None or unk in {tok.bos_token_id, tok.eos_token_id, tok.pad_token_id}:
+    if tok.unk_token_id is None or tok.unk_token in {tok.bos_token, tok.eos_token, tok.pad_token}:
         return None  # byte-level vocabularies (GPT-2) have no unknown token: every word is spelled out
-    return unk
+    return tok.unk_token_id
 
 
 def answer_ids(

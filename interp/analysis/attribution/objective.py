@@ -65,7 +65,7 @@ class Objective:
                     [e[:, : t.frame_length], self._emb[r, t.frame_length : length].expand(B, -1, -1)], 1
                 )
             else:  # the contrast's number of masks: they share the masks' embedding (one token, one path)
-                slot, n_a, n_c = int(t.read_pos[0]), len(t.answer), len(t.contrast or ())
+                slot, n_a, n_c = int(t.site_pos[0]), len(t.answer), len(t.contrast or ())
                 row = torch.cat([e[:, :slot], e[:, slot : slot + 1].expand(B, n_c, d), e[:, slot + n_a :]], 1)
             if row.shape[1] < T_max:
                 row = torch.cat([row, self._pad.expand(B, T_max - row.shape[1], d)], 1)

@@ -1,0 +1,114 @@
+"""compare and compare_suite: one pass per model, one code path, top-1 tokens, complete attributions."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import interp
+from interp.errors import InputError, InterpWarning
+from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
+
+PROBE = "the keys to the cabinet ___ on the table ."
+
+
+class EmbeddingCalls:
+    """Counts forward passes by a hook on the token-embedding module (every pass starts there)."""
+
+    def __init__(self, model):
+        self.model, self.n = model, 0
+
+    def __enter__(self):
+        self.handle = self.model.bridge.embed.register_forward_hook(self._count)
+        return self
+
+    def _count(self, module, inputs, output):
+        self.n += 1
+
+    def __exit__(self, *exc):
+        self.handle.remove()
+
+
+def zoo_probes(c, b, n_per_kind):
+    from interp.zoo import corpus
+
+    out = []
+    for p in corpus.probes(n_per_kind=n_per_kind):
+        try:
+            c.frame(p.text, answer=p.answer), b.frame(p.text, answer=p.answer)
+        except InputError:  # a word the shipped vocabulary lacks (the corpus may be newer than the weights)
+            continue
+        out.append(p)
+    return out
+
+
+@pytest.mark.parametrize("answer", [None, "are", "anna berg"])
+def test_compare_without_attribution_makes_one_forward_pass_per_model(causal, bidirectional, answer):
+    with EmbeddingCalls(causal) as c_calls, EmbeddingCalls(bidirectional) as b_calls:
+        cmp = interp.compare(causal, bidirectional, PROBE, answer=answer, method=None)
+    assert (c_calls.n, b_calls.n) == (1, 1)
+    assert set(cmp.summary) == set(METRICS) and cmp.causal.attribution is None
+    for run in (cmp.causal, cmp.bidirectional):  # the lens, the attention and the summary: one pass, one rule
+        assert cmp.summary["decision_depth"][run.kind] == run.lens.decision_depth[run.position]
+        assert run.attention.position == run.lens.position == run.position
+    with EmbeddingCalls(causal) as c_calls:
+        interp.compare(causal, bidirectional, PROBE, answer=answer)
+    assert c_calls.n > 1  # integrated gradients' batched passes come on top
+
+
+def test_compare_reads_what_the_single_analyses_read(causal, bidirectional):
+    cmp = interp.compare(causal, bidirectional, PROBE, answer="are")
+    for m, run in ((causal, cmp.causal), (bidirectional, cmp.bidirectional)):
+        att, lens = interp.attention(m, PROBE), interp.logit_lens(m, PROBE, answer="are")
+        np.testing.assert_allclose(run.attention.patterns, att.patterns, atol=1e-6)
+        np.testing.assert_allclose(run.lens.answer_prob, lens.answer_prob, atol=1e-6)
+        attr = interp.attribute(m, PROBE, answer="are")
+        np.testing.assert_allclose(run.attribution.scores, attr.scores, atol=1e-5)
+        assert cmp.summary["attr_right_mass"][m.kind] == pytest.approx(attr.attr_right_mass, abs=1e-6)
+        assert cmp.summary["completeness_error"][m.kind] == pytest.approx(attr.completeness_error, abs=1e-4)
+        assert cmp.summary["answer_prob"][m.kind] == pytest.approx(
+            lens.answer_prob[-1, run.position], abs=1e-5
+        )
+
+
+def test_suite_rows_carry_top1_and_complete_attributions(causal, bidirectional):
+    probes = zoo_probes(causal, bidirectional, n_per_kind=4)
+    assert len(probes) >= 8
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InterpWarning)  # no row may stay incomplete at the default settings
+        df = interp.compare_suite(causal, bidirectional, probes, progress=False)
+    for kind, m in (("causal", causal), ("bidirectional", bidirectional)):
+        assert (df[f"{kind}_completeness_error"] <= 0.01).all(), df[f"{kind}_completeness_error"].max()
+        assert df[f"{kind}_complete"].all()
+        for i in (0, len(df) - 1):  # the top-1 column is the model's own argmax at its read position
+            f = m.frame(df.loc[i, "probe"], answer=df.loc[i, "answer"])
+            with torch.no_grad():
+                probs = m(f.tokens)[0, f.position].softmax(-1)
+            assert df.loc[i, f"{kind}_top1"] == m.tokenizer.decode([int(probs.argmax())]).strip()
+            assert df.loc[i, f"{kind}_top1_prob"] == pytest.approx(float(probs.max()), abs=1e-5)
+        for metric in METRICS + ATTRIBUTION_METRICS:
+            assert f"{kind}_{metric}" in df.columns
+
+
+def test_suite_marks_incomplete_rows_and_warns_once(tiny_model):
+    c, b = tiny_model("gpt2"), tiny_model("bert")
+    probes = [(PROBE, "are"), ("the key to the cabinet ___ on the table .", "is")]
+    with pytest.warns(InterpWarning) as record:
+        df = interp.compare_suite(c, b, probes, n_steps=2, tolerance=1e-9, progress=False)
+    ours = [w for w in record if issubclass(w.category, InterpWarning)]
+    assert (
+        len(ours) == 1 and "16 steps" in str(ours[0].message) and "of 2 causal rows" in str(ours[0].message)
+    )
+    assert not df["causal_complete"].any()
+    assert (df["causal_completeness_error"] > 1e-9).all()
+
+
+def test_suite_without_attribution_is_a_prediction_sweep(tiny_model):
+    c, b = tiny_model("gpt2"), tiny_model("bert")
+    with EmbeddingCalls(c) as calls:
+        df = interp.compare_suite(c, b, [PROBE, (PROBE, "are")], method=None, progress=False)
+    assert calls.n == 1  # both probes in one batched pass
+    assert not any(col.endswith(("attr_left_mass", "completeness_error", "_complete")) for col in df.columns)
+    assert list(df.columns[:3]) == ["probe", "answer", "phenomenon"]
+    assert df.loc[0, "causal_answer_rank"] == 0  # no answer: the model's own top-1

@@ -1,0 +1,149 @@
+"""The reading rule: Model.frame decides what is read where, and every analysis reads exactly there."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import ARCHS
+
+import interp
+from interp.errors import InputError
+
+PROBE = "the keys to the cabinet ___ on the table ."
+
+
+def positions(c, b, probe, answer):
+    """The read position and tokens of every analysis on ``probe``, per model, next to compare's."""
+    cmp = interp.compare(c, b, probe, answer=answer, method=None)
+    out = {}
+    for m, run in ((c, cmp.causal), (b, cmp.bidirectional)):
+        f = m.frame(probe)
+        corrupt = f.tokens.clone()  # one ordinary token swapped (patching needs the same length)
+        first = int(np.flatnonzero(f.content)[0])
+        ordinary = [i for i in range(m.d_vocab) if i not in m.special_ids | {m.mask_token_id}]
+        corrupt[0, first] = next(i for i in ordinary if i != corrupt[0, first])
+        got = {
+            "frame": (f.position, f.str_tokens),
+            "compare": (run.position, run.attention.tokens),
+            "attention": _pt(interp.attention(m, probe)),
+            "logit_lens": _pt(interp.logit_lens(m, probe)),
+            "attribute": _pt(interp.attribute(m, probe, n_steps=4, tolerance=None)),
+            "ablate": _pt(interp.ablate(m, probe, [(0, 0)])),
+            "head_importance": _pt(interp.head_importance(m, probe, progress=False)),
+            "patch": _pt(interp.patch(m, probe, corrupt, progress=False)),
+        }
+        assert run.lens.position == run.position and run.lens.focus == (run.position,)
+        out[m.kind] = got
+    return out
+
+
+def _pt(result):
+    return result.position, tuple(result.tokens)
+
+
+def check_same_reading(c, b, probe, answer=None):
+    for kind, got in positions(c, b, probe, answer).items():
+        expected = got["compare"]
+        for name, value in got.items():
+            assert value == expected, (kind, name, value, expected)
+        pos, tokens = expected
+        if kind == "causal":  # the prefix, read at its last token
+            assert pos == len(tokens) - 1 and "___" not in tokens
+        else:  # the whole probe, read at the mask
+            assert tokens[pos] == b.tokenizer.mask_token and tokens.count(b.tokenizer.mask_token) == 1
+
+
+def test_every_analysis_reads_the_zoo_probe_where_compare_does(causal, bidirectional):
+    check_same_reading(causal, bidirectional, PROBE)
+    check_same_reading(causal, bidirectional, "in the night the ___ hooted .", answer="owl")
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHS if a not in ("bert", "roberta")])
+def test_every_analysis_reads_where_compare_does_on_every_causal_family(arch, tiny_model):
+    check_same_reading(tiny_model(arch), tiny_model("bert"), PROBE)
+
+
+def test_every_analysis_reads_where_compare_does_on_roberta(tiny_model):
+    check_same_reading(tiny_model("gpt2"), tiny_model("roberta"), PROBE)
+
+
+def test_plain_text_is_read_as_before(tiny_model):
+    c, b = tiny_model("gpt2"), tiny_model("bert")
+    text = "anna lives in oslo . anna lives in"
+    f = c.frame(text)
+    assert f.position == f.T - 1 and not f.is_probe and f.str_tokens == tuple(c.to_str_tokens(text))
+    assert torch.equal(f.tokens, c.to_tokens(text))
+    masked = "anna lives in [MASK] ."
+    g = b.frame(masked)
+    assert g.position == g.str_tokens.index("[MASK]") == 4 and torch.equal(g.tokens, b.to_tokens(masked))
+    assert interp.logit_lens(c, text).position == f.position
+    assert interp.attention(b, "anna lives in oslo .").position is None  # attention reads nothing
+    with pytest.raises(InputError, match="no slot to read: write ___ where the answer goes"):
+        b.frame("anna lives in oslo .")
+    tokens = c.to_tokens(text)
+    assert c.frame(tokens).position == tokens.shape[1] - 1
+
+
+def test_probe_frames_and_content(tiny_model):
+    c, b = tiny_model("gpt2"), tiny_model("bert")
+    f = c.frame(PROBE)
+    assert f.read_text == "the keys to the cabinet" and f.slot == f.position + 1 == f.T and f.n_slot == 0
+    np.testing.assert_array_equal(f.content, [False, True, True, True, True, True])
+    g = b.frame(PROBE, answer="anna berg")  # one mask per answer token
+    assert g.read_text == "the keys to the cabinet [MASK] [MASK] on the table ."
+    assert g.slot_positions == [6, 7] and g.position == 6 and g.n_slot == 2
+    assert not g.content[[0, 6, 7, -1]].any() and g.content[[1, 5, 8]].all()
+    np.testing.assert_array_equal(g.word_index, [-1, 0, 1, 2, 3, 4, -1, -1, 6, 7, 8, 9, -1])
+    left, right = g.side_shares(np.ones(g.T))
+    assert left == pytest.approx(5 / 9) and right == pytest.approx(4 / 9)
+
+
+@pytest.mark.parametrize(
+    "probe, message",
+    [
+        ("the keys to the cabinet ____ on the table .", "'____' is not a slot"),
+        ("the keys to the cabinet_____ on the table .", "glued to a word"),
+        ("the keys to the cabinet___ on the table .", "glued to a word"),
+        ("the keys to the ___s are here .", "glued to a word"),
+        ("the keys __ cabinet .", "'__' is not a slot"),
+        ("the ___ to the ___ are here .", "exactly one ___ slot, found 2"),
+    ],
+)
+def test_malformed_slots_show_the_right_form(tiny_model, probe, message):
+    for m in (tiny_model("gpt2"), tiny_model("bert")):
+        with pytest.raises(InputError, match=message) as info:
+            interp.logit_lens(m, probe)
+        assert "a slot is written ___" in str(info.value) or "write e.g." in str(info.value)
+
+
+def test_unknown_words_are_named(causal, bidirectional):
+    # The causal model reads only the prefix; the masked model reads the whole probe and stumbles on 'purred'.
+    with pytest.raises(
+        InputError, match=r"'purred' is not in tiny-bidirectional's vocabulary.*allow_unknown=True"
+    ):
+        interp.compare(causal, bidirectional, "the dog ___ and purred .")
+    for m in (causal, bidirectional):
+        with pytest.raises(InputError, match=r"'blorp' and 'frobbed' are not in"):
+            interp.attention(m, "the dog blorp and frobbed ___ .")
+        with pytest.raises(InputError, match=rf"answer 'purred' is not in {m.name}'s vocabulary"):
+            interp.attribute(m, PROBE, answer="purred")
+        with pytest.raises(InputError, match=r"contrast 'blorp' is not in"):
+            interp.attribute(m, PROBE, answer="are", contrast="blorp")
+        f = m.frame("the dog purred ___ .", allow_unknown=True)
+        assert m.tokenizer.unk_token in f.str_tokens
+        r = interp.logit_lens(m, "the dog purred ___ .", allow_unknown=True)
+        assert r.position == f.position
+
+
+def test_an_unknown_answer_is_never_called_a_split(causal):
+    with pytest.raises(InputError, match="not in tiny-causal's vocabulary") as info:
+        causal.to_single_token("purred")
+    assert "splits" not in str(info.value)
+
+
+def test_tokens_and_positions(tiny_model):
+    c = tiny_model("gpt2")
+    with pytest.raises(InputError, match="out of range"):
+        c.frame(PROBE, position=40)
+    assert c.frame(PROBE, position=2).position == 2
+    with pytest.raises(InputError, match="one sequence"):
+        c.frame(torch.zeros(2, 3, dtype=torch.long))
