@@ -281,16 +281,18 @@ class Model:
             if first
             else "no hook point holds them, so they arise in the model's output head"
         )
-        held = (
-            f"; {n} weight tensor(s) hold NaN or infinite values: {', '.join(weights)}{', ...' if n > 3 else ''}"
-            if n
-            else ""
-        )
-        raise NonFiniteError(
-            f"{what} of {self.name} are NaN or infinite: {where}{held}. Reload or repair the weights (a damaged "
-            "checkpoint, or a float16 overflow: load with dtype='float32'), or fix the hook function attached "
-            "there."
-        )
+        if n:
+            advice = (
+                f"; {n} weight tensor(s) hold NaN or infinite values: {', '.join(weights)}{', ...' if n > 3 else ''}. "
+                "Reload or repair the weights (a damaged checkpoint, or a float16 overflow: load with "
+                "dtype='float32')."
+            )
+        else:
+            advice = (
+                "; the weights are all finite, so a hook function attached there or an overflow made them: fix "
+                "the function, or load with dtype='float32'."
+            )
+        raise NonFiniteError(f"{what} of {self.name} are NaN or infinite: {where}{advice}")
 
     # ---- the model's own final stages (used by the logit lens) -------------------------------------------
 

@@ -401,7 +401,8 @@ def _torch_hook(hook_name: str, point: Any, fn: HookFn, *, guard: bool) -> Calla
 def _describe(value: Any) -> str:
     if isinstance(value, torch.Tensor):
         return f"a tensor of shape {tuple(value.shape)}, dtype {value.dtype} on {value.device}"
-    return f"a {type(value).__name__}"
+    kind = type(value).__name__
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
 
 
 def _check_returned(hook_name: str, given: Any, result: Any) -> None:
@@ -563,5 +564,5 @@ def nonfinite_weights(model: Model, limit: int = 3) -> tuple[list[str], int]:
     with torch.no_grad():
         for pname, tensor in [*hf.named_parameters(), *hf.named_buffers()]:
             if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                bad.append(pname)
+                bad.append(pname.replace("._original_component", ""))  # the bridge's wrapping, not the model's
     return bad[:limit], len(bad)
