@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from interp.results.base import Result, _check, _tokens, head_table
+from interp.results.base import BoolArray, IntArray, Result, StrArray, _check, _tokens, head_table
 
 # ------------------------------------------------------------------------------------------------------------
 HEAD_STATS = ("entropy", "past", "self", "future", "distance", "prev_token")
@@ -28,7 +28,7 @@ class AttentionResult(Result):
     over content keys)."""
     rollout: np.ndarray
     """``(T, T)`` attention rollout (Abnar & Zuidema 2020; residual identity added, rows sum to 1)."""
-    special: np.ndarray
+    special: BoolArray
     """``(T,)`` bool: tokens that are not the text's own (special tokens such as [CLS], [SEP], BOS, and masks)."""
     position: int | None = None
     """The read position (:meth:`interp.Model.frame`); None for a masked LM's text without a mask."""
@@ -111,10 +111,10 @@ class LensResult(Result):
     """``(T,)`` token strings."""
     focus: tuple[int, ...]
     """Positions of interest: the read position for causal models, the mask position(s) for bidirectional."""
-    top_ids: np.ndarray
+    top_ids: IntArray
     """``(n_layers + 1, T, k)`` int64 top-k token ids; row 0 decodes the embeddings, row l the output of block
     l - 1."""
-    top_tokens: np.ndarray
+    top_tokens: StrArray
     """``(n_layers + 1, T, k)`` strings of ``top_ids``."""
     top_probs: np.ndarray
     """``(n_layers + 1, T, k)`` float32 probabilities of ``top_ids``, descending."""
@@ -124,11 +124,11 @@ class LensResult(Result):
     """Its token ids; probability and rank follow the first (``answer_id``)."""
     answer_prob: np.ndarray
     """``(n_layers + 1, T)`` probability of the answer's first token."""
-    answer_rank: np.ndarray
+    answer_rank: IntArray
     """``(n_layers + 1, T)`` int rank of the answer's first token (0 = top-1)."""
     kl: np.ndarray
     """``(n_layers + 1, T)`` KL(final || layer) in nats; the last row is 0."""
-    decision_depth: np.ndarray
+    decision_depth: IntArray
     """``(T,)`` int: first row from which the final top-1 stays top-1."""
     position: int | None = None
     """The read position (:meth:`interp.Model.frame`)."""
@@ -304,7 +304,7 @@ class ProbeRun(Result):
     """The text the model read (causal: the prefix; bidirectional: the probe with its mask token(s))."""
     position: int
     """Read position (causal: last prefix token; bidirectional: the first mask)."""
-    word_index: np.ndarray
+    word_index: IntArray
     """``(T,)`` index of the probe word each token belongs to (-1 for special and mask tokens)."""
     attention: AttentionResult
     lens: LensResult

@@ -25,7 +25,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import numpy as np
 
@@ -40,6 +40,13 @@ JSON; the reading rule (read positions, top-1 tokens, answer token ids) and the 
 
 META = "__interp__"
 """The entry of a saved file that holds its JSON (UTF-8 bytes as a uint8 array)."""
+
+IntArray = Annotated[np.ndarray, "iu"]
+"""An array of integers (token ids, ranks, positions)."""
+BoolArray = Annotated[np.ndarray, "b"]
+"""An array of bools."""
+StrArray = Annotated[np.ndarray, "U"]
+"""An array of strings (token strings)."""
 
 _MAX_META_BYTES = 64 << 20
 _MAX_DEPTH = 32

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.results.base import Result, _check, _tokens, head_table
+from interp.results.base import Result, StrArray, _check, _tokens, head_table
 
 
 @dataclass(frozen=True, repr=False)
@@ -101,7 +101,7 @@ class HeadImportanceResult(Result):
     """``(n_layers, n_heads)`` change of the first answer token's logit."""
     top1_before: str
     """The model's top-1 at the read position without ablation."""
-    top1_after: np.ndarray
+    top1_after: StrArray
     """``(n_layers, n_heads)`` strings: the top-1 with that head ablated."""
 
     def __post_init__(self) -> None:
