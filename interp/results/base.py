@@ -1,7 +1,7 @@
 """The base class of every result (checks, persistence, display hooks, a compact repr) and ``load_result``.
 
-Every field is checked against its type annotation when a result is built, after the class's own
-``__post_init__``: strings, ints (never bools), floats, tuples, dicts, nested results, and numpy arrays of a
+Every field is checked against its type annotation when a result is built, before the class's own
+``__post_init__`` checks its invariants: strings, ints (never bools), floats, tuples, dicts, nested results, and numpy arrays of a
 plain dtype (bool, integer, float or string; never object) whose floats are finite unless the class names
 the field in ``allow_nan``. ``Annotated[np.ndarray, "iu"]`` narrows an array to those dtype kinds.
 
@@ -78,8 +78,8 @@ class Result:
         if own is not None and not getattr(own, "_checks_fields", False):
 
             def __post_init__(self: Result) -> None:
-                own(self)
                 _check_fields(self)
+                own(self)
 
             __post_init__._checks_fields = True  # type: ignore[attr-defined]
             __post_init__.__doc__ = own.__doc__
@@ -221,6 +221,8 @@ def _conform(value: Any, hint: Any, where: str, nan_ok: bool) -> Any:
         if isinstance(value, hint):
             return value
     elif origin is tuple or hint is tuple:
+        if isinstance(value, np.ndarray) and value.ndim == 1 and value.dtype.kind in _ARRAY_KINDS:
+            value = value.tolist()
         if isinstance(value, (tuple, list)):
             if not args:
                 return _frozen(value)
