@@ -11,22 +11,22 @@ from benchmarks.common import gpt2_small_folder, peak_rss, words
 
 
 def run(T: int = 32, n_steps: int = 50, repeats: int = 3) -> list[dict]:
-    from captum.attr import LayerIntegratedGradients
+    from captum.attr import IntegratedGradients
 
     import interp
-    from interp.analysis.attribution.objective import Objective, baseline_tokens, embedding_layer
+    from interp.analysis import target
+    from interp.analysis.attribution.objective import Objective
 
     model = interp.load(gpt2_small_folder())
     text = words(T - 1)
     tokens = model.to_tokens(text)
     interp.attribute(model, tokens, n_steps=n_steps, tolerance=None)  # warm-up
-    objective = Objective(model, T - 1, int(model.forward(tokens)[0, -1].argmax()))
+    frame = model.frame(tokens)
+    objective = Objective(model, target.make(model, frame, (int(model.forward(tokens)[0, -1].argmax()),)))
 
     def naive() -> None:
-        lig = LayerIntegratedGradients(objective, embedding_layer(model))
-        lig.attribute(
-            tokens, baselines=baseline_tokens(model, tokens), n_steps=n_steps, internal_batch_size=1
-        )
+        ig = IntegratedGradients(objective)
+        ig.attribute(objective.inputs, baselines=objective.baseline, n_steps=n_steps, internal_batch_size=1)
 
     ours_t, naive_t = [], []
     for _ in range(repeats):

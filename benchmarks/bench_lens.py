@@ -12,7 +12,7 @@ from benchmarks.common import gpt2_small_folder, peak_rss, words
 
 def naive_lens(model, tokens) -> None:
     """Every layer decoded at once: an (n_layers + 1, T, d_vocab) stack, then log-softmax and KL on it."""
-    from interp.analysis.lens import resid_names
+    from interp.models.hooks import resid_names
 
     _, cache = model.run_with_cache(tokens, names=resid_names(model))
     with torch.no_grad():

@@ -111,8 +111,13 @@ def test_lens_never_decodes_more_than_a_chunk(pair, monkeypatch):
     original = m.decode_resid
     monkeypatch.setattr(m, "decode_resid", lambda resid: seen.append(resid.shape) or original(resid))
     interp.logit_lens(m, TEXT, chunk=4)
-    # one (d_model,) decode picks the default answer; every other decode is a chunk of at most 4 positions
-    assert seen and all(len(s) == 1 or (len(s) == 2 and s[0] <= 4) for s in seen)
+    # one (d_model,) decode picks the default answer; every other decode is a chunk of at most 4 positions,
+    # of as many layers as fit LAYER_GROUP_BYTES of logits
+    from interp.analysis.lens import LAYER_GROUP_BYTES
+
+    assert seen and all(len(s) == 1 or (len(s) in (2, 3) and s[-2] <= 4) for s in seen)
+    assert all(4 * np.prod(s[:-1]) * m.d_vocab <= LAYER_GROUP_BYTES for s in seen)
+    assert any(len(s) == 3 and s[0] == m.n_layers + 1 for s in seen)  # a tiny vocabulary: every layer at once
 
 
 def test_lens_answer_and_errors(pair):

@@ -20,6 +20,10 @@ from interp.models.handle import Model
 from interp.results import LensResult
 
 
+LAYER_GROUP_BYTES = 8 * 2**20
+"""The most bytes of float32 logits one decode of the lens makes (per chunk of positions)."""
+
+
 def decision_depth(top1: torch.Tensor) -> torch.Tensor:
     """The decision depth ``(...)`` from the top-1 ids of every lens row ``(n_layers + 1, ...)``: the first row
     from which every later row agrees with the last (the model's own top-1). The one definition."""
@@ -90,20 +94,24 @@ def lens_result(
     answer_prob = torch.zeros(Lp1, T)
     answer_rank = torch.zeros(Lp1, T, dtype=torch.long)
     kl = torch.zeros(Lp1, T)
+    # Layers are decoded together while a group's logits stay under LAYER_GROUP_BYTES (tiny vocabularies: all
+    # at once; gpt2-sized ones: one layer at a time, so memory never grows with n_layers * chunk * d_vocab).
+    group = max(1, LAYER_GROUP_BYTES // (4 * chunk * model.d_vocab))
     for start in range(0, T, chunk):
         sl = slice(start, min(T, start + chunk))
         final_p = F.softmax(model.decode_resid(resid[-1, sl]).float(), dim=-1)  # (c, V)
         neg_entropy = (final_p * final_p.clamp_min(1e-30).log()).sum(-1)  # (c,)
-        for layer in range(Lp1):
-            layer_logits = model.decode_resid(resid[layer, sl]).float()  # (c, V)
-            answer_rank[layer, sl] = (layer_logits > layer_logits[:, aid : aid + 1]).sum(-1).cpu()
+        for first in range(0, Lp1, group):
+            ls = slice(first, min(Lp1, first + group))
+            layer_logits = model.decode_resid(resid[ls, sl]).float()  # (g, c, V)
+            answer_rank[ls, sl] = (layer_logits > layer_logits[..., aid : aid + 1]).sum(-1).cpu()
             logp = F.log_softmax(layer_logits, dim=-1)
             del layer_logits
             p, ids = logp.topk(top_k, dim=-1)
-            top_ids[layer, sl], top_probs[layer, sl] = ids.cpu(), p.exp().cpu()
-            answer_prob[layer, sl] = logp[:, aid].exp().cpu()
-            # KL(final || layer) = sum p log p - sum p log q, one vocabulary-sized temporary per layer.
-            kl[layer, sl] = (neg_entropy - (final_p * logp).sum(-1)).clamp_min(0).cpu()
+            top_ids[ls, sl], top_probs[ls, sl] = ids.cpu(), p.exp().cpu()
+            answer_prob[ls, sl] = logp[..., aid].exp().cpu()
+            # KL(final || layer) = sum p log p - sum p log q, one vocabulary-sized temporary per group.
+            kl[ls, sl] = (neg_entropy - (final_p * logp).sum(-1)).clamp_min(0).cpu()
             del logp
         del final_p
     uniq, inverse = np.unique(top_ids.numpy(), return_inverse=True)

@@ -373,6 +373,7 @@ def word_index(model: Model, read_text: str, text: str, ids: list[int]) -> np.nd
     enc = model.tokenizer(read_text, return_offsets_mapping=True, add_special_tokens=True)
     enc_ids, offsets = enc["input_ids"], enc["offset_mapping"]
     # The model's tokens may add a BOS or drop a trailing special: align by skipping the tokenizer's extras.
+    drop = model.special_ids | {model.mask_token_id}
     j = 0
     for t_pos, t in enumerate(ids):
         while j < len(enc_ids) and enc_ids[j] != t:
@@ -380,7 +381,7 @@ def word_index(model: Model, read_text: str, text: str, ids: list[int]) -> np.nd
         if j >= len(enc_ids):
             break
         s, e = offsets[j]
-        if t not in model.special_ids and t != model.mask_token_id and e > s:
+        if t not in drop and e > s:
             mid = (s + e - 1) / 2
             for a, b, w in spans:
                 if a - 1 <= mid < b:

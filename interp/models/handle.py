@@ -83,7 +83,8 @@ class Model:
                 ids = ids[:-1]
             if self._prepend_bos and tok.bos_token_id is not None and (not ids or ids[0] != tok.bos_token_id):
                 ids = [tok.bos_token_id] + ids
-        if not [i for i in ids if i not in self.special_ids]:
+        specials = self.special_ids
+        if all(i in specials for i in ids):
             raise InputError(f"the text {text!r} has no tokens besides special ones: pass at least one word")
         if truncate:
             ids = ids[: self.n_ctx]

@@ -1,0 +1,176 @@
+"""compare and compare_suite against plain Hugging Face forward passes, and compare with integrated gradients
+against the multi-pass version it replaced (interp at commit e616169, run from a git archive in a subprocess on
+the same weights and probes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import alternating_medians
+
+OLD_COMMIT = "e616169"
+"""The last version whose compare made three no-grad passes per model (and tokenized the probe four times)."""
+
+
+def zoo_pair():
+    import interp
+
+    return interp.load("tiny-causal"), interp.load("tiny-bidirectional")
+
+
+def framable(c, b, probes):
+    import interp
+
+    out = []
+    for p in probes:
+        try:
+            c.frame(p.text, answer=p.answer), b.frame(p.text, answer=p.answer)
+        except interp.InterpError:
+            continue
+        out.append(p)
+    return out
+
+
+def hf_inputs(model, texts: list[str]):
+    tok = model.tokenizer
+    framed = [
+        t.split("___")[0].strip() if model.kind == "causal" else t.replace("___", tok.mask_token)
+        for t in texts
+    ]
+    return tok(framed, padding=True, return_tensors="pt")
+
+
+def run(n_probes: int = 200, n_single: int = 12, n_ig: int = 8) -> list[dict]:
+    import interp
+    from interp.zoo import corpus
+
+    c, b = zoo_pair()
+    probes = framable(c, b, corpus.probes(n_per_kind=max(60, n_probes // 2)))[:n_probes]
+    rows = []
+
+    # 1. compare(method=None), one probe at a time, against one plain HF forward of both models.
+    singles = probes[:: max(1, len(probes) // n_single)][:n_single]
+    hf_single = [(hf_inputs(c, [p.text]), hf_inputs(b, [p.text])) for p in singles]
+
+    def plain_each() -> None:
+        with torch.no_grad():
+            for ec, eb in hf_single:
+                c.bridge.original_model(**ec)
+                b.bridge.original_model(**eb)
+
+    def compare_each() -> None:
+        for p in singles:
+            interp.compare(c, b, p.text, answer=p.answer, method=None)
+
+    t = alternating_medians({"hf": plain_each, "ours": compare_each}, repeats=7)
+    per_hf, per_ours = t["hf"] / len(singles) * 1e3, t["ours"] / len(singles) * 1e3
+    rows.append(
+        {
+            "benchmark": "compare(method=None) per zoo probe vs one plain HF forward of both models",
+            "measured": f"{per_ours:.1f} ms vs {per_hf:.1f} ms (median of {len(singles)} probes; one pass per model, "
+            "full-position lens and attention statistics included)",
+            "ratio": per_ours / per_hf,
+            "goal": "<= 1.3x",
+            "met": per_ours / per_hf <= 1.3,
+        }
+    )
+
+    # 2. compare_suite(method=None) over the probes against one batched plain HF forward over the same probes.
+    texts = [p.text for p in probes]
+    enc_c, enc_b = hf_inputs(c, texts), hf_inputs(b, texts)
+
+    def plain_batch() -> None:
+        with torch.no_grad():
+            c.bridge.original_model(**enc_c)
+            b.bridge.original_model(**enc_b)
+
+    def suite() -> None:
+        interp.compare_suite(c, b, probes, method=None, batch_size=len(probes), progress=False)
+
+    t = alternating_medians({"hf": plain_batch, "ours": suite}, repeats=3)
+    rows.append(
+        {
+            "benchmark": f"compare_suite(method=None), {len(probes)} zoo probes vs one batched plain HF forward",
+            "measured": f"{t['ours'] * 1e3:.0f} ms vs {t['hf'] * 1e3:.0f} ms",
+            "ratio": t["ours"] / t["hf"],
+            "goal": "<= 1.5x",
+            "met": t["ours"] / t["hf"] <= 1.5,
+        }
+    )
+
+    # 3. compare with integrated gradients at 1% completeness against the multi-pass version it replaced.
+    ig_probes = probes[:: max(1, len(probes) // n_ig)][:n_ig]
+    import time
+
+    start = time.perf_counter()
+    for p in ig_probes:
+        interp.compare(c, b, p.text, answer=p.answer)
+    ours = (time.perf_counter() - start) / len(ig_probes)
+    old = old_compare_seconds([(p.text, p.answer) for p in ig_probes])
+    rows.append(
+        {
+            "benchmark": f"compare with IG (1% completeness) per zoo probe vs the multi-pass version ({OLD_COMMIT})",
+            "measured": f"{ours * 1e3:.0f} ms vs {old * 1e3:.0f} ms (mean of {len(ig_probes)} probes)"
+            if old
+            else f"{ours * 1e3:.0f} ms (old version not runnable here)",
+            "ratio": ours / old if old else "-",
+            "goal": "(faster than before)",
+            "met": (ours < old) if old else None,
+        }
+    )
+    return rows
+
+
+OLD_SCRIPT = """
+import json, sys, time, torch
+torch.set_num_threads(1)
+import interp
+c, b = interp.load(sys.argv[1]), interp.load(sys.argv[2])
+probes = json.loads(sys.argv[3])
+interp.compare(c, b, probes[0][0], answer=probes[0][1])
+start = time.perf_counter()
+for text, answer in probes:
+    interp.compare(c, b, text, answer=answer)
+print((time.perf_counter() - start) / len(probes))
+"""
+
+
+def old_compare_seconds(probes: list[tuple[str, str]]) -> float | None:
+    """Seconds per probe of ``interp.compare`` at OLD_COMMIT (that version's default IG settings), loading the
+    current zoo weights from their folders; None where git or the archive is not available."""
+    from interp.zoo import ZOO_DIR
+
+    root = Path(__file__).resolve().parents[1]
+    archive = subprocess.run(
+        ["git", "archive", OLD_COMMIT, "interp"], cwd=root, capture_output=True, check=False
+    )
+    if archive.returncode != 0:
+        return None
+    with tempfile.TemporaryDirectory(prefix="interp-old-") as tmp:
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive.stdout, check=True)
+        env = {**os.environ, "PYTHONPATH": tmp, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"}
+        folders = [str(ZOO_DIR / "tiny-causal"), str(ZOO_DIR / "tiny-bidirectional")]
+        out = subprocess.run(
+            [sys.executable, "-c", OLD_SCRIPT, *folders, json.dumps(probes)],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if out.returncode != 0:
+            print(out.stderr[-2000:], file=sys.stderr)
+            return None
+        return float(out.stdout.strip().splitlines()[-1])
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    for row in run():
+        print(row)
