@@ -11,7 +11,7 @@ from conftest import count_hooks
 
 import interp
 from interp.errors import HookError, HookNameError, InterpError, NonFiniteError
-from interp.models import hooks as _hooks
+from interp.models import nonfinite
 
 TEXT = "anna lives in oslo . anna lives in"
 PROBE = "the keys to the cabinet ___ on the table ."
@@ -173,6 +173,6 @@ def test_masked_attention_scores_are_not_mistaken_for_infinities(tiny_model):
     for arch in ("gpt2", "bert"):
         m = tiny_model(arch)
         _, cache = m.run_with_cache(m.frame(PROBE).tokens, stop_after="blocks.0.attn.hook_attn_scores")
-        assert _hooks.nonfinite("blocks.0.attn.hook_attn_scores", torch.tensor([-math.inf, 0.0])) is False
-        assert _hooks.nonfinite("blocks.0.attn.hook_attn_scores", torch.tensor([math.nan])) is True
+        assert nonfinite.nonfinite("blocks.0.attn.hook_attn_scores", torch.tensor([-math.inf, 0.0])) is False
+        assert nonfinite.nonfinite("blocks.0.attn.hook_attn_scores", torch.tensor([math.nan])) is True
         assert "blocks.0.attn.hook_attn_scores" in cache

@@ -94,10 +94,6 @@ def test_interrupt_storm_leaves_no_hook_and_the_same_results(causal, bidirection
     assert totals["interrupts"] >= 500, totals
 
 
-def _extra_hooks(m):
-    return _hooks.EngineState.of(m.bridge).extra()
-
-
 def test_an_interrupt_inside_the_clean_up_is_finished_by_the_second_pass(causal, monkeypatch):
     m = causal
     base, clean = count_hooks(m.bridge), m(TEXT)

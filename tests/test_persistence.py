@@ -13,7 +13,8 @@ import pytest
 import interp
 from interp.errors import InputError, InterpError, ResultError
 from interp.results import base
-from interp.results.base import FORMAT_VERSION, META
+from interp.results.base import FORMAT_VERSION
+from interp.results.persist import META
 
 PROBE = "the keys to the cabinet ___ on the table ."
 CORRUPT = "the key to the cabinet ___ on the table ."

@@ -9,6 +9,8 @@ import torch
 
 from interp.errors import InputError, NonFiniteError
 from interp.models import hooks as _hooks
+from interp.models import nonfinite as _nan
+from interp.models import repair as _repair
 from interp.models.frame import Frame, answer_ids
 from interp.models.frame import frame as _frame
 from interp.models.sublayers import point_sublayer_hooks
@@ -177,7 +179,7 @@ class Model:
         restored. interp's own calls never need it: hooks an interrupt leaves behind are removed by the next
         forward pass anyway.
         """
-        removed = _hooks.sweep(self, everything=True)
+        removed = _repair.sweep(self, everything=True)
         self.bridge.eval()
         for p in self.bridge.original_model.parameters():
             p.requires_grad_(False)
@@ -189,10 +191,10 @@ class Model:
         Hooks that an interrupted clean-up left behind are removed first. NaN or infinite logits raise
         :class:`interp.errors.NonFiniteError` naming the first hook point where such values appear.
         """
-        _hooks.sweep(self)
+        _repair.sweep(self)
         kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
         logits = self._forward(tokens, kwargs)
-        if _hooks.nonfinite("logits", logits):
+        if _nan.nonfinite("logits", logits):
             self._nonfinite("the logits", lambda: self._forward(tokens, kwargs))
         return logits
 
@@ -236,7 +238,7 @@ class Model:
                 return None
 
         logits = _hooks.run_attached(self, fns, run, grad=False)
-        if "last" in seen and _hooks.nonfinite(*seen["last"]):
+        if "last" in seen and _nan.nonfinite(*seen["last"]):
             kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
             self._nonfinite(f"the activations at {seen['last'][0]}", lambda: self._forward(tokens, kwargs))
         return logits, cache
@@ -260,7 +262,7 @@ class Model:
 
         _hooks.run_attached(self, {name: grab}, run)
         resid = box["resid"]
-        if _hooks.nonfinite(name, resid):
+        if _nan.nonfinite(name, resid):
             kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
             self._nonfinite(f"the activations at {name}", lambda: self._forward(tokens, kwargs))
         return resid
@@ -275,8 +277,8 @@ class Model:
     def _nonfinite(self, what: str, rerun: Any) -> None:
         """Raise NonFiniteError for ``what``, naming the first hook point where NaN or infinity appears in a
         rerun of the same forward pass, and any weights that hold such values."""
-        first = _hooks.first_nonfinite(self, rerun)
-        weights, n = _hooks.nonfinite_weights(self)
+        first = _nan.first_nonfinite(self, rerun)
+        weights, n = _nan.nonfinite_weights(self)
         where = (
             f"they first appear at hook point {first}"
             if first
@@ -301,7 +303,7 @@ class Model:
         """Logits from a residual stream ``(..., d_model)`` through the model's own final stages; NaN or
         infinite logits raise :class:`interp.errors.NonFiniteError`."""
         logits = self._decode(resid)
-        if _hooks.nonfinite("logits", logits):
+        if _nan.nonfinite("logits", logits):
             self._nonfinite("the decoded logits", lambda: self._decode(resid))
         return logits
 

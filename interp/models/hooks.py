@@ -8,8 +8,7 @@ tensor of the same shape, dtype and device that replaces it.
 Hooks live only inside ``with model.hooks(...)``. They are plain torch forward hooks on the bridge's hook
 points, each tagged with the context that added it, so that they can always be found again: the context
 removes them on exit, on error and on Ctrl-C; if an interrupt lands inside that clean-up itself, the context's
-finaliser and the next forward pass (:func:`sweep`) remove what is left, and :meth:`interp.Model.reset` puts
-every module back as it was right after loading.
+finaliser and the next forward pass remove what is left (:mod:`interp.models.repair`).
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from interp.errors import HookError, HookNameError, InterpError, echo
+from interp.models.repair import TRANSIENT, EngineState, strip, sweep
 
 if TYPE_CHECKING:
     from interp.models.handle import Model
@@ -123,166 +123,6 @@ def display_name(model: Model, point: Any) -> str:
     return aliases[-1] if len(aliases) == 1 else f"{aliases[-1]} (= {aliases[0]})"
 
 
-# ---- engine state: what was attached at load, and which contexts are open -----------------------------------
-
-_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_backward_hooks", "_backward_pre_hooks")
-_EXTRA_DICTS = (
-    "_forward_hooks_with_kwargs",
-    "_forward_hooks_always_called",
-    "_forward_pre_hooks_with_kwargs",
-)
-_TRANSIENT = (  # code flags of frames whose liveness cannot be read off the call stack
-    0x20 | 0x80 | 0x100 | 0x200  # CO_GENERATOR, CO_COROUTINE, CO_ITERABLE_COROUTINE, CO_ASYNC_GENERATOR
-)
-
-
-class EngineState:
-    """Per-bridge bookkeeping: every module's hooks right after load, and the hook contexts now open."""
-
-    def __init__(self, bridge: Any):
-        self.dicts: list[tuple[Any, dict, frozenset]] = []
-        for module in bridge.modules():
-            for attr in _HOOK_DICTS:
-                d = getattr(module, attr, None)
-                if d is not None:
-                    self.dicts.append((module, d, frozenset(d)))
-        self.baseline = sum(len(keys) for _, _, keys in self.dicts)
-        self._plain = [d for _, d, _ in self.dicts]
-        self.open: weakref.WeakSet[Attachment] = weakref.WeakSet()
-
-    @classmethod
-    def of(cls, bridge: Any) -> EngineState:
-        """The state recorded for ``bridge`` (recorded now if it has none)."""
-        state = vars(bridge).get("_interp_engine")
-        if state is None:
-            state = cls(bridge)
-            object.__setattr__(bridge, "_interp_engine", state)
-        return state
-
-    @staticmethod
-    def recorded(bridge: Any) -> EngineState | None:
-        """The state recorded for ``bridge``, or None before its first forward pass."""
-        return vars(bridge).get("_interp_engine")
-
-    def count(self) -> int:
-        return sum(map(len, self._plain))
-
-    def extra(self) -> list[tuple[Any, dict, Any, Any]]:
-        """(module, dict, key, fn) for every hook that was not there at load."""
-        found = []
-        for module, d, keys in self.dicts:
-            if len(d) != len(keys) or not keys.issuperset(d):
-                found.extend((module, d, k, fn) for k, fn in list(d.items()) if k not in keys)
-        return found
-
-
-def _remove(module: Any, d: dict, key: Any) -> None:
-    d.pop(key, None)
-    for attr in _EXTRA_DICTS:
-        getattr(module, attr, {}).pop(key, None)
-
-
-def _live_frames() -> set[int]:
-    """Ids of every frame now executing, in every thread."""
-    ids = set()
-    for top in sys._current_frames().values():
-        f = top
-        while f is not None:
-            ids.add(id(f))
-            f = f.f_back
-    return ids
-
-
-def _captum_frames() -> int:
-    """How many captum frames are executing (captum's layer hooks live only inside them)."""
-    n = 0
-    for top in sys._current_frames().values():
-        f = top
-        while f is not None:
-            if str(f.f_globals.get("__name__", "")).startswith("captum."):
-                n += 1
-            f = f.f_back
-    return n
-
-
-def _is_engine_wiring(fn: Any) -> bool:
-    """A lasting hook that the bridge wires into its own components (kept by :meth:`Model.reset`)."""
-    fn = getattr(fn, "func", fn)
-    module = str(getattr(fn, "__module__", "") or "")
-    return (
-        module.startswith("transformer_lens.model_bridge") and getattr(fn, "__interp_owner__", None) is None
-    )
-
-
-def _is_captum(fn: Any) -> bool:
-    fn = getattr(fn, "func", fn)  # functools.partial
-    return str(getattr(fn, "__module__", "") or "").startswith("captum.")
-
-
-def sweep(model: Model, *, everything: bool = False) -> int:
-    """Remove hooks that an interrupted clean-up left behind; return how many were removed.
-
-    Ours go once the context that added them has ended; captum's (its layer attributions attach forward hooks
-    for the length of one call) once no captum call is running, or, while one runs, all but the newest on each
-    module. Hooks of unknown origin are kept, unless ``everything`` (:meth:`Model.reset`): then every hook
-    added since load goes (the bridge's own wiring of its components excepted), and every open context is
-    closed.
-    """
-    state = EngineState.of(model.bridge)
-    opened = list(state.open)
-    if not everything and state.count() == state.baseline + sum(a.n_attached for a in opened):
-        live = None
-        if all(a.is_live(live if live is not None else (live := _live_frames())) for a in opened):
-            return 0
-    extra = state.extra()
-    if everything:
-        for att in opened:
-            att.close()
-        removed = 0
-        for module, d, key, fn in extra:
-            if not _is_engine_wiring(fn):
-                _remove(module, d, key)
-                removed += 1
-        _reset_lens_handles(model)
-        return removed
-    live = _live_frames()
-    removed = 0
-    captum: dict[int, list[tuple[Any, dict, Any]]] = {}
-    for module, d, key, fn in extra:
-        owner = getattr(fn, "__interp_owner__", None)
-        if owner is not None:
-            att = owner()
-            if att is None or not att.is_live(live):
-                _remove(module, d, key)
-                removed += 1
-        elif _is_captum(fn):
-            captum.setdefault(id(d), []).append((module, d, key))
-    if captum:
-        running = _captum_frames() > 0
-        for hooks in captum.values():
-            hooks.sort(key=lambda h: h[2])  # torch's handle ids grow: the newest hook comes last
-            for module, d, key in hooks if not running else hooks[:-1]:
-                _remove(module, d, key)
-                removed += 1
-    for att in opened:
-        if not att.is_live(live):
-            att.close()
-    return removed
-
-
-def _reset_lens_handles(model: Model) -> None:
-    """TransformerLens's own bookkeeping of hooks added through ``bridge.hooks``/``add_hook``, emptied."""
-    for hp in set(model.bridge.hook_dict.values()):
-        for attr in ("fwd_hooks", "bwd_hooks"):
-            handles = getattr(hp, attr, None)
-            if handles:
-                handles[:] = [h for h in handles if getattr(h, "is_permanent", False)]
-        if getattr(hp, "ctx", None):
-            hp.ctx = {}
-    if hasattr(model.bridge, "context_level"):
-        object.__setattr__(model.bridge, "context_level", 0)
-
-
 # ---- the hook context -------------------------------------------------------------------------------------
 
 
@@ -325,7 +165,7 @@ class Attachment:
         self.state.open.add(self)
         # Should the with statement end without __exit__ running (an interrupt at its very start), the hooks
         # go when this object does; a normal close detaches the finaliser, so no code runs at deallocation.
-        self.finalizer = weakref.finalize(self, _strip, self.hooks, self.keys)
+        self.finalizer = weakref.finalize(self, strip, self.hooks, self.keys)
         self.finalizer.atexit = False
         try:
             for point, torch_hook in self.hooks:
@@ -346,7 +186,7 @@ class Attachment:
         """Remove every hook this context added (idempotent). ``scan`` looks for them by their tag rather than
         by the keys recorded when they were added."""
         self.closed = True
-        _strip(self.hooks, self.keys, scan=scan)
+        strip(self.hooks, self.keys, scan=scan)
         if self.finalizer is not None:
             self.finalizer.detach()
         self.n_attached = 0
@@ -357,17 +197,7 @@ class Attachment:
         """Open and its ``with`` statement still running (a generator's frame counts as running)."""
         if self.closed or self.frame is None:
             return False
-        return bool(self.frame.f_code.co_flags & _TRANSIENT) or id(self.frame) in live_frames
-
-
-def _strip(hooks: list[tuple[Any, Any]], keys: list[tuple[Any, int]], *, scan: bool = True) -> None:
-    """Remove an attachment's hooks: by their recorded keys, and (``scan``) by identity."""
-    for point, key in keys:
-        _remove(point, point._forward_hooks, key)
-    if scan:
-        for point, torch_hook in hooks:
-            for key in [k for k, fn in point._forward_hooks.items() if fn is torch_hook]:
-                _remove(point, point._forward_hooks, key)
+        return bool(self.frame.f_code.co_flags & TRANSIENT) or id(self.frame) in live_frames
 
 
 def _torch_hook(hook_name: str, point: Any, fn: HookFn, *, guard: bool) -> Callable[..., Any]:
@@ -502,67 +332,3 @@ def caching_hooks(model: Model, names: list[str], cache: dict[str, torch.Tensor]
         return fn
 
     return {keys[0]: store(keys) for keys in groups.values()}
-
-
-# ---- NaN and infinity -----------------------------------------------------------------------------------------
-
-
-def nonfinite(name: str, value: Any) -> bool:
-    """True where a floating activation holds NaN or an infinity (attention scores may hold -inf: masked)."""
-    if isinstance(value, tuple) and value:
-        value = value[0]
-    if not isinstance(value, torch.Tensor) or not value.is_floating_point():
-        return False
-    with torch.no_grad():
-        if "attn_scores" in name:
-            return bool(torch.isnan(value).any() or torch.isposinf(value).any())
-        return not bool(torch.isfinite(value).all())
-
-
-class _Found(StopForward):
-    pass
-
-
-def first_nonfinite(model: Model, run: Callable[[], Any]) -> str | None:
-    """Call ``run()`` (a forward pass) with a check on every hook point; the display name of the first one
-    whose activation holds NaN or an infinity, or None if none does."""
-    found: list[str] = []
-    distinct: dict[int, tuple[str, Any]] = {}
-    for hook_name, hp in hook_points(model).items():
-        distinct.setdefault(id(hp), (hook_name, hp))
-
-    def check(point: Any) -> HookFn:
-        def fn(tensor: Any, hook: Any) -> None:
-            if nonfinite(point.name or "", tensor):
-                found.append(display_name(model, point))
-                raise _Found("")
-
-        return fn
-
-    def diagnose() -> None:
-        try:
-            run()
-        except StopForward:
-            pass
-        except Exception:  # the diagnosis must not replace the error it explains
-            pass
-
-    run_attached(
-        model,
-        {hook_name: check(hp) for hook_name, hp in distinct.values()},
-        diagnose,
-        grad=False,
-        guard=False,
-    )
-    return found[0] if found else None
-
-
-def nonfinite_weights(model: Model, limit: int = 3) -> tuple[list[str], int]:
-    """Names of the first ``limit`` parameters or buffers holding NaN or an infinity, and how many there are."""
-    bad = []
-    hf = model.bridge.original_model
-    with torch.no_grad():
-        for pname, tensor in [*hf.named_parameters(), *hf.named_buffers()]:
-            if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-                bad.append(pname.replace("._original_component", ""))  # the bridge's wrapping, not the model's
-    return bad[:limit], len(bad)
