@@ -22,7 +22,9 @@ def site(tmp_path_factory):
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         shutil.copy(nb, work / "docs" / "tutorials" / nb.name)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT), "NO_MKDOCS_2_WARNING": "1"}
-    subprocess.run([sys.executable, "-m", "interp", "docs", str(work / "docs")], check=True, env=env, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "-m", "interp", "docs", str(work / "docs")], check=True, env=env, cwd=ROOT
+    )
     mkdocs = Path(sys.executable).parent / "mkdocs"
     proc = subprocess.run(
         [str(mkdocs), "build", "--strict", "--site-dir", str(work / "site")],

@@ -194,3 +194,24 @@ def test_patching_decodes_only_the_read_position(pair):
         T = len(r.tokens)
         assert shapes and all(len(s) == 2 for s in shapes), shapes
         assert max(s[0] for s in shapes) == 2 + T
+
+
+def test_patching_says_when_its_scores_mean_little(pair):
+    import widgets
+    from interp.analysis.patching import patch_warnings
+    from interp.results.interventions import MIN_GAP
+
+    assert patch_warnings(3.0, -2.0) == ()
+    (wrong,) = patch_warnings(-1.0, -3.0)
+    assert "does not prefer the answer" in wrong and "-1.00" in wrong
+    (small,) = patch_warnings(2.0, 2.0 + MIN_GAP / 2)
+    assert "only 0.050" in small and "mostly noise" in small
+    for m in pair:
+        good = interp.patch(m, CLEAN, CORRUPT, answer="is", contrast="are", progress=False)
+        swapped = interp.patch(m, CLEAN, CORRUPT, answer="are", contrast="is", progress=False)
+        assert swapped.clean_diff == pytest.approx(-good.clean_diff, abs=1e-5)
+        assert any("does not prefer" in w for w in good.warnings) == (good.clean_diff <= 0)
+        flagged = good if good.clean_diff <= 0 else swapped
+        assert any("does not prefer the answer" in w for w in flagged.warnings)
+        assert "warning: the clean run does not prefer" in repr(flagged)
+        assert "warning: the clean run does not prefer" in widgets.figure(flagged).layout.title.text

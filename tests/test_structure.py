@@ -12,7 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def run(code: str) -> str:
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    ).stdout
 
 
 def test_the_package_exports_derive_from_the_one_list_of_analyses():
@@ -50,7 +52,11 @@ def test_views_register_where_they_are_defined():
     assert "widgets.attention" in modules and "widgets.common" not in modules
     for name in interp.results.__all__:
         cls = getattr(interp.results, name)
-        if isinstance(cls, type) and issubclass(cls, interp.results.Result) and cls is not interp.results.Result:
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, interp.results.Result)
+            and cls is not interp.results.Result
+        ):
             builder = lookup(cls.__new__(cls))
             assert builder is not None, f"{name} has no registered view: it would silently show as text"
 

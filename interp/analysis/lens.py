@@ -19,7 +19,6 @@ from interp.models.frame import frame as _frame
 from interp.models.handle import Model
 from interp.results import LensResult
 
-
 LAYER_GROUP_BYTES = 8 * 2**20
 """The most bytes of float32 logits one decode of the lens makes (per chunk of positions)."""
 

@@ -111,16 +111,17 @@ def render_api() -> str:
     ]
 
     def entries(names: list[str]) -> list[str]:
-        # Public names that the package resolves lazily (a module __getattr__) are found by importing.
+        # Names the packages resolve at import time (a module __getattr__, the results' registry) are found
+        # by importing, not by reading the source.
         lazy = ("    options:", "      force_inspection: true")
+
+        def resolved_on_import(name: str) -> bool:
+            return name.startswith("interp.") and (name.count(".") == 1 or name.startswith("interp.results."))
+
         return [
             line
             for name in names
-            for line in (
-                f"::: {name}",
-                *(lazy if name.count(".") == 1 and name.startswith("interp.") else ()),
-                "",
-            )
+            for line in (f"::: {name}", *(lazy if resolved_on_import(name) else ()), "")
         ]
 
     lines = [

@@ -390,4 +390,10 @@ class Comparison(Result):
         ]
         for k, v in self.summary.items():
             lines.append(f"  {k:<18}{v['causal']:>12.3f}{v['bidirectional']:>15.3f}")
+        n = max(len(c.lens.answer_ids), len(b.lens.answer_ids))
+        if n > 1:
+            lines.append(
+                f"  (an answer of up to {n} tokens: answer_prob is the product of their probabilities; answer_rank, "
+                "top1_correct and the lens follow the first)"
+            )
         return "\n".join(lines)
