@@ -112,3 +112,16 @@ def test_suite_without_attribution_is_a_prediction_sweep(tiny_model):
     assert not any(col.endswith(("attr_left_mass", "completeness_error", "_complete")) for col in df.columns)
     assert list(df.columns[:3]) == ["probe", "answer", "phenomenon"]
     assert df.loc[0, "causal_answer_rank"] == 0  # no answer: the model's own top-1
+
+
+def test_views_of_a_comparison_without_attribution(tiny_model, tmp_path):
+    import widgets
+
+    cmp = interp.compare(tiny_model("gpt2"), tiny_model("bert"), PROBE, method=None)
+    view = widgets.view(cmp)
+    assert view.tabs.tab.titles == ("heads", "lens")
+    assert f"<code>{cmp.causal_top1}</code>" in view.children[0].value  # each model's own top-1, up front
+    with pytest.raises(InputError, match="without attribution"):
+        widgets.figure(cmp, kind="attribution")
+    page = widgets.save_html(cmp, tmp_path / "cmp.html").read_text()
+    assert page.count("Plotly.newPlot") == 2  # heads and lens; no attribution figure
