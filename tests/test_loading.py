@@ -241,3 +241,19 @@ def test_wrap_checks_its_arguments(word_tokenizer):
         interp.wrap(hf, None)
     with pytest.raises(DeviceError):
         interp.wrap(hf, tok, device="cuda:99")
+
+
+def test_wrap_refuses_a_tokenizer_without_ordinary_tokens(word_tokenizer):
+    from tokenizers import Tokenizer, models
+    from transformers import PreTrainedTokenizerFast
+
+    hf, _ = _in_memory(word_tokenizer, "causal")
+    empty = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer(models.WordLevel({"[BOS]": 0, "[UNK]": 1}, unk_token="[UNK]")),
+        bos_token="[BOS]",
+        unk_token="[UNK]",
+    )
+    hooks = count_hooks(hf)
+    with pytest.raises(TokenizerError, match="no ordinary tokens"):
+        interp.wrap(hf, empty)
+    assert count_hooks(hf) == hooks  # refused before the engine touched the model

@@ -184,6 +184,7 @@ def wrap(
     if name is not None and not isinstance(name, str):
         raise ModelLoadError(f"name must be a string, got {type(name).__name__}")
     kind = detect_kind(config, hf_model)
+    _check_tokenizer(tokenizer, name or type(hf_model).__name__)
     dev = resolve_device(device) if device is not None else None
     name = name or getattr(config, "name_or_path", None) or type(hf_model).__name__
     bridge = vars(hf_model).get("_interp_bridge")
@@ -198,7 +199,6 @@ def wrap(
         with torch.no_grad():
             model._forward(model.to_tokens(_warmup_text(tokenizer)), {})
         _repair.EngineState.of(bridge)
-    _check_tokenizer(model)
     return model
 
 
@@ -243,14 +243,13 @@ def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any
     return bridge
 
 
-def _check_tokenizer(model: Model) -> None:
+def _check_tokenizer(tok: Any, name: str) -> None:
     """A tokenizer that knows no ordinary token cannot read any text: say so now, not at the first analysis."""
-    tok = model.tokenizer
     vocab = tok.get_vocab()
     specials = set(tok.all_special_tokens)
     if not any(word not in specials for word in vocab):
         raise TokenizerError(
-            f"the tokenizer of {model.name} has no ordinary tokens (only special ones): it is empty or not this "
+            f"the tokenizer of {echo(name)} has no ordinary tokens (only special ones): it is empty or not this "
             "model's; save the model's own tokenizer with tokenizer.save_pretrained(folder)"
         )
 
