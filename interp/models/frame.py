@@ -60,6 +60,15 @@ class Frame:
     model: Model = field(repr=False, compare=False)
     """The model it was framed for."""
 
+    def __post_init__(self) -> None:
+        T = self.tokens.shape[-1]
+        if self.tokens.dim() != 2 or self.tokens.shape[0] != 1 or self.content.shape != (T,):
+            raise ValueError(f"a frame holds (1, T) tokens and (T,) content, got {tuple(self.tokens.shape)}")
+        if self.position is not None and not 0 <= self.position < T:
+            raise ValueError(f"read position {self.position} outside the {T} tokens")
+        if self.n_slot and (self.slot is None or self.slot + self.n_slot > T):
+            raise ValueError("the slot's masks must lie among the tokens")
+
     @cached_property
     def str_tokens(self) -> tuple[str, ...]:
         """``(T,)`` display strings of ``tokens``."""
