@@ -17,6 +17,12 @@ def echo(value: object, limit: int = MAX_ECHO) -> str:
     return f"{text[: limit - 25]}... ({len(text)} characters)"
 
 
+def clip(text: str, limit: int = MAX_ECHO) -> str:
+    """``text`` itself (no quotes) cut to ``limit`` characters, for messages that embed a longer message."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[: limit - 25]}... ({len(text)} characters)"
+
+
 class InterpError(Exception):
     """Base class of every error that ``interp`` raises on purpose."""
 
@@ -54,6 +60,10 @@ class HookError(InterpError):
 
 class InputError(InterpError, ValueError):
     """Text, tokens, probes, answers or positions that cannot be used as given."""
+
+
+class ResourceError(InputError):
+    """Work that would need more memory than the machine has: refused, with the estimate, before it starts."""
 
 
 class NonFiniteError(InterpError, FloatingPointError):

@@ -13,12 +13,14 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
+from interp.errors import clip, echo
+
 Handler = Callable[[Any, argparse.Namespace], Any]
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:
-        raise _UsageError(f"{self.prog}: {message}")
+        raise _UsageError(f"{self.prog}: {clip(message)}")
 
 
 class _UsageError(Exception):
@@ -76,7 +78,7 @@ def _model(shell: Any, var: str):
 
     obj = shell.user_ns.get(var)
     if not isinstance(obj, interp.Model):
-        raise interp.InterpError(f"{var!r} is not a loaded model: run %interp load NAME as {var}")
+        raise interp.InterpError(f"{echo(var)} is not a loaded model: run %interp load NAME as VAR")
     return obj
 
 
@@ -89,7 +91,7 @@ def _heads(items: list[str]) -> list[tuple[int, int]]:
             layer, head = item.split(".")
             out.append((int(layer), int(head)))
         except ValueError:
-            raise interp.InterpError(f"heads are written LAYER.HEAD (e.g. 0.3), not {item!r}") from None
+            raise interp.InterpError(f"heads are written LAYER.HEAD (e.g. 0.3), not {echo(item)}") from None
     return out
 
 
@@ -105,7 +107,7 @@ def _load(shell: Any, a: argparse.Namespace) -> None:
         raise _UsageError("%interp load: usage: %interp load NAME [as VAR]")
     var = rest[1] if rest else a.name.replace("-", "_").replace("/", "_").replace(".", "_")
     if not var.isidentifier():
-        raise _UsageError(f"%interp load: {var!r} is not a valid variable name; add 'as VAR'")
+        raise _UsageError(f"%interp load: {echo(var)} is not a valid variable name; add 'as VAR'")
     model = interp.load(a.name)
     shell.user_ns[var] = model
     print(f"{var} = {model!r}")
@@ -228,7 +230,7 @@ def run(shell: Any, line: str) -> Any:
         words = ["help"]
     name, rest = words[0], words[1:]
     if name not in COMMANDS:
-        raise _UsageError(f"%interp: unknown command {name!r}; %interp help lists them")
+        raise _UsageError(f"%interp: unknown command {echo(name)}; %interp help lists them")
     parser, fn = COMMANDS[name]
     return fn(shell, parser.parse_args(rest))
 

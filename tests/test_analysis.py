@@ -182,7 +182,7 @@ def test_ig_refines_its_steps_until_complete(pair):
         gap = r.objective - r.baseline_objective
         assert r.delta == pytest.approx(abs(r.scores.sum() - gap), abs=1e-4)
     assert strict.delta <= fixed.delta
-    with pytest.raises(InputError, match="tolerance must be a positive number or None"):
+    with pytest.raises(InputError, match="tolerance must be a finite number > 0 or None"):
         interp.attribute(c, text, tolerance=0)
 
 

@@ -9,14 +9,15 @@ arbitrary origin. The zoo models default to 32 passages of the zoo corpus (seed 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from interp import checks
 from interp.analysis import target as _target
-from interp.errors import InputError
+from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models import sources
 from interp.models.frame import Frame, ids_str, token_str
@@ -47,9 +48,11 @@ def reference_texts(model: Model, n: int = REFERENCE_TEXTS, seed: int = 0) -> li
 @torch.no_grad()
 def mean_head_outputs(model: Model, texts: Iterable[str]) -> torch.Tensor:
     """Mean of every head's output over the positions of ``texts``: ``(n_layers, n_heads, d_head)``."""
+    if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
+        raise InputError(f"reference must be a non-empty list of texts, got {echo(texts)}")
     texts = list(texts)
     if not texts or not all(isinstance(t, str) for t in texts):
-        raise InputError("reference must be a non-empty list of texts")
+        raise InputError(f"reference must be a non-empty list of texts, got {echo(texts)}")
     names = [z_name(layer) for layer in range(model.n_layers)]
     total, count = None, 0
     for text in texts:
@@ -62,23 +65,31 @@ def mean_head_outputs(model: Model, texts: Iterable[str]) -> torch.Tensor:
 
 
 def _check_heads(model: Model, heads: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    if isinstance(heads, (str, bytes, Mapping)) or not isinstance(heads, Iterable):
+        raise InputError(f"heads must be a list of (layer, head) pairs, got {echo(heads)}")
+    try:
+        items = list(heads)
+    except TypeError:
+        raise InputError(f"heads must be a list of (layer, head) pairs, got {echo(heads)}") from None
     out = []
-    for item in heads:
+    for item in items:
         if not (isinstance(item, (tuple, list)) and len(item) == 2):
-            raise InputError(f"heads must be (layer, head) pairs, got {item!r}")
-        layer, head = int(item[0]), int(item[1])
+            raise InputError(f"heads must be (layer, head) pairs of integers, got {echo(item)}")
+        layer = checks.integer("a head's layer", item[0])
+        head = checks.integer("a head's index", item[1])
         if not (0 <= layer < model.n_layers and 0 <= head < model.n_heads):
             raise InputError(
-                f"head ({layer}, {head}) does not exist: {model.name} has layers 0..{model.n_layers - 1} and "
-                f"heads 0..{model.n_heads - 1}"
+                f"head ({echo(layer)}, {echo(head)}) does not exist: {model.name} has layers 0..{model.n_layers - 1} "
+                f"and heads 0..{model.n_heads - 1}"
             )
         out.append((layer, head))
+        if len(out) > model.n_layers * model.n_heads:
+            raise InputError(f"heads lists more pairs than {model.name} has heads")
     return out
 
 
 def _check_mode(mode: str) -> None:
-    if mode not in MODES:
-        raise InputError(f"unknown ablation mode {mode!r}: use 'zero' or 'mean'")
+    checks.choice("ablation mode", mode, MODES)
 
 
 def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Tensor | None:
@@ -145,6 +156,7 @@ def ablate(
     log-probability. ``mode="mean"`` replaces a head's output by its mean over ``reference`` texts (default:
     the zoo corpus for zoo models; other models need ``reference=``).
     """
+    checks.model(model)
     _check_mode(mode)
     heads = _check_heads(model, heads)
     if not heads:
@@ -190,7 +202,9 @@ def head_importance(
 ) -> HeadImportanceResult:
     """Ablate every head in turn (one batched pass per layer) on ``probe``; ``effects`` (n_layers, n_heads) is
     the change of the answer's probability, ``top1_after`` the top-1 with that head silenced."""
+    checks.model(model)
     _check_mode(mode)
+    checks.flag("progress", progress)
     ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     frame = _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
     means = _means(model, mode, reference)

@@ -17,7 +17,7 @@ from interp.analysis import target as _target
 from interp.analysis.attribution import check_method, explain
 from interp.analysis.lens import decision_depth, lens_result
 from interp.analysis.patterns import attention_result, pattern_names
-from interp.errors import InputError
+from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, split_probe, token_str
 from interp.models.frame import frame as _frame
@@ -27,14 +27,20 @@ from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
 
 
 def check_pair(causal: Model, bidirectional: Model) -> None:
+    if not isinstance(causal, Model) or not isinstance(bidirectional, Model):
+        bad = causal if not isinstance(causal, Model) else bidirectional
+        raise InputError(
+            "compare takes two models from interp.load(...) (causal first, bidirectional second), got "
+            f"{type(bad).__name__}"
+        )
     if getattr(causal, "kind", None) != "causal":
         raise InputError(
-            f"the first model must be causal, but {getattr(causal, 'name', causal)!r} is "
+            f"the first model must be causal, but {echo(getattr(causal, 'name', causal))} is "
             f"{getattr(causal, 'kind', 'not a model')}: call compare(causal, bidirectional, probe)"
         )
     if getattr(bidirectional, "kind", None) != "bidirectional":
         raise InputError(
-            f"the second model must be bidirectional, but {getattr(bidirectional, 'name', bidirectional)!r} is "
+            f"the second model must be bidirectional, but {echo(getattr(bidirectional, 'name', bidirectional))} is "
             f"{getattr(bidirectional, 'kind', 'not a model')}: call compare(causal, bidirectional, probe)"
         )
 
@@ -141,9 +147,12 @@ def compare(
     gradients (see :func:`interp.attribute`).
     """
     check_pair(causal, bidirectional)
+    for model in (causal, bidirectional):
+        if isinstance(probe, str):
+            model.check_length(probe, "the probe")
     split_probe(probe)
     if method is not None:
-        check_method(method, n_steps, tolerance)
+        method, n_steps, tolerance = check_method(method, n_steps, tolerance)
     runs, summaries = [], []
     for model in (causal, bidirectional):
         frame, ids = frame_probe(model, probe, answer, allow_unknown)

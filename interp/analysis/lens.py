@@ -11,8 +11,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from interp import checks
 from interp.analysis.target import tokens_of
-from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str, token_str
 from interp.models.frame import frame as _frame
@@ -47,12 +47,12 @@ def logit_lens(
     ``text`` is framed by :meth:`interp.Model.frame` (a probe with one ``___`` slot, plain text or tokens); the
     focus is the read position, or every slot mask of a masked LM. An answer of several tokens is tracked by
     its first token (a masked LM's slot gets one mask per answer token). Memory grows with
-    ``chunk * d_vocab``, never with ``n_layers * T * d_vocab``.
+    ``chunk * d_vocab``, never with ``n_layers * T * d_vocab``. ``top_k``: an integer from 1 to ``d_vocab``;
+    ``chunk``: a positive integer (positions decoded at once; more than ``T`` acts as ``T``).
     """
-    if isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1:
-        raise InputError(f"top_k must be a positive integer, got {top_k!r}")
-    if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-        raise InputError(f"chunk must be a positive integer, got {chunk!r}")
+    checks.model(model)
+    top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
+    chunk = checks.integer("chunk", chunk, low=1)
     ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     frame = _frame(model, text, n_slot=len(ids) if ids else 1, position=position, allow_unknown=allow_unknown)
     names = _hooks.resid_names(model)

@@ -7,11 +7,14 @@ score is the restored fraction of the logit difference logit(answer) - logit(con
 
 from __future__ import annotations
 
+import string
+
 import torch
 from tqdm.auto import tqdm
 
+from interp import checks
 from interp.analysis import target as _target
-from interp.errors import InputError
+from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models.frame import frame as _frame
 from interp.models.frame import ids_str
@@ -23,12 +26,27 @@ HOOKS = _hooks.ACTIVATIONS
 
 
 def hook_template(hook: str) -> str:
+    """The template of ``hook``: a short name (``resid_post``, ...) or a hook name with one field, ``{layer}``."""
+    if not isinstance(hook, str):
+        raise InputError(f"hook must be a string such as 'resid_post', got {echo(hook)}")
     if hook in HOOKS:
         return HOOKS[hook]
-    if "{layer}" in hook:
+    try:
+        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(hook) if f is not None]
+    except ValueError:
+        fields = [("{", "", None)]  # an unmatched brace
+    bad = [f for f, spec, conv in fields if f != "layer" or spec or conv]
+    if fields and not bad:
         return hook
+    what = (
+        f"has the field(s) {echo(', '.join('{' + f + '}' for f in dict.fromkeys(bad)))}: the only valid field "
+        "is {layer}"
+        if bad
+        else "is neither a short name nor a template with {layer}"
+    )
     raise InputError(
-        f"unknown patching hook {hook!r}: use one of {', '.join(HOOKS)} or a template with {{layer}}"
+        f"unknown patching hook {echo(hook)}: it {what}. Use one of {', '.join(HOOKS)}, or a hook name with {{layer}} "
+        "such as 'blocks.{layer}.hook_resid_post'"
     )
 
 
@@ -100,7 +118,10 @@ def patch(
     ``mlp_out``, or a template with ``{layer}``. ``warnings`` says when the scores mean little: the clean run
     does not prefer the answer, or clean and corrupt are closer than 0.1 apart.
     """
+    checks.model(model)
     template = hook_template(hook)
+    checks.flag("progress", progress)
+    _hooks.check_names(model, _hooks.names(template, model.n_layers))
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
     n = len(a_ids) if a_ids else 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from interp import checks
 from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame
@@ -78,6 +79,7 @@ def attention(
     mask for a masked LM; plain text as given. The result records the read position (None for a masked LM's
     text without a mask: attention needs no reading).
     """
+    checks.model(model)
     frame = _frame(model, text, position=position, allow_unknown=allow_unknown, require_read=False)
     return attention_result(model, frame, patterns_of(model, frame.tokens))
 
@@ -100,14 +102,22 @@ def attention_result(model: Model, frame: Frame, pats: torch.Tensor) -> Attentio
     )
 
 
+MAX_SEQS = 1000
+"""The most random sequences :func:`induction_scores` averages over."""
+
+
 def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int = 4) -> InductionResult:
     """Per-head induction score on ``n_seqs`` random token sequences of ``seq_len`` repeated twice.
 
     The score of a head is its mean attention from each token of the second copy to the token right after that
     token's first occurrence: the signature of an induction head. Special tokens are never sampled.
+    ``seq_len``: an integer >= 2 whose two copies fit the context; ``seed``: an integer from 0 to 2**63 - 1;
+    ``n_seqs``: an integer from 1 to ``MAX_SEQS`` (1000).
     """
-    if seq_len < 2:
-        raise InputError(f"seq_len must be at least 2, got {seq_len}")
+    checks.model(model)
+    seq_len = checks.integer("seq_len", seq_len, low=2)
+    seed = checks.integer("seed", seed, low=0, high=checks.MAX_SEED)
+    n_seqs = checks.integer("n_seqs", n_seqs, low=1, high=MAX_SEQS)
     frame = model.to_tokens(model.tokenizer.decode([_ordinary_ids(model)[0]]))[0].tolist()
     n_before = next(i for i, t in enumerate(frame) if t not in model.special_ids)
     n_after = len(frame) - n_before - 1

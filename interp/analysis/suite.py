@@ -8,16 +8,21 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from interp import checks
 from interp.analysis.attribution import check_method
 from interp.analysis.attribution.integrated_gradients import MAX_STEP_FACTOR
 from interp.analysis.comparison import attribute_reading, check_pair, frame_probe, read_probes
-from interp.errors import InputError, InterpWarning
+from interp.errors import InputError, InterpWarning, echo
 from interp.models.handle import Model
 from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
 
 
 def records(probes: Iterable[Any]) -> list[dict[str, Any]]:
     """``probes`` as ``{"text", "answer", "phenomenon"}`` records."""
+    if isinstance(probes, (str, bytes)) or not isinstance(probes, Iterable):
+        raise InputError(
+            f"probes must be a list of probes (strings, (probe, answer) pairs or records), got {echo(probes)}"
+        )
     out = []
     for p in probes:
         if isinstance(p, str):
@@ -36,7 +41,7 @@ def records(probes: Iterable[Any]) -> list[dict[str, Any]]:
             )
         else:
             raise InputError(
-                f"a probe must be a string, a (probe, answer) pair or a record with .text; got {p!r}"
+                f"a probe must be a string, a (probe, answer) pair or a record with .text; got {echo(p)}"
             )
     return out
 
@@ -69,12 +74,13 @@ def compare_suite(
 
     check_pair(causal, bidirectional)
     if method is not None:
-        check_method(method, n_steps, tolerance)
+        method, n_steps, tolerance = check_method(method, n_steps, tolerance)
+    batch_size = checks.integer("batch_size", batch_size, low=1)
+    checks.flag("allow_unknown", allow_unknown)
+    checks.flag("progress", progress)
     recs = records(probes)
     if not recs:
         raise InputError("compare_suite needs at least one probe")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"batch_size must be a positive integer, got {batch_size!r}")
     columns: dict[str, list[Any]] = {
         "probe": [r["text"] for r in recs],
         "answer": [r["answer"] for r in recs],

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from interp.errors import InputError
+from interp import checks
+from interp.errors import InputError, echo
 
 if TYPE_CHECKING:
     from interp.models.handle import Model
@@ -132,7 +133,7 @@ def split_probe(probe: str) -> tuple[str, str]:
     n = check_slots(probe) if isinstance(probe, str) else 0
     if n != 1:
         raise InputError(
-            f"a probe needs exactly one {SLOT} slot, found {n} in {probe!r}: write e.g. {EXAMPLE}"
+            f"a probe needs exactly one {SLOT} slot, found {n} in {echo(probe)}: write e.g. {EXAMPLE}"
         )
     before, after = probe.split(SLOT)
     return before, after
@@ -157,15 +158,18 @@ def answer_ids(
     lower-cases) and the shorter tokenization wins; a word outside the vocabulary is an error naming it.
     """
     if isinstance(answer, bool) or answer is None:
-        raise InputError(f"an {role} must be a word, a token id or a list of token ids, got {answer!r}")
+        raise InputError(f"an {role} must be a word, a token id or a list of token ids, got {echo(answer)}")
     if isinstance(answer, (int, np.integer)):
         answer = [int(answer)]
     if isinstance(answer, (list, tuple)):
-        if not answer or not all(
-            isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in answer
+        if (
+            not answer
+            or len(answer) > model.n_ctx
+            or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in answer)
         ):
             raise InputError(
-                f"an {role} given as token ids must be a non-empty list of integers, got {answer!r}"
+                f"an {role} given as token ids must be a non-empty list of at most {model.n_ctx} integers, got "
+                f"{echo(answer)}"
             )
         for i in answer:
             if not 0 <= int(i) < model.d_vocab:
@@ -174,7 +178,8 @@ def answer_ids(
                 )
         return tuple(int(i) for i in answer)
     if not isinstance(answer, str) or not answer.strip():
-        raise InputError(f"an {role} must be a non-empty word or a token id, got {answer!r}")
+        raise InputError(f"an {role} must be a non-empty word or a token id, got {echo(answer)}")
+    model.check_length(answer, f"the {role}")
     tok = model.tokenizer
     lower = getattr(tok, "do_lower_case", False)
     candidates = [answer] if answer.startswith(" ") else [" " + answer, answer]
@@ -186,7 +191,7 @@ def answer_ids(
             best = ids
     if best is None:
         raise InputError(
-            f"{role} {answer.strip()!r} is not in {model.name}'s vocabulary: pick a word it knows "
+            f"{role} {echo(answer.strip())} is not in {model.name}'s vocabulary: pick a word it knows "
             "(or pass allow_unknown=True to score the unknown token)"
         )
     return tuple(best)
@@ -225,6 +230,8 @@ def check_known(model: Model, text: str, tokens: torch.Tensor) -> None:
         return
     quoted = [repr(w) for w in unknown]
     listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    if len(listed) > 200:  # at most 200 characters of the user's words
+        listed = f"{listed[:150]}... ({len(unknown)} words)"
     verb = "is" if len(unknown) == 1 else "are"
     raise InputError(
         f"{listed} {verb} not in {model.name}'s vocabulary: use words it knows, or pass allow_unknown=True to "
@@ -244,7 +251,8 @@ def mask_positions(model: Model, tokens: torch.Tensor) -> list[int]:
 def _check_position(position: Any, T: int) -> int:
     if isinstance(position, bool) or not isinstance(position, (int, np.integer)) or not -T <= position < T:
         raise InputError(
-            f"position {position} is out of range for {T} tokens: use 0..{T - 1} (or -1 for the last)"
+            f"position {echo(position)} is out of range for {T} tokens: use an integer 0..{T - 1} (or -1 for "
+            "the last)"
         )
     return int(position) % T
 
@@ -261,6 +269,10 @@ def frame(
     """Frame ``text`` for ``model`` (see the module docstring). ``n_slot``: mask tokens a masked LM's slot
     becomes (one per answer token). ``position`` overrides the read position. ``require_read=False`` lets a
     masked LM's text without a mask through with ``position=None`` (for views that read nothing)."""
+    checks.model(model)
+    checks.flag("allow_unknown", allow_unknown)
+    if isinstance(text, str):
+        model.check_length(text)
     if isinstance(text, torch.Tensor):
         tokens = model.check_tokens(text)
         if tokens.shape[0] != 1:
@@ -278,13 +290,13 @@ def frame(
         return _plain(model, text, tokens, position, require_read)
     if n > 1:
         raise InputError(
-            f"a probe needs exactly one {SLOT} slot, found {n} in {text!r}: write e.g. {EXAMPLE}"
+            f"a probe needs exactly one {SLOT} slot, found {n} in {echo(text)}: write e.g. {EXAMPLE}"
         )
     before, after = text.split(SLOT)
     if model.kind == "causal":
         if not before.strip():
             raise InputError(
-                f"{model.name} is causal and reads the slot from the words before it, but {text!r} starts with "
+                f"{model.name} is causal and reads the slot from the words before it, but {echo(text)} starts with "
                 f"the slot: put at least one word before {SLOT}"
             )
         read_text = before.rstrip()
@@ -292,8 +304,7 @@ def frame(
         mask = model.tokenizer.mask_token
         if mask is None:
             raise InputError(f"{model.name} has no mask token, so it cannot read a {SLOT} slot")
-        if not isinstance(n_slot, int) or n_slot < 1:
-            raise InputError(f"n_slot must be a positive integer, got {n_slot!r}")
+        n_slot = checks.integer("n_slot", n_slot, low=1, high=model.n_ctx)
         read_text = before + " ".join([mask] * n_slot) + after
     tokens = model.to_tokens(read_text)
     if not allow_unknown:

@@ -7,7 +7,8 @@ from typing import Any
 
 import torch
 
-from interp.errors import InputError, NonFiniteError
+from interp import checks
+from interp.errors import InputError, NonFiniteError, echo
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
 from interp.models import repair as _repair
@@ -75,6 +76,9 @@ class Model:
         """
         if not isinstance(text, str):
             raise InputError(f"expected a string of text, got {type(text).__name__}")
+        if checks.flag("truncate", truncate):
+            text = text[: self.n_ctx * checks.MAX_CHARS_PER_TOKEN]  # the rest could never be read
+        self.check_length(text)
         if not text.strip():
             raise InputError("the text is empty: pass at least one word")
         ids: list[int] = self.tokenizer(text, add_special_tokens=True)["input_ids"]
@@ -87,12 +91,19 @@ class Model:
                 ids = [tok.bos_token_id] + ids
         specials = self.special_ids
         if all(i in specials for i in ids):
-            raise InputError(f"the text {text!r} has no tokens besides special ones: pass at least one word")
+            raise InputError(
+                f"the text {echo(text)} has no tokens besides special ones: pass at least one word"
+            )
         if truncate:
             ids = ids[: self.n_ctx]
         tokens = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
         self.check_tokens(tokens)
         return tokens
+
+    def check_length(self, text: str, what: str = "the text") -> None:
+        """Refuse a text with more characters than the context can hold, before it is tokenized (a cheap bound:
+        :data:`interp.checks.MAX_CHARS_PER_TOKEN` characters per token)."""
+        checks.text_length(text, self.n_ctx, self.name, what)
 
     def check_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
         """Validate a ``(1, T)`` or ``(T,)`` id tensor; return it as ``(batch, T)`` on the model's device."""
@@ -102,8 +113,10 @@ class Model:
             )
         if tokens.dim() == 1:
             tokens = tokens[None]
-        if tokens.dim() != 2 or tokens.shape[1] == 0:
-            raise InputError(f"tokens must have shape (batch, T) with T >= 1, got {tuple(tokens.shape)}")
+        if tokens.dim() != 2 or tokens.shape[1] == 0 or tokens.shape[0] == 0:
+            raise InputError(
+                f"tokens must have shape (batch, T) with batch >= 1 and T >= 1, got {tuple(tokens.shape)}"
+            )
         T = tokens.shape[1]
         if T > self.n_ctx:
             raise InputError(
@@ -122,7 +135,10 @@ class Model:
 
     def to_str_tokens(self, text_or_tokens: str | torch.Tensor) -> list[str]:
         """One readable string per token (word-piece markers kept as the tokenizer writes them)."""
-        ids = self.tokens_of(text_or_tokens)[0].tolist()
+        tokens = self.tokens_of(text_or_tokens)
+        if tokens.shape[0] != 1:
+            raise InputError(f"pass one sequence of tokens, shape (1, T) or (T,); got {tuple(tokens.shape)}")
+        ids = tokens[0].tolist()
         return [self.tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
 
     def to_single_token(self, word: str | int) -> int:
@@ -131,7 +147,8 @@ class Model:
         if len(ids) != 1:
             pieces = [self.tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
             raise InputError(
-                f"{word!r} is not one token for {self.name}: it splits into {pieces}. Pick a word that is a "
+                f"{echo(word)} is not one token for {self.name}: it splits into {echo(pieces)}. Pick a word "
+                "that is a "
                 "single token, or pass a token id."
             )
         return ids[0]
@@ -191,6 +208,8 @@ class Model:
         Hooks that an interrupted clean-up left behind are removed first. NaN or infinite logits raise
         :class:`interp.errors.NonFiniteError` naming the first hook point where such values appear.
         """
+        tokens = self.check_tokens(tokens)
+        attention_mask = checks.attention_mask(attention_mask, tokens)
         _repair.sweep(self)
         kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
         logits = self._forward(tokens, kwargs)
@@ -222,6 +241,7 @@ class Model:
         (the logits, or the one at ``stop_after``) raise :class:`interp.errors.NonFiniteError`.
         """
         tokens = self.tokens_of(text_or_tokens)
+        attention_mask = checks.attention_mask(attention_mask, tokens)
         names = self.hook_names() if names is None else _hooks.check_names(self, names)
         cache: dict[str, torch.Tensor] = {}
         seen: dict[str, Any] = {}
@@ -246,6 +266,8 @@ class Model:
     def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """The residual stream after the last block ``(batch, T, d_model)``, gradients kept; the forward pass
         stops there, so no vocabulary-sized output is computed."""
+        tokens = self.check_tokens(tokens)
+        attention_mask = checks.attention_mask(attention_mask, tokens)
         name = _hooks.final_resid_name(self)
         box: dict[str, torch.Tensor] = {}
 
@@ -272,6 +294,9 @@ class Model:
     ) -> torch.Tensor:
         """Logits ``(batch, d_vocab)`` at one position, exactly the model's own, without building the
         ``(batch, T, d_vocab)`` output. Hooks attached by the caller fire; gradients follow the caller's mode."""
+        tokens = self.check_tokens(tokens)
+        T = tokens.shape[1]
+        position = checks.integer("position", position, low=-T, high=T - 1)
         return self.decode_resid(self.final_resid(tokens, attention_mask)[:, position])
 
     def _nonfinite(self, what: str, rerun: Any) -> None:
@@ -302,6 +327,16 @@ class Model:
     def decode_resid(self, resid: torch.Tensor) -> torch.Tensor:
         """Logits from a residual stream ``(..., d_model)`` through the model's own final stages; NaN or
         infinite logits raise :class:`interp.errors.NonFiniteError`."""
+        if (
+            not isinstance(resid, torch.Tensor)
+            or not resid.dtype.is_floating_point
+            or resid.dim() == 0
+            or resid.shape[-1] != self.d_model
+        ):
+            raise InputError(
+                f"decode_resid takes a float tensor of shape (..., d_model={self.d_model}), got "
+                f"{type(resid).__name__}{tuple(resid.shape) if isinstance(resid, torch.Tensor) else ''}"
+            )
         logits = self._decode(resid)
         if _nan.nonfinite("logits", logits):
             self._nonfinite("the decoded logits", lambda: self._decode(resid))

@@ -95,7 +95,10 @@ def check_names(model: Model, names: Iterable[str]) -> list[str]:
     known = hook_points(model)
     if isinstance(names, str):
         raise HookNameError(f"pass hook names as a list, not one string: [{echo(names)}]")
-    names = list(names)
+    try:
+        names = list(names)
+    except TypeError:
+        raise HookNameError(f"pass hook names as a list of strings, got {echo(names)}") from None
     for name in names:
         if isinstance(name, str) and name not in known and name in model.bridge.hook_dict:
             setter = model.bridge._gated_hook_reason(name) or model.bridge._gated_hook_reason(

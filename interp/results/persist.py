@@ -106,9 +106,12 @@ def _path(path: Any) -> Path:
     if not isinstance(path, (str, os.PathLike)):
         raise InputError(f"a path must be a string or a pathlib.Path, got {type(path).__name__}")
     try:
-        return Path(path).expanduser()
-    except (TypeError, ValueError, RuntimeError) as err:
-        raise InputError(f"{echo(path)} is not a usable path: {err}") from None
+        p = Path(path).expanduser()
+        p.exists()  # a name too long for the file system, or with a NUL byte, fails here, not half-way
+    except (TypeError, ValueError, RuntimeError, OSError) as err:
+        reason = getattr(err, "strerror", None) or echo(str(err))
+        raise InputError(f"{echo(str(path))} is not a usable path: {reason}") from None
+    return p
 
 
 def _shown(path: Path) -> str:
@@ -260,8 +263,11 @@ def load(path: str | os.PathLike) -> Result:
     if not p.is_file():
         raise InputError(f"{_shown(p)} is not a file: pass the path given to result.save(path)")
     shown = _shown(p)
-    with open(p, "rb") as f:
-        magic = f.read(4)
+    try:
+        with open(p, "rb") as f:
+            magic = f.read(4)
+    except OSError as err:
+        raise InputError(f"cannot read {shown}: {err.strerror or err}") from None
     if magic != b"PK\x03\x04":
         old = " (interp 0.1 saved a .json next to a .npz: run the analysis again and save it anew)"
         raise ResultError(f"{shown} is not a result saved by result.save{old if p.suffix == '.json' else ''}")

@@ -11,9 +11,11 @@ import math
 
 import torch
 
+from interp import checks
 from interp.analysis import target as _target
 from interp.analysis.attribution.input_x_gradient import input_x_gradient
-from interp.analysis.attribution.integrated_gradients import integrated_gradients
+from interp.analysis.attribution.integrated_gradients import MAX_N_STEPS, integrated_gradients
+from interp.analysis.attribution.memory import check_memory
 from interp.analysis.attribution.objective import Objective
 from interp.analysis.attribution.occlusion import occlusion
 from interp.analysis.attribution.saliency import saliency
@@ -31,15 +33,16 @@ METHODS = {
 }
 
 
-def check_method(method: str, n_steps: int, tolerance: float | None) -> None:
-    if method not in METHODS:
-        raise InputError(f"unknown attribution method {method!r}: use one of {', '.join(METHODS)}")
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 2:
-        raise InputError(f"n_steps must be an integer >= 2, got {n_steps!r}")
-    if tolerance is not None and (
-        isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not tolerance > 0
-    ):
-        raise InputError(f"tolerance must be a positive number or None, got {tolerance!r}")
+def check_method(method: str, n_steps: int, tolerance: float | None) -> tuple[str, int, float | None]:
+    """The attribution settings, checked: a known method, ``2 <= n_steps <= MAX_N_STEPS`` (an integer), and a
+    finite ``tolerance > 0`` or None."""
+    method = checks.choice("attribution method", method, METHODS)
+    n_steps = checks.integer("n_steps", n_steps, low=2, high=MAX_N_STEPS)
+    if tolerance is not None:
+        tolerance = checks.number(
+            "tolerance", tolerance, low=0, low_open=True, what="a finite number > 0 or None"
+        )
+    return method, n_steps, tolerance
 
 
 def attribute(
@@ -63,9 +66,12 @@ def attribute(
     token's embedding at every ordinary token), ``saliency``, ``input_x_gradient``, ``occlusion``. ``n_steps``
     and ``tolerance`` are integrated gradients' path steps and its completeness tolerance: where ``|delta|``
     exceeds ``tolerance`` times the objective's change, the steps double (up to 8x); ``None`` keeps exactly
-    ``n_steps``. The other methods ignore both.
+    ``n_steps``. The other methods ignore both. ``n_steps`` is at most ``MAX_N_STEPS`` (1000). The memory the
+    method needs is estimated before anything is allocated; past what the machine has (free GPU memory, or
+    the system's available memory) it is refused with :class:`interp.errors.ResourceError` giving the estimate.
     """
-    check_method(method, n_steps, tolerance)
+    checks.model(model)
+    method, n_steps, tolerance = check_method(method, n_steps, tolerance)
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
     frame = _frame(
@@ -73,6 +79,9 @@ def attribute(
     )
     if frame.position is None:  # unreachable with require_read; kept for type checkers
         raise InputError("nothing to read")
+    # Before any forward pass: the most rows (answer and contrast) and tokens the target can have.
+    longest = max(len(a_ids or (0,)), len(c_ids or (0,)))
+    check_memory(model, frame.T + longest, 2, method, n_steps, tolerance)
     if a_ids is None:
         with torch.no_grad():
             a_ids = (int(model.logits_at(frame.tokens, frame.position)[0].argmax()),)
@@ -90,6 +99,8 @@ def explain(
 ) -> AttributionResult:
     """The attribution of ``target`` at ``frame`` (``value``: the objective at the input, if already known
     from the caller's own forward pass)."""
+    rows = target.rows.shape
+    check_memory(model, int(rows[1]), int(rows[0]), method, n_steps, tolerance)
     objective = Objective(model, target)
     if value is None:
         with torch.no_grad():

@@ -7,6 +7,10 @@ import torch
 from interp.analysis.attribution.objective import Objective, internal_batch_size
 
 METHOD = "riemann_middle"
+MAX_N_STEPS = 1000
+"""The most path steps ``n_steps`` may ask for (with a tolerance, up to ``MAX_STEP_FACTOR`` times as many are
+run): more buys no accuracy that doubling from a smaller start does not, and captum keeps a Python list of
+every step."""
 MAX_STEP_FACTOR = 8
 """With a tolerance, the steps double at most up to this many times ``n_steps``."""
 

@@ -87,9 +87,15 @@ class Objective:
         return t.value(m.decode_resid(reads_of(t, resid)))
 
 
+def step_bytes(model: Model, n_tokens: int) -> int:
+    """Bytes of float32 activations one forward+backward step over ``n_tokens`` tokens keeps: the residual
+    stream and MLP activations of every layer, every head's attention scores and pattern (which grow with the
+    square of the row length, taken as all tokens in one row), and the read positions' logits (the rest of the
+    vocabulary-sized output is never built)."""
+    per_layer = n_tokens * model.d_model * 16 + 2 * model.n_heads * n_tokens * n_tokens
+    return 4 * (per_layer * model.n_layers + 3 * model.d_vocab)
+
+
 def internal_batch_size(model: Model, n_tokens: int, n_steps: int, budget_bytes: float = 512e6) -> int:
     """Steps per batched forward+backward pass so that one batch's activations stay near ``budget_bytes``."""
-    # Per step: the residual stream and MLP activations of every layer, kept for the backward pass, and the
-    # read position's logits (the rest of the vocabulary-sized output is never built).
-    per_step = 4 * (n_tokens * model.d_model * model.n_layers * 16 + 3 * model.d_vocab)
-    return max(1, min(n_steps, int(budget_bytes // per_step)))
+    return max(1, min(n_steps, int(budget_bytes // step_bytes(model, n_tokens))))
