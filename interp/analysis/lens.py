@@ -98,11 +98,15 @@ def lens_result(
     group = max(1, LAYER_GROUP_BYTES // (4 * chunk * model.d_vocab))
     for start in range(0, T, chunk):
         sl = slice(start, min(T, start + chunk))
-        final_p = F.softmax(model.decode_resid(resid[-1, sl]).float(), dim=-1)  # (c, V)
+        # One group holding every layer (small vocabularies) is decoded once; its last row is the final one.
+        every = model.decode_resid(resid[:, sl]).float() if group >= Lp1 else None  # (L+1, c, V)
+        final = every[-1] if every is not None else model.decode_resid(resid[-1, sl]).float()
+        final_p = F.softmax(final, dim=-1)  # (c, V)
         neg_entropy = (final_p * final_p.clamp_min(1e-30).log()).sum(-1)  # (c,)
         for first in range(0, Lp1, group):
             ls = slice(first, min(Lp1, first + group))
-            layer_logits = model.decode_resid(resid[ls, sl]).float()  # (g, c, V)
+            layer_logits = every if every is not None else model.decode_resid(resid[ls, sl]).float()
+            every = final = None  # (g, c, V) logits are held once
             answer_rank[ls, sl] = (layer_logits > layer_logits[..., aid : aid + 1]).sum(-1).cpu()
             logp = F.log_softmax(layer_logits, dim=-1)
             del layer_logits

@@ -198,10 +198,17 @@ def answer_ids(
 
 
 def token_str(model: Model, token_id: int) -> str:
-    """A token as display text (stripped; its id if it decodes to nothing)."""
-    return model.tokenizer.decode([int(token_id)], clean_up_tokenization_spaces=False).strip() or str(
-        token_id
-    )
+    """A token as display text (stripped; its id if it decodes to nothing), remembered per tokenizer."""
+    token_id = int(token_id)
+    memo = getattr(model, "_token_strs", None)
+    if memo is None or memo[0] is not model.tokenizer:
+        memo = (model.tokenizer, {})
+        model._token_strs = memo
+    text = memo[1].get(token_id)
+    if text is None:
+        text = model.tokenizer.decode([token_id], clean_up_tokenization_spaces=False).strip() or str(token_id)
+        memo[1][token_id] = text
+    return text
 
 
 def ids_str(model: Model, ids: tuple[int, ...]) -> str:

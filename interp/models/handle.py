@@ -192,14 +192,17 @@ class Model:
         """Put the model back as it was right after loading; return how many hooks were removed.
 
         Every torch hook added since loading goes (interp's, captum's, or one registered by hand on
-        ``model.bridge``), TransformerLens's hook bookkeeping is emptied, and eval mode and frozen weights are
-        restored. interp's own calls never need it: hooks an interrupt leaves behind are removed by the next
-        forward pass anyway.
+        ``model.bridge``), TransformerLens's hook bookkeeping is emptied, eval mode and frozen weights are
+        restored, ``hook_attn_out``/``hook_resid_mid`` point at the sublayers again
+        (:mod:`interp.models.sublayers`) and the hook-point table is rebuilt. interp's own calls never need
+        it: hooks an interrupt leaves behind are removed by the next forward pass anyway.
         """
         removed = _repair.sweep(self, everything=True)
         self.bridge.eval()
         for p in self.bridge.original_model.parameters():
             p.requires_grad_(False)
+        point_sublayer_hooks(self.bridge)  # the sublayer names keep their meaning whatever the engine rebuilt
+        _hooks.forget_points(self)
         return removed
 
     def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:

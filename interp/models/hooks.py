@@ -17,6 +17,7 @@ import difflib
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Mapping
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -77,17 +78,55 @@ def final_resid_name(model: Model) -> str:
 # ---- names ---------------------------------------------------------------------------------------------------
 
 
-def hook_points(model: Model, *, include_gated: bool = False) -> dict[str, Any]:
-    """Every usable hook name (aliases included) -> its HookPoint module.
+_GATES = ("use_attn_result", "use_split_qkv_input", "use_hook_mlp_in", "use_attn_in")
+"""The engine's switches for hook points it keeps off (``bridge.set_use_attn_result(True)`` and its siblings)."""
+
+
+def _table_key(bridge: Any) -> tuple:
+    """What the hook-point table depends on: the engine's registry and alias tables (it bumps a global
+    generation whenever a component's aliases are re-pointed, as :mod:`interp.models.sublayers` does) and the
+    switches that gate hook points. A change to any of them builds the table again."""
+    cfg = getattr(bridge, "cfg", None)
+    return (
+        len(getattr(bridge, "_hook_registry", ()) or ()),
+        _alias_generation(),
+        len(getattr(bridge, "hook_aliases", None) or ()),
+        tuple(getattr(cfg, gate, None) for gate in _GATES),
+    )
+
+
+def _alias_generation() -> int | None:
+    try:
+        from transformer_lens.model_bridge.generalized_components.base import alias_generation
+    except ImportError:  # an engine without the counter: the key still follows the registry and switches
+        return None
+    return alias_generation()
+
+
+def hook_points(model: Model, *, include_gated: bool = False) -> Mapping[str, Any]:
+    """Every usable hook name (aliases included) -> its HookPoint module, read-only.
 
     Hook points that the bridge keeps switched off (``attn.hook_result``, ``hook_mlp_in``, ...) are left out
     unless ``include_gated``; ``model.bridge.set_use_attn_result(True)`` and its siblings switch them on.
+    The table is built once per model and built again when the engine's registry, its aliases or those
+    switches change, and after :meth:`interp.Model.reset` (:func:`forget_points`).
     """
-    points = model.bridge.hook_dict
-    if include_gated:
-        return points
-    gated = model.bridge._gated_hook_reason
-    return {name: hp for name, hp in points.items() if gated(hp.name or name) is None and gated(name) is None}
+    key = _table_key(model.bridge)
+    cached = vars(model).get("_hook_table")
+    if cached is None or cached[0] != key:
+        every = model.bridge.hook_dict
+        gated = model.bridge._gated_hook_reason
+        usable = {
+            name: hp for name, hp in every.items() if gated(hp.name or name) is None and gated(name) is None
+        }
+        cached = (key, MappingProxyType(usable), MappingProxyType(every))
+        model._hook_table = cached
+    return cached[2] if include_gated else cached[1]
+
+
+def forget_points(model: Model) -> None:
+    """Drop the model's cached hook-point table; the next :func:`hook_points` builds it from the engine."""
+    vars(model).pop("_hook_table", None)
 
 
 def check_names(model: Model, names: Iterable[str]) -> list[str]:

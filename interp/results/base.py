@@ -185,6 +185,8 @@ def _conform(value: Any, hint: Any, where: str, nan_ok: bool) -> Any:
             if not args:
                 return _frozen(value)
             if len(args) == 2 and args[1] is Ellipsis:
+                if args[0] is str and all(type(v) is str for v in value):
+                    return tuple(value)  # already what the element check would return
                 return tuple(_conform(v, args[0], f"{where}[{i}]", nan_ok) for i, v in enumerate(value))
             if len(args) == len(value):
                 return tuple(
