@@ -53,38 +53,132 @@ def _echo_ok(err, text=LONG):
 @pytest.mark.parametrize(
     "call, fragments",
     [
-        (lambda c: interp.logit_lens(c, PROBE, chunk=-1), ["chunk", "-1"]),
-        (lambda c: interp.logit_lens(c, PROBE, chunk=0), ["chunk"]),
-        (lambda c: interp.logit_lens(c, PROBE, chunk=2.5), ["chunk", "float"]),
-        (lambda c: interp.logit_lens(c, PROBE, top_k=True), ["top_k", "bool"]),
-        (lambda c: interp.logit_lens(c, PROBE, top_k=10**9), ["top_k", "249"]),
-        (lambda c: interp.logit_lens(c, PROBE, position=True), ["position"]),
-        (lambda c: interp.logit_lens(c, PROBE, position=1.0), ["position"]),
-        (lambda c: interp.attention(c, PROBE, position=np.float64(2.0)), ["position"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", position=False), ["position"]),
-        (lambda c: interp.ablate(c, PROBE, [(0.9, 1.7)], answer="are"), ["layer must be an integer", "0.9"]),
-        (lambda c: interp.ablate(c, PROBE, [(0, 1.0)], answer="are"), ["head", "1.0"]),
-        (lambda c: interp.ablate(c, PROBE, [(True, 1)], answer="are"), ["layer", "bool"]),
-        (lambda c: interp.ablate(c, PROBE, [(0, -1)], answer="are"), ["head (0, -1) does not exist"]),
-        (lambda c: interp.ablate(c, PROBE, "0.1", answer="are"), ["heads"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", n_steps=2.5), ["n_steps", "2.5"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", n_steps=True), ["n_steps", "bool"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", n_steps=-1), ["n_steps"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", method="saliency", n_steps=10**9), ["1,000"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", method="saliency", tolerance=math.inf), ["tol"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", tolerance=math.nan), ["tolerance"]),
-        (lambda c: interp.attribute(c, PROBE, answer="are", tolerance=True), ["tolerance"]),
-        (lambda c: interp.induction_scores(c, seq_len=2.5), ["seq_len"]),
-        (lambda c: interp.induction_scores(c, seq_len=True), ["seq_len", "bool"]),
-        (lambda c: interp.induction_scores(c, seed="x"), ["seed"]),
-        (lambda c: interp.induction_scores(c, seed=-1), ["seed"]),
-        (lambda c: interp.induction_scores(c, n_seqs=0), ["n_seqs"]),
-        (lambda c: interp.induction_scores(c, n_seqs=10**12), ["n_seqs", "1,000"]),
-        (lambda c: c.to_tokens(TEXT, truncate="no"), ["truncate"]),
-        (lambda c: interp.attention(c, "the zzz cabinet", allow_unknown="no"), ["allow_unknown"]),
-        (lambda c: interp.head_importance(c, PROBE, progress="no"), ["progress"]),
-        (lambda c: interp.patch(c, PROBE, CORRUPT, progress=0), ["progress"]),
-        (lambda c: c.logits_at(c.to_tokens(TEXT), 1.5), ["position"]),
+        pytest.param(
+            lambda c: interp.logit_lens(c, PROBE, chunk=-1), ["chunk", "-1"], id="logit_lens(chunk=-1)"
+        ),
+        pytest.param(lambda c: interp.logit_lens(c, PROBE, chunk=0), ["chunk"], id="logit_lens(chunk=0)"),
+        pytest.param(
+            lambda c: interp.logit_lens(c, PROBE, chunk=2.5), ["chunk", "float"], id="logit_lens(chunk=2.5)"
+        ),
+        pytest.param(
+            lambda c: interp.logit_lens(c, PROBE, top_k=True), ["top_k", "bool"], id="logit_lens(top_k=True)"
+        ),
+        pytest.param(
+            lambda c: interp.logit_lens(c, PROBE, top_k=10**9), ["top_k", "249"], id="logit_lens(top_k=10**9)"
+        ),
+        pytest.param(
+            lambda c: interp.logit_lens(c, PROBE, position=True), ["position"], id="logit_lens(position=True)"
+        ),
+        pytest.param(
+            lambda c: interp.logit_lens(c, PROBE, position=1.0), ["position"], id="logit_lens(position=1.0)"
+        ),
+        pytest.param(
+            lambda c: interp.attention(c, PROBE, position=np.float64(2.0)),
+            ["position"],
+            id="attention(position=np.float64(2.0))",
+        ),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", position=False),
+            ["position"],
+            id="attribute(position=False)",
+        ),
+        pytest.param(
+            lambda c: interp.ablate(c, PROBE, [(0.9, 1.7)], answer="are"),
+            ["layer must be an integer", "0.9"],
+            id="ablate([(0.9, 1.7)])",
+        ),
+        pytest.param(
+            lambda c: interp.ablate(c, PROBE, [(0, 1.0)], answer="are"),
+            ["head", "1.0"],
+            id="ablate([(0, 1.0)])",
+        ),
+        pytest.param(
+            lambda c: interp.ablate(c, PROBE, [(True, 1)], answer="are"),
+            ["layer", "bool"],
+            id="ablate([(True, 1)])",
+        ),
+        pytest.param(
+            lambda c: interp.ablate(c, PROBE, [(0, -1)], answer="are"),
+            ["head (0, -1) does not exist"],
+            id="ablate([(0, -1)])",
+        ),
+        pytest.param(lambda c: interp.ablate(c, PROBE, "0.1", answer="are"), ["heads"], id="ablate(0.1)"),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", n_steps=2.5),
+            ["n_steps", "2.5"],
+            id="attribute(n_steps=2.5)",
+        ),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", n_steps=True),
+            ["n_steps", "bool"],
+            id="attribute(n_steps=True)",
+        ),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", n_steps=-1),
+            ["n_steps"],
+            id="attribute(n_steps=-1)",
+        ),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", method="saliency", n_steps=10**9),
+            ["1,000"],
+            id="attribute(method=saliency, n_steps=10**9)",
+        ),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", method="saliency", tolerance=math.inf),
+            ["tol"],
+            id="attribute(method=saliency, tolerance=math.inf)",
+        ),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", tolerance=math.nan),
+            ["tolerance"],
+            id="attribute(tolerance=math.nan)",
+        ),
+        pytest.param(
+            lambda c: interp.attribute(c, PROBE, answer="are", tolerance=True),
+            ["tolerance"],
+            id="attribute(tolerance=True)",
+        ),
+        pytest.param(
+            lambda c: interp.induction_scores(c, seq_len=2.5), ["seq_len"], id="induction_scores(seq_len=2.5)"
+        ),
+        pytest.param(
+            lambda c: interp.induction_scores(c, seq_len=True),
+            ["seq_len", "bool"],
+            id="induction_scores(seq_len=True)",
+        ),
+        pytest.param(lambda c: interp.induction_scores(c, seed="x"), ["seed"], id="induction_scores(seed=x)"),
+        pytest.param(lambda c: interp.induction_scores(c, seed=-1), ["seed"], id="induction_scores(seed=-1)"),
+        pytest.param(
+            lambda c: interp.induction_scores(c, n_seqs=0), ["n_seqs"], id="induction_scores(n_seqs=0)"
+        ),
+        pytest.param(
+            lambda c: interp.induction_scores(c, n_seqs=10**12),
+            ["n_seqs", "1,000"],
+            id="induction_scores(n_seqs=10**12)",
+        ),
+        pytest.param(
+            lambda c: c.to_tokens(TEXT, truncate="no"), ["truncate"], id="c.to_tokens(TEXT, truncate=no)"
+        ),
+        pytest.param(
+            lambda c: interp.attention(c, "the zzz cabinet", allow_unknown="no"),
+            ["allow_unknown"],
+            id="attention(the zzz cabinet, allow_unknown=no)",
+        ),
+        pytest.param(
+            lambda c: interp.head_importance(c, PROBE, progress="no"),
+            ["progress"],
+            id="head_importance(progress=no)",
+        ),
+        pytest.param(
+            lambda c: interp.patch(c, PROBE, CORRUPT, progress=0),
+            ["progress"],
+            id="patch(CORRUPT, progress=0)",
+        ),
+        pytest.param(
+            lambda c: c.logits_at(c.to_tokens(TEXT), 1.5),
+            ["position"],
+            id="c.logits_at(c.to_tokens(TEXT), 1.5)",
+        ),
     ],
 )
 def test_numbers_and_flags_of_the_wrong_type_or_range(causal, call, fragments):
@@ -162,6 +256,10 @@ def test_attribution_estimates_its_memory_and_refuses_past_what_the_machine_has(
     m = causal
     small = attribution_memory(m, 10, 1, "integrated_gradients", 50, None)
     assert small > 0
+    public = interp.estimate_memory(m, PROBE, answer="are", tolerance=None)  # the frame's tokens and one more
+    assert public == attribution_memory(m, m.frame(PROBE).T + 1, 1, "integrated_gradients", 50, None)
+    assert interp.estimate_memory(m, PROBE, answer="are", n_steps=400) > public
+    _input_error(lambda: interp.estimate_memory(m, PROBE, n_steps=10**9), "n_steps")
     assert attribution_memory(m, 100, 1, "integrated_gradients", 50, None) > small
     assert attribution_memory(m, 10, 2, "integrated_gradients", 50, None) > small
     assert attribution_memory(m, 10, 1, "saliency", 50, None) < small
@@ -180,6 +278,9 @@ def test_attribution_estimates_its_memory_and_refuses_past_what_the_machine_has(
         assert method in str(err)
     assert forwards == [], "the refusal came after a forward pass"
     assert count_hooks(m.bridge) == base
+    need = interp.estimate_memory(m, PROBE, answer="are", method="saliency")
+    err = _error(lambda: interp.attribute(m, PROBE, answer="are", method="saliency"))
+    assert f"would need about {checks.size(need)}" in str(err)
     monkeypatch.setattr(checks, "available_memory", lambda device: None)  # unmeasurable: no refusal
     assert interp.attribute(m, PROBE, answer="are", method="saliency").scores.shape[0] > 0
 
@@ -387,8 +488,7 @@ def test_raw_errors_are_now_interp_errors(causal, bidirectional):
         _error(call)
 
 
-MALFORMED = [
-    'attribute c "the keys to the cabinet ___ here ." --steps 1000000000',
+MALFORMED = [  # --steps 1000000000 runs in a child process above: before, it took the whole process down
     'attribute c "the keys to the cabinet ___ here ." --steps -3',
     'attribute c "the keys to the cabinet ___ here ." --steps 2.5',
     'lens c "the keys to the cabinet ___ here ." --position 1.5',
@@ -427,3 +527,43 @@ def test_malformed_magic_lines_print_one_line(tiny_folder, capsys):
             assert "Traceback" not in err + out.out and len(err) < 1000, (line, err)
     finally:
         sh.run_line_magic("unload_ext", "interp")
+
+
+def test_the_parameter_audit_covers_every_public_parameter():
+    """docs/parameters.md names every parameter of every public function and Model method, and every magic."""
+    import inspect
+    from pathlib import Path
+
+    from interp.analysis import __all__ as analyses
+    from interp.ipython import COMMANDS
+
+    doc = (Path(__file__).parent.parent / "docs" / "parameters.md").read_text()
+    functions = [getattr(interp, name) for name in analyses] + [interp.load, interp.wrap, interp.load_result]
+    methods = [
+        getattr(interp.Model, name)
+        for name in dir(interp.Model)
+        if not name.startswith("_") and callable(getattr(interp.Model, name))
+    ]
+    missing = []
+    for fn in functions + methods:
+        for param in inspect.signature(fn).parameters:
+            if param != "self" and f"`{param}`" not in doc and f"`{param}`," not in doc:
+                missing.append(f"{fn.__qualname__}({param})")
+    for fn in functions:
+        if f"`{fn.__name__}`" not in doc and f"`interp.{fn.__name__}`" not in doc:
+            missing.append(fn.__name__)
+    for command in COMMANDS:
+        if command != "help" and f"`{command} " not in doc:
+            missing.append(f"%interp {command}")
+    assert not missing, missing
+
+
+def test_wrap_checks_name_and_revision(tiny_folder):
+    import transformers
+
+    folder = tiny_folder("gpt2")
+    hf = transformers.AutoModelForCausalLM.from_pretrained(folder)
+    tok = transformers.AutoTokenizer.from_pretrained(folder)
+    for kwargs in ({"revision": 5}, {"name": 5}, {"device": 5}):
+        err = _error(lambda kw=kwargs: interp.wrap(hf, tok, **kw))
+        assert isinstance(err, errors.ModelLoadError) and next(iter(kwargs)) in str(err), str(err)

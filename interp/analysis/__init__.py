@@ -15,6 +15,7 @@ __all__ = [
     "induction_scores",
     "logit_lens",
     "attribute",
+    "estimate_memory",
     "compare",
     "compare_suite",
     "ablate",

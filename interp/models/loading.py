@@ -183,6 +183,8 @@ def wrap(
         )
     if name is not None and not isinstance(name, str):
         raise ModelLoadError(f"name must be a string, got {type(name).__name__}")
+    if revision is not None and not isinstance(revision, str):
+        raise ModelLoadError(f"revision must be a string (a commit or tag), got {type(revision).__name__}")
     kind = detect_kind(config, hf_model)
     _check_tokenizer(tokenizer, name or type(hf_model).__name__)
     dev = resolve_device(device) if device is not None else None

@@ -15,7 +15,7 @@ from interp import checks
 from interp.analysis import target as _target
 from interp.analysis.attribution.input_x_gradient import input_x_gradient
 from interp.analysis.attribution.integrated_gradients import MAX_N_STEPS, integrated_gradients
-from interp.analysis.attribution.memory import check_memory
+from interp.analysis.attribution.memory import attribution_memory, check_memory
 from interp.analysis.attribution.objective import Objective
 from interp.analysis.attribution.occlusion import occlusion
 from interp.analysis.attribution.saliency import saliency
@@ -79,13 +79,44 @@ def attribute(
     )
     if frame.position is None:  # unreachable with require_read; kept for type checkers
         raise InputError("nothing to read")
-    # Before any forward pass: the most rows (answer and contrast) and tokens the target can have.
-    longest = max(len(a_ids or (0,)), len(c_ids or (0,)))
-    check_memory(model, frame.T + longest, 2, method, n_steps, tolerance)
+    # Before any forward pass: the most tokens and rows the target can have.
+    check_memory(model, *_most(frame, a_ids, c_ids), method, n_steps, tolerance)
     if a_ids is None:
         with torch.no_grad():
             a_ids = (int(model.logits_at(frame.tokens, frame.position)[0].argmax()),)
     return explain(model, frame, _target.make(model, frame, a_ids, c_ids), method, n_steps, tolerance)
+
+
+def estimate_memory(
+    model: Model,
+    text: str | torch.Tensor,
+    *,
+    answer: str | int | None = None,
+    contrast: str | int | None = None,
+    method: str = "integrated_gradients",
+    n_steps: int = 50,
+    tolerance: float | None = 0.01,
+    allow_unknown: bool = False,
+) -> int:
+    """Bytes that :func:`interp.attribute` with these arguments would need on top of the loaded model,
+    without running anything (the estimate it checks against the machine's free memory before it starts).
+
+    The estimate grows with the tokens (their square, through the attention patterns), the model's layers
+    and width, and for integrated gradients with one batch of path steps (``n_steps``, up to 8x with a
+    tolerance). ``answer`` None is taken as one token.
+    """
+    checks.model(model)
+    method, n_steps, tolerance = check_method(method, n_steps, tolerance)
+    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer") or (0,)
+    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
+    frame = _frame(model, text, n_slot=len(a_ids), allow_unknown=allow_unknown)
+    return attribution_memory(model, *_most(frame, a_ids, c_ids), method, n_steps, tolerance)
+
+
+def _most(frame: Frame, answer: tuple[int, ...] | None, contrast: tuple[int, ...] | None) -> tuple[int, int]:
+    """The most tokens per row and rows the target of ``answer`` and ``contrast`` at ``frame`` can have (an
+    unknown answer counts as one token)."""
+    return frame.T + max(len(answer or (0,)), len(contrast or ())), 1 if contrast is None else 2
 
 
 def explain(
@@ -132,4 +163,4 @@ def explain(
     )
 
 
-__all__ = ["METHODS", "attribute", "explain"]
+__all__ = ["METHODS", "attribute", "estimate_memory", "explain"]
