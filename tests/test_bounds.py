@@ -223,7 +223,7 @@ print("RESULT " + json.dumps(out))
 """
 
 
-def test_a_billion_steps_is_refused_at_once_and_does_not_kill_the_kernel():
+def test_a_billion_steps_is_refused_at_once_and_does_not_kill_the_kernel(tmp_path):
     """The repro: n_steps=10**9 allocated > 22 GB and the OS killed the process (run here in a child process
     whose address space is capped, so a regression fails instead of taking the machine down)."""
     start = time.perf_counter()
@@ -232,6 +232,7 @@ def test_a_billion_steps_is_refused_at_once_and_does_not_kill_the_kernel():
         capture_output=True,
         text=True,
         timeout=300,
+        cwd=tmp_path,  # interp as installed, not a copy that happens to lie in the working directory
         env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "HF_HUB_OFFLINE": "1"},
     )
     lines = [line for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
