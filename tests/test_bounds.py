@@ -568,3 +568,18 @@ def test_wrap_checks_name_and_revision(tiny_folder):
     for kwargs in ({"revision": 5}, {"name": 5}, {"device": 5}):
         err = _error(lambda kw=kwargs: interp.wrap(hf, tok, **kw))
         assert isinstance(err, errors.ModelLoadError) and next(iter(kwargs)) in str(err), str(err)
+
+
+def test_figure_options_are_checked(causal):
+    import widgets
+
+    att = interp.attention(causal, TEXT)
+    for opts, fragment in (
+        ({"layer": True}, "layer must be an integer"),  # an IndexError before
+        ({"layer": 0.5}, "layer must be an integer"),
+        ({"head": 1.0}, "head must be an integer"),
+        ({"kind": "model", "max_cells": 0}, "max_cells"),
+        ({"bogus": 1}, "unknown figure option(s) bogus"),  # a TypeError before
+    ):
+        _input_error(lambda opts=opts: widgets.figure(att, **opts), fragment)
+    assert len(widgets.figure(att, layer=1, head=2).data) > 0

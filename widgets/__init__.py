@@ -50,7 +50,25 @@ def figure(result: Any, **opts: Any) -> go.Figure:
             f"no figure is registered for {type(result).__name__}: widgets.view(result) shows its summary, "
             "or register one with widgets.register"
         )
+    _check_options(builder.figure, opts)
     return builder.figure(result, **opts)
+
+
+def _check_options(fn: Any, opts: dict[str, Any]) -> None:
+    """Refuse options that ``fn(result, **opts)`` does not take, naming the ones it does."""
+    import inspect
+
+    from interp.errors import InputError
+
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    if any(p.kind is p.VAR_KEYWORD for p in params):
+        return
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [k for k in opts if k not in names]
+    if unknown:
+        raise InputError(
+            f"unknown figure option(s) {', '.join(unknown)[:200]}: this figure takes {', '.join(names) or 'none'}"
+        )
 
 
 def view(result: Any) -> ipywidgets.Widget:

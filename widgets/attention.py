@@ -142,6 +142,9 @@ def rollout_figure(result: AttentionResult) -> go.Figure:
 
 def thumbnails(result: AttentionResult, max_cells: int = 32) -> tuple[np.ndarray, int]:
     """``(L, H, n, n)`` patterns max-pooled in f x f blocks so that n <= max_cells; masked cells NaN."""
+    from interp import checks
+
+    max_cells = checks.integer("max_cells", max_cells, low=1)
     p = result.patterns.astype(np.float32)  # (L, H, T, T)
     T = p.shape[-1]
     f = max(1, math.ceil(T / max_cells))
@@ -251,6 +254,10 @@ def stats_figure(result: AttentionResult, content: bool = False) -> go.Figure:
 
 
 def check_head(result: AttentionResult, layer: int, head: int) -> None:
+    from interp import checks
+
+    checks.integer("layer", layer)
+    checks.integer("head", head)
     if not (0 <= layer < result.n_layers and 0 <= head < result.n_heads):
         raise InputError(
             f"layer {layer}, head {head} out of range: the model has {result.n_layers} layers "

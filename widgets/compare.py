@@ -64,7 +64,11 @@ def heads_title(cmp: Comparison, layer: int, head: int) -> str:
 def heads_figure(cmp: Comparison, layer: int = 0, head: int = 0) -> go.Figure:
     """Both models' head views side by side; trace 0 is the causal pattern, trace ``bidirectional_trace(cmp)``
     the bidirectional one."""
+    from interp import checks
+
     L, H = shared_range(cmp)
+    checks.integer("layer", layer)
+    checks.integer("head", head)
     if not (0 <= layer < L and 0 <= head < H):
         raise InputError(
             f"layer {layer}, head {head} out of range: both models have {L} layers and {H} heads"
