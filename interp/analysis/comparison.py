@@ -15,7 +15,7 @@ import torch
 
 from interp.analysis import target as _target
 from interp.analysis.attribution import check_method, explain
-from interp.analysis.lens import decision_depth, lens_result
+from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_of
 from interp.analysis.patterns import attention_result, pattern_names
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
@@ -56,6 +56,7 @@ class Reading:
     value: float
     resid: torch.Tensor | None = None  # (L+1, T_row, d_model), kept for compare's lens
     patterns: torch.Tensor | None = None  # (L, H, T, T), kept for compare's attention
+    logits: torch.Tensor | None = None  # (L+1, T_row, d_vocab), every layer decoded once, for compare's lens
 
 
 def frame_probe(
@@ -87,12 +88,21 @@ def read_probes(
     out = []
     for i, (f, target) in enumerate(zip(frames, targets)):
         pos, n = f.position, len(rows[i])
-        layer_logits = model.decode_resid(resid[i, :, pos]).float()  # (L+1, V)
+        # compare (keep) decodes every layer at every position once where that fits the lens's memory bound:
+        # the lens and the summary below share it (larger models: the lens decodes in chunks as before).
+        whole = keep and 4 * resid.shape[1] * n * model.d_vocab <= LAYER_GROUP_BYTES
+        full = model.decode_resid(resid[i, :, :n]).float() if whole else None  # (L+1, n, V)
+        layer_logits = full[:, pos] if full is not None else model.decode_resid(resid[i, :, pos]).float()
         probs = layer_logits[-1].softmax(-1)
         top = int(probs.argmax())
         target = target or _target.make(model, f, (top,))
+        # The answer's reads are decoded on their own: the objective attribution starts from stays bit-identical.
         reads = model.decode_resid(resid[i, -1, target.site_pos]).float()[None]  # (1, sites, V)
-        pattern_rows = torch.stack([cache[p][i, :, pos, : f.T] for p in pats])  # (L, H, T)
+        if keep:
+            every_pattern = torch.stack([cache[p][i, :, : f.T, : f.T] for p in pats])  # (L, H, T, T)
+            pattern_rows = every_pattern[:, :, pos]  # (L, H, T)
+        else:
+            pattern_rows = torch.stack([cache[p][i, :, pos, : f.T] for p in pats])  # (L, H, T)
         past, future = f.side_shares(pattern_rows.cpu().numpy())
         aid = target.answer[0]
         rank = int((layer_logits[-1] > layer_logits[-1, aid]).sum())
@@ -107,8 +117,8 @@ def read_probes(
         }
         reading = Reading(f, target, summary, token_str(model, top), float(target.value(reads)[0]))
         if keep:
-            reading.resid = resid[i, :, :n]
-            reading.patterns = torch.stack([cache[p][i, :, : f.T, : f.T] for p in pats]).float()
+            reading.resid, reading.logits = resid[i, :, :n], full
+            reading.patterns = every_pattern.float()
         out.append(reading)
     return out
 
@@ -167,7 +177,7 @@ def compare(
                 position=frame.position,
                 word_index=frame.word_index,
                 attention=attention_result(model, frame, reading.patterns),
-                lens=lens_result(model, frame, reading.resid, reading.target.answer),
+                lens=lens_of(model, frame, reading.resid, reading.target.answer, logits=reading.logits),
                 attribution=attr,
                 top1=reading.top1,
                 top1_prob=reading.summary["top1_prob"],

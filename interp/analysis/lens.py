@@ -81,12 +81,34 @@ def lens_result(
 ) -> LensResult:
     """The lens of ``frame`` from its residual stream ``(n_layers + 1, T, d_model)`` (positions past the frame,
     a causal answer's continuation, are left out). ``answer`` None: the final top-1 at the read position."""
+    return lens_of(model, frame, resid, answer, top_k=top_k, chunk=chunk)
+
+
+def lens_of(
+    model: Model,
+    frame: Frame,
+    resid: torch.Tensor,
+    answer: tuple[int, ...] | None,
+    *,
+    top_k: int = 5,
+    chunk: int = 32,
+    logits: torch.Tensor | None = None,
+) -> LensResult:
+    """:func:`lens_result`, reusing ``logits`` ``(n_layers + 1, >= T, d_vocab)`` (float32) where the caller has
+    already decoded every layer at every position (compare's single pass), instead of decoding again."""
     top_k = min(top_k, model.d_vocab)
     T = frame.T
     resid = resid[:, :T]
     Lp1 = resid.shape[0]
+    if logits is not None:
+        logits = logits[:, :T]
     if answer is None:
-        answer = (int(model.decode_resid(resid[-1, frame.position]).argmax()),)
+        final = (
+            logits[-1, frame.position]
+            if logits is not None
+            else model.decode_resid(resid[-1, frame.position])
+        )
+        answer = (int(final.argmax()),)
     aid = answer[0]
     top_ids = torch.zeros(Lp1, T, top_k, dtype=torch.long)
     top_probs = torch.zeros(Lp1, T, top_k)
@@ -96,10 +118,15 @@ def lens_result(
     # Layers are decoded together while a group's logits stay under LAYER_GROUP_BYTES (tiny vocabularies: all
     # at once; gpt2-sized ones: one layer at a time, so memory never grows with n_layers * chunk * d_vocab).
     group = max(1, LAYER_GROUP_BYTES // (4 * chunk * model.d_vocab))
+    if logits is not None:
+        chunk, group = max(T, 1), Lp1  # already decoded: one chunk holding every layer
     for start in range(0, T, chunk):
         sl = slice(start, min(T, start + chunk))
         # One group holding every layer (small vocabularies) is decoded once; its last row is the final one.
-        every = model.decode_resid(resid[:, sl]).float() if group >= Lp1 else None  # (L+1, c, V)
+        if logits is not None:
+            every = logits[:, sl]
+        else:
+            every = model.decode_resid(resid[:, sl]).float() if group >= Lp1 else None  # (L+1, c, V)
         final = every[-1] if every is not None else model.decode_resid(resid[-1, sl]).float()
         final_p = F.softmax(final, dim=-1)  # (c, V)
         neg_entropy = (final_p * final_p.clamp_min(1e-30).log()).sum(-1)  # (c,)
