@@ -257,3 +257,45 @@ def test_wrap_refuses_a_tokenizer_without_ordinary_tokens(word_tokenizer):
     with pytest.raises(TokenizerError, match="no ordinary tokens"):
         interp.wrap(hf, empty)
     assert count_hooks(hf) == hooks  # refused before the engine touched the model
+
+
+def test_a_checkpoint_without_its_head_is_refused_not_filled_with_random_weights(tiny_folder, tmp_path):
+    """A BERT encoder saved without its masked-LM head would load with a random head whose 'beliefs' are
+    noise; interp refuses it and names the missing group."""
+    from transformers import AutoConfig, BertModel
+
+    import interp
+
+    folder = _copy(tiny_folder("bert"), tmp_path / "encoder")
+    (folder / "model.safetensors").unlink()
+    BertModel(AutoConfig.from_pretrained(folder)).save_pretrained(folder)
+    with pytest.raises(interp.errors.ModelLoadError, match=r"cls\.predictions\.\*.*no language-model head"):
+        interp.load(folder)
+
+
+@pytest.mark.parametrize(
+    "arch, key, said",
+    [
+        (
+            "gpt2",
+            "transformer.h.1.mlp.c_fc.weight",
+            r"\(transformer\.h\.1\.\*\): the checkpoint is incomplete",
+        ),
+        ("llama", "lm_head.weight", r"\(lm_head\.\*\): this checkpoint has no language-model head"),
+    ],
+)
+def test_a_checkpoint_missing_weights_is_refused(tiny_folder, tmp_path, arch, key, said):
+    from safetensors.torch import load_file, save_file
+
+    import interp
+
+    folder = _copy(tiny_folder(arch), tmp_path / arch)
+    weights = load_file(folder / "model.safetensors")
+    if key not in weights:
+        pytest.fail(f"{key} is not in the tiny {arch} checkpoint: {sorted(weights)[:8]}")
+    weights.pop(key)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(interp.errors.ModelLoadError, match=said):
+        interp.load(folder)
+    # the intact folder still loads
+    assert interp.load(tiny_folder(arch)).n_layers == 2

@@ -135,9 +135,15 @@ def load(
             config = AutoConfig.from_pretrained(src, trust_remote_code=False)
             kind = detect_kind(config)
             auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
-            hf_model = auto.from_pretrained(
-                src, trust_remote_code=False, use_safetensors=True, attn_implementation="eager", dtype=dtype
+            hf_model, info = auto.from_pretrained(
+                src,
+                trust_remote_code=False,
+                use_safetensors=True,
+                attn_implementation="eager",
+                dtype=dtype,
+                output_loading_info=True,
             )
+            refuse_new_weights(name, info)
             tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False)
     except ModelLoadError:
         raise
@@ -154,6 +160,39 @@ def load(
         if bars:
             hf_logging.enable_progress_bar()
     return wrap(hf_model, tokenizer, name=name, device=dev, revision=getattr(config, "_commit_hash", None))
+
+
+# Weights a language-model head owns, by family: missing alone, they mean an encoder-only checkpoint.
+HEAD_PREFIXES = ("cls.", "lm_head.", "head.", "decoder.", "generator_")
+
+
+def _group(key: str) -> str:
+    """``transformer.h.1.mlp.c_fc.weight`` -> ``transformer.h.1.*``; ``cls.predictions.bias`` -> ``cls.predictions.*``."""
+    parts = key.split(".")
+    digit = next((i for i, p in enumerate(parts) if p.isdigit()), None)
+    return ".".join(parts[: digit + 1 if digit is not None else min(2, len(parts) - 1)] or parts) + ".*"
+
+
+def refuse_new_weights(name: str, info: dict) -> None:
+    """Refuse a checkpoint that leaves any weight newly (randomly) initialised: its outputs would look like the
+    model's and be noise. ``info`` is transformers' loading info (missing and mismatched keys)."""
+    mismatched = [k[0] if isinstance(k, (tuple, list)) else k for k in info.get("mismatched_keys") or ()]
+    new = sorted(set(info.get("missing_keys") or ()) | set(mismatched))
+    if not new:
+        return
+    groups = sorted({_group(k) for k in new})
+    shown = ", ".join(groups[:6]) + (f" and {len(groups) - 6} more" if len(groups) > 6 else "")
+    if all(k.startswith(HEAD_PREFIXES) for k in new):
+        why = (
+            "this checkpoint has no language-model head (an encoder-only model): interp reads answers through "
+            "the model's own head and will not read them through random weights. Load a checkpoint saved with "
+            "its language-model head (e.g. a ...ForMaskedLM or ...ForCausalLM model)"
+        )
+    else:
+        why = "the checkpoint is incomplete or does not match its config.json: save the model again and reload it"
+    raise ModelLoadError(
+        f"{echo(name)} would leave {len(new)} weight(s) newly initialised at random ({shown}): {why}"
+    )
 
 
 def wrap(
