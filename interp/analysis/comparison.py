@@ -15,7 +15,7 @@ import torch
 
 from interp.analysis import target as _target
 from interp.analysis.attribution import check_method, explain
-from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_of
+from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_result
 from interp.analysis.patterns import attention_result, pattern_names
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
@@ -177,7 +177,7 @@ def compare(
                 position=frame.position,
                 word_index=frame.word_index,
                 attention=attention_result(model, frame, reading.patterns),
-                lens=lens_of(model, frame, reading.resid, reading.target.answer, logits=reading.logits),
+                lens=lens_result(model, frame, reading.resid, reading.target.answer, logits=reading.logits),
                 attribution=attr,
                 top1=reading.top1,
                 top1_prob=reading.summary["top1_prob"],

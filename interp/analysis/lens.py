@@ -78,24 +78,13 @@ def lens_result(
     *,
     top_k: int = 5,
     chunk: int = 32,
-) -> LensResult:
-    """The lens of ``frame`` from its residual stream ``(n_layers + 1, T, d_model)`` (positions past the frame,
-    a causal answer's continuation, are left out). ``answer`` None: the final top-1 at the read position."""
-    return lens_of(model, frame, resid, answer, top_k=top_k, chunk=chunk)
-
-
-def lens_of(
-    model: Model,
-    frame: Frame,
-    resid: torch.Tensor,
-    answer: tuple[int, ...] | None,
-    *,
-    top_k: int = 5,
-    chunk: int = 32,
     logits: torch.Tensor | None = None,
 ) -> LensResult:
-    """:func:`lens_result`, reusing ``logits`` ``(n_layers + 1, >= T, d_vocab)`` (float32) where the caller has
-    already decoded every layer at every position (compare's single pass), instead of decoding again."""
+    """The lens of ``frame`` from its residual stream ``(n_layers + 1, T, d_model)`` (positions past the frame,
+    a causal answer's continuation, are left out). ``answer`` None: the final top-1 at the read position.
+
+    ``logits`` ``(n_layers + 1, >= T, d_vocab)`` (float32): every layer already decoded at every position
+    (compare's single pass), reused instead of decoding again."""
     top_k = min(top_k, model.d_vocab)
     T = frame.T
     resid = resid[:, :T]
