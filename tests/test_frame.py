@@ -147,3 +147,16 @@ def test_tokens_and_positions(tiny_model):
     assert c.frame(PROBE, position=2).position == 2
     with pytest.raises(InputError, match="one sequence"):
         c.frame(torch.zeros(2, 3, dtype=torch.long))
+
+
+def test_to_tokens_of_a_probe_are_what_the_model_reads(causal, bidirectional):
+    """A probe's slot never reaches the tokenizer as underscores (a WordPiece vocabulary made [UNK]s of it)."""
+    probe = "the keys to the cabinet ___ on the table ."
+    for model in (causal, bidirectional):
+        f = model.frame(probe)
+        assert torch.equal(model.to_tokens(probe), f.tokens)
+        assert model.to_str_tokens(probe) == list(f.str_tokens)
+    assert bidirectional.to_str_tokens(probe)[6] == bidirectional.tokenizer.mask_token
+    assert causal.to_str_tokens(probe)[-1] == "cabinet"
+    with pytest.raises(interp.InterpError, match="not a slot"):
+        causal.to_tokens("the keys ____ here .")

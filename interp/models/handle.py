@@ -12,7 +12,7 @@ from interp.errors import InputError, NonFiniteError, echo
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
 from interp.models import repair as _repair
-from interp.models.frame import Frame, answer_ids
+from interp.models.frame import Frame, answer_ids, check_slots
 from interp.models.frame import frame as _frame
 from interp.models.sublayers import point_sublayer_hooks
 
@@ -72,10 +72,13 @@ class Model:
 
         Causal models: BOS first where the model expects one, never a trailing special token. Bidirectional
         models: the tokenizer's own frame ([CLS] ... [SEP]). Text longer than the context is an error unless
-        ``truncate``.
+        ``truncate``. A probe with a ``___`` slot gives the tokens the model reads (:meth:`frame`): the prefix for
+        a causal model, a mask in place of the slot for a masked LM; never the slot's underscores as text.
         """
         if not isinstance(text, str):
             raise InputError(f"expected a string of text, got {type(text).__name__}")
+        if "__" in text and check_slots(text):
+            return self.frame(text).tokens
         if checks.flag("truncate", truncate):
             text = text[: self.n_ctx * checks.MAX_CHARS_PER_TOKEN]  # the rest could never be read
         self.check_length(text)
