@@ -89,7 +89,7 @@ def test_probe_frames_and_content(tiny_model):
     assert f.read_text == "the keys to the cabinet" and f.slot == f.position + 1 == f.T and f.n_slot == 0
     np.testing.assert_array_equal(f.content, [False, True, True, True, True, True])
     g = b.frame(PROBE, answer="anna berg")  # one mask per answer token
-    assert g.read_text == "the keys to the cabinet [MASK] [MASK] on the table ."
+    assert g.read_text == "the keys to the cabinet [MASK][MASK] on the table ."
     assert g.slot_positions == [6, 7] and g.position == 6 and g.n_slot == 2
     assert not g.content[[0, 6, 7, -1]].any() and g.content[[1, 5, 8]].all()
     np.testing.assert_array_equal(g.word_index, [-1, 0, 1, 2, 3, 4, -1, -1, 6, 7, 8, 9, -1])
@@ -160,3 +160,76 @@ def test_to_tokens_of_a_probe_are_what_the_model_reads(causal, bidirectional):
     assert causal.to_str_tokens(probe)[-1] == "cabinet"
     with pytest.raises(interp.InterpError, match="not a slot"):
         causal.to_tokens("the keys ____ here .")
+
+
+@pytest.fixture(scope="module")
+def byte_level_tokenizer():
+    """A byte-level BPE vocabulary (GPT-2's kind) trained on the zoo corpus; its mask keeps the space before it."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    from interp.zoo import corpus
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=400,
+        special_tokens=["<s>", "</s>", "<pad>", "<mask>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+    )
+    tok.train_from_iterator(corpus.generate(300, seed=0), trainer)
+    return tok
+
+
+def test_byte_level_answers_are_the_word_as_written_after_a_space(byte_level_tokenizer):
+    """The bare form of a word is often a piece from inside a word ('ke' 'y'); at a slot the model writes 'Ġk'..."""
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    from interp.models.frame import answer_ids
+
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=byte_level_tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(tok), n_embd=32, n_layer=2, n_head=2, n_positions=64, bos_token_id=0)
+    m = interp.wrap(GPT2LMHeadModel(config), tok)
+    shorter_bare = 0
+    for word in ("key", "it", "on", "anna", "cabinets", "barked"):
+        spaced = tok(" " + word, add_special_tokens=False)["input_ids"]
+        shorter_bare += len(tok(word, add_special_tokens=False)["input_ids"]) < len(spaced)
+        assert answer_ids(m, word) == tuple(spaced), word
+    assert shorter_bare >= 2  # the cases the old "shorter wins" rule got wrong
+
+
+def test_masks_stay_side_by_side_when_the_mask_keeps_its_space(byte_level_tokenizer):
+    from transformers import PreTrainedTokenizerFast, RobertaConfig, RobertaForMaskedLM
+
+    from interp.models.frame import frame
+
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=byte_level_tokenizer,
+        bos_token="<s>",
+        eos_token="</s>",
+        cls_token="<s>",
+        sep_token="</s>",
+        pad_token="<pad>",
+        mask_token="<mask>",
+    )
+    torch.manual_seed(0)
+    config = RobertaConfig(
+        vocab_size=len(tok),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=80,
+        pad_token_id=2,
+        architectures=["RobertaForMaskedLM"],
+    )
+    m = interp.wrap(RobertaForMaskedLM(config), tok)
+    for n in (1, 2, 3):
+        f = frame(m, "near the harbor a ___ barked loudly .", n_slot=n)
+        ids = f.tokens[0].tolist()
+        assert f.slot_positions == list(range(f.slot, f.slot + n))
+        assert [ids[i] for i in f.slot_positions] == [tok.mask_token_id] * n
+        assert ids.count(tok.mask_token_id) == n

@@ -154,8 +154,9 @@ def answer_ids(
 ) -> tuple[int, ...]:
     """The token ids of ``answer`` as the model writes it at a slot: a word, a token id or a list of ids.
 
-    A word is tried with a leading space and as written (GPT-2 and SentencePiece mark a word start; BERT
-    lower-cases) and the shorter tokenization wins; a word outside the vocabulary is an error naming it.
+    A word is written as it stands after a space: SentencePiece marks a word start on the bare word itself
+    (``▁key``), byte-level BPE needs the space (``Ġkey``; its bare form is a piece from inside a word), WordPiece
+    ignores it (and lower-cases where the tokenizer does). A word outside the vocabulary is an error naming it.
     """
     if isinstance(answer, bool) or answer is None:
         raise InputError(f"an {role} must be a word, a token id or a list of token ids, got {echo(answer)}")
@@ -182,13 +183,18 @@ def answer_ids(
     model.check_length(answer, f"the {role}")
     tok = model.tokenizer
     lower = getattr(tok, "do_lower_case", False)
-    candidates = [answer] if answer.startswith(" ") else [" " + answer, answer]
+
+    def ids_of(text: str) -> list[int]:
+        return tok(text.lower() if lower else text, add_special_tokens=False)["input_ids"]
+
+    if answer.startswith(" "):
+        candidates = [ids_of(answer)]
+    else:
+        bare, spaced = ids_of(answer), ids_of(" " + answer)
+        marks_start = bool(bare) and str(tok.convert_ids_to_tokens(bare[0])).startswith(("▁", "Ġ"))
+        candidates = [bare, spaced] if marks_start else [spaced, bare]
     unk = _unknown_id(model)
-    best: list[int] | None = None
-    for cand in candidates:
-        ids = tok(cand.lower() if lower else cand, add_special_tokens=False)["input_ids"]
-        if ids and (unk not in ids or allow_unknown) and (best is None or len(ids) < len(best)):
-            best = ids
+    best = next((ids for ids in candidates if ids and (unk not in ids or allow_unknown)), None)
     if best is None:
         raise InputError(
             f"{role} {echo(answer.strip())} is not in {model.name}'s vocabulary: pick a word it knows "
@@ -312,7 +318,9 @@ def frame(
         if mask is None:
             raise InputError(f"{model.name} has no mask token, so it cannot read a {SLOT} slot")
         n_slot = checks.integer("n_slot", n_slot, low=1, high=model.n_ctx)
-        read_text = before + " ".join([mask] * n_slot) + after
+        # Masks side by side: a space between them is a token of its own for byte-level vocabularies whose
+        # mask token keeps the space before it.
+        read_text = before + mask * n_slot + after
     tokens = model.to_tokens(read_text)
     if not allow_unknown:
         check_known(model, read_text, tokens)
@@ -323,6 +331,11 @@ def frame(
         masks = mask_positions(model, tokens)
         first = before.count(model.tokenizer.mask_token)  # masks the user wrote before the slot
         slot, count = masks[first], n_slot
+        if masks[first : first + n_slot] != list(range(slot, slot + n_slot)):
+            raise InputError(
+                f"{model.name}'s tokenizer does not keep {n_slot} mask tokens side by side at the slot, so the "
+                "answer's tokens cannot be read there: use a shorter answer or pass token ids"
+            )
     pos = slot - 1 if model.kind == "causal" else slot
     if position is not None:
         pos = _check_position(position, T)
