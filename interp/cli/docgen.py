@@ -152,13 +152,17 @@ def render_api() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
+def pages() -> dict[str, str]:
+    """Every generated page of docs/, by file name."""
+    return {"api.md": render_api(), "hooks.md": render(), "zoo.md": render_zoo()}
+
+
 def main(argv: list[str] | None = None) -> int:
     docs = Path(argv[0] if argv else "docs")
     docs.mkdir(parents=True, exist_ok=True)
-    pages = {"api.md": render_api(), "hooks.md": render(), "zoo.md": render_zoo()}
-    for name, text in pages.items():
+    for name, text in pages().items():
         (docs / name).write_text(text)
-    print(f"wrote {', '.join(str(docs / name) for name in pages)}")
+    print(f"wrote the generated pages of {docs}")
     return 0
 
 
