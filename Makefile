@@ -75,10 +75,10 @@ browser-deps:
 bench: setup
 	$(PY) -m benchmarks
 
-# Both models at once, one thread each, each stopped after 60 minutes at most (the shipped ones: see their cards).
+# Both models at once, one thread each, each stopped after 88 minutes at most (the shipped ones: see their cards).
 zoo: setup
-	$(PY) -m interp.zoo.train --kind causal --max-minutes 60 & \
-	$(PY) -m interp.zoo.train --kind bidirectional --max-minutes 60 & \
+	$(PY) -m interp.zoo.train --kind causal --max-minutes 88 & \
+	$(PY) -m interp.zoo.train --kind bidirectional --max-minutes 88 & \
 	wait
 
 evaluate: setup

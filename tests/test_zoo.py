@@ -1,5 +1,6 @@
 """The embedded zoo: corpus, tokenizer, training smoke test, shipped weights, held-out accuracy."""
 
+import collections
 import json
 import subprocess
 import sys
@@ -29,21 +30,113 @@ def test_probes_have_one_slot_a_word_before_it_and_one_word_answers():
         assert p["answer"] == p.answer  # records work as mappings too
 
 
-def test_probe_frames_never_occur_in_training():
-    """Held out: each probe's frame (four words before the slot, or two after it, with the answer in the
-    slot) never occurs in the training corpus, nor in the masked model's own mix (its extra frames)."""
+@pytest.fixture(scope="module")
+def training_sample():
+    """A large sample of training text from both models' mixes, with the constructions of its slots."""
     import random
 
     from interp.zoo.train import SETTINGS
 
     rng = random.Random(0)
-    masked_mix = [corpus.passage(rng, mix=SETTINGS["bidirectional"]["mix"])[0] for _ in range(3000)]
-    train = " " + " ".join(corpus.generate(3000, seed=0) + [" ".join(w) for w in masked_mix]) + " "
-    for p in corpus.probes(n_per_kind=100):
-        before, after = p.text.split(corpus.SLOT)
-        left = " ".join(before.split()[-4:] + [p.answer])
-        right = " ".join([p.answer] + after.split()[:2])
-        assert f" {left} " not in train or f" {right} " not in train, p
+    passages, constructions = [], []
+    for kind in ("causal", "bidirectional"):
+        for _ in range(8000):
+            passages.append(corpus.passage(rng, mix=SETTINGS[kind]["mix"], constructions=constructions)[0])
+    return passages, collections.Counter(constructions)
+
+
+def test_held_out_constructions_and_windows_never_occur_in_training(training_sample):
+    """Held out by construction: no evaluation probe's construction is ever produced in training, and no
+    evaluation probe's five-word window around the slot (answer filled in; four words where the probe ends one
+    word after the slot) occurs in 16,000 training passages;
+    every production left or right of an evaluation slot does occur in training, in other combinations."""
+    passages, constructions = training_sample
+    assert not set(constructions) & corpus.HELD_OUT
+    grams = {tuple(w[i : i + n]) for w in passages for n in (4, 5) for i in range(len(w) - n + 1)}
+    probes = corpus.probes(n_per_kind=150) + corpus.probes(seed=77, n_per_kind=150)
+    assert {p.construction for p in probes} == corpus.HELD_OUT
+    for p in probes:
+        words = p.text.split()
+        i = words.index(corpus.SLOT)
+        words[i] = p.answer
+        window = tuple(words[i - 2 : i + 3])  # four words where the slot's word is followed only by "."
+        assert len(window) >= 4 and window not in grams, p
+    for held in corpus.HELD_OUT:
+        phenomenon, pair = held.split(":")
+        left, right = pair.split("+")
+        seen = [c.split(":")[1].split("+") for c in constructions if c.startswith(phenomenon)]
+        assert any(a == left for a, _ in seen) and any(b == right for _, b in seen), held
+
+
+def test_training_covers_every_other_construction(training_sample):
+    _, constructions = training_sample
+    pairs = {
+        "left_recall": corpus.LEFT_RECALL_PAIRS,
+        "induction": corpus.INDUCTION_PAIRS,
+        "agreement": corpus.AGREEMENT_PAIRS,
+        "right_cloze": corpus.CLOZE_PAIRS,
+    }
+    allowed = {f"{ph}:{a}+{b}" for ph, ps in pairs.items() for a, b in ps} - corpus.HELD_OUT
+    assert set(constructions) == allowed
+    assert min(constructions.values()) >= 100
+
+
+def test_grammar_checker_accepts_the_grammar_and_rejects_broken_text():
+    import random
+
+    texts = corpus.generate(300, seed=5)
+    for p in corpus.probes(n_per_kind=50):
+        texts.append(p.text.replace(corpus.SLOT, p.answer))
+    assert all(corpus.well_formed(t) for t in texts)
+    rng = random.Random(3)
+    broken = 0
+    for p in corpus.probes(seed=8, n_per_kind=25):
+        wrong = {
+            "left_recall": rng.choice([w for w in corpus.NOUNS if w != p.answer]),
+            "induction": "is",
+            "agreement": "are" if p.answer == "is" else "is",
+            "right_cloze": rng.choice([a for a in corpus.ANIMALS if a != p.answer]),
+        }[p.phenomenon]
+        broken += not corpus.well_formed(p.text.replace(corpus.SLOT, wrong))
+    assert broken == 100
+    for bad in (
+        "",
+        "anna lives in oslo",
+        "oslo lives in anna .",
+        "the dog meowed .",
+        "red blue green . red blue .",
+        "we saw a dog . it mooed .",
+        "the keys near the door is old .",
+    ):
+        assert not corpus.well_formed(bad), bad
+    assert corpus.well_formed("red blue green . red blue green .")
+    assert corpus.well_formed("we saw a dog . it barked .")
+
+
+def test_sentence_frames_vary():
+    """Facts are queried 0-4 sentences later with or without a lead word; agreement crosses 0-3 attractors;
+    the cloze cue stands 1-8 words after the slot or in the next sentence."""
+    import random
+
+    rng = random.Random(11)
+    cue_distances, attractors, query_openers = set(), set(), set()
+    nouns = set(corpus.NOUNS) | set(corpus.PLURALS)
+    for _ in range(400):
+        words, slots = corpus.passage(rng, mix={"right_cloze": 0.5, "agreement": 0.5})
+        for i in slots:
+            if words[i] in corpus.ANIMALS:
+                cue_distances.add(words.index(corpus.ANIMAL_SOUNDS[words[i]], i) - i)
+            else:
+                start = max([j + 1 for j in range(i) if words[j] == "."], default=0)
+                attractors.add(sum(w in nouns for w in words[start:i]) - 1)
+    for _ in range(300):
+        words, slots = corpus.passage(rng, mix={"left_recall": 1.0})
+        for i in slots:
+            start = max([j + 1 for j in range(i) if words[j] == "."], default=0)
+            query_openers.add(words[start] if words[start] in corpus.NAMES else "lead")
+    assert set(range(1, 9)) <= cue_distances
+    assert {0, 1, 2, 3} <= attractors
+    assert "lead" in query_openers and len(query_openers) > 10  # a name opens most facts: no lead word
 
 
 def test_training_copy_slots_are_answered_by_the_left_context_and_not_by_position():
@@ -68,20 +161,6 @@ def test_training_copy_slots_are_answered_by_the_left_context_and_not_by_positio
     assert total > 50 and first_repeated / total < 0.6
 
 
-def test_varied_cloze_slots_are_animals_named_by_the_sound_after_them():
-    import random
-
-    rng = random.Random(9)
-    frames = set()
-    for _ in range(300):
-        words, slots = corpus.passage(rng, mix={"varied_cloze": 1.0})
-        assert slots
-        for i in slots:
-            assert corpus.ANIMAL_SOUNDS[words[i]] in words[i + 1 : i + 3], " ".join(words)
-            frames.add(" ".join(words[i + 1 : i + 3]))
-    assert len(frames) > 40  # many right contexts, not one fixed frame
-
-
 def test_checkpoint_margin_is_the_weakest_phenomenon_over_its_bar():
     from interp.zoo.evaluate import BARS, margin
 
@@ -91,7 +170,7 @@ def test_checkpoint_margin_is_the_weakest_phenomenon_over_its_bar():
     # the issue's bars, the same ones the accuracy tests below assert, choose the masked model's checkpoint
     assert BARS == {
         "causal": {"left_recall": 0.9, "induction": 0.9, "agreement": 0.9},
-        "bidirectional": {"left_recall": 0.8, "induction": 0.8, "agreement": 0.9, "right_cloze": 0.9},
+        "bidirectional": {"left_recall": 0.9, "induction": 0.9, "agreement": 0.9, "right_cloze": 0.9},
     }
 
 
@@ -107,13 +186,22 @@ def test_training_facts_are_consistent_within_a_passage():
                 assert city.setdefault(words[j], words[j + 3]) == words[j + 3]
 
 
-def test_agreement_probes_always_have_a_disagreeing_attractor():
-    nouns = set(corpus.NOUNS) | set(corpus.NOUNS.values())
-    for p in corpus.probes(n_per_kind=50, phenomena=("agreement",)):
-        subj, attractor = [w for w in p.text.split() if w in nouns][:2]
-        plural = subj in corpus.NOUNS.values()
-        assert (attractor in corpus.NOUNS.values()) != plural
+def test_agreement_probes_put_modifiers_and_only_disagreeing_nouns_between_subject_and_verb():
+    """Every evaluation agreement probe has 1-3 modifiers (prepositional phrases, relative clauses) between
+    subject and verb; every noun among them has the other number (a relative clause may have a pronoun or a
+    name as its subject, so 0-3 nouns)."""
+    nouns = set(corpus.NOUNS) | set(corpus.PLURALS)
+    counts = set()
+    for p in corpus.probes(n_per_kind=80, phenomena=("agreement",)):
+        words = p.text.split()
+        subject_at = next(i for i, w in enumerate(words) if w in nouns)
+        between = words[subject_at + 1 : words.index(corpus.SLOT)]
+        attractors = [w for w in between if w in nouns]
+        plural = words[subject_at] in corpus.PLURALS
+        assert between and all((a in corpus.PLURALS) != plural for a in attractors), p
         assert p.answer == ("are" if plural else "is")
+        counts.add(len(attractors))
+    assert {0, 1, 2, 3} <= counts
 
 
 def test_tokenizer_is_word_level_and_shared():
@@ -166,32 +254,38 @@ def test_load_is_fast_once_transformer_lens_is_imported(causal):
 def accuracy():
     from interp.zoo.evaluate import main
 
-    return main(n_per_kind=200)
+    return main(n_per_kind=200, verbose=False)
 
 
+@pytest.fixture(scope="module")
+def fresh_accuracy():
+    """The same bars on a fresh seed of 100 official probes per phenomenon."""
+    from interp.zoo.evaluate import main
+
+    return main(n_per_kind=100, seed=2026, verbose=False)
+
+
+@pytest.mark.parametrize("seed", ["official", "fresh"])
 @pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional"])
-def test_agreement_at_least_90(accuracy, name):
-    assert accuracy[name]["agreement"] >= 0.9
+@pytest.mark.parametrize("phenomenon", ["left_recall", "induction", "agreement"])
+def test_copying_and_agreement_at_least_90(accuracy, fresh_accuracy, seed, name, phenomenon):
+    acc = accuracy if seed == "official" else fresh_accuracy
+    assert acc[name][phenomenon] >= 0.9
 
 
-def test_right_cloze_separates_the_two_kinds(accuracy):
-    c, b = accuracy["tiny-causal"], accuracy["tiny-bidirectional"]
+@pytest.mark.parametrize("seed", ["official", "fresh"])
+def test_right_cloze_separates_the_two_kinds(accuracy, fresh_accuracy, seed):
+    acc = accuracy if seed == "official" else fresh_accuracy
+    c, b = acc["tiny-causal"], acc["tiny-bidirectional"]
+    assert b["right_cloze"] >= 0.9
     assert c["right_cloze"] <= 0.2  # near chance (14 animals): the prefix never names the animal
     assert b["right_cloze"] - c["right_cloze"] >= 0.4
 
 
-def test_bidirectional_right_cloze_at_least_90(accuracy):
-    assert accuracy["tiny-bidirectional"]["right_cloze"] >= 0.9
-
-
-@pytest.mark.parametrize("phenomenon", ["left_recall", "induction"])
-def test_causal_copying_at_least_90(accuracy, phenomenon):
-    assert accuracy["tiny-causal"][phenomenon] >= 0.9
-
-
-@pytest.mark.parametrize("phenomenon", ["left_recall", "induction"])
-def test_bidirectional_copying_at_least_80(accuracy, phenomenon):
-    assert accuracy["tiny-bidirectional"][phenomenon] >= 0.8
+@pytest.mark.parametrize("variant", ["left_recall, lead none", "left_recall, lead filler"])
+@pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional"])
+def test_left_recall_does_not_depend_on_the_lead_word(accuracy, name, variant):
+    assert accuracy[name][variant] >= 0.85
 
 
 def test_model_card_reports_the_training_accuracy():
@@ -199,6 +293,9 @@ def test_model_card_reports_the_training_accuracy():
         info = json.loads((ZOO_DIR / name / "training.json").read_text())
         card = (ZOO_DIR / name / "README.md").read_text()
         assert info["seed"] == 0 and "Held-out accuracy" in card
+        assert info["grammar_version"] == corpus.GRAMMAR_VERSION and info["held_out"] == sorted(
+            corpus.HELD_OUT
+        )
         for ph, v in info["accuracy"].items():
             assert f"| {ph} | {v:.1%} |" in card
 

@@ -16,7 +16,7 @@ from interp.zoo import corpus
 # see the words that fix the answer).
 BARS = {
     "causal": {"left_recall": 0.9, "induction": 0.9, "agreement": 0.9},
-    "bidirectional": {"left_recall": 0.8, "induction": 0.8, "agreement": 0.9, "right_cloze": 0.9},
+    "bidirectional": {"left_recall": 0.9, "induction": 0.9, "agreement": 0.9, "right_cloze": 0.9},
 }
 
 
@@ -26,8 +26,11 @@ def margin(kind: str, acc: dict[str, float]) -> float:
 
 
 @torch.no_grad()
-def accuracy(model, tokenizer, kind: str, probes, batch_size: int = 64) -> dict[str, float]:
-    """Fraction of probes whose top-1 prediction at the slot is the answer, per phenomenon."""
+def accuracy(
+    model, tokenizer, kind: str, probes, batch_size: int = 64, by: str = "phenomenon"
+) -> dict[str, float]:
+    """Fraction of probes whose top-1 prediction at the slot is the answer, per phenomenon (or per ``by``:
+    any field of the probes, e.g. "construction")."""
     model.eval()
     hits: dict[str, list[bool]] = collections.defaultdict(list)
     for start in range(0, len(probes), batch_size):
@@ -45,44 +48,75 @@ def accuracy(model, tokenizer, kind: str, probes, batch_size: int = 64) -> dict[
             else:
                 pos = int((ids == tokenizer.mask_token_id).nonzero()[0, 0])
             pred = int(logits[row, pos].argmax())
-            hits[p.phenomenon].append(pred == tokenizer.convert_tokens_to_ids(p.answer))
+            hits[getattr(p, by)].append(pred == tokenizer.convert_tokens_to_ids(p.answer))
     return {ph: sum(v) / len(v) for ph, v in hits.items()}
 
 
-def table(results: dict[str, dict[str, float]]) -> str:
-    """A plain-text table: one row per phenomenon, one column per model."""
+def table(results: dict[str, dict[str, float]], label: str = "phenomenon") -> str:
+    """A plain-text table: one row per phenomenon (or construction), one column per model."""
     names = list(results)
-    phenomena = list(next(iter(results.values())))
-    lines = [f"{'phenomenon':<14}" + "".join(f"{n:>20}" for n in names)]
-    for ph in phenomena:
-        lines.append(f"{ph:<14}" + "".join(f"{results[n][ph]:>20.1%}" for n in names))
+    rows = list(next(iter(results.values())))
+    width = max(len(label), *map(len, rows)) + 2
+    lines = [f"{label:<{width}}" + "".join(f"{n:>20}" for n in names)]
+    for row in rows:
+        lines.append(f"{row:<{width}}" + "".join(f"{results[n][row]:>20.1%}" for n in names))
     return "\n".join(lines)
 
 
-def main(n_per_kind: int = 200, seed: int = 1234) -> dict[str, dict[str, float]]:
+def zoo_models():
+    """(name, kind, Hugging Face model, tokenizer) of each shipped zoo model."""
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     from interp.zoo import ZOO_DIR
 
-    torch.set_num_threads(min(2, torch.get_num_threads()))
-    from interp.zoo import handwritten
-
-    probes = corpus.probes(seed=seed, n_per_kind=n_per_kind)
-    results, new_frames = {}, {}
     for name, kind, auto in (
         ("tiny-causal", "causal", AutoModelForCausalLM),
         ("tiny-bidirectional", "bidirectional", AutoModelForMaskedLM),
     ):
         folder = ZOO_DIR / name
-        model = auto.from_pretrained(folder)
-        tok = AutoTokenizer.from_pretrained(folder)
+        yield name, kind, auto.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+
+
+def main(n_per_kind: int = 200, seed: int = 1234, verbose: bool = True) -> dict[str, dict[str, float]]:
+    """Held-out accuracy of both zoo models: per phenomenon, per construction (printed), left recall with the
+    lead word removed or a filler sentence in its place, and on the hand-written probes in new frames.
+
+    Returns ``{model: {phenomenon or variant: accuracy}}``."""
+    torch.set_num_threads(min(2, torch.get_num_threads()))
+    probes = corpus.probes(seed=seed, n_per_kind=n_per_kind)
+    variants = {
+        lead: corpus.probes(seed=seed, n_per_kind=n_per_kind, phenomena=("left_recall",), lead=lead)
+        for lead in ("none", "filler")
+    }
+    from interp.zoo import handwritten
+
+    results, constructions, leads, new_frames = {}, {}, {}, {}
+    for name, kind, model, tok in zoo_models():
         results[name] = accuracy(model, tok, kind, probes)
         new_frames[name] = accuracy(model, tok, kind, handwritten.probes())
-    print(f"held-out accuracy ({n_per_kind} probes per phenomenon, seed {seed})")
-    print(table(results))
-    print("\nhand-written probes in new frames (interp.zoo.handwritten, 20 per phenomenon)")
-    print(table(new_frames))
-    return results
+        constructions[name] = dict(sorted(accuracy(model, tok, kind, probes, by="construction").items()))
+        leads[name] = {
+            f"left_recall, lead {v}": accuracy(model, tok, kind, p)["left_recall"]
+            for v, p in variants.items()
+        }
+    if verbose:
+        print(f"held-out accuracy ({n_per_kind} probes per phenomenon, seed {seed}, held-out constructions)")
+        print(table(results))
+        print()
+        print(table(constructions, "construction"))
+        print()
+        print(table(leads, "variant"))
+        print()
+        print("hand-written probes in new frames (interp.zoo.handwritten, 20 per phenomenon)")
+        print(table(new_frames))
+    return {
+        name: {
+            **results[name],
+            **leads[name],
+            **{f"{k}, hand-written": v for k, v in new_frames[name].items()},
+        }
+        for name in results
+    }
 
 
 if __name__ == "__main__":

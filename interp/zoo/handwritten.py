@@ -104,7 +104,7 @@ the ___ behind the station buzzed loudly . | bee
 
 
 def probes() -> list[Probe]:
-    """The 80 hand-written probes, 20 per phenomenon."""
+    """The 80 hand-written probes (construction "handwritten")."""
     out = []
     for phenomenon, block in (
         ("left_recall", _LEFT_RECALL),
@@ -114,5 +114,5 @@ def probes() -> list[Probe]:
     ):
         for line in block.strip().splitlines():
             text, answer = (part.strip() for part in line.split("|"))
-            out.append(Probe(text, answer, phenomenon))
+            out.append(Probe(text, answer, phenomenon, "handwritten"))
     return out
