@@ -28,11 +28,20 @@ def table(rows: list[dict]) -> str:
 
 def main(argv: list[str]) -> int:
     torch.set_num_threads(THREADS)
-    from benchmarks import bench_capture, bench_compare, bench_ig, bench_lens, bench_notebooks, bench_payload
+    from benchmarks import (
+        bench_capture,
+        bench_compare,
+        bench_decompose,
+        bench_ig,
+        bench_lens,
+        bench_notebooks,
+        bench_payload,
+    )
 
     suites = {
         "capture": bench_capture,
         "lens": bench_lens,
+        "decompose": bench_decompose,
         "ig": bench_ig,
         "compare": bench_compare,
         "payload": bench_payload,

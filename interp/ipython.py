@@ -151,6 +151,20 @@ def _attribute(shell: Any, a: argparse.Namespace) -> Any:
 
 
 @command(
+    "decompose",
+    "each head's, MLP's and embedding's share of the answer's logit at the read position",
+    "var",
+    'text:"text"',
+    answer={},
+    contrast={},
+)
+def _decompose(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.decompose(_model(shell, a.var), a.text, answer=a.answer, contrast=a.contrast)
+
+
+@command(
     "compare",
     "a causal and a bidirectional model side by side on one probe with a ___ slot",
     "causal",

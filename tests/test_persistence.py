@@ -33,6 +33,7 @@ def results(causal, bidirectional):
         "ablate": interp.ablate(c, PROBE, [(0, 0), (1, 1)], answer="are"),
         "importance": interp.head_importance(c, PROBE, answer="are", progress=False),
         "patch": interp.patch(c, PROBE, CORRUPT, answer="are", contrast="is", progress=False),
+        "decompose": interp.decompose(b, PROBE, answer="are", contrast="is"),
     }
 
 

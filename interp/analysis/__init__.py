@@ -21,6 +21,7 @@ __all__ = [
     "ablate",
     "head_importance",
     "patch",
+    "decompose",
 ]
 
 

@@ -1,0 +1,372 @@
+"""Direct logit attribution: which component writes the answer at the read position.
+
+The residual stream at the read position is the sum of what each component wrote there: the token embedding
+(and the position and token-type embeddings where the family has them), every attention head (its slice of
+``hook_z`` times its rows of ``W_O``), every attention output bias and every MLP, all taken from one forward
+pass. The answer's logit reads that sum through the model's final stages; with their normalisation scales
+frozen at this run's values (standard direct logit attribution), the read is linear and each write gets its
+own share of the logit:
+
+- Pre-norm causal families (GPT-2, GPT-NeoX, Llama, Qwen2, OPT): a write ``x`` contributes
+  ``x · P(w ⊙ u) / s``, where ``u`` is the answer's unembedding column (minus the contrast's), ``w`` and ``s``
+  the final norm's weight and its scale at the read position in this run, and ``P`` subtracts the mean where
+  the final norm is a LayerNorm (an RMSNorm has no mean to subtract). The final norm's bias and the
+  unembedding's bias are components of their own. Exact: the shares sum to the logit up to rounding.
+- Post-norm masked LMs (BERT, RoBERTa): every LayerNorm of the stack (after the embeddings, after each
+  sublayer) is applied with its scale frozen at this run's value at the read position, so each write reaches
+  the last residual through the fixed affine maps those norms were in this run, and each norm's bias is a
+  component. The masked-LM head (dense, activation, LayerNorm, decoder) is read with its norm's scale and its
+  activation's gate ``g = act(p) / p`` (``p`` the dense layer's output at the read position) frozen: a write
+  ``x`` reaching the last residual as ``x'`` contributes ``(g ⊙ P(w ⊙ u) / s) · (W_dense x')``; the dense bias,
+  the head norm's bias and the decoder's bias are components. Because every frozen quantity takes its value
+  from this run, the shares sum to the logit; ``approximation_error`` reports what rounding leaves.
+
+Soft-capped logits (``final_logit_softcapping``, Gemma 2) are decomposed before the cap, and the result says so.
+An answer of several tokens is decomposed at its first token, and the result says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from interp import checks
+from interp.analysis.target import tokens_of
+from interp.errors import InputError, InterpError
+from interp.models import hooks as _hooks
+from interp.models.frame import frame as _frame
+from interp.models.frame import ids_str, token_str
+from interp.models.handle import Model
+from interp.models.sublayers import POST_LN
+from interp.results import DecompositionResult
+
+FINAL_NORM = "ln_final"
+"""The bridge's final normalisation: before the unembedding (causal), inside the masked-LM head (masked)."""
+
+CAUSAL_READ = (
+    "direct logit attribution: the final norm's scale frozen at this run's value at the read position (the mean "
+    "subtracted where it is a LayerNorm); exact up to rounding"
+)
+MASKED_READ = (
+    "every LayerNorm's scale frozen at this run's value at the read position (after the embeddings and after "
+    "each sublayer, so each write reaches the last residual through those fixed affine maps), then the masked-LM "
+    "head with its activation's gate act(p)/p and its LayerNorm's scale frozen at their values there"
+)
+
+
+@torch.no_grad()
+def decompose(
+    model: Model,
+    text: str | torch.Tensor,
+    *,
+    answer: str | int | None = None,
+    contrast: str | int | None = None,
+    position: int | None = None,
+    allow_unknown: bool = False,
+) -> DecompositionResult:
+    """Split the answer's logit (minus the contrast's) at the read position into one share per component.
+
+    ``text`` is framed by :meth:`interp.Model.frame` (a probe with one ``___`` slot, plain text or tokens).
+    Components: the embeddings, every attention head, every attention output bias, every MLP and the other
+    biases (normalisations', unembedding's, masked-LM head's). ``answer`` defaults to the model's top-1; an
+    answer or contrast of several tokens is read at its first token (a masked LM's slot gets one mask per
+    answer token). Everything comes from one forward pass. How the writes are read is in the module docstring
+    and in the result's ``linearization``; ``approximation_error`` is ``target - sum(contributions)``.
+    """
+    checks.model(model)
+    if not getattr(model, "has_lm_head", True):
+        raise InputError(
+            f"{model.name} was loaded without its language-model head, and decompose splits an answer's logit: "
+            "load the checkpoint with its head (a *ForCausalLM or *ForMaskedLM model)"
+        )
+    a_ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    c_ids = tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
+    frame = _frame(
+        model, text, n_slot=len(a_ids) if a_ids else 1, position=position, allow_unknown=allow_unknown
+    )
+    if a_ids is not None:
+        _check_pair(model, a_ids, c_ids)
+    parts = _parts(model)
+    cache = _run(model, frame.tokens, parts)
+    r = frame.position
+    logits = model.bridge.unembed(cache["ln_final.hook_out"][0, r])  # (d_vocab,): the model's own, pre-cap
+    if a_ids is None:
+        a_ids = (int(logits.argmax()),)
+        _check_pair(model, a_ids, c_ids)
+    writes = _Writes(model.d_model)
+    (_post_norm_writes if "post_norm" in parts else _pre_norm_writes)(model, cache, r, writes, parts)
+    resid = cache[_hooks.final_resid_name(model)][0, r].double()
+    _check_rebuilt(model, writes.rows.sum(0), resid)
+    read = _masked_read if model.kind == "bidirectional" else _causal_read
+    direction, scalars = read(model, cache, r, a_ids[0], None if c_ids is None else c_ids[0])
+    contributions = torch.cat([writes.rows @ direction, torch.tensor([v for _, v in scalars])])
+    for label, _ in scalars:
+        writes.note(label, "bias")
+    target = float(logits[a_ids[0]] - (0 if c_ids is None else logits[c_ids[0]]))
+    softcap = _softcap(model)
+    return DecompositionResult(
+        model_name=model.name,
+        kind=model.kind,
+        tokens=frame.str_tokens,
+        position=r,
+        answer=ids_str(model, a_ids),
+        answer_ids=a_ids,
+        contrast=None if c_ids is None else ids_str(model, c_ids),
+        contrast_ids=c_ids,
+        labels=writes.labels,
+        component_kinds=writes.kinds,
+        layers=torch.tensor(writes.layers).numpy(),
+        heads=torch.tensor(writes.heads).numpy(),
+        contributions=contributions.numpy(),
+        target=target,
+        approximation_error=target - float(contributions.sum()),
+        n_layers=model.n_layers,
+        n_heads=model.n_heads,
+        linearization=MASKED_READ if model.kind == "bidirectional" else CAUSAL_READ,
+        softcap=softcap,
+        notes=_notes(model, a_ids, c_ids, softcap),
+    )
+
+
+def _check_pair(model: Model, answer: tuple[int, ...], contrast: tuple[int, ...] | None) -> None:
+    if contrast is None or contrast[0] != answer[0]:
+        return
+    if tuple(contrast) == tuple(answer):
+        raise InputError(
+            f"answer and contrast are the same ({ids_str(model, answer)!r}): pass a different contrast"
+        )
+    raise InputError(
+        f"answer {ids_str(model, answer)!r} and contrast {ids_str(model, contrast)!r} start with the same token "
+        f"{token_str(model, answer[0])!r}, and decompose reads first tokens only: pass a contrast that starts "
+        "with another token"
+    )
+
+
+# ---- the one forward pass -------------------------------------------------------------------------------------
+
+
+def _parts(model: Model) -> frozenset[str]:
+    """The optional pieces of this model's engine: embeddings, post-norm stack, masked-LM head."""
+    children = {name for name, _ in model.bridge.named_children()}
+    parts = children & {"pos_embed", "token_type_embed", "embed_ln", "mlm_head", FINAL_NORM}
+    model_type = getattr(getattr(model.bridge.original_model, "config", None), "model_type", None)
+    if model_type in POST_LN:
+        parts |= {"post_norm"}
+    missing = [
+        p for p in (FINAL_NORM, *(("mlm_head",) if model.kind == "bidirectional" else ())) if p not in parts
+    ]
+    if missing or ("post_norm" in parts and "embed_ln" not in parts):
+        raise InterpError(
+            f"decompose reads the answer through a final norm{' and a masked-LM head' if model.kind != 'causal' else ''}, "
+            f"which {model.name}'s engine does not expose ({', '.join(missing) or 'embed_ln'}): use the logit lens "
+            "or attribution for this model"
+        )
+    return frozenset(parts)
+
+
+def _run(model: Model, tokens: torch.Tensor, parts: frozenset[str]) -> dict[str, torch.Tensor]:
+    """One forward pass, stopped after the final norm (no vocabulary-sized output), keeping what the
+    decomposition reads."""
+    names = ["embed.hook_out"] + [f"{p}.hook_out" for p in ("pos_embed", "token_type_embed") if p in parts]
+    for layer in range(model.n_layers):
+        names += [_hooks.name(_hooks.Z, layer), _hooks.name(_hooks.MLP_OUT, layer)]
+        if "post_norm" in parts:
+            names += [f"blocks.{layer}.ln1.hook_scale", f"blocks.{layer}.ln2.hook_scale"]
+    names += ["embed_ln.hook_scale"] if "post_norm" in parts else []
+    names += ["mlm_head.hook_out"] if model.kind == "bidirectional" else []
+    names += [_hooks.final_resid_name(model), "ln_final.hook_in", "ln_final.hook_scale", "ln_final.hook_out"]
+    _, cache = model.run_with_cache(tokens, names=names, stop_after="ln_final.hook_out")
+    return cache
+
+
+# ---- the writes -------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Norm:
+    """A normalisation with its scale frozen: an affine map ``x -> w ⊙ P(x) / s + b``."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    centred: bool
+    scale: float
+
+    def apply(self, rows: torch.Tensor) -> torch.Tensor:
+        """The linear part applied to each row ``(n, d)``."""
+        if self.centred:
+            rows = rows - rows.mean(-1, keepdim=True)
+        return rows * self.weight / self.scale
+
+    def read(self, u: torch.Tensor) -> torch.Tensor:
+        """The direction ``v`` with ``v · x == u · apply(x)`` (the linear part's transpose; ``P`` is symmetric)."""
+        v = u * self.weight / self.scale
+        return v - v.mean() if self.centred else v
+
+
+def _norm(model: Model, name: str, cache: dict[str, torch.Tensor], r: int) -> _Norm:
+    bridge = model.bridge.get_submodule(name)
+    inner = bridge.original_component
+    weight = getattr(inner, "weight", None)
+    weight = torch.ones(model.d_model) if weight is None else weight.detach().double()
+    if getattr(bridge, "uses_weight_offset", False):  # Gemma-style norms scale by 1 + weight
+        weight = weight + 1
+    rms = bool(getattr(bridge, "uses_rms_norm", False))
+    bias = None if rms or getattr(inner, "bias", None) is None else inner.bias.detach().double()
+    scale = float(cache[f"{name}.hook_scale"].reshape(-1)[r])  # (1, T, 1) or (T, 1): one scale per position
+    return _Norm(weight=weight.cpu(), bias=None if bias is None else bias.cpu(), centred=not rms, scale=scale)
+
+
+class _Writes:
+    """Each component's write into the residual stream at the read position: rows of ``(n, d_model)``."""
+
+    def __init__(self, d_model: int):
+        self.rows = torch.zeros(0, d_model, dtype=torch.float64)
+        self.labels: list[str] = []
+        self.kinds: list[str] = []
+        self.layers: list[int] = []
+        self.heads: list[int] = []
+
+    def note(self, label: str, kind: str, layer: int = -1, head: int = -1) -> None:
+        self.labels.append(label)
+        self.kinds.append(kind)
+        self.layers.append(layer)
+        self.heads.append(head)
+
+    def add(self, label: str, kind: str, row: torch.Tensor, layer: int = -1) -> None:
+        self.note(label, kind, layer)
+        self.rows = torch.cat([self.rows, row.detach().double().cpu().reshape(1, -1)])
+
+    def attention(self, model: Model, cache: dict[str, torch.Tensor], r: int, layer: int) -> None:
+        """Every head's write (its ``hook_z`` slice times its ``W_O``) and the output bias."""
+        attn = model.bridge.blocks[layer].attn
+        z = cache[_hooks.name(_hooks.Z, layer)][0, r].double().cpu()  # (n_heads, d_head)
+        per_head = torch.einsum("hd,hdm->hm", z, attn.W_O.detach().double().cpu())  # (n_heads, d_model)
+        for head in range(per_head.shape[0]):
+            self.note(f"L{layer}H{head}", "head", layer, head)
+        self.rows = torch.cat([self.rows, per_head])
+        if attn.b_O is not None:
+            self.add(f"L{layer} attention bias", "attention_bias", attn.b_O, layer)
+
+    def through(self, norm: _Norm, bias_label: str, kind: str = "bias", layer: int = -1) -> None:
+        """Carry every write so far through ``norm`` (its scale frozen); its bias becomes a component."""
+        self.rows = norm.apply(self.rows)
+        if norm.bias is not None:
+            self.add(bias_label, kind, norm.bias, layer)
+
+
+def _pre_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
+    writes.add("token embedding", "embedding", cache["embed.hook_out"][0, r])
+    if "pos_embed" in parts:
+        writes.add("position embedding", "embedding", cache["pos_embed.hook_out"][0, r])
+    for layer in range(model.n_layers):
+        writes.attention(model, cache, r, layer)
+        writes.add(f"L{layer} MLP", "mlp", cache[_hooks.name(_hooks.MLP_OUT, layer)][0, r], layer)
+
+
+def _post_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
+    """BERT-like blocks: ``h = LN1(x + attn(x))``, ``x' = LN2(h + mlp(h))``, after ``LN(embeddings)``."""
+    writes.add("token embedding", "embedding", cache["embed.hook_out"][0, r])
+    for part, label in (("pos_embed", "position embedding"), ("token_type_embed", "token-type embedding")):
+        if part in parts:
+            writes.add(label, "embedding", cache[f"{part}.hook_out"][0, r])
+    writes.through(_norm(model, "embed_ln", cache, r), "embedding norm bias", kind="embedding")
+    for layer in range(model.n_layers):
+        writes.attention(model, cache, r, layer)
+        writes.through(_norm(model, f"blocks.{layer}.ln1", cache, r), f"L{layer} norm 1 bias", layer=layer)
+        writes.add(f"L{layer} MLP", "mlp", cache[_hooks.name(_hooks.MLP_OUT, layer)][0, r], layer)
+        writes.through(_norm(model, f"blocks.{layer}.ln2", cache, r), f"L{layer} norm 2 bias", layer=layer)
+
+
+def _check_rebuilt(model: Model, rebuilt: torch.Tensor, resid: torch.Tensor) -> None:
+    """The writes must add up to the residual stream the readout sees (else the family's structure is not the
+    one assumed here, and the shares would be wrong)."""
+    gap = float((rebuilt - resid.cpu()).abs().max())
+    if gap > 1e-4 * (1 + float(resid.abs().max())):
+        raise InterpError(
+            f"decompose cannot rebuild {model.name}'s residual stream from its components (off by {gap:.3g}): "
+            "this architecture's blocks are not the pre-norm or BERT-like post-norm ones it splits. Use the "
+            "logit lens, patching or attribution for this model"
+        )
+
+
+# ---- the readout ------------------------------------------------------------------------------------------------
+
+
+def _unembedding(model: Model, answer: int, contrast: int | None) -> tuple[torch.Tensor, float | None]:
+    """The unembedding direction ``u`` (answer's column minus the contrast's) and the bias difference."""
+    unembed = model.bridge.unembed
+    W_U = unembed.W_U  # (d_model, d_vocab), a view
+    u = W_U[:, answer].detach().double().cpu()
+    if contrast is not None:
+        u = u - W_U[:, contrast].detach().double().cpu()
+    bias = getattr(unembed.original_component, "bias", None)
+    if bias is None:
+        return u, None
+    b = bias.detach().double().cpu()
+    return u, float(b[answer] - (0 if contrast is None else b[contrast]))
+
+
+def _causal_read(model: Model, cache, r: int, answer: int, contrast: int | None):
+    """The direction every write is read along, and the scalar components after the final norm."""
+    u, b_U = _unembedding(model, answer, contrast)
+    final = _norm(model, FINAL_NORM, cache, r)
+    scalars = [] if final.bias is None else [("final norm bias", float(u @ final.bias))]
+    scalars += [] if b_U is None else [("unembedding bias", b_U)]
+    return final.read(u), scalars
+
+
+def _masked_read(model: Model, cache, r: int, answer: int, contrast: int | None):
+    """Through the masked-LM head (dense, activation, LayerNorm, decoder) with the norm's scale and the
+    activation's gate frozen at the read position."""
+    u, b_U = _unembedding(model, answer, contrast)
+    head_norm = _norm(model, FINAL_NORM, cache, r)
+    pre = cache["mlm_head.hook_out"][0, r].double().cpu()  # (d_model,) the dense layer's output
+    post = cache["ln_final.hook_in"][0, r].double().cpu()  # the activation's output
+    gate = torch.where(pre != 0, post / torch.where(pre != 0, pre, 1), torch.zeros_like(pre))
+    on_pre = head_norm.read(u) * gate  # the direction on the dense layer's output
+    dense = model.bridge.mlm_head.original_component
+    if not isinstance(dense, torch.nn.Linear):
+        raise InterpError(
+            f"decompose reads masked-LM heads whose first layer is a Linear; {model.name}'s is not"
+        )
+    direction = on_pre @ dense.weight.detach().double().cpu()  # (d_model,)
+    scalars = (
+        []
+        if dense.bias is None
+        else [("head dense bias", float(on_pre @ dense.bias.detach().double().cpu()))]
+    )
+    scalars += [] if head_norm.bias is None else [("head norm bias", float(u @ head_norm.bias))]
+    scalars += [] if b_U is None else [("decoder bias", b_U)]
+    return direction, scalars
+
+
+# ---- what the result says -----------------------------------------------------------------------------------
+
+
+def _softcap(model: Model) -> float | None:
+    """The final-logit soft cap from the model's config (Gemma 2's ``final_logit_softcapping``), if any."""
+    config = getattr(model.bridge.original_model, "config", None)
+    cap = getattr(config, "final_logit_softcapping", None)
+    if cap is None:
+        cap = getattr(model.bridge.cfg, "output_logits_soft_cap", None)
+    return float(cap) if isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap > 0 else None
+
+
+def _notes(model: Model, answer: tuple[int, ...], contrast: tuple[int, ...] | None, softcap: float | None):
+    notes = []
+    for role, ids in (("answer", answer), ("contrast", contrast)):
+        if ids is not None and len(ids) > 1:
+            notes.append(
+                f"the {role} {ids_str(model, ids)!r} has {len(ids)} tokens: the logit of its first token "
+                f"{token_str(model, ids[0])!r} is decomposed"
+            )
+    if softcap is not None:
+        notes.append(
+            f"the model soft-caps its logits ({softcap:g} * tanh(logit / {softcap:g})): the pre-cap logit is "
+            "decomposed"
+        )
+    return tuple(notes)
+
+
+__all__ = ["decompose"]
