@@ -257,3 +257,53 @@ def test_magic(tiny_model):
         assert isinstance(r, interp.DecompositionResult) and r.answer == "oslo"
     finally:
         sh.run_line_magic("unload_ext", "interp")
+
+
+def test_random_arguments_give_a_result_or_an_interp_error(tiny_model):
+    """Valid arguments, except for up to two drawn from anything: a result or an InterpError, never a hook left."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    models = [tiny_model("gpt2"), tiny_model("bert")]
+    base = [count_hooks(m.bridge) for m in models]
+    outcomes = {"result": 0, "error": 0}
+    anything = st.one_of(
+        st.sampled_from(
+            ["", " ", "___", "a ___ b ___", "[MASK]", "anna ____ .", "zzz", 10**9, -1, True, 1.5]
+        ),
+        st.sampled_from([[], [1, 2], [3, 3], None, "1", b"x", object()]),
+        st.text(max_size=30),
+    )
+    valid = {
+        "text": st.sampled_from([TEXT, PROBE]),
+        "answer": st.sampled_from([None, "oslo", "rome", 3, [3, 4]]),
+        "contrast": st.sampled_from([None, "rome", 7]),
+        "position": st.none(),
+        "allow_unknown": st.booleans(),
+    }
+
+    @settings(
+        max_examples=200,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(st.data())
+    def fuzz(data):
+        model = models[data.draw(st.integers(0, 1))]
+        bad = data.draw(st.sets(st.sampled_from(sorted(valid)), max_size=2))
+        kwargs = {k: data.draw(anything if k in bad else v) for k, v in valid.items()}
+        if model.kind == "bidirectional" and "text" not in bad:
+            kwargs["text"] = PROBE
+        try:
+            r = interp.decompose(model, **kwargs)
+            assert abs(r.approximation_error) <= 1e-4
+            outcomes["result"] += 1
+        except InterpError as err:
+            assert str(err)
+            outcomes["error"] += 1
+        assert [count_hooks(m.bridge) for m in models] == base
+
+    fuzz()
+    assert min(outcomes.values()) >= 20, outcomes  # both outcomes well represented

@@ -19,7 +19,11 @@ own share of the logit:
   activation's gate ``g = act(p) / p`` (``p`` the dense layer's output at the read position) frozen: a write
   ``x`` reaching the last residual as ``x'`` contributes ``(g ⊙ P(w ⊙ u) / s) · (W_dense x')``; the dense bias,
   the head norm's bias and the decoder's bias are components. Because every frozen quantity takes its value
-  from this run, the shares sum to the logit; ``approximation_error`` reports what rounding leaves.
+  from this run, the shares sum to the logit; ``approximation_error`` reports what rounding leaves (on the zoo's
+  masked model over its 280 corpus and hand-written probes: median 8e-7, at most 6e-6 logits, for targets of
+  about 6). For GELU the gate is ``Phi(p)``, a factor in (0, 1) per hidden unit, the smooth counterpart of a
+  ReLU's on/off mask. The head's Jacobian at the read position would read the writes as a tangent plane and
+  leave its intercept unexplained: on the same probes that intercept is about as large as the logit itself.
 
 Soft-capped logits (``final_logit_softcapping``, Gemma 2) are decomposed before the cap, and the result says so.
 An answer of several tokens is decomposed at its first token, and the result says so.
@@ -71,8 +75,14 @@ def decompose(
     Components: the embeddings, every attention head, every attention output bias, every MLP and the other
     biases (normalisations', unembedding's, masked-LM head's). ``answer`` defaults to the model's top-1; an
     answer or contrast of several tokens is read at its first token (a masked LM's slot gets one mask per
-    answer token). Everything comes from one forward pass. How the writes are read is in the module docstring
-    and in the result's ``linearization``; ``approximation_error`` is ``target - sum(contributions)``.
+    answer token). Everything comes from one forward pass; soft-capped logits are decomposed before the cap.
+
+    How the writes are read (stated in the result's ``linearization``): causal pre-norm families, with the final
+    norm's scale frozen at this run's value (standard direct logit attribution; exact). Masked LMs (post-norm):
+    every LayerNorm's scale and the masked-LM head's activation gate ``act(p) / p`` frozen at their values at
+    the read position, so each write reaches the logit through the fixed affine maps of this run (exact up to
+    rounding; the head's Jacobian would leave an intercept as large as the logit unexplained).
+    ``approximation_error`` is ``target - sum(contributions)``.
     """
     checks.model(model)
     if not getattr(model, "has_lm_head", True):
