@@ -154,7 +154,8 @@ def lens_figure(result: LensResult, kind: str = "combined") -> go.Figure:
     """
     if kind not in LENS_KINDS:
         raise InputError(f"unknown lens figure kind {kind!r}: use one of {', '.join(LENS_KINDS)}")
-    title = f"{esc(result.model_name)} ({esc(result.kind)}) · logit lens · answer {esc(result.answer)}"
+    lens = f"{esc(result.lens)} lens"  # logit or tuned
+    title = f"{esc(result.model_name)} ({esc(result.kind)}) · {lens} · answer {esc(result.answer)}"
     bar = dict(title="top-1 p", thickness=12)
     if kind == "combined":
         bar.update(len=0.6, y=1.0, yanchor="top")

@@ -14,6 +14,7 @@ __all__ = [
     "attention",
     "induction_scores",
     "logit_lens",
+    "tuned_lens",
     "attribute",
     "estimate_memory",
     "compare",

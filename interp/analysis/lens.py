@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from interp import checks
 from interp.analysis.target import tokens_of
+from interp.analysis.tuned import translators_for
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str, token_str
 from interp.models.frame import frame as _frame
@@ -41,6 +42,7 @@ def logit_lens(
     top_k: int = 5,
     chunk: int = 32,
     allow_unknown: bool = False,
+    lens: str = "logit",
 ) -> LensResult:
     """Decode every layer at every position; track ``answer`` (default: the final top-1 at the read position).
 
@@ -48,9 +50,13 @@ def logit_lens(
     focus is the read position, or every slot mask of a masked LM. An answer of several tokens is tracked by
     its first token (a masked LM's slot gets one mask per answer token). Memory grows with
     ``chunk * d_vocab``, never with ``n_layers * T * d_vocab``. ``top_k``: an integer from 1 to ``d_vocab``;
-    ``chunk``: a positive integer (positions decoded at once; more than ``T`` acts as ``T``).
+    ``chunk``: a positive integer (positions decoded at once; more than ``T`` acts as ``T``). ``lens``:
+    ``"logit"`` decodes each layer as it is; ``"tuned"`` first passes it through the layer's translator trained
+    by :func:`interp.tuned_lens` for these weights.
     """
     checks.model(model)
+    lens = checks.choice("lens", lens, ("logit", "tuned"))
+    translators = translators_for(model) if lens == "tuned" else None
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
     chunk = checks.integer("chunk", chunk, low=1)
     ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
@@ -59,7 +65,9 @@ def logit_lens(
     # Stop after the last block: the model's own logits are exactly the lens's last row, never needed whole.
     _, cache = model.run_with_cache(frame.tokens, names=names, stop_after=names[-1])
     resid = torch.stack([cache.pop(n)[0] for n in names])  # (L+1, T, d_model)
-    return lens_result(model, frame, resid, ids, top_k=top_k, chunk=chunk)
+    if translators is not None:
+        translators.translate_(resid)
+    return lens_result(model, frame, resid, ids, top_k=top_k, chunk=chunk, lens=lens)
 
 
 def focus_of(frame: Frame) -> tuple[int, ...]:
@@ -79,12 +87,13 @@ def lens_result(
     top_k: int = 5,
     chunk: int = 32,
     logits: torch.Tensor | None = None,
+    lens: str = "logit",
 ) -> LensResult:
     """The lens of ``frame`` from its residual stream ``(n_layers + 1, T, d_model)`` (positions past the frame,
     a causal answer's continuation, are left out). ``answer`` None: the final top-1 at the read position.
 
     ``logits`` ``(n_layers + 1, >= T, d_vocab)`` (float32): every layer already decoded at every position
-    (compare's single pass), reused instead of decoding again."""
+    (compare's single pass), reused instead of decoding again. ``lens`` names how ``resid`` was read."""
     top_k = min(top_k, model.d_vocab)
     T = frame.T
     resid = resid[:, :T]
@@ -152,6 +161,7 @@ def lens_result(
         kl=kl.numpy(),
         decision_depth=decision_depth(top_ids[:, :, 0]).numpy(),
         position=frame.position,
+        lens=lens,
     )
 
 

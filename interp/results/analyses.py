@@ -132,6 +132,8 @@ class LensResult(Result):
     """``(T,)`` int: first row from which the final top-1 stays top-1."""
     position: int | None = None
     """The read position (:meth:`interp.Model.frame`)."""
+    lens: str = "logit"
+    """``"logit"`` (each layer decoded as it is) or ``"tuned"`` (through its trained translator)."""
 
     @property
     def answer_id(self) -> int:
@@ -156,6 +158,7 @@ class LensResult(Result):
         )
         _check(bool(np.all(np.diff(self.top_probs, axis=-1) <= 1e-6)), "top_probs must be descending")
         _check(bool(np.all(self.kl >= -1e-4)), "KL must be non-negative")
+        _check(self.lens in ("logit", "tuned"), "lens must be 'logit' or 'tuned'")
 
     @property
     def n_layers(self) -> int:
@@ -190,7 +193,8 @@ class LensResult(Result):
         f = self.focus[0]
         path = " -> ".join(f"{self.top_tokens[l, f, 0]}" for l in range(self.n_layers + 1))
         return (
-            f"LensResult({self.model_name}, {self.kind}, T={len(self.tokens)}, focus={list(self.focus)})\n"
+            f"LensResult({self.model_name}, {self.kind}, {'tuned lens, ' if self.lens == 'tuned' else ''}"
+            f"T={len(self.tokens)}, focus={list(self.focus)})\n"
             f"  top-1 at position {f} by layer: {path}\n"
             f"  answer {self.answer!r}{self._first_note()}: p={self.answer_prob[-1, f]:.3f} "
             f"rank={self.answer_rank[-1, f]} decision depth={self.decision_depth[f]} of {self.n_layers}"

@@ -1,0 +1,364 @@
+"""The tuned lens (Belrose et al. 2023): one affine translator per lens row, trained to match the final layer.
+
+Row ``l`` of the logit lens (the embeddings, then the output of every block but the last) is decoded as
+``decode(h + h @ weight[l].T + bias[l])`` through the model's own final stages (final norm and unembedding, or
+the masked-LM head). Translators start at zero (the logit lens itself) and are trained to minimise
+KL(final distribution || translated row's distribution), summed over rows, on fresh text each step; the model
+is never changed. A masked LM is trained on the text it was built for: 15% of the ordinary tokens are replaced
+by its mask token (as the zoo's models were trained), and every real position counts.
+
+Translators are saved as safetensors with the model's name and a hash of its weights, and found again by that
+hash: first those trained in this session, then the cache folder (``$INTERP_CACHE``, else
+``~/.cache/interp``), then ``tuned_lens.safetensors`` in the model's own folder (the zoo ships them there).
+``python -m interp.analysis.tuned`` retrains the zoo's shipped translators (after the zoo is retrained).
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import os
+import random
+import re
+import secrets
+import weakref
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from interp import checks
+from interp.errors import InputError, echo
+from interp.models import hooks as _hooks
+from interp.models import sources
+from interp.models.handle import Model
+
+FILE_NAME = "tuned_lens.safetensors"
+"""The translators' file in a model's own folder (where the zoo ships them)."""
+FORMAT = "1"
+HELD_OUT_SEED = 12345
+"""Seed of the zoo texts that evaluate shipped translators (those are trained on seed 0's)."""
+MASK_P = 0.15
+"""Share of a masked LM's ordinary tokens replaced by its mask token in training and evaluation text."""
+
+_HASHES: weakref.WeakKeyDictionary[Model, tuple[tuple, str]] = weakref.WeakKeyDictionary()
+_TRAINED: weakref.WeakKeyDictionary[Model, TunedLens] = weakref.WeakKeyDictionary()
+
+
+@dataclass(frozen=True, repr=False)
+class TunedLens:
+    """The translators of one model: row ``l`` is read as ``h + h @ weight[l].T + bias[l]``."""
+
+    model_name: str
+    weights_hash: str
+    """sha256 of the model's weights when the translators were trained (:func:`weights_hash`)."""
+    weight: torch.Tensor
+    """``(n_layers, d_model, d_model)`` float32: the change each translator makes (zero: the logit lens)."""
+    bias: torch.Tensor
+    """``(n_layers, d_model)`` float32."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """How they were trained: steps, lr, batch size, seed, texts, seconds, final training KL per row."""
+    path: Path | None = None
+    """Where they are saved, if anywhere."""
+
+    def __repr__(self) -> str:
+        kl = self.settings.get("train_kl")
+        shown = f", train KL per row {[round(k, 3) for k in kl]}" if kl else ""
+        return (
+            f"TunedLens({self.model_name!r}, {self.weight.shape[0]} translators, weights {self.weights_hash[:12]}"
+            f"{shown}, path={str(self.path) if self.path else None!r})"
+        )
+
+    def translate_(self, resid: torch.Tensor) -> torch.Tensor:
+        """Translate the lens rows ``(n_layers + 1, ..., d_model)`` in place (the last row, the final layer,
+        stays as it is); one ``(..., d_model)`` temporary at a time."""
+        w, b = self.weight.to(resid.device), self.bias.to(resid.device)
+        for layer in range(w.shape[0]):
+            resid[layer] += (resid[layer].float() @ w[layer].T + b[layer]).to(resid.dtype)
+        return resid
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the translators to ``path`` (safetensors, atomically); return the path."""
+        from safetensors.torch import save_file
+
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        meta = {
+            "format": FORMAT,
+            "model_name": self.model_name,
+            "weights_hash": self.weights_hash,
+            "settings": json.dumps(self.settings),
+        }
+        tmp = path.with_name(f".{path.name[:100]}.{secrets.token_hex(6)}.tmp")
+        try:
+            save_file(
+                {"weight": self.weight.contiguous(), "bias": self.bias.contiguous()}, tmp, metadata=meta
+            )
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        return path
+
+    @classmethod
+    def read(cls, path: str | os.PathLike) -> TunedLens:
+        """Translators saved by :meth:`save` (nothing is unpickled); InputError for anything else."""
+        from safetensors import safe_open
+
+        path = Path(path)
+        try:
+            with safe_open(path, framework="pt") as f:
+                meta = f.metadata() or {}
+                weight, bias = f.get_tensor("weight"), f.get_tensor("bias")
+            settings = json.loads(meta.get("settings", "{}"))
+        except Exception as err:  # safetensors and json raise several types for a damaged file
+            raise InputError(
+                f"{path} does not hold tuned-lens translators ({type(err).__name__}): delete it and run "
+                "interp.tuned_lens(model) again"
+            ) from None
+        if meta.get("format") != FORMAT or not {"model_name", "weights_hash"} <= set(meta):
+            raise InputError(
+                f"{path} was not written by this interp: delete it and run interp.tuned_lens(model)"
+            )
+        return cls(meta["model_name"], meta["weights_hash"], weight.float(), bias.float(), settings, path)
+
+    def fits(self, model: Model) -> bool:
+        """Whether these translators were trained on exactly ``model``'s weights."""
+        shape = (model.n_layers, model.d_model, model.d_model)
+        return tuple(self.weight.shape) == shape and self.weights_hash == weights_hash(model)
+
+
+def weights_hash(model: Model) -> str:
+    """sha256 of every parameter and buffer of the model (names, dtypes, shapes and bytes). Remembered until a
+    tensor is modified in place or replaced."""
+    state = model.bridge.original_model.state_dict()
+    key = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
+    known = _HASHES.get(model)
+    if known is not None and known[0] == key:
+        return known[1]
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    _HASHES[model] = (key, digest.hexdigest())
+    return _HASHES[model][1]
+
+
+def cache_dir() -> Path:
+    """Where :func:`tuned_lens` saves translators by default: ``$INTERP_CACHE/tuned_lens``, else
+    ``~/.cache/interp/tuned_lens``."""
+    root = os.environ.get("INTERP_CACHE") or Path.home() / ".cache" / "interp"
+    return Path(root) / "tuned_lens"
+
+
+def _slug(model: Model) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", model.name)[-80:]
+
+
+def cache_path(model: Model) -> Path:
+    """The cache file of ``model``'s translators: its name and the start of its weights hash."""
+    return cache_dir() / f"{_slug(model)}-{weights_hash(model)[:16]}.safetensors"
+
+
+def own_folder(model: Model) -> Path | None:
+    """The local folder the model was loaded from, if any."""
+    config = getattr(model.bridge.original_model, "config", None)
+    origin = getattr(config, "_name_or_path", None)
+    return Path(origin) if origin and Path(origin).is_dir() else None
+
+
+def translators_for(model: Model) -> TunedLens:
+    """The translators trained for ``model``'s current weights; InputError saying how to train them if none."""
+    trained = _TRAINED.get(model)
+    if trained is not None and trained.fits(model):
+        return trained
+    folder = own_folder(model)
+    for path in (cache_path(model), folder / FILE_NAME if folder else None):
+        if path is not None and path.is_file():
+            lens = TunedLens.read(path)
+            if lens.fits(model):
+                _TRAINED[model] = lens
+                return lens
+    # Translators of the same name for other weights: the model was retrained or edited since.
+    stale = sorted(cache_dir().glob(f"{glob.escape(_slug(model))}-*.safetensors"))
+    stale += [folder / FILE_NAME] if folder and (folder / FILE_NAME).is_file() else []
+    note = f" ({', '.join(map(str, stale[:3]))} hold translators for other weights)" if stale else ""
+    raise InputError(
+        f"{model.name} has no tuned-lens translators for its current weights{note}: call "
+        "interp.tuned_lens(model) first (about a minute for a zoo model), or pass lens='logit'"
+    )
+
+
+def _rows(model: Model, texts: Any, n: int, seed: int) -> list[torch.Tensor]:
+    """Token rows ``(T,)`` of the training texts: the given ones, or ``n`` from the model's source."""
+    if texts is None:
+        texts = sources.reference_texts(model, n, seed)
+        if texts is None:
+            raise InputError(
+                f"{model.name} has no default corpus (only the zoo's models have one): pass texts=[...], a list "
+                "of passages typical for the model"
+            )
+        texts = [t for t in texts if t.strip()]  # a generated passage can come out empty
+    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not texts:
+        raise InputError(f"texts must be a non-empty list of strings, got {echo(texts, 80)}")
+    for i, text in enumerate(texts):
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"texts[{i}] must be a non-empty string, got {echo(text, 80)}")
+    return [model.to_tokens(text, truncate=True)[0].cpu() for text in texts]
+
+
+def masked(model: Model, row: torch.Tensor, rng: random.Random) -> torch.Tensor:
+    """A masked LM's row with :data:`MASK_P` of its ordinary tokens masked (at least one); other rows as they
+    are."""
+    if model.kind != "bidirectional" or model.mask_token_id is None:
+        return row
+    ordinary = [i for i, t in enumerate(row.tolist()) if t not in model.special_ids]
+    chosen = [i for i in ordinary if rng.random() < MASK_P] or ordinary[:1]
+    row = row.clone()
+    row[chosen] = model.mask_token_id
+    return row
+
+
+def _batch(model: Model, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-padded ``(B, T)`` tokens and their attention mask."""
+    T = max(len(r) for r in rows)
+    pad = model.tokenizer.pad_token_id or 0
+    tokens = torch.full((len(rows), T), pad, dtype=torch.long)
+    mask = torch.zeros(len(rows), T, dtype=torch.long)
+    for i, r in enumerate(rows):
+        tokens[i, : len(r)], mask[i, : len(r)] = r, 1
+    return tokens, mask
+
+
+def _layer_kl(model: Model, lens_rows: torch.Tensor, final_p: torch.Tensor, neg_entropy: torch.Tensor):
+    """Mean KL(final || row) ``(n_rows,)`` of translated rows ``(n_rows, N, d_model)``."""
+    logq = F.log_softmax(model.decode_resid(lens_rows).float(), dim=-1)  # (n_rows, N, V)
+    return (neg_entropy - (final_p * logq).sum(-1)).mean(-1)
+
+
+def tuned_lens(
+    model: Model,
+    texts: list[str] | None = None,
+    *,
+    steps: int = 300,
+    lr: float = 1e-2,
+    batch_size: int = 16,
+    seed: int = 0,
+    path: str | os.PathLike | None = None,
+    progress: bool = True,
+) -> TunedLens:
+    """Train the model's tuned-lens translators, save them and use them for ``logit_lens(..., lens="tuned")``.
+
+    ``texts``: passages typical for the model (a list of strings; each read up to ``n_ctx`` tokens); None
+    takes ``steps * batch_size`` fresh passages of the model's source (the zoo corpus for zoo models, drawn with
+    ``seed``). Each of ``steps`` Adam steps (learning rate ``lr``, decaying linearly to zero) reads
+    ``batch_size`` texts, cycling through them in a ``seed``-shuffled order. Saved to ``path`` (default: the
+    cache folder, :func:`cache_dir`). A zoo model takes well under a minute on one CPU thread.
+    """
+    import time
+
+    from tqdm.auto import tqdm
+
+    checks.model(model)
+    steps = checks.integer("steps", steps, low=1, high=100_000)
+    lr = checks.number("lr", lr, low=0, low_open=True, high=10)
+    batch_size = checks.integer("batch_size", batch_size, low=1, high=4096)
+    seed = checks.integer("seed", seed, low=0, high=checks.MAX_SEED)
+    progress = checks.flag("progress", progress)
+    if path is not None and not isinstance(path, (str, os.PathLike)):
+        raise InputError(f"path must be None or a file path, got {echo(path, 80)}")
+    start = time.perf_counter()
+    rows = _rows(model, texts, steps * batch_size, seed)
+    rng = random.Random(seed)
+    L, d = model.n_layers, model.d_model
+    weight = torch.zeros(L, d, d, device=model.device, requires_grad=True)
+    bias = torch.zeros(L, d, device=model.device, requires_grad=True)
+    opt = torch.optim.Adam([weight, bias], lr=lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1 - s / steps)
+    names = _hooks.resid_names(model)
+    order: list[int] = []
+    recent: list[torch.Tensor] = []
+    for _ in tqdm(range(steps), desc="tuned lens", disable=not progress):
+        if len(order) < batch_size:
+            more = list(range(len(rows)))
+            rng.shuffle(more)
+            order += more * max(1, -(-batch_size // len(rows)))
+        chosen, order = order[:batch_size], order[batch_size:]
+        tokens, mask = _batch(model, [masked(model, rows[i], rng) for i in chosen])
+        with torch.no_grad():
+            _, cache = model.run_with_cache(tokens, names=names, attention_mask=mask, stop_after=names[-1])
+            real = mask.bool().to(model.device)
+            resid = torch.stack([cache.pop(n)[real] for n in names])  # (L+1, N, d_model): real positions
+            final_logp = F.log_softmax(model.decode_resid(resid[-1]).float(), dim=-1)  # (N, V)
+            final_p = final_logp.exp()
+            neg_entropy = (final_p * final_logp).sum(-1)  # (N,)
+        h = resid[:-1].float()
+        translated = h + torch.einsum("lnd,led->lne", h, weight) + bias[:, None]
+        kl = _layer_kl(model, translated.to(resid.dtype), final_p, neg_entropy)  # (L,)
+        opt.zero_grad(set_to_none=True)
+        kl.sum().backward()
+        opt.step()
+        sched.step()
+        recent = (recent + [kl.detach().cpu()])[-20:]
+    settings = {
+        "steps": steps,
+        "lr": lr,
+        "batch_size": batch_size,
+        "seed": seed,
+        "texts": "default corpus" if texts is None else f"{len(rows)} given",
+        "masked_inputs": model.kind == "bidirectional",
+        "seconds": round(time.perf_counter() - start, 1),
+        "train_kl": [round(float(k), 4) for k in torch.stack(recent).mean(0)],
+    }
+    lens = TunedLens(model.name, weights_hash(model), weight.detach().cpu(), bias.detach().cpu(), settings)
+    target = cache_path(model) if path is None else Path(path)
+    try:
+        lens.save(target)
+    except OSError as err:
+        raise InputError(f"cannot write the translators to {target}: {err.strerror or err}") from None
+    lens = TunedLens(lens.model_name, lens.weights_hash, lens.weight, lens.bias, settings, target)
+    _TRAINED[model] = lens
+    return lens
+
+
+def mean_kl(model: Model, texts: list[str], lens: str, seed: int = 0) -> list[float]:
+    """Mean KL(final || row) over every real position of ``texts`` ``(n_layers + 1,)``, as
+    ``logit_lens(..., lens=lens)`` reads them (a masked LM's texts masked as in training, with ``seed``)."""
+    from interp.analysis.lens import logit_lens
+
+    rng = random.Random(seed)
+    total, count = torch.zeros(model.n_layers + 1, dtype=torch.float64), 0
+    for row in _rows(model, texts, len(texts), seed):
+        result = logit_lens(model, masked(model, row, rng)[None], position=0, lens=lens)
+        total += torch.from_numpy(result.kl).double().sum(1)
+        count += result.kl.shape[1]
+    return [round(float(k), 4) for k in total / count]
+
+
+def ship_zoo(names: list[str] | None = None, steps: int = 300) -> None:
+    """Retrain the translators shipped with the zoo's models (all, or ``names``) and save them next to their
+    weights. Run after the zoo is retrained: a test compares their weights hash with the shipped weights."""
+    import interp
+    from interp.zoo import ZOO_DIR, ZOO_MODELS, corpus
+
+    torch.set_num_threads(1)
+    for name in names or list(ZOO_MODELS):
+        model = interp.load(name)
+        lens = tuned_lens(model, steps=steps, path=ZOO_DIR / name / FILE_NAME)
+        held_out = corpus.generate(64, seed=HELD_OUT_SEED)
+        print(
+            f"{name}: trained in {lens.settings['seconds']} s -> {lens.path}\n"
+            f"  held-out KL per row, logit lens: {mean_kl(model, held_out, 'logit')}\n"
+            f"  held-out KL per row, tuned lens: {mean_kl(model, held_out, 'tuned')}"
+        )
+
+
+__all__ = ["tuned_lens"]
+
+if __name__ == "__main__":
+    import sys
+
+    ship_zoo(sys.argv[1:])

@@ -1,0 +1,137 @@
+"""The tuned lens: shipped translators match the shipped zoo weights and beat the logit lens on held-out text;
+training is seeded; translators are found by weights hash; bad input is an InputError."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import interp
+from interp import errors
+from interp.analysis import tuned as tl
+from interp.zoo import ZOO_DIR, ZOO_MODELS, corpus
+
+REGENERATE = "python -m interp.analysis.tuned"
+PROBE = "the keys to the cabinet ___ on the table ."
+
+
+@pytest.fixture(autouse=True)
+def empty_cache(tmp_path, monkeypatch):
+    """Translators a developer trained in their own cache must not stand in for the shipped ones."""
+    monkeypatch.setenv("INTERP_CACHE", str(tmp_path / "cache"))
+
+
+def _input_error(call, *fragments):
+    with pytest.raises(errors.InputError) as info:
+        call()
+    for fragment in fragments:
+        assert fragment in str(info.value), str(info.value)
+    return info.value
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_MODELS))
+def test_shipped_translators_match_the_shipped_weights(name):
+    shipped = tl.TunedLens.read(ZOO_DIR / name / tl.FILE_NAME)
+    model = interp.load(name)
+    assert shipped.model_name == name
+    assert shipped.weights_hash == tl.weights_hash(model), (
+        f"the tuned-lens translators of {name} were trained for other weights: run `{REGENERATE}` after "
+        "retraining the zoo"
+    )
+    assert shipped.weight.shape == (model.n_layers, model.d_model, model.d_model)
+
+
+@pytest.mark.parametrize("name", sorted(ZOO_MODELS))
+def test_tuned_lens_beats_the_logit_lens_on_held_out_text(name, request):
+    model = request.getfixturevalue("causal" if ZOO_MODELS[name] == "causal" else "bidirectional")
+    shipped = tl.translators_for(model)
+    assert shipped.settings["texts"] == "default corpus" and shipped.settings["seed"] != tl.HELD_OUT_SEED
+    held_out = corpus.generate(64, seed=tl.HELD_OUT_SEED)
+    logit = tl.mean_kl(model, held_out, "logit")
+    tuned = tl.mean_kl(model, held_out, "tuned")
+    for layer in range(model.n_layers):  # every row but the last, which is the final layer itself
+        assert tuned[layer] < logit[layer], (layer, logit, tuned)
+    assert logit[-1] == tuned[-1] == pytest.approx(0, abs=1e-5)
+
+
+def test_a_tuned_result_records_its_lens_and_is_saved(causal, tmp_path):
+    result = interp.logit_lens(causal, PROBE, lens="tuned")
+    logit = interp.logit_lens(causal, PROBE)
+    assert (result.lens, logit.lens) == ("tuned", "logit")
+    assert "tuned lens" in result.summary_text()
+    np.testing.assert_allclose(
+        result.top_probs[-1], logit.top_probs[-1], atol=1e-6
+    )  # the final row is shared
+    assert not np.allclose(result.kl[0], logit.kl[0])
+    again = interp.load_result(result.save(tmp_path / "tuned.npz"))
+    assert again.lens == "tuned"
+    np.testing.assert_array_equal(again.kl, result.kl)
+
+
+def test_a_result_saved_before_the_lens_field_reads_as_the_logit_lens(causal, tmp_path):
+    path = interp.logit_lens(causal, PROBE).save(tmp_path / "old.npz")
+    with np.load(path) as npz:
+        arrays = dict(npz)
+    meta = json.loads(arrays["__interp__"].tobytes())
+    del meta["result"]["fields"]["lens"]
+    arrays["__interp__"] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
+    np.savez(path, **arrays)
+    assert interp.load_result(path).lens == "logit"
+
+
+def test_training_is_seeded_and_saved(tmp_path):
+    model = interp.load("tiny-causal")
+    kwargs = dict(steps=3, batch_size=4, progress=False)
+    a = tl.tuned_lens(model, seed=1, path=tmp_path / "a.safetensors", **kwargs)
+    b = tl.tuned_lens(model, seed=1, path=tmp_path / "b.safetensors", **kwargs)
+    c = tl.tuned_lens(model, seed=2, path=tmp_path / "c.safetensors", **kwargs)
+    assert torch.equal(a.weight, b.weight) and torch.equal(a.bias, b.bias)
+    assert not torch.equal(a.weight, c.weight)
+    assert a.weight.abs().sum() > 0  # trained away from the identity it starts at
+    read = tl.TunedLens.read(a.path)
+    assert torch.equal(read.weight, a.weight) and read.weights_hash == tl.weights_hash(model)
+    assert read.settings["steps"] == 3 and read.settings["seed"] == 1
+    assert tl.translators_for(model) is c  # the latest training is the one used
+
+
+def test_translators_are_found_by_weights_hash(tiny_folder, tmp_path, monkeypatch):
+    folder = tiny_folder("gpt2")
+    model = interp.load(folder)
+    _input_error(
+        lambda: interp.logit_lens(model, "anna lives in oslo .", lens="tuned"), "interp.tuned_lens(model)"
+    )
+    _input_error(lambda: interp.tuned_lens(model, progress=False), "pass texts=")
+    texts = corpus.generate(3, seed=5)
+    trained = interp.tuned_lens(model, texts, steps=2, batch_size=2, progress=False)
+    assert trained.path.parent == tl.cache_dir() and trained.path.is_file()
+    # A fresh load of the same weights finds them in the cache.
+    fresh = interp.load(folder)
+    assert interp.logit_lens(fresh, "anna lives in oslo .", lens="tuned").lens == "tuned"
+    with torch.no_grad():
+        next(fresh.bridge.original_model.parameters()).add_(1.0)
+    _input_error(
+        lambda: interp.logit_lens(fresh, "anna lives in oslo .", lens="tuned"),
+        "other weights",
+        "interp.tuned_lens",
+    )
+
+
+def test_bad_input_is_an_input_error(causal, tmp_path):
+    train = lambda **kw: interp.tuned_lens(causal, progress=False, **kw)  # noqa: E731
+    _input_error(lambda: train(texts="one text"), "list of strings")
+    _input_error(lambda: train(texts=[]), "list of strings")
+    _input_error(lambda: train(texts=["a cat", 3]), "texts[1]")
+    _input_error(lambda: train(texts=["  "]), "texts[0]")
+    for name, bad in (("steps", 0), ("steps", True), ("steps", 2.5), ("lr", 0), ("lr", math.nan)):
+        _input_error(lambda name=name, bad=bad: train(**{name: bad}), name)
+    _input_error(lambda: train(batch_size=0), "batch_size")
+    _input_error(lambda: train(seed=-1), "seed")
+    _input_error(lambda: interp.tuned_lens(causal, progress="no"), "progress")
+    _input_error(lambda: train(path=3), "path")
+    _input_error(lambda: interp.tuned_lens("tiny-causal"), "model")
+    _input_error(lambda: interp.logit_lens(causal, PROBE, lens="tunde"), "logit, tuned")
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(b"not safetensors")
+    _input_error(lambda: tl.TunedLens.read(damaged), "interp.tuned_lens(model)")
