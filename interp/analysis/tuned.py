@@ -41,6 +41,9 @@ FILE_NAME = "tuned_lens.safetensors"
 FORMAT = "1"
 HELD_OUT_SEED = 12345
 """Seed of the zoo texts that evaluate shipped translators (those are trained on seed 0's)."""
+PIECE_BYTES = 32 * 2**20
+"""The most bytes of float32 logits one piece of a training step decodes (a gpt2-sized vocabulary: one row and
+about 160 positions at a time; a zoo model: the whole batch at once)."""
 MASK_P = 0.15
 """Share of a masked LM's ordinary tokens replaced by its mask token in training and evaluation text."""
 
@@ -233,10 +236,31 @@ def _batch(model: Model, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.
     return tokens, mask
 
 
-def _layer_kl(model: Model, lens_rows: torch.Tensor, final_p: torch.Tensor, neg_entropy: torch.Tensor):
-    """Mean KL(final || row) ``(n_rows,)`` of translated rows ``(n_rows, N, d_model)``."""
-    logq = F.log_softmax(model.decode_resid(lens_rows).float(), dim=-1)  # (n_rows, N, V)
-    return (neg_entropy - (final_p * logq).sum(-1)).mean(-1)
+def _kl_backward(model: Model, resid: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """Mean KL(final || translated row) ``(n_layers,)`` over the positions of ``resid`` ``(L+1, N, d_model)``,
+    its gradient accumulated into ``weight`` and ``bias``. Vocabulary-sized tensors stay under
+    :data:`PIECE_BYTES`: positions in chunks, rows in groups (all at once for a zoo model)."""
+    L, N = weight.shape[0], resid.shape[1]
+    V = model.d_vocab
+    chunk = min(N, max(1, PIECE_BYTES // (4 * V)))
+    group = max(1, PIECE_BYTES // (4 * V * chunk))
+    kl = torch.zeros(L)
+    for start in range(0, N, chunk):
+        sl = slice(start, min(N, start + chunk))
+        with torch.no_grad():
+            final_logp = F.log_softmax(model.decode_resid(resid[-1, sl]).float(), dim=-1)  # (c, V)
+            final_p = final_logp.exp()
+            neg_entropy = (final_p * final_logp).sum(-1)  # (c,)
+            del final_logp
+        for first in range(0, L, group):
+            ls = slice(first, min(L, first + group))
+            h = resid[ls, sl].float()  # (g, c, d_model)
+            translated = h + torch.einsum("gnd,ged->gne", h, weight[ls]) + bias[ls, None]
+            logq = F.log_softmax(model.decode_resid(translated.to(resid.dtype)).float(), dim=-1)  # (g, c, V)
+            piece = (neg_entropy - (final_p * logq).sum(-1)).sum(-1) / N  # (g,)
+            piece.sum().backward()
+            kl[ls] += piece.detach().cpu()
+    return kl
 
 
 def tuned_lens(
@@ -288,21 +312,14 @@ def tuned_lens(
             order += more * max(1, -(-batch_size // len(rows)))
         chosen, order = order[:batch_size], order[batch_size:]
         tokens, mask = _batch(model, [masked(model, rows[i], rng) for i in chosen])
-        with torch.no_grad():
-            _, cache = model.run_with_cache(tokens, names=names, attention_mask=mask, stop_after=names[-1])
-            real = mask.bool().to(model.device)
-            resid = torch.stack([cache.pop(n)[real] for n in names])  # (L+1, N, d_model): real positions
-            final_logp = F.log_softmax(model.decode_resid(resid[-1]).float(), dim=-1)  # (N, V)
-            final_p = final_logp.exp()
-            neg_entropy = (final_p * final_logp).sum(-1)  # (N,)
-        h = resid[:-1].float()
-        translated = h + torch.einsum("lnd,led->lne", h, weight) + bias[:, None]
-        kl = _layer_kl(model, translated.to(resid.dtype), final_p, neg_entropy)  # (L,)
+        _, cache = model.run_with_cache(tokens, names=names, attention_mask=mask, stop_after=names[-1])
+        real = mask.bool().to(model.device)
+        resid = torch.stack([cache.pop(n)[real] for n in names])  # (L+1, N, d_model): real positions only
         opt.zero_grad(set_to_none=True)
-        kl.sum().backward()
+        kl = _kl_backward(model, resid, weight, bias)
         opt.step()
         sched.step()
-        recent = (recent + [kl.detach().cpu()])[-20:]
+        recent = (recent + [kl])[-20:]
     settings = {
         "steps": steps,
         "lr": lr,
