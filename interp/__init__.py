@@ -26,11 +26,16 @@ _NAMES: dict[str, str] = {
 }
 _NAMES.pop("FORMAT_VERSION", None)
 _NAMES.pop("HEAD_STATS", None)
+_MODULES = ("objectives",)  # public submodules, imported on first use (interp.objectives.similarity)
 
-__all__ = sorted([*_NAMES, "__version__", "load_ipython_extension", "unload_ipython_extension"])
+__all__ = sorted([*_NAMES, *_MODULES, "__version__", "load_ipython_extension", "unload_ipython_extension"])
 
 
 def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        module = importlib.import_module(f"interp.{name}")
+        globals()[name] = module
+        return module
     if name in _NAMES:
         value = getattr(importlib.import_module(_NAMES[name]), name)
         globals()[name] = value

@@ -47,6 +47,11 @@ class DeviceError(ModelLoadError, ValueError):
     """A device or dtype that does not exist or is not available on this machine."""
 
 
+class NoLMHeadError(InterpError):
+    """An analysis that reads through a language-model head (answers, logits, the lens) asked of a model without
+    one: an encoder-only checkpoint."""
+
+
 class HookNameError(InterpError, KeyError):
     """A hook name that the model does not have."""
 

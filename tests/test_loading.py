@@ -259,9 +259,10 @@ def test_wrap_refuses_a_tokenizer_without_ordinary_tokens(word_tokenizer):
     assert count_hooks(hf) == hooks  # refused before the engine touched the model
 
 
-def test_a_checkpoint_without_its_head_is_refused_not_filled_with_random_weights(tiny_folder, tmp_path):
-    """A BERT encoder saved without its masked-LM head would load with a random head whose 'beliefs' are
-    noise; interp refuses it and names the missing group."""
+def test_a_checkpoint_without_its_head_loads_encoder_only_never_with_a_random_head(tiny_folder, tmp_path):
+    """A BERT encoder saved without its masked-LM head once loaded with a random head whose 'beliefs' were
+    noise; it loads encoder-only now: no head at all, so answers are refused and nothing random is read."""
+    from safetensors.torch import load_file, save_file
     from transformers import AutoConfig, BertModel
 
     import interp
@@ -269,8 +270,19 @@ def test_a_checkpoint_without_its_head_is_refused_not_filled_with_random_weights
     folder = _copy(tiny_folder("bert"), tmp_path / "encoder")
     (folder / "model.safetensors").unlink()
     BertModel(AutoConfig.from_pretrained(folder)).save_pretrained(folder)
-    with pytest.raises(interp.errors.ModelLoadError, match=r"cls\.predictions\.\*.*no language-model head"):
-        interp.load(folder)
+    m = interp.load(folder)
+    assert not m.has_lm_head and not any(n.startswith("unembed") for n in m.hook_names())
+    with pytest.raises(interp.errors.NoLMHeadError, match="no language-model head"):
+        interp.logit_lens(m, "anna lives in ___ .")
+    # an MLM checkpoint whose head weights were cut out (config still says BertForMaskedLM): the same
+    masked = _copy(tiny_folder("bert"), tmp_path / "cut")
+    weights = load_file(masked / "model.safetensors")
+    save_file(
+        {k: v for k, v in weights.items() if not k.startswith("cls.")},
+        masked / "model.safetensors",
+        metadata={"format": "pt"},
+    )
+    assert not interp.load(masked).has_lm_head
 
 
 @pytest.mark.parametrize(

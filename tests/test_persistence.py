@@ -33,7 +33,20 @@ def results(causal, bidirectional):
         "ablate": interp.ablate(c, PROBE, [(0, 0), (1, 1)], answer="are"),
         "importance": interp.head_importance(c, PROBE, answer="are", progress=False),
         "patch": interp.patch(c, PROBE, CORRUPT, answer="are", contrast="is", progress=False),
+        **_objective_results(c, b),
         "decompose": interp.decompose(b, PROBE, answer="are", contrast="is"),
+    }
+
+
+def _objective_results(c, b):
+    """The analyses toward a user objective (what an encoder-only model is asked)."""
+    sim_c = interp.objectives.similarity(c, "the key to the cabinet is on the table .")
+    sim_b = interp.objectives.similarity(b, "the key to the cabinet is on the table .")
+    return {
+        "objective ig": interp.attribute(b, PROBE, objective=sim_b, n_steps=4, tolerance=None),
+        "objective ablate": interp.ablate(c, PROBE, [(0, 0)], objective=sim_c),
+        "objective importance": interp.head_importance(c, PROBE, objective=sim_c, progress=False),
+        "objective patch": interp.patch(c, PROBE, CORRUPT, objective=sim_c, progress=False),
     }
 
 

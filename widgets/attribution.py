@@ -19,14 +19,13 @@ def attribution_title(result: AttributionResult) -> str:
     """Method, target, position, masses and IG delta (escaped)."""
     labels = token_labels(result.tokens)
     target = esc(result.answer) + (f" vs {esc(result.contrast)}" if result.contrast else "")
-    parts = [
-        f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.method.replace('_', ' '))}",
-        f"answer {target} at position {result.position}·{labels[result.position]}",
-    ]
-    second = [
-        f"objective {fmt(result.objective)}",
-        f"mass left / right of slot {result.attr_left_mass:.2f} / {result.attr_right_mass:.2f}",
-    ]
+    parts = [f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.method.replace('_', ' '))}"]
+    second = [f"objective {fmt(result.objective)}"]
+    if result.position is None:  # a user objective of the whole final residual stream
+        parts.append(f"objective {target}")
+    else:
+        parts.append(f"answer {target} at position {result.position}·{labels[result.position]}")
+        second.append(f"mass left / right of slot {result.attr_left_mass:.2f} / {result.attr_right_mass:.2f}")
     if not math.isnan(result.delta):
         second.append(f"IG delta {result.delta:.1e}")
     return " · ".join(parts) + '<br><span style="font-size:12px">' + " · ".join(second) + "</span>"
@@ -69,7 +68,10 @@ def bar_trace(result: AttributionResult, axis: str = "coloraxis") -> go.Bar:
 
 
 def marker_shapes(result: AttributionResult, xref: str = "x", yref: str = "y") -> list[dict[str, Any]]:
-    """An outline on the explained position and a dashed line where the slot is."""
+    """An outline on the explained position and a dashed line where the slot is (none for a user objective,
+    which has neither)."""
+    if result.position is None:
+        return []
     shapes = [
         dict(
             type="rect",

@@ -1,4 +1,5 @@
-"""Intervention views: activation patching (layers x positions), head importance (layers x heads), ablation."""
+"""Intervention views: activation patching (layers x positions), head importance (layers x heads), ablation;
+each toward an answer or toward a user objective."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import ipywidgets
 import numpy as np
 import plotly.graph_objects as go
 
-from interp.results import AblationResult, HeadImportanceResult, PatchingResult
+from interp.results import (
+    AblationResult,
+    HeadImportanceResult,
+    ObjectiveAblationResult,
+    ObjectiveImportanceResult,
+    PatchingResult,
+)
 from widgets import theme
 from widgets.common import categories, compact, esc, figure_widget, header, styled, token_axis
 from widgets.registry import register
@@ -56,10 +63,12 @@ def patching_figure(result: PatchingResult) -> go.Figure:
             y1=1,
             line=dict(color=theme.OUTLINE, width=2),
         )
-    title = (
-        f"{esc(result.model_name)} ({esc(result.kind)}) · patching {esc(result.hook)} · "
+    target = (
         f"{esc(result.answer)} vs {esc(result.contrast)} · restored fraction of the logit difference"
+        if result.objective is None
+        else f"restored fraction of the objective {esc(result.objective)}"
     )
+    title = f"{esc(result.model_name)} ({esc(result.kind)}) · patching {esc(result.hook)} · {target}"
     if result.warnings:  # said where the numbers are read
         title += "".join(
             f'<br><span style="font-size:12px">warning: {esc(w)}</span>' for w in result.warnings
@@ -77,8 +86,24 @@ def patching_view(result: PatchingResult) -> ipywidgets.VBox:
 def head_importance_figure(result: HeadImportanceResult, logit: bool = False) -> go.Figure:
     """Change of the answer's probability (or logit) when each head alone is ablated."""
     values = result.logit_effects if logit else result.effects
+    title = (
+        f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of each head · "
+        f"p({esc(result.answer)}) = {result.prob_before:.3f} before"
+    )
+    return _head_heatmap(values, "logit change" if logit else "probability change", title)
+
+
+def objective_importance_figure(result: ObjectiveImportanceResult) -> go.Figure:
+    """Change of a user objective when each head alone is ablated."""
+    title = (
+        f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of each head · "
+        f"{esc(result.objective)} = {result.value_before:.4f} before"
+    )
+    return _head_heatmap(result.effects, "objective change", title)
+
+
+def _head_heatmap(values: np.ndarray, name: str, title: str) -> go.Figure:
     L, H = values.shape
-    name = "logit change" if logit else "probability change"
     fig = go.Figure(
         go.Heatmap(
             z=compact(values, 4),
@@ -92,10 +117,6 @@ def head_importance_figure(result: HeadImportanceResult, logit: bool = False) ->
     fig.update_layout(coloraxis=_diverging(name, float(np.abs(values).max())))
     fig.update_xaxes(title_text="head", dtick=1, showgrid=False)
     fig.update_yaxes(title_text="layer", dtick=1, showgrid=False, autorange="reversed")
-    title = (
-        f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of each head · "
-        f"p({esc(result.answer)}) = {result.prob_before:.3f} before"
-    )
     return styled(fig, title, int(max(320, min(900, 140 + 36 * L))))
 
 
@@ -123,6 +144,28 @@ def ablation_figure(result: AblationResult) -> go.Figure:
     return styled(fig, title, 360)
 
 
+def objective_ablation_figure(result: ObjectiveAblationResult) -> go.Figure:
+    """A user objective before and after the ablation."""
+    heads = ", ".join(f"L{l}H{h}" for l, h in result.heads)
+    values = [result.value_before, result.value_after]
+    fig = go.Figure(
+        go.Bar(
+            x=["before", "after"],
+            y=[round(v, 6) for v in values],
+            marker_color=[theme.MODEL_COLORS.get(result.kind, theme.COLORWAY[0]), theme.MASKED],
+            text=[f"{v:.4f}" for v in values],
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.6f}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(title_text=esc(result.objective))
+    title = (
+        f"{esc(result.model_name)} ({esc(result.kind)}) · {esc(result.mode)} ablation of {esc(heads)} · change "
+        f"{result.change:+.4f}"
+    )
+    return styled(fig, title, 360)
+
+
 def head_importance_view(result: HeadImportanceResult) -> ipywidgets.VBox:
     """The head-importance heatmap with a toggle between probability and logit changes."""
     fig = figure_widget(head_importance_figure(result))
@@ -143,3 +186,5 @@ def head_importance_view(result: HeadImportanceResult) -> ipywidgets.VBox:
 register(PatchingResult, figure=patching_figure, view=patching_view, replace=False)
 register(HeadImportanceResult, figure=head_importance_figure, view=head_importance_view, replace=False)
 register(AblationResult, figure=ablation_figure, replace=False)
+register(ObjectiveImportanceResult, figure=objective_importance_figure, replace=False)
+register(ObjectiveAblationResult, figure=objective_ablation_figure, replace=False)

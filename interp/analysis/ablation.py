@@ -4,12 +4,14 @@ A head's output is its slice of ``blocks.{l}.attn.hook_z`` (batch, pos, heads, d
 projection. ``mode="zero"`` sets it to 0; ``mode="mean"`` sets it to the head's mean output over a reference set
 of texts (averaged over every position), which keeps the activation in its usual range rather than at an
 arbitrary origin. The zoo models default to 32 passages of the zoo corpus (seed 0); other models need
-``reference=`` texts of their own domain.
+``reference=`` texts of their own domain. With ``objective=`` (a function of the final residual stream) the
+ablation moves that objective instead of an answer's probability, on models without a language-model head too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -23,7 +25,12 @@ from interp.models import sources
 from interp.models.frame import Frame, ids_str, token_str
 from interp.models.frame import frame as _frame
 from interp.models.handle import Model
-from interp.results import AblationResult, HeadImportanceResult
+from interp.results import (
+    AblationResult,
+    HeadImportanceResult,
+    ObjectiveAblationResult,
+    ObjectiveImportanceResult,
+)
 
 MODES = ("zero", "mean")
 REFERENCE_TEXTS = 32
@@ -119,6 +126,25 @@ def _read(
     return target, logits
 
 
+@torch.no_grad()
+def _objective_values(
+    model: Model, target: _target.Target, ablations: list[list[tuple[int, int]]], mode: str, means
+) -> torch.Tensor:
+    """A user objective's target scored ``(len(ablations),)``: batch row b ablates ``ablations[b]``."""
+    hooks = _ablation_hooks(model, ablations, mode, means) if any(ablations) else None
+    reads = _target.read_resid(model, target, repeat=len(ablations), hooks=hooks)  # (B, T, d_model)
+    return target.score(model, reads)
+
+
+def _objective_target(
+    model: Model, text: str, objective: Any, answer: Any, allow_unknown: bool
+) -> tuple[Frame, _target.Target]:
+    """The frame (the text read whole) and target of a user objective."""
+    fn = _target.check_objective(objective, answer=answer)
+    frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
+    return frame, _target.of_objective(model, frame, fn)
+
+
 def _ablation_hooks(model: Model, rows: list[list[tuple[int, int]]], mode: str, means: torch.Tensor | None):
     """Hooks for a batch: row b silences the heads ``rows[b]``."""
     by_layer: dict[int, list[tuple[int, int]]] = {}
@@ -145,22 +171,39 @@ def ablate(
     *,
     mode: str = "zero",
     answer: str | int | None = None,
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
     reference: Iterable[str] | None = None,
     allow_unknown: bool = False,
-) -> AblationResult:
+) -> AblationResult | ObjectiveAblationResult:
     """Silence ``heads`` ([(layer, head), ...]) and report the answer's probability, its first token's logit
     and the model's top-1 before and after.
 
     ``text`` is framed by :meth:`interp.Model.frame` (a probe with one ``___`` slot, plain text or tokens).
     ``answer`` defaults to the unablated top-1; an answer of several tokens is scored by its summed
     log-probability. ``mode="mean"`` replaces a head's output by its mean over ``reference`` texts (default:
-    the zoo corpus for zoo models; other models need ``reference=``).
+    the zoo corpus for zoo models; other models need ``reference=``). ``objective``, instead of an answer: a
+    function of the final residual stream ``(batch, T, d_model) -> (batch,)``; the result is then an
+    :class:`~interp.results.ObjectiveAblationResult` with its value before and after.
     """
     checks.model(model)
     _check_mode(mode)
     heads = _check_heads(model, heads)
     if not heads:
         raise InputError("pass at least one (layer, head) to ablate")
+    if objective is not None:
+        frame, target = _objective_target(model, text, objective, answer, allow_unknown)
+        values = _objective_values(model, target, [[], heads], mode, _means(model, mode, reference))
+        return ObjectiveAblationResult(
+            model_name=model.name,
+            kind=model.kind,
+            tokens=frame.str_tokens,
+            text=frame.read_text or "",
+            heads=tuple(heads),
+            mode=mode,
+            objective=_target.objective_label(target.objective),
+            value_before=float(values[0]),
+            value_after=float(values[1]),
+        )
     ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     frame = _frame(model, text, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
     target, logits = _read(model, frame, ids, [[], heads], mode, _means(model, mode, reference))
@@ -195,16 +238,23 @@ def head_importance(
     probe: str,
     *,
     answer: str | int | None = None,
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
     mode: str = "zero",
     reference: Iterable[str] | None = None,
     allow_unknown: bool = False,
     progress: bool = True,
-) -> HeadImportanceResult:
+) -> HeadImportanceResult | ObjectiveImportanceResult:
     """Ablate every head in turn (one batched pass per layer) on ``probe``; ``effects`` (n_layers, n_heads) is
-    the change of the answer's probability, ``top1_after`` the top-1 with that head silenced."""
+    the change of the answer's probability, ``top1_after`` the top-1 with that head silenced. With
+    ``objective`` (a function of the final residual stream ``(batch, T, d_model) -> (batch,)``) instead of an
+    answer, ``effects`` is the change of that objective (:class:`~interp.results.ObjectiveImportanceResult`)."""
     checks.model(model)
     _check_mode(mode)
     checks.flag("progress", progress)
+    if objective is not None:
+        return _objective_importance(
+            model, probe, objective, answer, mode, reference, allow_unknown, progress
+        )
     ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     frame = _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
     means = _means(model, mode, reference)
@@ -234,6 +284,37 @@ def head_importance(
         logit_effects=(logit - base[0, 0, aid]).numpy(),
         top1_before=token_str(model, int(base[0, 0].argmax())),
         top1_after=top1.astype(str),
+    )
+
+
+def _objective_importance(
+    model: Model,
+    text: str,
+    objective: Any,
+    answer: Any,
+    mode: str,
+    reference: Iterable[str] | None,
+    allow_unknown: bool,
+    progress: bool,
+) -> ObjectiveImportanceResult:
+    frame, target = _objective_target(model, text, objective, answer, allow_unknown)
+    means = _means(model, mode, reference)
+    before = float(_objective_values(model, target, [[]], mode, means)[0])
+    L, H = model.n_layers, model.n_heads
+    effects = torch.zeros(L, H)
+    for layer in tqdm(range(L), desc="head importance", disable=not progress):
+        effects[layer] = (
+            _objective_values(model, target, [[(layer, h)] for h in range(H)], mode, means) - before
+        )
+    return ObjectiveImportanceResult(
+        model_name=model.name,
+        kind=model.kind,
+        tokens=frame.str_tokens,
+        text=frame.read_text or "",
+        mode=mode,
+        objective=_target.objective_label(target.objective),
+        value_before=before,
+        effects=effects.numpy(),
     )
 
 

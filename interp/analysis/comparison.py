@@ -43,6 +43,8 @@ def check_pair(causal: Model, bidirectional: Model) -> None:
             f"the second model must be bidirectional, but {echo(getattr(bidirectional, 'name', bidirectional))} is "
             f"{getattr(bidirectional, 'kind', 'not a model')}: call compare(causal, bidirectional, probe)"
         )
+    for model in (causal, bidirectional):
+        model.require_lm_head()  # before either model runs: the comparison reads both models' answers
 
 
 @dataclass

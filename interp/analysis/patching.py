@@ -2,12 +2,15 @@
 
 For every layer and position, the corrupt input runs with that one activation taken from the clean run; the
 score is the restored fraction of the logit difference logit(answer) - logit(contrast) at the read position:
-``(patched - corrupt) / (clean - corrupt)``: 0 = nothing restored, 1 = the clean answer fully restored.
+``(patched - corrupt) / (clean - corrupt)``: 0 = nothing restored, 1 = the clean answer fully restored. With
+``objective=`` (a function of the final residual stream) the fraction is of that objective instead, on models
+without a language-model head too.
 """
 
 from __future__ import annotations
 
 import string
+from collections.abc import Callable
 
 import torch
 from tqdm.auto import tqdm
@@ -16,8 +19,8 @@ from interp import checks
 from interp.analysis import target as _target
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
+from interp.models.frame import Frame, ids_str
 from interp.models.frame import frame as _frame
-from interp.models.frame import ids_str
 from interp.models.handle import Model
 from interp.results import PatchingResult
 from interp.results.interventions import MIN_GAP
@@ -105,6 +108,7 @@ def patch(
     hook: str = "resid_post",
     answer: str | int | None = None,
     contrast: str | int | None = None,
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
     allow_unknown: bool = False,
     progress: bool = True,
 ) -> PatchingResult:
@@ -117,21 +121,27 @@ def patch(
     ``resid_mid``, ``resid_post``, ``attn_out`` (the attention sublayer's own output, before any LayerNorm),
     ``mlp_out``, or a template with ``{layer}``. ``warnings`` says when the scores mean little: the clean run
     does not prefer the answer, or clean and corrupt are closer than 0.1 apart.
+
+    ``objective``, instead of an answer and contrast: a function of the final residual stream ``(batch, T,
+    d_model) -> (batch,)``; both texts are read whole and ``restored`` is the fraction of its clean - corrupt
+    change that each patch restores.
     """
     checks.model(model)
     template = hook_template(hook)
     checks.flag("progress", progress)
     _hooks.check_names(model, _hooks.names(template, model.n_layers))
+    if objective is not None:
+        fn = _target.check_objective(objective, answer=answer, contrast=contrast)
+        frames = [_frame(model, t, allow_unknown=allow_unknown, require_read=False) for t in (clean, corrupt)]
+        _same_length(*frames)
+        targets = [_target.of_objective(model, f, fn) for f in frames]
+        return _patch(model, hook, template, *frames, *targets, progress)
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
     n = len(a_ids) if a_ids else 1
     clean_f = _frame(model, clean, n_slot=n, allow_unknown=allow_unknown)
     corrupt_f = _frame(model, corrupt, n_slot=n, allow_unknown=allow_unknown)
-    if clean_f.T != corrupt_f.T:
-        raise InputError(
-            f"clean and corrupt must tokenize to the same length: clean has {clean_f.T} tokens, "
-            f"corrupt has {corrupt_f.T}. Change words one token for one token."
-        )
+    _same_length(clean_f, corrupt_f)
     if clean_f.position != corrupt_f.position:
         raise InputError(
             f"clean reads at position {clean_f.position} but corrupt at {corrupt_f.position}: put the slot in "
@@ -147,6 +157,29 @@ def patch(
             c_ids = (c if (c,) != a_ids else int(ends[0].topk(2).indices[1]),)
     clean_t = _target.make(model, clean_f, a_ids, c_ids)
     corrupt_t = _target.make(model, corrupt_f, a_ids, c_ids)
+    return _patch(model, hook, template, clean_f, corrupt_f, clean_t, corrupt_t, progress)
+
+
+def _same_length(clean_f: Frame, corrupt_f: Frame) -> None:
+    if clean_f.T != corrupt_f.T:
+        raise InputError(
+            f"clean and corrupt must tokenize to the same length: clean has {clean_f.T} tokens, "
+            f"corrupt has {corrupt_f.T}. Change words one token for one token."
+        )
+
+
+@torch.no_grad()
+def _patch(
+    model: Model,
+    hook: str,
+    template: str,
+    clean_f: Frame,
+    corrupt_f: Frame,
+    clean_t: _target.Target,
+    corrupt_t: _target.Target,
+    progress: bool,
+) -> PatchingResult:
+    """Every (layer, position) patched from the clean rows into the corrupt ones, scored by the targets."""
     names = _hooks.names(template, model.n_layers)
     final = _hooks.final_resid_name(model)
     rows, mask = _target.batch_rows(clean_t, 1)
@@ -160,9 +193,10 @@ def patch(
     values = _values(model, clean_t, ends)
     clean_diff, corrupt_diff = float(values[0]), float(values[1])
     if abs(clean_diff - corrupt_diff) < 1e-6:
+        what = "logit difference" if clean_t.objective is None else "objective"
         raise InputError(
-            "the clean and corrupt runs give the same logit difference, so there is nothing to restore: "
-            "make the corrupt input change the answer"
+            f"the clean and corrupt runs give the same {what}, so there is nothing to restore: "
+            "make the corrupt input change it"
         )
     T = clean_f.T
     restored = torch.zeros(model.n_layers, T)
@@ -173,6 +207,7 @@ def patch(
         # reads exactly 1 and no restoration exactly 0 (one matrix product, one rounding).
         diffs = _values(model, clean_t, torch.cat([ends, patched]))  # (2 + T,)
         restored[layer] = (diffs[2:] - diffs[1]) / (diffs[0] - diffs[1])
+    user = clean_t.objective is not None
     return PatchingResult(
         model_name=model.name,
         kind=model.kind,
@@ -180,20 +215,38 @@ def patch(
         corrupt_tokens=corrupt_f.str_tokens,
         hook=hook,
         restored=restored.numpy(),
-        answer=ids_str(model, clean_t.answer),
-        contrast=ids_str(model, clean_t.contrast),
-        position=pos,
+        answer="" if user else ids_str(model, clean_t.answer),
+        contrast="" if user else ids_str(model, clean_t.contrast),
+        position=None if user else clean_f.position,
         clean_diff=clean_diff,
         corrupt_diff=corrupt_diff,
-        warnings=patch_warnings(clean_diff, corrupt_diff),
+        warnings=objective_warnings(clean_diff, corrupt_diff)
+        if user
+        else patch_warnings(clean_diff, corrupt_diff),
+        objective=_target.objective_label(clean_t.objective) if user else None,
     )
 
 
 def _values(model: Model, target: _target.Target, reads: torch.Tensor) -> torch.Tensor:
-    """The objective ``(B,)`` from residuals at the read sites ``(B, s, d_model)``, decoded as one
-    ``(B * n, d_model)`` matrix: only the read positions, never the ``(batch, T, d_vocab)`` output."""
+    """The objective ``(B,)`` from residuals at the read sites ``(B, s, d_model)``: a user objective of them,
+    or the answer's, decoded as one ``(B * n, d_model)`` matrix: only the read positions, never the
+    ``(batch, T, d_vocab)`` output."""
+    if target.objective is not None:
+        return target.score(model, reads)
     B, n, d = reads.shape
     return target.value(model.decode_resid(reads.reshape(B * n, d)).reshape(B, n, -1))
+
+
+def objective_warnings(clean: float, corrupt: float) -> tuple[str, ...]:
+    """Why restored fractions of a user objective may mean nothing: clean and corrupt almost equal (the
+    objective's scale is its own, so the bound is relative)."""
+    gap = abs(clean - corrupt)
+    if gap >= 1e-4 * max(1.0, abs(clean), abs(corrupt)):
+        return ()
+    return (
+        f"clean and corrupt give almost the same objective ({clean:.6g} and {corrupt:.6g}): the restored "
+        "fractions divide by that gap and are mostly rounding noise; make the corrupt input change it more",
+    )
 
 
 def patch_warnings(clean_diff: float, corrupt_diff: float) -> tuple[str, ...]:

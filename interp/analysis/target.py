@@ -6,17 +6,22 @@ contrast's]. A causal model reads them as a teacher-forced continuation after th
 plus the answer's first tokens); a masked LM reads them at one mask per token, all masked at once. Where the
 contrast needs other tokens in the row (a causal continuation, or a masked slot of another length), it gets a
 second row; every analysis runs the rows as one batch.
+
+A user objective (``objective=``, a function of the final residual stream ``(batch, T, d_model)`` to
+``(batch,)``) replaces the answer: its target reads every position of the frame's one row, so the reads are the
+final residual stream itself, and nothing is decoded. It is what a model without a language-model head can
+still be asked about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from interp.errors import InputError
+from interp.errors import InputError, InterpError, NonFiniteError, clip, echo
 from interp.models.frame import Frame, answer_ids, ids_str
 from interp.models.handle import Model
 
@@ -49,6 +54,9 @@ class Target:
     """T of the frame: positions from here on (a causal continuation) are the answer, not the input."""
     causal: bool
     """Whether the rows are a causal model's (rows share the prefix) or a masked LM's."""
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None
+    """A user objective of the final residual stream, scored instead of an answer (then every position of
+    row 0 is a site, and there are no reads)."""
 
     @property
     def n_rows(self) -> int:
@@ -72,6 +80,13 @@ class Target:
         scores = logits.float().log_softmax(-1) if self.log_prob else logits.float()
         return (self._picked(scores) * self.read_sign.to(scores.device)).sum(-1)
 
+    def score(self, model: Model, reads: torch.Tensor) -> torch.Tensor:
+        """The objective ``(B,)`` from the final residual stream at the sites ``(B, s, d_model)``: the user
+        objective of it, or the answer's value from its decoded logits."""
+        if self.objective is not None:
+            return objective_values(self.objective, reads)
+        return self.value(model.decode_resid(reads))
+
     def answer_logprob(self, logits: torch.Tensor) -> torch.Tensor:
         """Summed log-probability ``(B,)`` of the answer's tokens (its probability is the exp of this)."""
         picked = self._picked(logits.float().log_softmax(-1))
@@ -79,7 +94,94 @@ class Target:
 
 
 def tokens_of(model: Model, word: Any, *, allow_unknown: bool, role: str) -> tuple[int, ...] | None:
+    """The token ids of an answer or contrast (None for None). Answers are read through the language-model
+    head, so a model without one raises :class:`~interp.errors.NoLMHeadError` here: the check every
+    answer-based analysis passes first, before any forward pass."""
+    model.require_lm_head()
     return None if word is None else answer_ids(model, word, allow_unknown=allow_unknown, role=role)
+
+
+# ---- user objectives ------------------------------------------------------------------------------------------
+
+
+def check_objective(objective: Any, **given: Any) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``objective`` if it can be one: a callable, given without an answer, contrast or read position (the
+    keywords in ``given`` that are not None)."""
+    if not callable(objective):
+        raise InputError(
+            f"objective must be a function of the final residual stream (batch, T, d_model) -> (batch,), got "
+            f"{echo(objective)}; e.g. objective=interp.objectives.similarity(model, 'another text')"
+        )
+    clash = [k for k, v in given.items() if v is not None]
+    if clash:
+        raise InputError(
+            f"pass objective= or {'/'.join(f'{k}=' for k in clash)}, not both: an objective is scored from the "
+            "whole final residual stream and replaces the answer and its read position"
+        )
+    return objective
+
+
+def objective_label(objective: Callable[..., Any]) -> str:
+    """How a result names a user objective: its ``label``, else its function name."""
+    label = getattr(objective, "label", None)
+    if not isinstance(label, str) or not label:
+        name = getattr(objective, "__name__", None)
+        label = name if isinstance(name, str) and name != "<lambda>" else "objective"
+    return clip(label)
+
+
+def objective_values(objective: Callable[[torch.Tensor], torch.Tensor], resid: torch.Tensor) -> torch.Tensor:
+    """``objective(resid)`` for the final residual stream ``(B, T, d_model)``, checked: ``(B,)`` finite floats.
+    Whatever the function raises or returns otherwise is an InterpError that says what it must do."""
+    name = objective_label(objective)
+    try:
+        out = objective(resid)
+    except InterpError:
+        raise
+    except Exception as err:
+        raise InputError(
+            f"the objective {name!r} raised {type(err).__name__}: {clip(str(err))}. It is called with the final "
+            "residual stream, a float tensor (batch, T, d_model), and must return one number per row, (batch,)"
+        ) from err
+    B = resid.shape[0]
+    if not (isinstance(out, torch.Tensor) and out.dtype.is_floating_point and tuple(out.shape) == (B,)):
+        got = (
+            f"a {out.dtype} tensor of shape {tuple(out.shape)}"
+            if isinstance(out, torch.Tensor)
+            else echo(out)
+        )
+        raise InputError(
+            f"the objective {name!r} returned {got}: it must return a float tensor of shape ({B},), one number "
+            f"per row of the final residual stream it is given, shape {tuple(resid.shape)}"
+        )
+    if not bool(torch.isfinite(out.detach()).all()):
+        raise NonFiniteError(
+            f"the objective {name!r} returned NaN or infinite values: make it finite for every input (e.g. add "
+            "a small epsilon where it divides by a norm)"
+        )
+    return out.float()
+
+
+def of_objective(model: Model, frame: Frame, objective: Callable[[torch.Tensor], torch.Tensor]) -> Target:
+    """The target of a user objective on ``frame``: one row, the frame's tokens, with a site at every position,
+    so that its reads are the final residual stream itself ``(B, T, d_model)``."""
+    T = frame.T
+    none = torch.zeros(0, dtype=torch.long)
+    return Target(
+        answer=(),
+        contrast=None,
+        rows=frame.tokens,
+        lengths=(T,),
+        site_row=torch.zeros(T, dtype=torch.long),
+        site_pos=torch.arange(T),
+        read_site=none,
+        read_token=none,
+        read_sign=torch.zeros(0),
+        log_prob=False,
+        frame_length=T,
+        causal=model.kind == "causal",
+        objective=objective,
+    )
 
 
 def make(
@@ -180,6 +282,23 @@ def reads_of(target: Target, resid: torch.Tensor) -> torch.Tensor:
     return resid[:, target.site_row.to(resid.device), target.site_pos.to(resid.device)]
 
 
+def read_resid(
+    model: Model,
+    target: Target,
+    repeat: int = 1,
+    hooks: Mapping[str, Any] | None = None,
+) -> torch.Tensor:
+    """The final residual stream at the sites ``(repeat, s, d_model)`` of ``repeat`` copies of the rows (hooks
+    attached by the caller or given here fire)."""
+    rows, mask = batch_rows(target, repeat)
+    if hooks:
+        with model.hooks(hooks):
+            resid = model.final_resid(rows, attention_mask=mask)
+    else:
+        resid = model.final_resid(rows, attention_mask=mask)
+    return reads_of(target, resid)
+
+
 def read_logits(
     model: Model,
     target: Target,
@@ -188,10 +307,4 @@ def read_logits(
 ) -> torch.Tensor:
     """Logits at the sites ``(repeat, s, d_vocab)`` of ``repeat`` copies of the rows (hooks attached by the
     caller or given here fire); only the read positions are decoded."""
-    rows, mask = batch_rows(target, repeat)
-    if hooks:
-        with model.hooks(hooks):
-            resid = model.final_resid(rows, attention_mask=mask)
-    else:
-        resid = model.final_resid(rows, attention_mask=mask)
-    return model.decode_resid(reads_of(target, resid))
+    return model.decode_resid(read_resid(model, target, repeat, hooks))

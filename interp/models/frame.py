@@ -352,7 +352,7 @@ def _plain(
         pos = T - 1
     else:
         masks = mask_positions(model, tokens)
-        if not masks and require_read:
+        if not masks and require_read and model.has_lm_head:  # without a head nothing is read anyway
             raise InputError(
                 f"{model.name} is a masked LM and the text has no slot to read: write {SLOT} where the answer "
                 f"goes (e.g. {EXAMPLE}), put {model.tokenizer.mask_token} there, or pass position="

@@ -8,7 +8,7 @@ from typing import Any
 import torch
 
 from interp import checks
-from interp.errors import InputError, NonFiniteError, echo
+from interp.errors import InputError, NoLMHeadError, NonFiniteError, echo
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
 from interp.models import repair as _repair
@@ -23,11 +23,22 @@ class Model:
     """A language model reached through TransformerLens hook names.
 
     Build one with :func:`interp.load` or :func:`interp.wrap`. ``kind`` is ``"causal"`` (each position sees the
-    past) or ``"bidirectional"`` (each position sees both sides; a masked LM). ``bridge`` is the
-    TransformerBridge underneath, for anything this handle does not cover.
+    past) or ``"bidirectional"`` (each position sees both sides; a masked LM). ``has_lm_head`` is False for an
+    encoder-only checkpoint (``BertModel``, a sentence encoder): it has attention, activations and objectives of
+    its final states, but no logits or answers. ``bridge`` is the TransformerBridge underneath, for anything
+    this handle does not cover.
     """
 
-    def __init__(self, bridge: Any, tokenizer: Any, *, name: str, kind: str, revision: str | None = None):
+    def __init__(
+        self,
+        bridge: Any,
+        tokenizer: Any,
+        *,
+        name: str,
+        kind: str,
+        revision: str | None = None,
+        has_lm_head: bool = True,
+    ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
         self.bridge = bridge
@@ -35,6 +46,7 @@ class Model:
         self.name = name
         self.kind = kind
         self.revision = revision
+        self.has_lm_head = bool(has_lm_head)
         cfg = bridge.cfg
         self.n_layers: int = int(cfg.n_layers)
         self.n_heads: int = int(cfg.n_heads)
@@ -47,7 +59,24 @@ class Model:
     def __repr__(self) -> str:
         return (
             f"Model({self.name!r}, kind={self.kind!r}, n_layers={self.n_layers}, n_heads={self.n_heads}, "
-            f"d_model={self.d_model}, d_vocab={self.d_vocab}, n_ctx={self.n_ctx}, device={str(self.device)!r})"
+            f"d_model={self.d_model}, d_vocab={self.d_vocab}, n_ctx={self.n_ctx}, device={str(self.device)!r}"
+            + ("" if self.has_lm_head else ", has_lm_head=False")
+            + ")"
+        )
+
+    def require_lm_head(self) -> None:
+        """Raise :class:`interp.errors.NoLMHeadError`, saying what works instead, if the model has no
+        language-model head. Every analysis that reads answers or logits passes through here first."""
+        if self.has_lm_head:
+            return
+        raise NoLMHeadError(
+            f"{self.name} has no language-model head (an encoder-only checkpoint), so it has no logits or answers "
+            "to read: the logit lens, answer=/contrast=, compare and the model's logits need one. "
+            "What works: interp.attention, interp.induction_scores, model.hooks(...) and "
+            "model.run_with_cache(...) (the final states are at "
+            f"{_hooks.final_resid_name(self)}), and attribute, ablate, head_importance and patch with objective=, "
+            "a function of the final residual stream (batch, T, d_model) -> (batch,), e.g. "
+            "objective=interp.objectives.similarity(model, 'another text')"
         )
 
     # ---- tokens -------------------------------------------------------------------------------------------
@@ -212,15 +241,23 @@ class Model:
         """Logits ``(batch, T, d_vocab)`` for validated tokens (hooks attached by the caller fire).
 
         Hooks that an interrupted clean-up left behind are removed first. NaN or infinite logits raise
-        :class:`interp.errors.NonFiniteError` naming the first hook point where such values appear.
+        :class:`interp.errors.NonFiniteError` naming the first hook point where such values appear. A model
+        without a language-model head has no logits: :class:`interp.errors.NoLMHeadError`.
         """
+        self.require_lm_head()
+        return self._run(tokens, attention_mask)
+
+    def _run(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """The forward pass behind :meth:`forward`: the logits, or an encoder's final states (never reported
+        as logits)."""
         tokens = self.check_tokens(tokens)
         attention_mask = checks.attention_mask(attention_mask, tokens)
         _repair.sweep(self)
         kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
         logits = self._forward(tokens, kwargs)
         if _nan.nonfinite("logits", logits):
-            self._nonfinite("the logits", lambda: self._forward(tokens, kwargs))
+            what = "the logits" if self.has_lm_head else "the final states"
+            self._nonfinite(what, lambda: self._forward(tokens, kwargs))
         return logits
 
     def _forward(self, tokens: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor:
@@ -240,7 +277,8 @@ class Model:
     ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
         """Run once and keep activations: ``(logits (batch, T, d_vocab), {hook_name: tensor})``.
 
-        ``names=None`` keeps every hook point; a list keeps only those (an empty list keeps none). Runs without
+        A model without a language-model head returns None for the logits (its final states are in the cache
+        at ``blocks.{n_layers - 1}.hook_resid_post``). ``names=None`` keeps every hook point; a list keeps only those (an empty list keeps none). Runs without
         gradients; tensors are detached. ``attention_mask`` (batch, T) marks real tokens of a padded batch.
         ``stop_after`` names a hook point after which the forward pass stops (logits are then None): the
         vocabulary-sized output is never computed. NaN or infinite values in the last activation computed
@@ -257,7 +295,8 @@ class Model:
 
         def run() -> torch.Tensor | None:
             try:
-                return self.forward(tokens, attention_mask=attention_mask)
+                out = self._run(tokens, attention_mask=attention_mask)
+                return out if self.has_lm_head else None
             except _hooks.StopForward:
                 if "last" not in seen:
                     raise  # a stop of the caller's, not ours
@@ -283,7 +322,7 @@ class Model:
 
         def run() -> None:
             try:
-                self.forward(tokens, attention_mask=attention_mask)
+                self._run(tokens, attention_mask=attention_mask)
             except _hooks.StopForward:
                 if "resid" not in box:
                     raise  # a stop of the caller's, not ours
@@ -332,7 +371,9 @@ class Model:
 
     def decode_resid(self, resid: torch.Tensor) -> torch.Tensor:
         """Logits from a residual stream ``(..., d_model)`` through the model's own final stages; NaN or
-        infinite logits raise :class:`interp.errors.NonFiniteError`."""
+        infinite logits raise :class:`interp.errors.NonFiniteError`; a model without a language-model head
+        raises :class:`interp.errors.NoLMHeadError`."""
+        self.require_lm_head()
         if (
             not isinstance(resid, torch.Tensor)
             or not resid.dtype.is_floating_point

@@ -6,6 +6,7 @@ load passes ``trust_remote_code=False`` and reads weights from safetensors only.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import os
 import warnings
@@ -21,6 +22,7 @@ from interp.errors import (
     UnsupportedArchitectureError,
     echo,
 )
+from interp.models import encoder as _encoder
 from interp.models import repair as _repair
 from interp.models import sources
 from interp.models.handle import Model
@@ -53,9 +55,12 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
         if arch.endswith("ForCausalLM") or arch.endswith("LMHeadModel"):
             return "causal"
     if model is not None:
+        if _encoder.encoder_of(model) is not None:
+            return "bidirectional"  # an encoder without a head: loaded encoder-only
         raise UnsupportedArchitectureError(
             f"{type(model).__name__} has no language-model head: wrap a *ForCausalLM, *LMHeadModel or "
-            "*ForMaskedLM model"
+            f"*ForMaskedLM model, or an encoder of {', '.join(_encoder.MASKED_LM)} (e.g. BertModel), which "
+            "loads encoder-only"
         )
     return SUPPORTED[model_type]
 
@@ -76,12 +81,14 @@ def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
         return name, str(folder)
     path = Path(name).expanduser()
     if path.exists():
+        if path.is_dir():
+            path = _encoder.transformer_folder(path)  # a sentence-transformers folder: its Transformer module
         if not path.is_dir() or not (path / "config.json").exists():
             raise ModelLoadError(
                 f"{echo(name)} is not a model folder: it needs a config.json, weights and a tokenizer, as written "
                 "by model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
             )
-        return path.name, str(path)
+        return Path(name).expanduser().name, str(path)
     return name, name
 
 
@@ -103,6 +110,10 @@ def load(
     name_or_path: str | os.PathLike, *, device: str | torch.device | None = None, dtype: Any = None
 ) -> Model:
     """Load a zoo model (``"tiny-causal"``, ``"tiny-bidirectional"``), a local HF folder or a hub id.
+
+    An encoder checkpoint without its language-model head (architectures ``BertModel``, ``RobertaModel``, a
+    sentence-transformers folder) loads encoder-only, with ``has_lm_head`` False; any other weight the
+    checkpoint lacks is refused rather than initialised at random.
 
     Attention is always eager, so attention patterns are real. ``device=None`` means CUDA when available;
     ``dtype`` is a floating-point dtype or its name (``"float32"``, the default; ``"float16"``,
@@ -129,6 +140,10 @@ def load(
 
     bars = hf_logging.is_progress_bar_enabled()
     hf_logging.disable_progress_bar()  # a per-tensor loading bar is noise for models this size, and in notebooks
+    # transformers' load report is replaced by interp's own reading of the loading info below: weights it
+    # would initialise are refused or, for an encoder's missing head, dropped; unused weights are harmless.
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -143,6 +158,8 @@ def load(
                 dtype=dtype,
                 output_loading_info=True,
             )
+            if kind == "bidirectional":
+                hf_model, info = headless(hf_model, info)
             refuse_new_weights(name, info)
             tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False)
     except ModelLoadError:
@@ -157,6 +174,7 @@ def load(
             f"could not load the model or tokenizer of {echo(name)}: {type(err).__name__}: {echo(str(err))}"
         ) from err
     finally:
+        hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
     return wrap(hf_model, tokenizer, name=name, device=dev, revision=getattr(config, "_commit_hash", None))
@@ -173,6 +191,22 @@ def _group(key: str) -> str:
     return ".".join(parts[: digit + 1 if digit is not None else min(2, len(parts) - 1)] or parts) + ".*"
 
 
+def headless(hf_model: Any, info: dict) -> tuple[Any, dict]:
+    """A masked LM whose checkpoint lacks only the head (``BertModel`` weights, a sentence encoder): its encoder
+    alone, with no missing weights left, so that it loads encoder-only. Anything else is returned as it is."""
+    missing = set(info.get("missing_keys") or ())
+    encoder = getattr(hf_model, "base_model", None)
+    if (
+        not missing
+        or info.get("mismatched_keys")
+        or not all(k.startswith(HEAD_PREFIXES) for k in missing)
+        or encoder is hf_model
+        or _encoder.encoder_of(encoder) is None
+    ):
+        return hf_model, info
+    return encoder, {**info, "missing_keys": set()}  # the randomly initialised head is dropped unused
+
+
 def refuse_new_weights(name: str, info: dict) -> None:
     """Refuse a checkpoint that leaves any weight newly (randomly) initialised: its outputs would look like the
     model's and be noise. ``info`` is transformers' loading info (missing and mismatched keys)."""
@@ -184,9 +218,10 @@ def refuse_new_weights(name: str, info: dict) -> None:
     shown = ", ".join(groups[:6]) + (f" and {len(groups) - 6} more" if len(groups) > 6 else "")
     if all(k.startswith(HEAD_PREFIXES) for k in new):
         why = (
-            "this checkpoint has no language-model head (an encoder-only model): interp reads answers through "
-            "the model's own head and will not read them through random weights. Load a checkpoint saved with "
-            "its language-model head (e.g. a ...ForMaskedLM or ...ForCausalLM model)"
+            "this checkpoint has no language-model head: interp reads answers through the model's own head and "
+            "will not read them through random weights. Load a checkpoint saved with its head (a ...ForCausalLM "
+            f"or ...ForMaskedLM model); only encoders of {', '.join(_encoder.MASKED_LM)} load without one "
+            "(encoder-only)"
         )
     else:
         why = "the checkpoint is incomplete or does not match its config.json: save the model again and reload it"
@@ -205,8 +240,11 @@ def wrap(
 ) -> Model:
     """Wrap an already loaded Hugging Face causal or masked LM and its tokenizer.
 
-    The model is switched to eager attention and put in eval mode; the TransformerBridge wraps it in place.
-    Wrapping the same model again reuses that bridge: no hooks are added and the forward pass is as fast.
+    An encoder without a language-model head (``BertModel``, ``RobertaModel``, or the encoder inside a
+    classifier) is wrapped encoder-only: ``has_lm_head`` is False (attention, hooks and ``objective=`` work;
+    answers and the lens raise :class:`~interp.errors.NoLMHeadError`). The model is switched to eager attention
+    and put in eval mode; the TransformerBridge wraps it in place. Wrapping the same model again reuses that
+    bridge: no hooks are added and the forward pass is as fast.
     """
     from transformers import PreTrainedTokenizerBase
 
@@ -233,7 +271,8 @@ def wrap(
         bridge = _boot(hf_model, tokenizer, name, dev if dev is not None else default_device())
     elif dev is not None and dev != next(hf_model.parameters()).device:
         hf_model.to(dev)
-    model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision)
+    has_lm_head = _encoder.encoder_of(hf_model) is None
+    model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision, has_lm_head=has_lm_head)
     if _repair.EngineState.recorded(bridge) is None:
         # The bridge and transformers attach lasting hooks on the first forward; do it now, not mid-analysis,
         # then record every module's hooks: the state that Model.reset() restores.
@@ -253,35 +292,47 @@ def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any
         config._attn_implementation = "eager"
     hf_model.eval()
     hf_model.to(device)
-    # The bridge re-reads a tokenizer from its recorded origin unless it already adds BOS. A tokenizer built in
-    # memory has no origin to re-read, and an origin is read with trust_remote_code=False, never with code.
-    kwargs = tokenizer.init_kwargs
-    saved = {k: kwargs[k] for k in ("name_or_path", "trust_remote_code", "add_bos_token") if k in kwargs}
-    origin = getattr(tokenizer, "name_or_path", "") or ""
-    kwargs["name_or_path"] = origin
-    kwargs["trust_remote_code"] = False
-    if not origin:
-        kwargs["add_bos_token"] = True  # nothing to re-read: the bridge keeps this tokenizer
+    encoder = _encoder.encoder_of(hf_model)
+    engine_tokenizer = _engine_tokenizer(tokenizer)
+    # The engine finds the adapter by the config's architectures; a config built in memory has none.
+    declared = getattr(config, "architectures", None)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            bridge = TransformerBridge.boot_transformers(
-                str(getattr(config, "name_or_path", "") or name),
-                hf_model=hf_model,
-                tokenizer=tokenizer,
-                trust_remote_code=False,
-            )
-    except (ValueError, KeyError, OSError, TypeError, AssertionError) as err:
+            if encoder is not None:
+                bridge = _encoder.boot(encoder, engine_tokenizer, str(name))
+            else:
+                if not declared:
+                    config.architectures = [type(hf_model).__name__]
+                bridge = TransformerBridge.boot_transformers(
+                    str(getattr(config, "name_or_path", "") or name),
+                    hf_model=hf_model,
+                    tokenizer=engine_tokenizer,
+                    trust_remote_code=False,
+                )
+    except (ValueError, KeyError, OSError, TypeError, AssertionError, AttributeError) as err:
         raise ModelLoadError(f"the engine could not wrap {echo(name)}: {echo(str(err))}") from err
     finally:
-        for k in ("name_or_path", "trust_remote_code", "add_bos_token"):
-            kwargs.pop(k, None)
-        kwargs.update(saved)
+        if not declared and encoder is None:
+            config.architectures = declared  # the user's config stays as it was
     bridge.eval()
     for p in bridge.original_model.parameters():
         p.requires_grad_(False)
     object.__setattr__(hf_model, "_interp_bridge", bridge)  # wrap(hf_model) again reuses it
     return bridge
+
+
+def _engine_tokenizer(tokenizer: Any) -> Any:
+    """A copy of ``tokenizer`` for the engine, which normalises the tokenizer it is given in place (it adds
+    missing EOS, BOS and pad tokens) and re-reads it by its recorded name unless it already adds BOS: a model
+    built in memory has no name to re-read. The copy says it adds BOS, so nothing is read from disk or the hub,
+    and the user's tokenizer stays as it was. interp tokenizes with the original; the engine's copy serves only
+    strings handed to the engine directly."""
+    engine = copy.deepcopy(tokenizer)
+    engine.init_kwargs.update(
+        name_or_path=tokenizer.name_or_path or "", add_bos_token=True, trust_remote_code=False
+    )
+    return engine
 
 
 def _check_tokenizer(tok: Any, name: str) -> None:

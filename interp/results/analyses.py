@@ -207,7 +207,8 @@ class LensResult(Result):
 
 @dataclass(frozen=True, repr=False)
 class AttributionResult(Result):
-    """Per-token attribution of one objective (the answer's logit, minus the contrast's if given)."""
+    """Per-token attribution of one objective (the answer's logit, minus the contrast's if given; or a user
+    objective of the final residual stream)."""
 
     tokens: tuple[str, ...]
     """``(T,)`` token strings."""
@@ -216,30 +217,33 @@ class AttributionResult(Result):
     objective: float
     """The objective at the input, at ``position``: ``logit(answer) [- logit(contrast)]`` for single tokens
     (``objective_kind="logit"``), the summed log-probabilities of the answer's tokens [minus the contrast's]
-    otherwise (``"log_prob"``)."""
+    otherwise (``"log_prob"``), or the user objective's value (``"objective"``)."""
     delta: float
     """IG's absolute convergence delta (captum's); NaN for other methods."""
     attr_left_mass: float
     """Share of the content tokens' |scores| left of the slot (the slot itself, specials and masks excluded;
-    for causal models every input token is left of the slot, so this is 1)."""
+    for causal models every input token is left of the slot, so this is 1; 0 without a slot)."""
     attr_right_mass: float
     """Share of the content tokens' |scores| right of the slot (the two shares sum to 1 unless all are 0)."""
     method: str
     """``integrated_gradients``, ``saliency``, ``input_x_gradient`` or ``occlusion``."""
     answer: str
-    """The explained answer."""
+    """The explained answer (a user objective: its label)."""
     answer_ids: tuple[int, ...]
-    """Its token ids."""
-    position: int
-    """Position whose output is explained (causal: the last token before the slot; bidirectional: the mask)."""
-    slot: int
-    """Index of the slot: ``position + 1`` for causal models, ``position`` for bidirectional ones."""
+    """Its token ids (empty for a user objective)."""
+    position: int | None
+    """Position whose output is explained (causal: the last token before the slot; bidirectional: the mask);
+    None for a user objective, which reads the whole final residual stream."""
+    slot: int | None
+    """Index of the slot: ``position + 1`` for causal models, ``position`` for bidirectional ones; None for a
+    user objective."""
     contrast: str | None = None
     """The answer compared with, if any."""
     contrast_ids: tuple[int, ...] | None = None
     """Its token ids."""
     objective_kind: str = "logit"
-    """``"logit"`` (single tokens) or ``"log_prob"`` (summed log-probabilities)."""
+    """``"logit"`` (single tokens), ``"log_prob"`` (summed log-probabilities) or ``"objective"`` (a user
+    objective of the final residual stream, ``objective=``)."""
     baseline_objective: float = float("nan")
     """IG: the objective at the baseline (completeness: sum(scores) ~ objective - baseline_objective)."""
     settings: dict = field(default_factory=dict)
@@ -252,15 +256,24 @@ class AttributionResult(Result):
             object.__setattr__(self, "contrast_ids", tuple(int(i) for i in self.contrast_ids))
         T = len(self.tokens)
         _check(self.scores.shape == (T,), f"scores must be ({T},), got {self.scores.shape}")
-        _check(0 <= self.position < T, "position out of range")
+        user = self.objective_kind == "objective"
+        _check(
+            self.position is None if user else self.position is not None and 0 <= self.position < T,
+            "position out of range (None only for a user objective)",
+        )
+        _check((self.slot is None) == user, "a slot unless the objective is a user objective")
         left, right = self.attr_left_mass, self.attr_right_mass
         _check(-1e-6 <= left <= 1 + 1e-6 and -1e-6 <= right <= 1 + 1e-6, "masses in [0, 1]")
         _check(left + right <= 1 + 1e-6, "left + right mass must not exceed 1")
-        _check(self.objective_kind in ("logit", "log_prob"), "objective_kind is 'logit' or 'log_prob'")
+        _check(
+            self.objective_kind in ("logit", "log_prob", "objective"),
+            "objective_kind is 'logit', 'log_prob' or 'objective'",
+        )
 
     @property
     def answer_id(self) -> int:
         """The answer's first token."""
+        _check(bool(self.answer_ids), "a user objective has no answer token")
         return self.answer_ids[0]
 
     @property
@@ -284,6 +297,8 @@ class AttributionResult(Result):
     def _objective_text(self) -> str:
         if self.objective_kind == "logit":
             return "objective"
+        if self.objective_kind == "objective":
+            return "value"
         return "objective (summed log-probability)"
 
     def summary_text(self) -> str:
@@ -291,10 +306,15 @@ class AttributionResult(Result):
         top = np.argsort(-np.abs(self.scores))[:5]
         tops = ", ".join(f"{self.tokens[i]}({self.scores[i]:+.3f})" for i in top)
         delta = "" if math.isnan(self.delta) else f", IG delta {self.delta:.2e}"
+        if self.objective_kind == "objective":
+            head = f"user objective {target!r} of the final residual stream"
+            masses = ""
+        else:
+            head = f"target {target!r} at {self.position}"
+            masses = f"; mass left/right of slot {self.attr_left_mass:.2f}/{self.attr_right_mass:.2f}"
         return (
-            f"AttributionResult({self.model_name}, {self.kind}, {self.method}, target {target!r} at {self.position})\n"
-            f"  {self._objective_text()} {self.objective:.3f}; mass left/right of slot "
-            f"{self.attr_left_mass:.2f}/{self.attr_right_mass:.2f}{delta}\n  strongest: {tops}"
+            f"AttributionResult({self.model_name}, {self.kind}, {self.method}, {head})\n"
+            f"  {self._objective_text()} {self.objective:.3f}{masses}{delta}\n  strongest: {tops}"
         )
 
 

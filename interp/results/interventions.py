@@ -1,4 +1,9 @@
-"""Results of the interventions: ablation, head importance, activation patching."""
+"""Results of the interventions: ablation, head importance, activation patching.
+
+With an answer they report its probability (and logit, and the top-1); with a user objective (``objective=``, a
+function of the final residual stream) they report its value: :class:`ObjectiveAblationResult` and
+:class:`ObjectiveImportanceResult` for ablation, :class:`PatchingResult` with ``objective`` set for patching.
+"""
 
 from __future__ import annotations
 
@@ -130,6 +135,80 @@ class HeadImportanceResult(Result):
         )
 
 
+@dataclass(frozen=True, repr=False)
+class ObjectiveAblationResult(Result):
+    """A user objective before and after silencing a set of attention heads."""
+
+    tokens: tuple[str, ...]
+    """``(T,)`` token strings of the text the model read."""
+    text: str
+    """The text the model read."""
+    heads: tuple
+    """The ablated (layer, head) pairs."""
+    mode: str
+    """``zero`` or ``mean`` (mean over the reference texts)."""
+    objective: str
+    """The objective's label (e.g. ``similarity to 'a text'``)."""
+    value_before: float
+    """The objective without the ablation."""
+    value_after: float
+    """The objective with the heads silenced."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "heads", tuple(tuple(int(x) for x in h) for h in self.heads))
+        _check(bool(self.heads), "at least one ablated head")
+
+    @property
+    def change(self) -> float:
+        """value_after - value_before."""
+        return self.value_after - self.value_before
+
+    def to_dataframe(self):
+        import pandas as pd
+
+        return pd.DataFrame(
+            {"before": [self.value_before], "after": [self.value_after]}, index=[self.objective]
+        )
+
+    def summary_text(self) -> str:
+        heads = ", ".join(f"L{l}H{h}" for l, h in self.heads)
+        return (
+            f"ObjectiveAblationResult({self.model_name}, {self.kind}, {self.mode} ablation of {heads})\n"
+            f"  {self.objective}: {self.value_before:.4f} -> {self.value_after:.4f} ({self.change:+.4f})"
+        )
+
+
+@dataclass(frozen=True, repr=False)
+class ObjectiveImportanceResult(Result):
+    """Every head ablated in turn: how much a user objective moves."""
+
+    tokens: tuple[str, ...]
+    """``(T,)`` token strings."""
+    text: str
+    mode: str
+    objective: str
+    """The objective's label."""
+    value_before: float
+    """The objective without ablation."""
+    effects: np.ndarray
+    """``(n_layers, n_heads)`` change of the objective when that head alone is ablated."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "tokens", _tokens(self.tokens))
+        _check(self.effects.ndim == 2, "effects must be (n_layers, n_heads)")
+
+    def to_dataframe(self):
+        return head_table(effect=self.effects)
+
+    def summary_text(self) -> str:
+        l, h = np.unravel_index(np.abs(self.effects).argmax(), self.effects.shape)
+        return (
+            f"ObjectiveImportanceResult({self.model_name}, {self.kind}, {self.mode} ablation, {self.objective})\n"
+            f"  value before {self.value_before:.4f}; most important head L{l}H{h}: {self.effects[l, h]:+.4f}"
+        )
+
+
 MIN_GAP = 0.1
 """Below this clean - corrupt gap (in logit difference) the restored fractions are mostly noise."""
 
@@ -145,18 +224,23 @@ class PatchingResult(Result):
     hook: str
     """The patched activation (``resid_post``, ``attn_out``, ``mlp_out``, ...)."""
     restored: np.ndarray
-    """``(n_layers, T)``: (patched - corrupt) / (clean - corrupt) of logit(answer) - logit(contrast)."""
+    """``(n_layers, T)``: (patched - corrupt) / (clean - corrupt) of logit(answer) - logit(contrast), or of the
+    user objective."""
     answer: str
     contrast: str
-    position: int
-    """Read position."""
+    """(Both empty for a user objective.)"""
+    position: int | None
+    """Read position (None for a user objective, which reads the whole final residual stream)."""
     clean_diff: float
-    """logit(answer) - logit(contrast) in the clean run (summed log-probabilities for several tokens)."""
+    """logit(answer) - logit(contrast) in the clean run (summed log-probabilities for several tokens), or the
+    user objective's value."""
     corrupt_diff: float
     """The same in the corrupt run."""
     warnings: tuple[str, ...] = ()
     """Why the scores may mean nothing: the clean run does not prefer the answer, or clean and corrupt are
-    closer than :data:`MIN_GAP` apart."""
+    closer than :data:`MIN_GAP` apart (for a user objective: almost equal)."""
+    objective: str | None = None
+    """The user objective's label when patching toward one (``objective=``); None for an answer."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
@@ -165,7 +249,10 @@ class PatchingResult(Result):
         T = len(self.tokens)
         _check(len(self.corrupt_tokens) == T, "clean and corrupt must have the same length")
         _check(self.restored.ndim == 2 and self.restored.shape[1] == T, f"restored must be (L, {T})")
-        _check(0 <= self.position < T, "position out of range")
+        if self.objective is None:
+            _check(self.position is not None and 0 <= self.position < T, "position out of range")
+        else:
+            _check(self.position is None, "a user objective has no read position")
 
     @property
     def changed(self) -> list[int]:
@@ -183,9 +270,11 @@ class PatchingResult(Result):
 
     def summary_text(self) -> str:
         l, t = np.unravel_index(self.restored.argmax(), self.restored.shape)
+        target = f"{self.answer!r} vs {self.contrast!r}" if self.objective is None else self.objective
+        measure, digits = ("logit diff", 2) if self.objective is None else ("objective", 4)
         return (
-            f"PatchingResult({self.model_name}, {self.kind}, {self.hook}, {self.answer!r} vs {self.contrast!r})\n"
-            f"  logit diff clean {self.clean_diff:.2f}, corrupt {self.corrupt_diff:.2f}; changed tokens "
+            f"PatchingResult({self.model_name}, {self.kind}, {self.hook}, {target})\n"
+            f"  {measure} clean {self.clean_diff:.{digits}f}, corrupt {self.corrupt_diff:.{digits}f}; changed tokens "
             f"{[self.tokens[i] for i in self.changed]}; strongest restore {self.restored[l, t]:.2f} at block {l}, "
             f"token {t} {self.tokens[t]!r}" + "".join(f"\n  warning: {w}" for w in self.warnings)
         )

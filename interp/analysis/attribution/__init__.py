@@ -2,12 +2,14 @@
 
 ``interp.attribute(model, text, answer=..., contrast=..., method=..., position=..., n_steps=...)`` explains the
 objective at the read position of :meth:`interp.Model.frame`: ``logit(answer) [- logit(contrast)]`` for single
-tokens, the summed log-probabilities for answers of several tokens.
+tokens, the summed log-probabilities for answers of several tokens, or ``objective=``: a function of the final
+residual stream, which is what a model without a language-model head can be asked about.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -51,6 +53,7 @@ def attribute(
     *,
     answer: str | int | None = None,
     contrast: str | int | None = None,
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
     method: str = "integrated_gradients",
     position: int | None = None,
     n_steps: int = 50,
@@ -69,9 +72,18 @@ def attribute(
     ``n_steps``. The other methods ignore both. ``n_steps`` is at most ``MAX_N_STEPS`` (1000). The memory the
     method needs is estimated before anything is allocated; past what the machine has (free GPU memory, or
     the system's available memory) it is refused with :class:`interp.errors.ResourceError` giving the estimate.
+
+    ``objective``, instead of an answer: a function from the final residual stream ``(batch, T, d_model)`` to
+    one number per row ``(batch,)``, e.g. ``interp.objectives.similarity(model, "another text")``. The text is
+    then read whole (no slot, no read position); this works on a model without a language-model head.
     """
     checks.model(model)
     method, n_steps, tolerance = check_method(method, n_steps, tolerance)
+    if objective is not None:
+        fn = _target.check_objective(objective, answer=answer, contrast=contrast, position=position)
+        frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
+        check_memory(model, frame.T, 1, method, n_steps, tolerance)
+        return explain(model, frame, _target.of_objective(model, frame, fn), method, n_steps, tolerance)
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
     c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
     frame = _frame(
@@ -93,6 +105,7 @@ def estimate_memory(
     *,
     answer: str | int | None = None,
     contrast: str | int | None = None,
+    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
     method: str = "integrated_gradients",
     n_steps: int = 50,
     tolerance: float | None = 0.01,
@@ -103,10 +116,14 @@ def estimate_memory(
 
     The estimate grows with the tokens (their square, through the attention patterns), the model's layers
     and width, and for integrated gradients with one batch of path steps (``n_steps``, up to 8x with a
-    tolerance). ``answer`` None is taken as one token.
+    tolerance). ``answer`` None is taken as one token; with ``objective`` the text is one row as it stands.
     """
     checks.model(model)
     method, n_steps, tolerance = check_method(method, n_steps, tolerance)
+    if objective is not None:
+        _target.check_objective(objective, answer=answer, contrast=contrast)
+        frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
+        return attribution_memory(model, frame.T, 1, method, n_steps, tolerance)
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer") or (0,)
     c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
     frame = _frame(model, text, n_slot=len(a_ids), allow_unknown=allow_unknown)
@@ -138,9 +155,14 @@ def explain(
             value = float(objective(objective.inputs)[0])
     out = METHODS[method](objective, n_steps=n_steps, tolerance=tolerance)
     scores = out["scores"].float().cpu().numpy()[: frame.T]
-    left, right = frame.side_shares(scores)
+    left, right = frame.side_shares(scores) if target.objective is None else (0.0, 0.0)  # no slot, no sides
     delta = out.get("delta", math.nan)
     baseline = value - out["gap"] if "gap" in out else math.nan
+    if target.objective is not None:
+        answer, position, slot, kind = _target.objective_label(target.objective), None, None, "objective"
+    else:
+        answer, position, slot = ids_str(model, target.answer), frame.position, frame.slot
+        kind = "log_prob" if target.log_prob else "logit"
     return AttributionResult(
         model_name=model.name,
         kind=model.kind,
@@ -151,13 +173,13 @@ def explain(
         attr_left_mass=float(left),
         attr_right_mass=float(right),
         method=method,
-        answer=ids_str(model, target.answer),
+        answer=answer,
         answer_ids=target.answer,
-        position=frame.position,
-        slot=frame.slot,
+        position=position,
+        slot=slot,
         contrast=None if target.contrast is None else ids_str(model, target.contrast),
         contrast_ids=target.contrast,
-        objective_kind="log_prob" if target.log_prob else "logit",
+        objective_kind=kind,
         baseline_objective=baseline,
         settings=out.get("settings", {}),
     )

@@ -1,7 +1,8 @@
 """The one objective every attribution method explains, as a function of the input's token embeddings.
 
 The objective is the :class:`~interp.analysis.target.Target`'s: ``logit(answer) [- logit(contrast)]`` at the read
-position for single tokens, the summed log-probabilities for several. Methods perturb the token embeddings of
+position for single tokens, the summed log-probabilities for several, or a user objective of the final residual
+stream. Methods perturb the token embeddings of
 row 0 (the frame's tokens, plus a causal answer's continuation, which stays fixed); a contrast that needs its own
 row (another continuation, another number of masks) is built from the same embeddings, so one input explains
 both sides.
@@ -84,7 +85,7 @@ class Objective:
         # Only the reads are decoded: the (batch, T, d_vocab) logits are never built.
         with m.hooks({_hooks.TOKEN_EMBED: replace}):
             resid = m.final_resid(rows, attention_mask=mask)
-        return t.value(m.decode_resid(reads_of(t, resid)))
+        return t.score(m, reads_of(t, resid))
 
 
 def step_bytes(model: Model, n_tokens: int) -> int:
