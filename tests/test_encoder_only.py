@@ -188,6 +188,8 @@ def _head_based_calls(m, causal):
     probe = "anna lives in ___ ."
     return {
         "logit_lens": lambda: interp.logit_lens(m, probe),
+        "tuned lens": lambda: interp.logit_lens(m, probe, lens="tuned"),
+        "tuned_lens training": lambda: interp.tuned_lens(m, texts=[TEXT], steps=1, progress=False),
         "attribute with an answer": lambda: interp.attribute(m, probe, answer="oslo"),
         "attribute without anything": lambda: interp.attribute(m, TEXT),
         "estimate_memory": lambda: interp.estimate_memory(m, probe),

@@ -55,6 +55,7 @@ def logit_lens(
     by :func:`interp.tuned_lens` for these weights.
     """
     checks.model(model)
+    model.require_lm_head()  # before the tuned lens's translators, which a model without a head never has
     lens = checks.choice("lens", lens, ("logit", "tuned"))
     translators = translators_for(model) if lens == "tuned" else None
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
