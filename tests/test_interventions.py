@@ -112,6 +112,25 @@ def test_mean_ablation_uses_the_reference_mean(pair):
     torch.testing.assert_close(one[0], cache["blocks.0.attn.hook_z"][0].mean(0))
 
 
+def test_reference_means_are_reused_until_the_reference_or_a_weight_changes(pair):
+    from interp.analysis import ablation
+
+    m = pair[0]
+    first = ablation._means(m, "mean", list(REFERENCE))
+    assert ablation._means(m, "mean", list(REFERENCE)) is first  # same texts, same weights: computed once
+    assert ablation._means(m, "mean", REFERENCE[:2]) is not first
+    torch.testing.assert_close(ablation._means(m, "mean", list(REFERENCE)), first)
+    weight = next(m.bridge.parameters())
+    with torch.no_grad():
+        weight.add_(0.5)
+    try:
+        changed = ablation._means(m, "mean", list(REFERENCE))
+        assert changed is not first and not torch.allclose(changed, first)
+    finally:
+        with torch.no_grad():
+            weight.sub_(0.5)
+
+
 def test_patching_last_layer_restores_exactly_and_nothing_restores_nothing(pair):
     for m in pair:
         snap = _snapshot(m)

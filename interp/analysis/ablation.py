@@ -10,6 +10,8 @@ ablation moves that objective instead of an answer's probability, on models with
 
 from __future__ import annotations
 
+import weakref
+
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -99,10 +101,24 @@ def _check_mode(mode: str) -> None:
     checks.choice("ablation mode", mode, MODES)
 
 
+# The last reference means of each model, with what they were computed from: a loop of ablations over many
+# probes with one reference computes them once. Any in-place change of a weight bumps its version and misses.
+_LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor]] = weakref.WeakKeyDictionary()
+
+
 def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Tensor | None:
     if mode != "mean":
         return None
-    return mean_head_outputs(model, reference if reference is not None else reference_texts(model))
+    texts = reference if reference is not None else reference_texts(model)
+    if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):
+        key = (tuple(texts), tuple(p._version for p in model.bridge.parameters()))
+        hit = _LAST_MEANS.get(model)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        means = mean_head_outputs(model, texts)
+        _LAST_MEANS[model] = (key, means)
+        return means
+    return mean_head_outputs(model, texts)
 
 
 @torch.no_grad()
@@ -204,7 +220,7 @@ def ablate(
             value_before=float(values[0]),
             value_after=float(values[1]),
         )
-    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     frame = _frame(model, text, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
     target, logits = _read(model, frame, ids, [[], heads], mode, _means(model, mode, reference))
     prob = target.answer_logprob(logits).exp()  # (2,): before, after
@@ -255,7 +271,7 @@ def head_importance(
         return _objective_importance(
             model, probe, objective, answer, mode, reference, allow_unknown, progress
         )
-    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=probe)
     frame = _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
     means = _means(model, mode, reference)
     target, base = _read(model, frame, ids, [[]], mode, means)
