@@ -11,7 +11,6 @@ ablation moves that objective instead of an answer's probability, on models with
 from __future__ import annotations
 
 import weakref
-
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
