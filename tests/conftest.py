@@ -110,14 +110,25 @@ def tiny_folder(tmp_path_factory, word_tokenizer):
 
     def make(arch: str) -> str:
         if arch not in made:
-            config, cls = tiny_config(arch, word_tokenizer.get_vocab_size())
+            kind = "bidirectional" if arch in ("bert", "roberta") else "causal"
+            if arch == "qwen2":
+                # transformers reads a qwen2 folder with Qwen2Tokenizer whatever it holds (a word-level
+                # vocabulary became single letters): give it Qwen's own kind, byte-level BPE without a BOS.
+                from subword_tokenizers import qwen2_tokenizer
+
+                tok = qwen2_tokenizer(vocab_size=1000)
+            else:
+                tok = hf_tokenizer(word_tokenizer, kind)
+            config, cls = tiny_config(arch, len(tok))
+            if arch == "qwen2":
+                config.bos_token_id = config.eos_token_id = tok.eos_token_id
+                config.pad_token_id = None  # as Qwen's configs: its pad is <|endoftext|>, a token it reads
             config._attn_implementation = "eager"
             torch.manual_seed(0)
             model = cls(config)
             folder = tmp_path_factory.mktemp(arch)
             model.save_pretrained(folder)
-            kind = "bidirectional" if arch in ("bert", "roberta") else "causal"
-            hf_tokenizer(word_tokenizer, kind).save_pretrained(folder)
+            tok.save_pretrained(folder)
             made[arch] = str(folder)
         return made[arch]
 

@@ -64,7 +64,7 @@ class Reading:
 def frame_probe(
     model: Model, probe: str, answer: Any, allow_unknown: bool
 ) -> tuple[Frame, tuple[int, ...] | None]:
-    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=probe)
     return _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown), ids
 
 

@@ -90,8 +90,8 @@ def decompose(
             f"{model.name} was loaded without its language-model head, and decompose splits an answer's logit: "
             "load the checkpoint with its head (a *ForCausalLM or *ForMaskedLM model)"
         )
-    a_ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
-    c_ids = tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
+    a_ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
+    c_ids = tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
     frame = _frame(
         model, text, n_slot=len(a_ids) if a_ids else 1, position=position, allow_unknown=allow_unknown
     )

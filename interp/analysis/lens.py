@@ -60,7 +60,7 @@ def logit_lens(
     translators = translators_for(model) if lens == "tuned" else None
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
     chunk = checks.integer("chunk", chunk, low=1)
-    ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
+    ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     frame = _frame(model, text, n_slot=len(ids) if ids else 1, position=position, allow_unknown=allow_unknown)
     names = _hooks.resid_names(model)
     # Stop after the last block: the model's own logits are exactly the lens's last row, never needed whole.

@@ -136,8 +136,8 @@ def patch(
         _same_length(*frames)
         targets = [_target.of_objective(model, f, fn) for f in frames]
         return _patch(model, hook, template, *frames, *targets, progress)
-    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
-    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
+    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=clean)
+    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=clean)
     n = len(a_ids) if a_ids else 1
     clean_f = _frame(model, clean, n_slot=n, allow_unknown=allow_unknown)
     corrupt_f = _frame(model, corrupt, n_slot=n, allow_unknown=allow_unknown)

@@ -93,12 +93,17 @@ class Target:
         return picked[:, (self.read_sign > 0).to(picked.device)].sum(-1)
 
 
-def tokens_of(model: Model, word: Any, *, allow_unknown: bool, role: str) -> tuple[int, ...] | None:
-    """The token ids of an answer or contrast (None for None). Answers are read through the language-model
-    head, so a model without one raises :class:`~interp.errors.NoLMHeadError` here: the check every
-    answer-based analysis passes first, before any forward pass."""
+def tokens_of(
+    model: Model, word: Any, *, allow_unknown: bool, role: str, text: Any = None
+) -> tuple[int, ...] | None:
+    """The token ids of an answer or contrast (None for None), written as the model writes them at the slot of
+    ``text`` (:func:`~interp.models.writing.answer_ids`). Answers are read through the language-model head, so a
+    model without one raises :class:`~interp.errors.NoLMHeadError` here: the check every answer-based analysis
+    passes first, before any forward pass."""
     model.require_lm_head()
-    return None if word is None else answer_ids(model, word, allow_unknown=allow_unknown, role=role)
+    return (
+        None if word is None else answer_ids(model, word, allow_unknown=allow_unknown, role=role, text=text)
+    )
 
 
 # ---- user objectives ------------------------------------------------------------------------------------------

@@ -25,11 +25,16 @@ import torch
 
 from interp import checks
 from interp.errors import InputError, echo
+from interp.models.writing import SLOT, unknown_id
+
+# Re-exported: the analyses read answers and token strings from the reading rule's module.
+from interp.models.writing import answer_ids as answer_ids
+from interp.models.writing import ids_str as ids_str
+from interp.models.writing import token_str as token_str
 
 if TYPE_CHECKING:
     from interp.models.handle import Model
 
-SLOT = "___"
 EXAMPLE = "'The keys to the cabinet ___ on the table .'"
 _UNDERSCORES = re.compile(r"_{2,}")
 
@@ -139,97 +144,12 @@ def split_probe(probe: str) -> tuple[str, str]:
     return before, after
 
 
-# ---- answers ------------------------------------------------------------------------------------------------
-
-
-def _unknown_id(model: Model) -> int | None:
-    tok = model.tokenizer
-    if tok.unk_token_id is None or tok.unk_token in {tok.bos_token, tok.eos_token, tok.pad_token}:
-        return None  # byte-level vocabularies (GPT-2) have no unknown token: every word is spelled out
-    return tok.unk_token_id
-
-
-def answer_ids(
-    model: Model, answer: Any, *, allow_unknown: bool = False, role: str = "answer"
-) -> tuple[int, ...]:
-    """The token ids of ``answer`` as the model writes it at a slot: a word, a token id or a list of ids.
-
-    A word is written as it stands after a space: SentencePiece marks a word start on the bare word itself
-    (``▁key``), byte-level BPE needs the space (``Ġkey``; its bare form is a piece from inside a word), WordPiece
-    ignores it (and lower-cases where the tokenizer does). A word outside the vocabulary is an error naming it.
-    """
-    if isinstance(answer, bool) or answer is None:
-        raise InputError(f"an {role} must be a word, a token id or a list of token ids, got {echo(answer)}")
-    if isinstance(answer, (int, np.integer)):
-        answer = [int(answer)]
-    if isinstance(answer, (list, tuple)):
-        if (
-            not answer
-            or len(answer) > model.n_ctx
-            or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in answer)
-        ):
-            raise InputError(
-                f"an {role} given as token ids must be a non-empty list of at most {model.n_ctx} integers, got "
-                f"{echo(answer)}"
-            )
-        for i in answer:
-            if not 0 <= int(i) < model.d_vocab:
-                raise InputError(
-                    f"token id {int(i)} is outside the vocabulary [0, {model.d_vocab}) of {model.name}"
-                )
-        return tuple(int(i) for i in answer)
-    if not isinstance(answer, str) or not answer.strip():
-        raise InputError(f"an {role} must be a non-empty word or a token id, got {echo(answer)}")
-    model.check_length(answer, f"the {role}")
-    tok = model.tokenizer
-    lower = getattr(tok, "do_lower_case", False)
-
-    def ids_of(text: str) -> list[int]:
-        return tok(text.lower() if lower else text, add_special_tokens=False)["input_ids"]
-
-    if answer.startswith(" "):
-        candidates = [ids_of(answer)]
-    else:
-        bare, spaced = ids_of(answer), ids_of(" " + answer)
-        marks_start = bool(bare) and str(tok.convert_ids_to_tokens(bare[0])).startswith(("▁", "Ġ"))
-        candidates = [bare, spaced] if marks_start else [spaced, bare]
-    unk = _unknown_id(model)
-    best = next((ids for ids in candidates if ids and (unk not in ids or allow_unknown)), None)
-    if best is None:
-        raise InputError(
-            f"{role} {echo(answer.strip())} is not in {model.name}'s vocabulary: pick a word it knows "
-            "(or pass allow_unknown=True to score the unknown token)"
-        )
-    return tuple(best)
-
-
-def token_str(model: Model, token_id: int) -> str:
-    """A token as display text (stripped; its id if it decodes to nothing), remembered per tokenizer."""
-    token_id = int(token_id)
-    memo = getattr(model, "_token_strs", None)
-    if memo is None or memo[0] is not model.tokenizer:
-        memo = (model.tokenizer, {})
-        model._token_strs = memo
-    text = memo[1].get(token_id)
-    if text is None:
-        text = model.tokenizer.decode([token_id], clean_up_tokenization_spaces=False).strip() or str(token_id)
-        memo[1][token_id] = text
-    return text
-
-
-def ids_str(model: Model, ids: tuple[int, ...]) -> str:
-    """Several tokens as the text they spell."""
-    if len(ids) == 1:
-        return token_str(model, ids[0])
-    return model.tokenizer.decode(list(ids), clean_up_tokenization_spaces=False).strip() or str(list(ids))
-
-
 # ---- unknown words ------------------------------------------------------------------------------------------
 
 
 def check_known(model: Model, text: str, tokens: torch.Tensor) -> None:
     """Raise if ``text``'s words map to the unknown token, naming those words."""
-    unk = _unknown_id(model)
+    unk = unknown_id(model)
     if unk is None or unk not in tokens[0].tolist():
         return
     tok = model.tokenizer
@@ -318,9 +238,7 @@ def frame(
         if mask is None:
             raise InputError(f"{model.name} has no mask token, so it cannot read a {SLOT} slot")
         n_slot = checks.integer("n_slot", n_slot, low=1, high=model.n_ctx)
-        # Masks side by side: a space between them is a token of its own for byte-level vocabularies whose
-        # mask token keeps the space before it.
-        read_text = before + mask * n_slot + after
+        read_text = masked_text(model, before, mask * n_slot, after)
     tokens = model.to_tokens(read_text)
     if not allow_unknown:
         check_known(model, read_text, tokens)
@@ -340,6 +258,21 @@ def frame(
     if position is not None:
         pos = _check_position(position, T)
     return _build(model, text, read_text, tokens, pos, slot, count, is_probe=True)
+
+
+def masked_text(model: Model, before: str, masks: str, after: str) -> str:
+    """The probe with its slot masked, spaced the way the tokenizer expects: each mask stands for a whole
+    answer token, the space before the word included (``Ġowl``, ``▁owl``). A mask token that does not take the
+    space before it (no ``lstrip``) would leave that space as a token of its own (``Ġ``, ``▁``) between the
+    word before and the masks, which the model never saw in training: then the masks follow the word directly.
+    The masks stand side by side for the same reason."""
+    spaced = before + masks + after
+    glued = before.rstrip() + masks + after
+    if glued == spaced or not before.strip():
+        return spaced
+    if len(model.tokenizer(spaced)["input_ids"]) > len(model.tokenizer(glued)["input_ids"]):
+        return glued
+    return spaced
 
 
 def _plain(
@@ -408,24 +341,31 @@ def word_index(model: Model, read_text: str, text: str, ids: list[int]) -> np.nd
         start = read_text.find(target, cursor)
         if start < 0:
             continue
-        spans.append((start, start + len(target), -1 if w == SLOT else i))
-        cursor = start + len(target)
+        end = start + len(target)
+        if w == SLOT:  # the slot is a run of masks, one per answer token: the next word comes after them all
+            while read_text.startswith(mask, end):
+                end += len(mask)
+        spans.append((start, end, -1 if w == SLOT else i))
+        cursor = end
     enc = model.tokenizer(read_text, return_offsets_mapping=True, add_special_tokens=True)
     enc_ids, offsets = enc["input_ids"], enc["offset_mapping"]
     # The model's tokens may add a BOS or drop a trailing special: align by skipping the tokenizer's extras.
     drop = model.special_ids | {model.mask_token_id}
     j = 0
     for t_pos, t in enumerate(ids):
+        if t in drop:  # a BOS the model prepends may be missing from the tokenizer's own ids: never search
+            j += j < len(enc_ids) and enc_ids[j] == t
+            continue
         while j < len(enc_ids) and enc_ids[j] != t:
             j += 1
         if j >= len(enc_ids):
             break
         s, e = offsets[j]
-        if t not in drop and e > s:
-            mid = (s + e - 1) / 2
-            for a, b, w in spans:
-                if a - 1 <= mid < b:
-                    out[t_pos] = w
-                    break
+        # A space token whose offsets were trimmed to nothing (RoBERTa's lone Ġ) starts the word after it.
+        mid = (s + e - 1) / 2 if e > s else s
+        for a, b, w in spans:
+            if a - 1 <= mid < b:
+                out[t_pos] = w
+                break
         j += 1
     return out

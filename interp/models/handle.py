@@ -12,9 +12,10 @@ from interp.errors import InputError, NoLMHeadError, NonFiniteError, echo
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
 from interp.models import repair as _repair
-from interp.models.frame import Frame, answer_ids, check_slots
+from interp.models.frame import Frame, check_slots
 from interp.models.frame import frame as _frame
 from interp.models.sublayers import point_sublayer_hooks
+from interp.models.writing import answer_ids, display_tokens
 
 KINDS = ("causal", "bidirectional")
 
@@ -166,12 +167,12 @@ class Model:
         return self.check_tokens(text_or_tokens)
 
     def to_str_tokens(self, text_or_tokens: str | torch.Tensor) -> list[str]:
-        """One readable string per token (word-piece markers kept as the tokenizer writes them)."""
+        """Each token's own decoded text, one per token: spaces as spaces (no ``Ġ`` or ``▁`` markers),
+        WordPiece continuations with their ``##``."""
         tokens = self.tokens_of(text_or_tokens)
         if tokens.shape[0] != 1:
             raise InputError(f"pass one sequence of tokens, shape (1, T) or (T,); got {tuple(tokens.shape)}")
-        ids = tokens[0].tolist()
-        return [self.tokenizer.decode([i], clean_up_tokenization_spaces=False) for i in ids]
+        return display_tokens(self, tokens[0].tolist())
 
     def to_single_token(self, word: str | int) -> int:
         """The id of ``word`` as one token in this model's convention; an InputError names the pieces if not."""
@@ -201,7 +202,7 @@ class Model:
         token. Every analysis frames its input here. Words outside the vocabulary are an error unless
         ``allow_unknown``.
         """
-        n = 1 if answer is None else len(answer_ids(self, answer, allow_unknown=allow_unknown))
+        n = 1 if answer is None else len(answer_ids(self, answer, allow_unknown=allow_unknown, text=text))
         return _frame(self, text, n_slot=n, position=position, allow_unknown=allow_unknown)
 
     # ---- forward passes and hooks -------------------------------------------------------------------------

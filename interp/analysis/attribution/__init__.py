@@ -84,8 +84,8 @@ def attribute(
         frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
         check_memory(model, frame.T, 1, method, n_steps, tolerance)
         return explain(model, frame, _target.of_objective(model, frame, fn), method, n_steps, tolerance)
-    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer")
-    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
+    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
+    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
     frame = _frame(
         model, text, n_slot=len(a_ids) if a_ids else 1, position=position, allow_unknown=allow_unknown
     )
@@ -124,8 +124,8 @@ def estimate_memory(
         _target.check_objective(objective, answer=answer, contrast=contrast)
         frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
         return attribution_memory(model, frame.T, 1, method, n_steps, tolerance)
-    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer") or (0,)
-    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast")
+    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text) or (0,)
+    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
     frame = _frame(model, text, n_slot=len(a_ids), allow_unknown=allow_unknown)
     return attribution_memory(model, *_most(frame, a_ids, c_ids), method, n_steps, tolerance)
 
