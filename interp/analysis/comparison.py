@@ -105,7 +105,7 @@ def read_probes(
             pattern_rows = every_pattern[:, :, pos]  # (L, H, T)
         else:
             pattern_rows = torch.stack([cache[p][i, :, pos, : f.T] for p in pats])  # (L, H, T)
-        past, future = f.side_shares(pattern_rows.cpu().numpy())
+        past, future = f.side_shares(pattern_rows.float().cpu().numpy())  # numpy has no bfloat16
         aid = target.answer[0]
         rank = int((layer_logits[-1] > layer_logits[-1, aid]).sum())
         summary = {

@@ -292,7 +292,9 @@ def _check_rebuilt(model: Model, rebuilt: torch.Tensor, resid: torch.Tensor) -> 
     """The writes must add up to the residual stream the readout sees (else the family's structure is not the
     one assumed here, and the shares would be wrong)."""
     gap = float((rebuilt - resid.cpu()).abs().max())
-    if gap > 1e-4 * (1 + float(resid.abs().max())):
+    # Each write is rounded to the model's dtype: float32 rebuilds to ~1e-6, bfloat16 and float16 to a few eps.
+    eps = torch.finfo(next(model.bridge.original_model.parameters()).dtype).eps
+    if gap > max(1e-4, 4 * eps) * (1 + float(resid.abs().max())):
         raise InterpError(
             f"decompose cannot rebuild {model.name}'s residual stream from its components (off by {gap:.3g}): "
             "this architecture's blocks are not the pre-norm or BERT-like post-norm ones it splits. Use the "

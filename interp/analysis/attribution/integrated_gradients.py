@@ -13,6 +13,7 @@ run): more buys no accuracy that doubling from a smaller start does not, and cap
 every step."""
 MAX_STEP_FACTOR = 8
 """With a tolerance, the steps double at most up to this many times ``n_steps``."""
+LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
 def integrated_gradients(objective: Objective, n_steps: int = 50, tolerance: float | None = 0.01) -> dict:
@@ -25,14 +26,21 @@ def integrated_gradients(objective: Objective, n_steps: int = 50, tolerance: flo
     name to another part-way along the path, say. So with ``tolerance`` set, a result whose ``|delta|`` exceeds
     ``tolerance * |f(x) - f(baseline)|`` is recomputed with twice the steps, up to ``MAX_STEP_FACTOR`` (8) times
     ``n_steps``; the steps used are in ``settings["steps_used"]``. ``tolerance=None`` uses exactly ``n_steps``.
+
+    The path, the gradients and their sum are float32 whatever the model's dtype. A bfloat16 or float16 model
+    still runs each step in its own dtype, which bounds how complete the sum can be: there the steps stop
+    doubling once doubling no longer halves ``|delta|`` (the rounding floor, not the integral, limits it).
     """
-    steps = n_steps
+    low_precision = next(objective.model.bridge.original_model.parameters()).dtype in LOW_PRECISION
+    steps, previous = n_steps, None
     while True:
         scores, delta, batch = _integrate(objective, steps)
         gap = float(scores.sum()) - delta  # f(x) - f(baseline), from captum's delta = sum - gap
         if tolerance is None or abs(delta) <= tolerance * abs(gap) or steps >= MAX_STEP_FACTOR * n_steps:
             break
-        steps *= 2
+        if low_precision and previous is not None and abs(delta) > previous / 2:
+            break
+        steps, previous = steps * 2, abs(delta)
     return {
         "scores": scores,
         "delta": abs(delta),

@@ -37,9 +37,12 @@ class Objective:
     def __post_init__(self) -> None:
         t, m = self.target, self.model
         T0 = t.lengths[0]
-        emb = input_embeddings(m, t.rows[:, : max(t.lengths)])  # (R, T_max, d)
+        # float32 whatever the model's dtype: the path's steps, the gradients and their sum stay exact to
+        # float32 (a bfloat16 model still runs each step in bfloat16: the hook below casts).
+        emb = input_embeddings(m, t.rows[:, : max(t.lengths)]).float()  # (R, T_max, d)
         pad = m.tokenizer.pad_token_id
-        pad_emb = input_embeddings(m, torch.tensor([[0 if pad is None else pad]], device=t.rows.device))[0, 0]
+        pad_ids = torch.tensor([[0 if pad is None else pad]], device=t.rows.device)
+        pad_emb = input_embeddings(m, pad_ids)[0, 0].float()
         ids = t.rows[0, :T0].tolist()
         # Attributed: the frame's own tokens (specials such as BOS, [CLS], [SEP] stay, as does a causal
         # answer's continuation); the baseline replaces them by the pad token's embedding.
