@@ -14,7 +14,11 @@ import torch
 
 torch.set_num_threads(1)
 
-ARCHS = ["gpt2", "gpt_neox", "llama", "qwen2", "opt", "bert", "roberta"]
+NEW_CAUSAL = ["mistral", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2"]
+NEW_MASKED = ["distilbert", "electra", "modernbert"]
+ARCHS = ["gpt2", "gpt_neox", "llama", "qwen2", "opt", "bert", "roberta", *NEW_CAUSAL, *NEW_MASKED]
+MASKED = ("bert", "roberta", *NEW_MASKED)
+"""Test architectures that are masked LMs (the rest are causal)."""
 
 
 def tiny_config(arch: str, vocab_size: int):
@@ -90,7 +94,81 @@ def tiny_config(arch: str, vocab_size: int):
             max_position_embeddings=66,
             **common,
         ), tf.RobertaForMaskedLM
+    if arch in NEW_CAUSAL or arch in NEW_MASKED:
+        return _new_family_config(arch, common)
     raise ValueError(arch)
+
+
+def _new_family_config(arch: str, common: dict):
+    """Tiny configs that exercise what sets each family apart: sliding-window layers (Mistral, Gemma 2/3,
+    ModernBERT), soft-capped logits and attention scores (Gemma 2), query/key norms (Gemma 3, OLMo 2), a fused
+    QKV projection (Phi-3), an embedding narrower than the residual stream (ELECTRA's projection)."""
+    import transformers as tf
+
+    decoder = dict(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=64,
+        bos_token_id=5,
+        eos_token_id=5,
+        **common,
+    )
+    gemma = dict(head_dim=8, query_pre_attn_scalar=8, sliding_window=4)
+    if arch == "mistral":
+        return tf.MistralConfig(sliding_window=4, **decoder), tf.MistralForCausalLM
+    if arch == "gemma":
+        return tf.GemmaConfig(head_dim=8, **decoder), tf.GemmaForCausalLM
+    if arch == "gemma2":
+        return tf.Gemma2Config(**gemma, **decoder), tf.Gemma2ForCausalLM
+    if arch == "gemma3_text":
+        layers = ["sliding_attention", "full_attention"]
+        return tf.Gemma3TextConfig(layer_types=layers, **gemma, **decoder), tf.Gemma3ForCausalLM
+    if arch == "phi3":
+        return tf.Phi3Config(**decoder), tf.Phi3ForCausalLM
+    if arch == "olmo2":
+        return tf.Olmo2Config(**decoder), tf.Olmo2ForCausalLM
+    if arch == "distilbert":
+        return tf.DistilBertConfig(
+            dim=32, hidden_dim=64, n_layers=2, n_heads=4, max_position_embeddings=64, **common
+        ), tf.DistilBertForMaskedLM
+    if arch == "electra":
+        return tf.ElectraConfig(
+            embedding_size=16,
+            hidden_size=32,
+            intermediate_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            max_position_embeddings=64,
+            **common,
+        ), tf.ElectraForMaskedLM
+    # ModernBERT: layer 0 attends globally (its first norm is an identity), layer 1 within a window.
+    return tf.ModernBertConfig(
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        max_position_embeddings=64,
+        global_attn_every_n_layers=2,
+        local_attention=4,
+        bos_token_id=2,
+        eos_token_id=3,
+        cls_token_id=2,
+        sep_token_id=3,
+        **common,
+    ), tf.ModernBertForMaskedLM
+
+
+def perturb_norms(model: torch.nn.Module) -> None:
+    """Move every norm's weight and bias off its initial value (ones, or zeros for Gemma's ``1 + weight``), so
+    that a norm read with the wrong convention shows in parity and decomposition tests."""
+    gen = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "norm" in name.lower():
+                p.add_(0.2 * torch.randn(p.shape, generator=gen))
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +188,7 @@ def tiny_folder(tmp_path_factory, word_tokenizer):
 
     def make(arch: str) -> str:
         if arch not in made:
-            kind = "bidirectional" if arch in ("bert", "roberta") else "causal"
+            kind = "bidirectional" if arch in MASKED else "causal"
             if arch == "qwen2":
                 # transformers reads a qwen2 folder with Qwen2Tokenizer whatever it holds (a word-level
                 # vocabulary became single letters): give it Qwen's own kind, byte-level BPE without a BOS.
@@ -126,6 +204,8 @@ def tiny_folder(tmp_path_factory, word_tokenizer):
             config._attn_implementation = "eager"
             torch.manual_seed(0)
             model = cls(config)
+            if arch in NEW_CAUSAL or arch in NEW_MASKED:
+                perturb_norms(model)
             folder = tmp_path_factory.mktemp(arch)
             model.save_pretrained(folder)
             tok.save_pretrained(folder)

@@ -1,16 +1,17 @@
 """decompose: the sum rule on every causal family, per-head shares from one forward pass, the masked LM's
 linearisation error on the zoo probes, refusals that leave no hooks, persistence and views."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
-from conftest import ARCHS, count_hooks, zoo_available
+from conftest import ARCHS, MASKED, count_hooks, zoo_available
 
 import interp
 from interp.errors import InputError, InterpError
 
-CAUSAL = [a for a in ARCHS if a not in ("bert", "roberta")]
-MASKED = ["bert", "roberta"]
+CAUSAL = [a for a in ARCHS if a not in MASKED]
 TEXT = "anna lives in oslo . ben lives in rome . anna lives in"
 PROBE = "anna lives in ___ ."
 
@@ -33,10 +34,13 @@ class EmbeddingCalls:
 
 
 def own_logits(model, text):
-    """The model's own logits at the read position, from a plain forward pass."""
+    """The model's own logits at the read position, from a plain forward pass; before the cap where the model
+    soft-caps them (Gemma 2: ``cap * tanh(logit / cap)``), which is what decompose splits."""
     frame = model.frame(text)
     with torch.no_grad():
-        return model(frame.tokens)[0, frame.position].double()
+        logits = model(frame.tokens)[0, frame.position].double()
+    cap = getattr(model.bridge.original_model.config, "final_logit_softcapping", None)
+    return logits if cap is None else cap * torch.atanh(logits / cap)
 
 
 def frozen_final_read(model, text, u):
@@ -47,9 +51,11 @@ def frozen_final_read(model, text, u):
     x = resid[0, frame.position].double()
     norm = model.bridge.ln_final.original_component
     centred = isinstance(norm, torch.nn.LayerNorm)
-    eps = norm.eps if centred else norm.variance_epsilon
+    eps = getattr(norm, "variance_epsilon", None) or norm.eps
     s = float(torch.sqrt(((x - x.mean()) if centred else x).pow(2).mean() + eps))
     w = norm.weight.detach().double()
+    if type(norm).__name__.startswith("Gemma"):  # Gemma's RMSNorm scales by 1 + weight
+        w = w + 1
     return lambda write: float(((write - write.mean()) if centred else write) * w / s @ u)
 
 
@@ -115,14 +121,25 @@ def test_masked_families_state_their_linearisation_and_rebuild_the_logit(arch, t
     assert abs(r.target - float(logits[a] - logits[c])) <= 1e-5
     assert abs(r.approximation_error) <= 1e-4
     assert "LayerNorm" in r.linearization and "gate" in r.linearization
-    for label in (
-        "token-type embedding",
-        "embedding norm bias",
-        "L0 norm 1 bias",
-        "head dense bias",
-        "decoder bias",
-    ):
+    for label in MASKED_LABELS[arch]:
         assert label in r.labels, label
+    assert int(r.kind_mask("head").sum()) == m.n_layers * m.n_heads
+
+
+POST_LN_LABELS = (
+    "embedding norm bias",
+    "L0 norm 1 bias",
+    "L1 norm 2 bias",
+    "head dense bias",
+    "decoder bias",
+)
+MASKED_LABELS = {  # the components each family's structure gives, beyond heads and MLPs
+    "bert": ("token-type embedding", "position embedding", *POST_LN_LABELS),
+    "roberta": ("token-type embedding", "position embedding", *POST_LN_LABELS),
+    "distilbert": ("position embedding", *POST_LN_LABELS),
+    "electra": ("token-type embedding", "embedding projection bias", *POST_LN_LABELS),
+    "modernbert": ("token embedding", "decoder bias"),  # rotary positions; norms and head dense without bias
+}
 
 
 @pytest.mark.skipif(not zoo_available(), reason="zoo weights not built")
@@ -160,14 +177,20 @@ def test_multi_token_answers_are_read_at_their_first_token(tiny_model):
 
 
 def test_a_soft_capped_model_decomposes_the_pre_cap_logit(tiny_model, monkeypatch):
-    m = tiny_model("gpt2")
-    monkeypatch.setattr(m.bridge.original_model.config, "final_logit_softcapping", 30.0, raising=False)
+    m = tiny_model("gemma2")  # Gemma 2 caps its logits: cap * tanh(logit / cap)
+    # A cap of 0.1 (30 in the config) so that the tiny model's small logits are visibly bent by it.
+    monkeypatch.setattr(m.bridge.original_model.config, "final_logit_softcapping", 0.1)
+    frame = m.frame(TEXT)
+    with torch.no_grad():
+        capped = m(frame.tokens)[0, frame.position].double()
     r = interp.decompose(m, TEXT)
-    assert r.softcap == 30.0 and any("pre-cap" in n for n in r.notes)
-    assert abs(r.target - float(own_logits(m, TEXT).max())) <= 1e-5  # this model does not cap: pre-cap == own
+    assert r.softcap == 0.1 and any("pre-cap" in n for n in r.notes)
+    assert abs(0.1 * math.tanh(r.target / 0.1) - float(capped.max())) <= 1e-5
+    assert abs(r.target - float(capped.max())) >= 1e-2  # the target is the logit before the cap
     assert abs(r.approximation_error) <= 1e-4
     monkeypatch.undo()
-    assert interp.decompose(m, TEXT).softcap is None
+    assert interp.decompose(m, TEXT).softcap == 30.0
+    assert interp.decompose(tiny_model("llama"), TEXT).softcap is None
 
 
 def test_bad_input_raises_interp_errors_and_leaves_no_hooks(tiny_model):

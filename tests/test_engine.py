@@ -143,15 +143,16 @@ def test_load_errors(tmp_path, tiny_folder):
 
 
 def test_unsupported_architecture_names_the_supported_ones(tmp_path):
-    from transformers import DistilBertConfig, DistilBertForMaskedLM
+    from transformers import BloomConfig, BloomForCausalLM
 
-    DistilBertForMaskedLM(
-        DistilBertConfig(vocab_size=50, dim=16, n_layers=1, n_heads=2, hidden_dim=32)
-    ).save_pretrained(tmp_path)
-    with pytest.raises(
-        UnsupportedArchitectureError, match="gpt2, gpt_neox, llama, qwen2, opt, bert, roberta"
-    ):
+    from interp.models.families import FAMILIES
+
+    config = BloomConfig(vocab_size=50, hidden_size=16, n_layer=1, n_head=2)
+    BloomForCausalLM(config).save_pretrained(tmp_path)
+    with pytest.raises(UnsupportedArchitectureError, match="'bloom' is not supported") as info:
         interp.load(tmp_path)
+    for family in FAMILIES:  # the one list, printed whole
+        assert f"{family.label} ({family.model_type})" in str(info.value)
 
 
 def test_wrap_a_live_model(tiny_folder):

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import ARCHS
+from conftest import ARCHS, MASKED
 
 TEXT = "anna lives in oslo . ben lives in rome . anna lives in"
 
@@ -13,7 +13,7 @@ def test_logits_resid_and_patterns_match_hf(arch, tiny_model, tiny_folder):
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     m = tiny_model(arch)
-    assert m.kind == ("bidirectional" if arch in ("bert", "roberta") else "causal")
+    assert m.kind == ("bidirectional" if arch in MASKED else "causal")
     tokens = m.to_tokens(TEXT)
     # An independent copy of the same weights, loaded by transformers alone.
     auto = AutoModelForCausalLM if m.kind == "causal" else AutoModelForMaskedLM
@@ -31,10 +31,15 @@ def test_logits_resid_and_patterns_match_hf(arch, tiny_model, tiny_folder):
         if m.kind == "causal" and i == m.n_layers - 1:
             # Pre-LN models report the last hidden state after the final norm.
             resid = m.bridge.ln_final(resid)
+        if arch == "modernbert" and i == m.n_layers - 1:
+            resid = m.bridge.final_norm(resid)  # likewise the pre-LN encoder, after its own final norm
         assert (resid - expected).abs().max() <= 1e-4, f"resid_post {i}"
         assert (cache[f"blocks.{i}.attn.hook_pattern"] - ref.attentions[i]).abs().max() <= 1e-5, (
             f"pattern {i}"
         )
+    # the lens's readout of the last residual stream is the model's own logits
+    final = cache[f"blocks.{m.n_layers - 1}.hook_resid_post"]
+    assert (m.decode_resid(final) - ref.logits).abs().max() <= 1e-4
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -61,10 +66,22 @@ ATTENTION_OUTPUT = {
     "opt": lambda hf, i: hf.model.decoder.layers[i].self_attn,
     "bert": lambda hf, i: hf.bert.encoder.layer[i].attention.output.dense,
     "roberta": lambda hf, i: hf.roberta.encoder.layer[i].attention.output.dense,
+    "mistral": lambda hf, i: hf.model.layers[i].self_attn,
+    "gemma": lambda hf, i: hf.model.layers[i].self_attn,
+    "phi3": lambda hf, i: hf.model.layers[i].self_attn,
+    # a norm on the attention's output before the residual addition: what is added is that norm's output
+    "gemma2": lambda hf, i: hf.model.layers[i].post_attention_layernorm,
+    "gemma3_text": lambda hf, i: hf.model.layers[i].post_attention_layernorm,
+    "olmo2": lambda hf, i: hf.model.layers[i].post_attention_layernorm,
+    "distilbert": lambda hf, i: hf.distilbert.transformer.layer[i].attention,
+    "electra": lambda hf, i: hf.electra.encoder.layer[i].attention.output.dense,
+    "modernbert": lambda hf, i: hf.model.layers[i].attn,
 }
 POST_LN_MID = {  # post-LN: LayerNorm(residual + attention) is the residual stream between the sublayers
     "bert": lambda hf, i: hf.bert.encoder.layer[i].attention,
     "roberta": lambda hf, i: hf.roberta.encoder.layer[i].attention,
+    "distilbert": lambda hf, i: hf.distilbert.transformer.layer[i].sa_layer_norm,
+    "electra": lambda hf, i: hf.electra.encoder.layer[i].attention,
 }
 
 
@@ -115,3 +132,22 @@ def test_attn_out_is_the_attention_sublayers_own_output(arch, tiny_model):
             m, "anna lives in [MASK] .", "ben lives in [MASK] .", hook="resid_mid", progress=False
         )
         assert not np.allclose(r.restored, s.restored)
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHS if a not in POST_LN_MID])
+def test_sublayer_outputs_add_up_to_the_residual_stream(arch, tiny_model):
+    """Pre-LN families (norms on sublayer outputs included): resid_mid = resid_pre + attn_out and resid_post =
+    resid_mid + mlp_out (both sublayers added at once in parallel blocks, GPT-NeoX), so patching or decomposing
+    a sublayer's output means what it adds."""
+    m = tiny_model(arch)
+    kinds = ["resid_pre", "attn_out", "mlp_out", "resid_post"]
+    parallel = "blocks.0.hook_resid_mid" not in m.hook_names()
+    kinds += [] if parallel else ["resid_mid"]
+    names = [f"blocks.{i}.hook_{k}" for i in range(m.n_layers) for k in kinds]
+    _, cache = m.run_with_cache(TEXT if m.kind == "causal" else "anna lives in [MASK] .", names=names)
+    for i in range(m.n_layers):
+        c = {k: cache[f"blocks.{i}.hook_{k}"] for k in kinds}
+        mid = c["resid_pre"] + c["attn_out"]
+        if not parallel:
+            torch.testing.assert_close(mid, c["resid_mid"], atol=1e-5, rtol=0)
+        torch.testing.assert_close(mid + c["mlp_out"], c["resid_post"], atol=1e-5, rtol=0)

@@ -5,7 +5,7 @@ import shutil
 
 import pytest
 import torch
-from conftest import ARCHS, tiny_config
+from conftest import ARCHS, MASKED, tiny_config
 
 import interp
 
@@ -21,7 +21,7 @@ def _in_memory(arch, word_tokenizer):
     model = cls(config)
     reference = cls(config)
     reference.load_state_dict(model.state_dict())
-    kind = "bidirectional" if arch in ("bert", "roberta") else "causal"
+    kind = "bidirectional" if arch in MASKED else "causal"
     return model, reference.eval(), hf_tokenizer(word_tokenizer, kind)
 
 
@@ -31,7 +31,7 @@ def test_wrap_a_model_built_in_memory(arch, word_tokenizer):
     assert model.config.name_or_path == "" and not model.config.architectures and tok.name_or_path == ""
     specials = dict(tok.special_tokens_map)
     m = interp.wrap(model, tok)
-    assert m.has_lm_head and m.kind == ("bidirectional" if arch in ("bert", "roberta") else "causal")
+    assert m.has_lm_head and m.kind == ("bidirectional" if arch in MASKED else "causal")
     # the user's objects stay as they were: the engine normalises a copy of the tokenizer, not this one
     assert not model.config.architectures
     assert len(tok) == word_tokenizer.get_vocab_size() and dict(tok.special_tokens_map) == specials

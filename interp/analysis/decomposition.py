@@ -7,15 +7,20 @@ pass. The answer's logit reads that sum through the model's final stages; with t
 frozen at this run's values (standard direct logit attribution), the read is linear and each write gets its
 own share of the logit:
 
-- Pre-norm causal families (GPT-2, GPT-NeoX, Llama, Qwen2, OPT): a write ``x`` contributes
-  ``x · P(w ⊙ u) / s``, where ``u`` is the answer's unembedding column (minus the contrast's), ``w`` and ``s``
-  the final norm's weight and its scale at the read position in this run, and ``P`` subtracts the mean where
-  the final norm is a LayerNorm (an RMSNorm has no mean to subtract). The final norm's bias and the
-  unembedding's bias are components of their own. Exact: the shares sum to the logit up to rounding.
-- Post-norm masked LMs (BERT, RoBERTa): every LayerNorm of the stack (after the embeddings, after each
-  sublayer) is applied with its scale frozen at this run's value at the read position, so each write reaches
-  the last residual through the fixed affine maps those norms were in this run, and each norm's bias is a
-  component. The masked-LM head (dense, activation, LayerNorm, decoder) is read with its norm's scale and its
+- Pre-norm causal families (GPT-2, GPT-NeoX, Llama, Qwen2, OPT, Mistral, Gemma, Phi-3): a write ``x``
+  contributes ``x · P(w ⊙ u) / s``, where ``u`` is the answer's unembedding column (minus the contrast's), ``w``
+  and ``s`` the final norm's weight (``1 + weight`` for Gemma's norms) and its scale at the read position in this
+  run, and ``P`` subtracts the mean where the final norm is a LayerNorm (an RMSNorm has no mean to subtract).
+  The token embedding is taken as it enters the first block (Gemma's ``sqrt(d_model)`` scale included). The
+  final norm's bias and the unembedding's bias are components of their own. Exact: the shares sum to the logit
+  up to rounding. Families that normalise each sublayer's output before adding it (Gemma 2 and 3, OLMo 2) have
+  that norm's scale frozen too, so each head reaches the residual stream through a fixed linear map; the MLP's
+  write is read after its norm.
+- Post-norm masked LMs (BERT, RoBERTa, DistilBERT, ELECTRA): every LayerNorm of the stack (after the embeddings,
+  after each sublayer) is applied with its scale frozen at this run's value at the read position, so each write
+  reaches the last residual through the fixed affine maps those norms were in this run, and each norm's bias is
+  a component (ELECTRA's narrower embeddings then pass through its linear projection, whose bias is one too). The
+  masked-LM head (dense, activation, LayerNorm, decoder) is read with its norm's scale and its
   activation's gate ``g = act(p) / p`` (``p`` the dense layer's output at the read position) frozen: a write
   ``x`` reaching the last residual as ``x'`` contributes ``(g ⊙ P(w ⊙ u) / s) · (W_dense x')``; the dense bias,
   the head norm's bias and the decoder's bias are components. Because every frozen quantity takes its value
@@ -24,6 +29,8 @@ own share of the logit:
   about 6). For GELU the gate is ``Phi(p)``, a factor in (0, 1) per hidden unit, the smooth counterpart of a
   ReLU's on/off mask. The head's Jacobian at the read position would read the writes as a tangent plane and
   leave its intercept unexplained: on the same probes that intercept is about as large as the logit itself.
+- ModernBERT (a pre-norm masked LM): its writes add up as in the pre-norm families, pass through the encoder's
+  final norm with its scale frozen, and are read through the masked-LM head as above.
 
 Soft-capped logits (``final_logit_softcapping``, Gemma 2) are decomposed before the cap, and the result says so.
 An answer of several tokens is decomposed at its first token, and the result says so.
@@ -47,15 +54,22 @@ from interp.results import DecompositionResult
 
 FINAL_NORM = "ln_final"
 """The bridge's final normalisation: before the unembedding (causal), inside the masked-LM head (masked)."""
+ENCODER_NORM = "final_norm"
+"""A pre-norm encoder's norm after its last block, before the masked-LM head (ModernBERT)."""
 
 CAUSAL_READ = (
     "direct logit attribution: the final norm's scale frozen at this run's value at the read position (the mean "
     "subtracted where it is a LayerNorm); exact up to rounding"
 )
+SUBLAYER_READ = "; each sublayer's output norm has its scale frozen there too"
 MASKED_READ = (
     "every LayerNorm's scale frozen at this run's value at the read position (after the embeddings and after "
     "each sublayer, so each write reaches the last residual through those fixed affine maps), then the masked-LM "
     "head with its activation's gate act(p)/p and its LayerNorm's scale frozen at their values there"
+)
+PRE_NORM_MASKED_READ = (
+    "the encoder's final norm's scale frozen at this run's value at the read position, then the masked-LM head "
+    "with its activation's gate act(p)/p and its LayerNorm's scale frozen at their values there"
 )
 
 
@@ -104,10 +118,12 @@ def decompose(
     if a_ids is None:
         a_ids = (int(logits.argmax()),)
         _check_pair(model, a_ids, c_ids)
-    writes = _Writes(model.d_model)
+    writes = _Writes(cache["embed.hook_out"].shape[-1] if "post_norm" in parts else model.d_model)
     (_post_norm_writes if "post_norm" in parts else _pre_norm_writes)(model, cache, r, writes, parts)
     resid = cache[_hooks.final_resid_name(model)][0, r].double()
     _check_rebuilt(model, writes.rows.sum(0), resid)
+    if ENCODER_NORM in parts:
+        writes.through(_norm(model, ENCODER_NORM, cache, r), "final norm bias")
     read = _masked_read if model.kind == "bidirectional" else _causal_read
     direction, scalars = read(model, cache, r, a_ids[0], None if c_ids is None else c_ids[0])
     contributions = torch.cat([writes.rows @ direction, torch.tensor([v for _, v in scalars])])
@@ -133,7 +149,7 @@ def decompose(
         approximation_error=target - float(contributions.sum()),
         n_layers=model.n_layers,
         n_heads=model.n_heads,
-        linearization=MASKED_READ if model.kind == "bidirectional" else CAUSAL_READ,
+        linearization=_linearization(model, parts),
         softcap=softcap,
         notes=_notes(model, a_ids, c_ids, softcap),
     )
@@ -159,10 +175,13 @@ def _check_pair(model: Model, answer: tuple[int, ...], contrast: tuple[int, ...]
 def _parts(model: Model) -> frozenset[str]:
     """The optional pieces of this model's engine: embeddings, post-norm stack, masked-LM head."""
     children = {name for name, _ in model.bridge.named_children()}
-    parts = children & {"pos_embed", "token_type_embed", "embed_ln", "mlm_head", FINAL_NORM}
+    parts = children & {"pos_embed", "token_type_embed", "embed_ln", "embed_proj", "mlm_head", FINAL_NORM}
+    parts |= children & {ENCODER_NORM}
     model_type = getattr(getattr(model.bridge.original_model, "config", None), "model_type", None)
     if model_type in POST_LN:
         parts |= {"post_norm"}
+    if model.n_layers and hasattr(model.bridge.blocks[0], "ln1_post"):
+        parts |= {"sublayer_norm"}  # Gemma 2/3, OLMo 2: a norm on the attention's output before it is added
     missing = [
         p for p in (FINAL_NORM, *(("mlm_head",) if model.kind == "bidirectional" else ())) if p not in parts
     ]
@@ -179,10 +198,14 @@ def _run(model: Model, tokens: torch.Tensor, parts: frozenset[str]) -> dict[str,
     """One forward pass, stopped after the final norm (no vocabulary-sized output), keeping what the
     decomposition reads."""
     names = ["embed.hook_out"] + [f"{p}.hook_out" for p in ("pos_embed", "token_type_embed") if p in parts]
+    names += [_hooks.name(_hooks.RESID_PRE, 0)]
     for layer in range(model.n_layers):
         names += [_hooks.name(_hooks.Z, layer), _hooks.name(_hooks.MLP_OUT, layer)]
         if "post_norm" in parts:
             names += [f"blocks.{layer}.ln1.hook_scale", f"blocks.{layer}.ln2.hook_scale"]
+        if "sublayer_norm" in parts:
+            names += [f"blocks.{layer}.ln1_post.hook_scale"]
+    names += [f"{ENCODER_NORM}.hook_scale"] if ENCODER_NORM in parts else []
     names += ["embed_ln.hook_scale"] if "post_norm" in parts else []
     names += ["mlm_head.hook_out"] if model.kind == "bidirectional" else []
     names += [_hooks.final_resid_name(model), "ln_final.hook_in", "ln_final.hook_scale", "ln_final.hook_out"]
@@ -230,8 +253,8 @@ def _norm(model: Model, name: str, cache: dict[str, torch.Tensor], r: int) -> _N
 class _Writes:
     """Each component's write into the residual stream at the read position: rows of ``(n, d_model)``."""
 
-    def __init__(self, d_model: int):
-        self.rows = torch.zeros(0, d_model, dtype=torch.float64)
+    def __init__(self, width: int):
+        self.rows = torch.zeros(0, width, dtype=torch.float64)
         self.labels: list[str] = []
         self.kinds: list[str] = []
         self.layers: list[int] = []
@@ -247,16 +270,33 @@ class _Writes:
         self.note(label, kind, layer)
         self.rows = torch.cat([self.rows, row.detach().double().cpu().reshape(1, -1)])
 
-    def attention(self, model: Model, cache: dict[str, torch.Tensor], r: int, layer: int) -> None:
-        """Every head's write (its ``hook_z`` slice times its ``W_O``) and the output bias."""
+    def attention(
+        self, model: Model, cache: dict[str, torch.Tensor], r: int, layer: int, out_norm: _Norm | None = None
+    ) -> None:
+        """Every head's write (its ``hook_z`` slice times its ``W_O``) and the output bias, each carried through
+        ``out_norm`` (a norm on the attention's output, its scale frozen) where the block has one."""
         attn = model.bridge.blocks[layer].attn
         z = cache[_hooks.name(_hooks.Z, layer)][0, r].double().cpu()  # (n_heads, d_head)
-        per_head = torch.einsum("hd,hdm->hm", z, attn.W_O.detach().double().cpu())  # (n_heads, d_model)
-        for head in range(per_head.shape[0]):
-            self.note(f"L{layer}H{head}", "head", layer, head)
-        self.rows = torch.cat([self.rows, per_head])
+        rows = torch.einsum("hd,hdm->hm", z, attn.W_O.detach().double().cpu())  # (n_heads, d_model)
+        labels = [(f"L{layer}H{head}", "head", head) for head in range(rows.shape[0])]
         if attn.b_O is not None:
-            self.add(f"L{layer} attention bias", "attention_bias", attn.b_O, layer)
+            rows = torch.cat([rows, attn.b_O.detach().double().cpu().reshape(1, -1)])
+            labels.append((f"L{layer} attention bias", "attention_bias", -1))
+        if out_norm is not None:
+            rows = out_norm.apply(rows)  # the norm's own bias, if any, is not part of the attention's output
+            if out_norm.bias is not None:
+                rows = torch.cat([rows, out_norm.bias.reshape(1, -1)])
+                labels.append((f"L{layer} attention norm bias", "bias", -1))
+        for label, kind, head in labels:
+            self.note(label, kind, layer, head)
+        self.rows = torch.cat([self.rows, rows])
+
+    def project(self, linear: torch.nn.Module, bias_label: str) -> None:
+        """Carry every write so far through a linear map (ELECTRA's embedding projection); its bias becomes a
+        component."""
+        self.rows = self.rows @ linear.weight.detach().double().cpu().T
+        if getattr(linear, "bias", None) is not None:
+            self.add(bias_label, "embedding", linear.bias)
 
     def through(self, norm: _Norm, bias_label: str, kind: str = "bias", layer: int = -1) -> None:
         """Carry every write so far through ``norm`` (its scale frozen); its bias becomes a component."""
@@ -266,11 +306,19 @@ class _Writes:
 
 
 def _pre_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
-    writes.add("token embedding", "embedding", cache["embed.hook_out"][0, r])
+    """Pre-norm blocks: ``x + attn(LN1(x))``, then ``+ mlp(LN2(.))``; with ``sublayer_norm`` (Gemma 2/3,
+    OLMo 2) each sublayer's output is normalised before it is added (``hook_mlp_out`` is after that norm)."""
+    # The token embedding as it enters the first block: Gemma's sqrt(d_model) scale, an embedding norm
+    # (ModernBERT) or a projection (OPT) included.
+    embedding = cache[_hooks.name(_hooks.RESID_PRE, 0)][0, r]
+    if "pos_embed" in parts:
+        embedding = embedding - cache["pos_embed.hook_out"][0, r]
+    writes.add("token embedding", "embedding", embedding)
     if "pos_embed" in parts:
         writes.add("position embedding", "embedding", cache["pos_embed.hook_out"][0, r])
     for layer in range(model.n_layers):
-        writes.attention(model, cache, r, layer)
+        out_norm = _norm(model, f"blocks.{layer}.ln1_post", cache, r) if "sublayer_norm" in parts else None
+        writes.attention(model, cache, r, layer, out_norm)
         writes.add(f"L{layer} MLP", "mlp", cache[_hooks.name(_hooks.MLP_OUT, layer)][0, r], layer)
 
 
@@ -281,6 +329,8 @@ def _post_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: froze
         if part in parts:
             writes.add(label, "embedding", cache[f"{part}.hook_out"][0, r])
     writes.through(_norm(model, "embed_ln", cache, r), "embedding norm bias", kind="embedding")
+    if "embed_proj" in parts:
+        writes.project(model.bridge.embed_proj.original_component, "embedding projection bias")
     for layer in range(model.n_layers):
         writes.attention(model, cache, r, layer)
         writes.through(_norm(model, f"blocks.{layer}.ln1", cache, r), f"L{layer} norm 1 bias", layer=layer)
@@ -354,6 +404,12 @@ def _masked_read(model: Model, cache, r: int, answer: int, contrast: int | None)
 
 
 # ---- what the result says -----------------------------------------------------------------------------------
+
+
+def _linearization(model: Model, parts: frozenset[str]) -> str:
+    if model.kind == "causal":
+        return CAUSAL_READ + (SUBLAYER_READ if "sublayer_norm" in parts else "")
+    return MASKED_READ if "post_norm" in parts else PRE_NORM_MASKED_READ
 
 
 def _softcap(model: Model) -> float | None:

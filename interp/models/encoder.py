@@ -16,7 +16,9 @@ from typing import Any
 
 import torch
 
-MASKED_LM = {"bert": "BertForMaskedLM", "roberta": "RobertaForMaskedLM"}
+from interp.models.families import FAMILIES
+
+MASKED_LM = {f.model_type: f.masked_lm for f in FAMILIES if f.masked_lm}
 """model_type -> the masked-LM architecture whose engine adapter runs that family's encoder."""
 HEAD_COMPONENTS = ("mlm_head", "unembed", "ln_final")
 """The adapter's components that belong to the masked-LM head (an encoder's bridge has none of them)."""
@@ -54,6 +56,10 @@ class EncoderShell(torch.nn.Module):
 def boot(encoder: torch.nn.Module, tokenizer: Any, name: str) -> Any:
     """A TransformerBridge over ``encoder``: the family's masked-LM adapter without its head components."""
     from transformer_lens.model_bridge.sources import build_bridge_from_module
+
+    from interp.models.adapters import register
+
+    register()  # the families whose adapter is ours
 
     def drop_head(adapter: Any) -> None:
         for key in HEAD_COMPONENTS:

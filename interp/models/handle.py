@@ -12,6 +12,7 @@ from interp.errors import InputError, NoLMHeadError, NonFiniteError, echo
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
 from interp.models import repair as _repair
+from interp.models.families import family_of
 from interp.models.frame import Frame, check_slots
 from interp.models.frame import frame as _frame
 from interp.models.sublayers import point_sublayer_hooks
@@ -398,7 +399,9 @@ class Model:
 
     def _mlm_head(self, resid: torch.Tensor) -> torch.Tensor:
         hf = self.bridge.original_model
-        head = getattr(hf, "cls", None) or getattr(hf, "lm_head", None)
-        if head is None:
-            raise InputError(f"{self.name} has no masked-LM head (cls or lm_head) to decode with")
-        return head(resid)
+        family = family_of(getattr(hf.config, "model_type", None))
+        if family is None or not family.head:
+            raise InputError(f"{self.name} has no masked-LM head to decode with")
+        for path in family.head:  # the family's own modules, so the engine's hooks on them fire
+            resid = hf.get_submodule(path)(resid)
+        return resid

@@ -22,6 +22,7 @@ from interp.errors import (
     UnsupportedArchitectureError,
     echo,
 )
+from interp.models import adapters as _adapters
 from interp.models import encoder as _encoder
 from interp.models import repair as _repair
 from interp.models import sources
@@ -181,7 +182,7 @@ def load(
 
 
 # Weights a language-model head owns, by family: missing alone, they mean an encoder-only checkpoint.
-HEAD_PREFIXES = ("cls.", "lm_head.", "head.", "decoder.", "generator_")
+HEAD_PREFIXES = ("cls.", "lm_head.", "head.", "decoder.", "generator_", "vocab_")
 
 
 def _group(key: str) -> str:
@@ -301,6 +302,8 @@ def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any
             warnings.simplefilter("ignore")
             if encoder is not None:
                 bridge = _encoder.boot(encoder, engine_tokenizer, str(name))
+            elif _adapters.covers(hf_model):  # a family the engine has no adapter for: ours
+                bridge = _adapters.boot(hf_model, engine_tokenizer, str(name))
             else:
                 if not declared:
                     config.architectures = [type(hf_model).__name__]

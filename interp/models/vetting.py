@@ -24,17 +24,7 @@ from interp.errors import (
     UnsupportedArchitectureError,
     echo,
 )
-
-# model_type -> architectures whose parity with Hugging Face is tested (tests/test_parity.py).
-SUPPORTED = {
-    "gpt2": "causal",
-    "gpt_neox": "causal",
-    "llama": "causal",
-    "qwen2": "causal",
-    "opt": "causal",
-    "bert": "bidirectional",
-    "roberta": "bidirectional",
-}
+from interp.models.families import SUPPORTED, describe
 
 DTYPES = {
     "float32": torch.float32,
@@ -62,13 +52,12 @@ _TOKENIZER_FILES = (
     "spiece.model",
     "sentencepiece.bpe.model",
 )
-_SUPPORTED_TEXT = f"{', '.join(SUPPORTED)} (causal: GPT-2, GPT-NeoX/Pythia, Llama, Qwen2, OPT; bidirectional: BERT, RoBERTa)"
 
 
 def unsupported(model_type: Any) -> UnsupportedArchitectureError:
     return UnsupportedArchitectureError(
-        f"architecture {echo(model_type)} is not supported. Supported model types: {_SUPPORTED_TEXT}. "
-        "Convert or pick a model of one of these types."
+        f"architecture {echo(model_type)} is not supported. Supported families (model_type in brackets): "
+        f"{describe()}. Convert or pick a model of one of these types."
     )
 
 
@@ -96,8 +85,7 @@ def vet_config(config: dict[str, Any], where: str) -> str:
     if "auto_map" in config:
         raise UnsafeModelError(
             f"{where} asks to run its own Python code (its config has an 'auto_map' entry): interp never runs "
-            "code from a model folder. Use a model of a supported type saved with save_pretrained: "
-            f"{_SUPPORTED_TEXT}."
+            f"code from a model folder. Use a model of a supported type saved with save_pretrained: {describe()}."
         )
     model_type = config.get("model_type")
     if not isinstance(model_type, str) or model_type not in SUPPORTED:

@@ -1,0 +1,43 @@
+"""Engine adapters for masked LMs that the installed TransformerLens does not cover.
+
+Each is a TransformerLens architecture adapter: a map from TransformerLens component names to the Hugging Face
+modules, so the bridge wraps the model in place and serves the same hook names (``hook_embed``,
+``blocks.{i}.hook_resid_pre``, ``blocks.{i}.attn.hook_pattern``, ...) as for the families it knows.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ADAPTERS = {
+    "DistilBertForMaskedLM": ("interp.models.adapters.distilbert", "DistilBertAdapter"),
+    "ElectraForMaskedLM": ("interp.models.adapters.electra", "ElectraAdapter"),
+    "ModernBertForMaskedLM": ("interp.models.adapters.modernbert", "ModernBertAdapter"),
+}
+"""Hugging Face architecture -> (module, adapter class)."""
+
+
+def register() -> None:
+    """Register every adapter with the engine's factory (idempotent; the engine's own adapters win)."""
+    import importlib
+
+    from transformer_lens.factories.architecture_adapter_factory import ArchitectureAdapterFactory
+
+    for arch, (module, cls) in _ADAPTERS.items():
+        if arch not in ArchitectureAdapterFactory._adapters:
+            ArchitectureAdapterFactory.register_adapter(arch, getattr(importlib.import_module(module), cls))
+
+
+def covers(hf_model: Any) -> bool:
+    """Whether ``hf_model`` is a masked LM that one of these adapters runs."""
+    return type(hf_model).__name__ in _ADAPTERS
+
+
+def boot(hf_model: Any, tokenizer: Any, name: str) -> Any:
+    """A TransformerBridge over ``hf_model`` through its family's adapter here."""
+    from transformer_lens.model_bridge.sources import build_bridge_from_module
+
+    register()
+    return build_bridge_from_module(
+        hf_model, type(hf_model).__name__, hf_config=hf_model.config, tokenizer=tokenizer, model_name=name
+    )
