@@ -76,6 +76,7 @@ bench: setup
 	$(PY) -m benchmarks
 
 # Both models at once, one thread each, each stopped after 88 minutes at most (the shipped ones: see their cards).
+# The masked model starts from grammar v1's (read from git history): see interp/zoo/train.py.
 zoo: setup
 	$(PY) -m interp.zoo.train --kind causal --max-minutes 88 & \
 	$(PY) -m interp.zoo.train --kind bidirectional --max-minutes 88 & \

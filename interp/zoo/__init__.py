@@ -14,7 +14,7 @@ from interp.models.sources import Source, register
 
 ZOO_DIR = Path(__file__).parent / "weights"
 ZOO_MODELS = {"tiny-causal": "causal", "tiny-bidirectional": "bidirectional"}
-_SUBMODULES = ("corpus", "evaluate", "grammar", "tokenizer", "train")
+_SUBMODULES = ("corpus", "evaluate", "grammar", "handwritten", "tokenizer", "train")
 
 
 def _reference_texts(n: int, seed: int) -> list[str]:
