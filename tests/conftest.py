@@ -161,14 +161,21 @@ def _new_family_config(arch: str, common: dict):
     ), tf.ModernBertForMaskedLM
 
 
-def perturb_norms(model: torch.nn.Module) -> None:
+def move_off_init(model: torch.nn.Module) -> None:
     """Move every norm's weight and bias off its initial value (ones, or zeros for Gemma's ``1 + weight``), so
-    that a norm read with the wrong convention shows in parity and decomposition tests."""
+    that a norm read with the wrong convention shows in parity and decomposition tests; and give the pad token
+    an embedding (initialised to zeros): the pad embedding is attribution's baseline, and an all-zero input is
+    where RMSNorm jumps (x / rms(x) is a unit vector for any x != 0, zero at 0), which integrated gradients'
+    path cannot integrate across."""
     gen = torch.Generator().manual_seed(1)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if "norm" in name.lower():
                 p.add_(0.2 * torch.randn(p.shape, generator=gen))
+        table = model.get_input_embeddings().weight
+        pad = model.config.pad_token_id
+        if pad is not None and not table[pad].any():
+            table[pad] = 0.02 * torch.randn(table.shape[1], generator=gen)
 
 
 @pytest.fixture(scope="session")
@@ -205,7 +212,7 @@ def tiny_folder(tmp_path_factory, word_tokenizer):
             torch.manual_seed(0)
             model = cls(config)
             if arch in NEW_CAUSAL or arch in NEW_MASKED:
-                perturb_norms(model)
+                move_off_init(model)
             folder = tmp_path_factory.mktemp(arch)
             model.save_pretrained(folder)
             tok.save_pretrained(folder)

@@ -62,8 +62,9 @@ def test_every_analysis_reads_where_compare_does_on_every_causal_family(arch, ti
     check_same_reading(tiny_model(arch), tiny_model("bert"), PROBE)
 
 
-def test_every_analysis_reads_where_compare_does_on_roberta(tiny_model):
-    check_same_reading(tiny_model("gpt2"), tiny_model("roberta"), PROBE)
+@pytest.mark.parametrize("arch", [a for a in MASKED if a != "bert"])
+def test_every_analysis_reads_where_compare_does_on_every_masked_family(arch, tiny_model):
+    check_same_reading(tiny_model("gpt2"), tiny_model(arch), PROBE)
 
 
 def test_plain_text_is_read_as_before(tiny_model):

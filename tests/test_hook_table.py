@@ -34,7 +34,7 @@ def sublayer_outputs(m: interp.Model, arch: str) -> tuple[dict[str, torch.Tensor
     return {k: cache[k] for k in seen}, seen
 
 
-@pytest.mark.parametrize("arch", ["gpt2", "bert"])
+@pytest.mark.parametrize("arch", ["gpt2", "bert", "distilbert", "gemma2", "olmo2"])
 def test_reset_keeps_the_sublayer_names_on_the_sublayers(arch, tiny_folder):
     m = interp.load(tiny_folder(arch))
     base = count_hooks(m.bridge)

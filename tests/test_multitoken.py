@@ -21,9 +21,24 @@ def words(m, n=4):
     return found[:n]
 
 
-@pytest.fixture(scope="module", params=["tiny", "zoo"])
+# Tiny pairs cover every family once or more (each causal family with a masked one); "zoo" the trained models.
+PAIRS = [
+    "gpt2+bert",
+    "mistral+distilbert",
+    "gemma+electra",
+    "gemma2+modernbert",
+    "gemma3_text+distilbert",
+    "phi3+electra",
+    "olmo2+modernbert",
+    "zoo",
+]
+
+
+@pytest.fixture(scope="module", params=PAIRS)
 def pair(request, tiny_model, causal, bidirectional):
-    return (tiny_model("gpt2"), tiny_model("bert")) if request.param == "tiny" else (causal, bidirectional)
+    if request.param == "zoo":
+        return causal, bidirectional
+    return tuple(tiny_model(arch) for arch in request.param.split("+"))
 
 
 def causal_logprob(m, prefix_tokens, ids):

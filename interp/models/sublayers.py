@@ -2,9 +2,9 @@
 
 ``blocks.{i}.hook_attn_out`` is the attention sublayer's own output: what it adds to the residual stream. In
 most families that is the output projection's result. Where a norm is applied to the attention's output before
-it is added (Gemma 2 and 3, OLMo 2: the engine's ``ln1_post``) it is that norm's output, where the engine
-already points it (as it points ``hook_mlp_out`` after ``ln2_post``). ``blocks.{i}.hook_resid_mid`` is the
-residual stream between the attention and MLP sublayers.
+it is added (Gemma 2 and 3, OLMo 2: the engine's ``ln1_post``) it is that norm's output, and likewise
+``hook_mlp_out`` is the output of the MLP's norm (``ln2_post``). ``blocks.{i}.hook_resid_mid`` is the residual
+stream between the attention and MLP sublayers (OLMo 2, with no norm before its MLP: the MLP's input).
 
 In post-LN families (BERT, RoBERTa, DistilBERT, ELECTRA) a block is ``h = LN1(x + attn(x))``,
 ``x' = LN2(h + mlp(h))``. There the engine's attention module may end with LN1 (BERT's layout), so its output
@@ -23,22 +23,27 @@ POST_LN = frozenset(f.model_type for f in FAMILIES if f.post_ln)
 """Model types whose blocks apply LayerNorm after each residual addition."""
 
 
+def sublayer_targets(block: Any, model_type: str | None) -> dict[str, str]:
+    """Hook name -> the hook point it names on ``block``, wherever the engine's default is not that."""
+    targets = {"hook_attn_out": "ln1_post.hook_out" if hasattr(block, "ln1_post") else "attn.o.hook_out"}
+    if hasattr(block, "ln2_post"):
+        targets["hook_mlp_out"] = "ln2_post.hook_out"
+        if not hasattr(block, "ln2"):  # OLMo 2: the MLP reads the residual stream itself, unnormalised
+            targets["hook_resid_mid"] = "mlp.hook_in"
+    if model_type in POST_LN:
+        targets["hook_resid_mid"] = "ln1.hook_out"
+    return targets
+
+
 def point_sublayer_hooks(bridge: Any) -> None:
-    """Re-point ``hook_attn_out`` (every family without a post-sublayer norm) and ``hook_resid_mid``
-    (post-LN families) on each block."""
+    """Point ``hook_attn_out``, ``hook_resid_mid`` (and ``hook_mlp_out`` after an output norm) of each block
+    at the sublayers they name, whatever the engine's tables hold now (it may have rebuilt them)."""
     model_type = getattr(getattr(bridge.original_model, "config", None), "model_type", None)
     for block in getattr(bridge, "blocks", []):
-        attn = getattr(block, "attn", None)
-        proj = getattr(attn, "o", None)
+        proj = getattr(getattr(block, "attn", None), "o", None)
         if proj is None or not hasattr(proj, "hook_out"):
             continue
-        aliases = dict(block.hook_aliases)
-        if not hasattr(block, "ln1_post"):  # else the engine's choice stands: the post-norm's output
-            aliases["hook_attn_out"] = "attn.o.hook_out"
-        if model_type in POST_LN:
-            aliases["hook_resid_mid"] = "ln1.hook_out"
-        block.hook_aliases = aliases  # the engine re-resolves aliases when a block's table changes
-        if not hasattr(block, "ln1_post"):
-            object.__setattr__(block, "hook_attn_out", proj.hook_out)
-        if model_type in POST_LN:
-            object.__setattr__(block, "hook_resid_mid", block.ln1.hook_out)
+        targets = sublayer_targets(block, model_type)
+        block.hook_aliases = {**block.hook_aliases, **targets}  # the engine re-resolves aliases on assignment
+        for name, path in targets.items():
+            object.__setattr__(block, name, block.get_submodule(path))
