@@ -210,6 +210,7 @@ def ablate(
         values = _objective_values(model, target, [[], heads], mode, _means(model, mode, reference))
         return ObjectiveAblationResult(
             model_name=model.name,
+            revision=model.revision,
             kind=model.kind,
             tokens=frame.str_tokens,
             text=frame.read_text or "",
@@ -229,6 +230,7 @@ def ablate(
     aid = target.answer[0]
     return AblationResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=frame.str_tokens,
         text=frame.read_text or "",
@@ -286,6 +288,7 @@ def head_importance(
     p0 = float(target.answer_logprob(base).exp()[0])
     return HeadImportanceResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=frame.str_tokens,
         text=frame.read_text or "",
@@ -323,6 +326,7 @@ def _objective_importance(
         )
     return ObjectiveImportanceResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=frame.str_tokens,
         text=frame.read_text or "",

@@ -173,6 +173,7 @@ def compare(
         runs.append(
             ProbeRun(
                 model_name=model.name,
+                revision=model.revision,
                 kind=model.kind,
                 probe=probe,
                 text=frame.read_text,
@@ -192,6 +193,9 @@ def compare(
     return Comparison(
         model_name=f"{causal.name} | {bidirectional.name}",
         kind="comparison",
+        revision=None
+        if causal.revision is None and bidirectional.revision is None
+        else f"{causal.revision or 'none'} | {bidirectional.revision or 'none'}",
         probe=probe,
         answer=c.lens.answer if answer is None else str(answer),
         words=tuple(probe.split()),

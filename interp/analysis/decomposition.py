@@ -133,6 +133,7 @@ def decompose(
     softcap = _softcap(model)
     return DecompositionResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=frame.str_tokens,
         position=r,

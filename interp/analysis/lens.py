@@ -149,6 +149,7 @@ def lens_result(
     )
     return LensResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=frame.str_tokens,
         focus=focus_of(frame),

@@ -210,6 +210,7 @@ def _patch(
     user = clean_t.objective is not None
     return PatchingResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=clean_f.str_tokens,
         corrupt_tokens=corrupt_f.str_tokens,

@@ -92,6 +92,7 @@ def attention_result(model: Model, frame: Frame, pats: torch.Tensor) -> Attentio
     stats.update({f"{k}_content": v for k, v in head_stats(pats, keep).items()})
     return AttentionResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=frame.str_tokens,
         patterns=pats.numpy().astype(np.float32),
@@ -141,7 +142,12 @@ def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int
         k = q - seq_len + 1  # the token after the first occurrence
         total += pats[:, :, q, k].mean(-1)
     return InductionResult(
-        model_name=model.name, kind=model.kind, scores=(total / n_seqs).numpy(), seq_len=seq_len, seed=seed
+        model_name=model.name,
+        kind=model.kind,
+        revision=model.revision,
+        scores=(total / n_seqs).numpy(),
+        seq_len=seq_len,
+        seed=seed,
     )
 
 

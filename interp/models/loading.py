@@ -24,8 +24,8 @@ from interp.errors import (
 )
 from interp.models import adapters as _adapters
 from interp.models import encoder as _encoder
+from interp.models import hub_cache, sources
 from interp.models import repair as _repair
-from interp.models import sources
 from interp.models.handle import Model
 from interp.models.vetting import (
     SUPPORTED,
@@ -69,8 +69,9 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
 # ---- sources -----------------------------------------------------------------------------------------------
 
 
-def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
-    """(display name, where to load from) for a source's model name (the zoo's), a folder or a hub id."""
+def _source(name_or_path: str | os.PathLike) -> tuple[str, str, str | None]:
+    """(display name, where to load from, revision if known) for a source's model name (the zoo's), a folder or
+    a hub id (with the hub off: its snapshot in the local Hugging Face cache)."""
     name = str(name_or_path)
     found = sources.find(name)
     if found is not None:
@@ -79,7 +80,7 @@ def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
             raise ModelLoadError(
                 f"the {source.name} model {name!r} is missing from {folder}. {source.missing}"
             )
-        return name, str(folder)
+        return name, str(folder), None
     path = Path(name).expanduser()
     if path.exists():
         if path.is_dir():
@@ -89,8 +90,13 @@ def _source(name_or_path: str | os.PathLike) -> tuple[str, str]:
                 f"{echo(name)} is not a model folder: it needs a config.json, weights and a tokenizer, as written "
                 "by model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
             )
-        return Path(name).expanduser().name, str(path)
-    return name, name
+        return Path(name).expanduser().name, str(path), None
+    if hub_cache.offline() and hub_cache.is_hub_id(name):
+        snapshot = hub_cache.find(name)
+        if snapshot is None:
+            raise hub_cache.not_cached(name, sources.names())
+        return name, str(snapshot.folder), snapshot.revision
+    return name, name, None
 
 
 def _unknown(name: str, err: Exception) -> ModelLoadError:
@@ -119,6 +125,11 @@ def load(
     Attention is always eager, so attention patterns are real. ``device=None`` means CUDA when available;
     ``dtype`` is a floating-point dtype or its name (``"float32"``, the default; ``"float16"``,
     ``"bfloat16"``). The folder's config is vetted first: no code runs from it, weights come from safetensors.
+
+    A hub id (``"gpt2"``, ``"org/name"``) with the hub off (``HF_HUB_OFFLINE=1``) is read from the local Hugging
+    Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``): the snapshot
+    ``models--org--name/snapshots/<revision>/`` that ``refs/main`` names. ``model.revision`` and every result
+    record that revision.
     """
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise ModelLoadError(
@@ -128,7 +139,7 @@ def load(
     dev = resolve_device(device)
     dtype = resolve_dtype(dtype)
     try:
-        name, src = _source(name_or_path)
+        name, src, revision = _source(name_or_path)
     except (OSError, ValueError) as err:  # e.g. a name with a NUL byte, or one too long for a path
         raise _unknown(str(name_or_path), err) from None
     local = Path(src).is_dir()
@@ -178,7 +189,8 @@ def load(
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    return wrap(hf_model, tokenizer, name=name, device=dev, revision=getattr(config, "_commit_hash", None))
+    revision = revision or getattr(config, "_commit_hash", None)
+    return wrap(hf_model, tokenizer, name=name, device=dev, revision=revision)
 
 
 # Weights a language-model head owns, by family: missing alone, they mean an encoder-only checkpoint.

@@ -25,10 +25,11 @@ from interp.errors import ResultError, echo
 
 _REGISTRY: dict[str, type[Result]] = {}
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 """The save format. 1: a ``.json`` and a ``.npz`` side by side (interp 0.1). 2: one ``.npz`` file holding its
 JSON; the reading rule (read positions, top-1 tokens, answer token ids) and the renamed masses
-(``attn_past_mass``/``attn_future_mass``, ``attr_left_mass``/``attr_right_mass``)."""
+(``attn_past_mass``/``attn_future_mass``, ``attr_left_mass``/``attr_right_mass``). 3: the model's revision
+(format 2 files load with ``revision`` None)."""
 
 IntArray = Annotated[np.ndarray, "iu"]
 """An array of integers (token ids, ranks, positions)."""
@@ -53,6 +54,8 @@ class Result:
     """The model's name (zoo name, folder name or hub id)."""
     kind: str
     """``"causal"`` or ``"bidirectional"``."""
+    revision: str | None = dataclasses.field(default=None, kw_only=True)
+    """The model's revision (the hub snapshot's commit) where it is known; None otherwise."""
 
     allow_nan: ClassVar[tuple[str, ...]] = ()
     """Fields whose float arrays may hold NaN or infinities (every other float array must be finite)."""

@@ -27,6 +27,8 @@ import numpy as np
 from interp.errors import InputError, ResultError, echo
 from interp.results.base import _REGISTRY, FORMAT_VERSION, Result, _hints, _kind, _name
 
+OLDEST_READ = 2
+"""The oldest save format still read: format 2 lacks only the revision, which then loads as None."""
 META = "__interp__"
 """The entry of a saved file that holds its JSON (UTF-8 bytes as a uint8 array)."""
 
@@ -341,7 +343,7 @@ def _check_version(meta: dict[str, Any], shown: str, this: str) -> None:
             f"saved by interp {by} (save format {version}); this interp {this} reads format {FORMAT_VERSION}: "
             "upgrade interp to open it"
         )
-    if version < FORMAT_VERSION:
+    if version < OLDEST_READ:
         raise _Version(
             f"saved by interp {by} (save format {version}); this interp {this} reads format {FORMAT_VERSION} and "
             "fields have been renamed since (past_mass -> attn_past_mass, left_mass -> attr_left_mass, ...): run "

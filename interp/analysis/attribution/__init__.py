@@ -165,6 +165,7 @@ def explain(
         kind = "log_prob" if target.log_prob else "logit"
     return AttributionResult(
         model_name=model.name,
+        revision=model.revision,
         kind=model.kind,
         tokens=frame.str_tokens,
         scores=scores,

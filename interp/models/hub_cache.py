@@ -1,0 +1,114 @@
+"""Hub ids from the local Hugging Face cache, without the network.
+
+``interp.load("org/name")`` with the hub off (``HF_HUB_OFFLINE=1``) reads the snapshot that the standard cache
+layout names: ``<cache>/models--org--name/snapshots/<revision>/``, where ``refs/main`` holds the revision. The
+snapshot is then loaded like any local folder (vetted first), and the revision is recorded on the model and on
+every result. The cache is found as huggingface_hub finds it, read at each call: ``$HF_HUB_CACHE``, else
+``$HF_HOME/hub``, else ``$XDG_CACHE_HOME/huggingface/hub``, else ``~/.cache/huggingface/hub``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from interp.errors import ModelLoadError, echo
+
+_HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
+_TRUE = {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One cached revision of a hub model."""
+
+    repo: str
+    revision: str
+    folder: Path
+
+
+def is_hub_id(name: str) -> bool:
+    """Whether ``name`` is written as a hub id (``name`` or ``org/name``)."""
+    return bool(_HUB_ID.match(name)) and ".." not in name
+
+
+def offline() -> bool:
+    """Whether the hub is switched off (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``)."""
+    return any(
+        os.environ.get(k, "").strip().lower() in _TRUE for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+    )
+
+
+def cache_dir() -> Path:
+    """The hub cache folder, as huggingface_hub resolves it from the environment now."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    if os.environ.get("HF_HOME"):
+        return Path(os.environ["HF_HOME"]).expanduser() / "hub"
+    xdg = os.environ.get("XDG_CACHE_HOME") or "~/.cache"
+    return Path(xdg).expanduser() / "huggingface" / "hub"
+
+
+def _repo_folder(repo: str) -> Path:
+    return cache_dir() / ("models--" + repo.replace("/", "--"))
+
+
+def find(repo: str) -> Snapshot | None:
+    """The snapshot of ``repo`` that ``refs/main`` names (the only snapshot where there is no ref), or None if
+    the cache does not hold the model. A snapshot without its config is an error saying what to do."""
+    if not is_hub_id(repo):
+        return None
+    base = _repo_folder(repo)
+    snapshots = base / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    ref = base / "refs" / "main"
+    if ref.is_file():
+        revision = ref.read_text(encoding="utf-8", errors="replace").strip()
+    else:
+        held = sorted(p.name for p in snapshots.iterdir() if p.is_dir())
+        if len(held) != 1:
+            if not held:
+                return None
+            raise ModelLoadError(
+                f"the Hugging Face cache holds {len(held)} snapshots of {repo!r} ({', '.join(held[:5])}) but no "
+                f"refs/main naming one: load the snapshot folder you mean, e.g. interp.load('{snapshots / held[0]}')"
+            )
+        revision = held[0]
+    folder = snapshots / revision
+    if not revision or "/" in revision or not (folder / "config.json").is_file():
+        raise ModelLoadError(
+            f"the Hugging Face cache's snapshot {echo(revision)} of {repo!r} ({folder}) has no config.json: the "
+            f"download is incomplete. Download it again where the hub is reachable (huggingface-cli download "
+            f"{repo}), or load a complete folder"
+        )
+    return Snapshot(repo, revision, folder)
+
+
+def cached_repos() -> list[str]:
+    """Hub ids of the models in the cache."""
+    try:
+        return sorted(
+            p.name.removeprefix("models--").replace("--", "/")
+            for p in cache_dir().iterdir()
+            if p.name.startswith("models--")
+        )
+    except OSError:
+        return []
+
+
+def not_cached(name: str, known: list[str]) -> ModelLoadError:
+    """The error for a name that is neither a known model nor in the cache while the hub is off."""
+    cached = cached_repos()
+    close = difflib.get_close_matches(name[:200], known + cached, n=1, cutoff=0.8)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    return ModelLoadError(
+        f"unknown model {echo(name)}.{hint} Embedded models: {', '.join(known)}. The hub is off "
+        f"(HF_HUB_OFFLINE=1) and the local Hugging Face cache ({echo(str(cache_dir()))[1:-1]}) does not hold it: "
+        f"download it where the hub is reachable (huggingface-cli download {name if len(name) <= 80 else 'ORG/NAME'}), "
+        "point "
+        "HF_HUB_CACHE or HF_HOME at a cache that holds it, or load a local folder"
+    )
