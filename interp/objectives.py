@@ -36,9 +36,12 @@ class Similarity:
         # The frame every text gets (e.g. [CLS] ... [SEP]): the special tokens before and after its own.
         self.lead = ordinary.index(True)
         self.trail = ordinary[::-1].index(True)
+        # What the encoder outputs: the residual stream, after the encoder's own final norm where the family
+        # has one (ModernBERT), as sentence encoders pool it.
+        self.final_norm = getattr(model.bridge, "final_norm", None)
         with torch.no_grad():
-            resid = model.final_resid(tokens)  # (1, T_other, d_model)
-        self.reference = resid[0, self.lead : tokens.shape[1] - self.trail].float().mean(0)  # (d_model,)
+            states = self.states(model.final_resid(tokens))  # (1, T_other, d_model)
+        self.reference = states[0, self.lead : tokens.shape[1] - self.trail].float().mean(0)  # (d_model,)
         self.label = (
             f"similarity to {other_text!r}" if len(other_text) <= 60 else "similarity to another text"
         )
@@ -52,8 +55,12 @@ class Similarity:
             mask = torch.zeros(B, T, dtype=torch.bool, device=resid.device)
             mask[:, self.lead : max(self.lead + 1, T - self.trail)] = True
         weights = mask.to(resid.device, torch.float32)[..., None]  # (batch, T, 1)
-        pooled = (resid.float() * weights).sum(1) / weights.sum(1).clamp_min(1.0)  # (batch, d_model)
+        states = self.states(resid).float()
+        pooled = (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)  # (batch, d_model)
         return F.cosine_similarity(pooled, self.reference.to(resid.device)[None], dim=-1, eps=1e-8)
+
+    def states(self, resid: torch.Tensor) -> torch.Tensor:
+        return resid if self.final_norm is None else self.final_norm(resid)
 
     def __repr__(self) -> str:
         return f"Similarity({self.label})"
@@ -61,7 +68,8 @@ class Similarity:
 
 def similarity(model: Model, other_text: str) -> Similarity:
     """An objective: cosine similarity of the mean-pooled final states (content tokens only: special tokens
-    such as [CLS] and [SEP] and padding are left out) to those of ``other_text``.
+    such as [CLS] and [SEP] and padding are left out) to those of ``other_text``. The final states are the
+    encoder's output: the last residual stream, through the encoder's final norm where it has one (ModernBERT).
 
     ``other_text`` is read once, now, without hooks; ablations and patches later change only the text being
     analysed. Sentence-transformers' own mean pooling also counts [CLS] and [SEP], so its scores differ

@@ -16,7 +16,13 @@ from interp.errors import InputError, NoLMHeadError, NonFiniteError, Unsupported
 TEXT = "anna lives in oslo . ben lives in rome ."
 OTHER = "ben lives in rome . anna lives in oslo ."
 CORRUPT = "ben lives in rome . ben lives in rome ."
-ENCODERS = {"bert": "BertModel", "roberta": "RobertaModel"}
+ENCODERS = {
+    "bert": "BertModel",
+    "roberta": "RobertaModel",
+    "distilbert": "DistilBertModel",
+    "electra": "ElectraModel",
+    "modernbert": "ModernBertModel",
+}
 
 
 @pytest.fixture(scope="module")
@@ -79,8 +85,11 @@ def test_an_encoder_folder_loads_encoder_only_and_matches_hugging_face(family, e
     assert logits is None  # no head, so no logits: the final states are in the cache
     assert set(cache) == set(names)
     for i in range(m.n_layers):
+        resid = cache[f"blocks.{i}.hook_resid_post"]
+        if family == "modernbert" and i == m.n_layers - 1:
+            resid = m.bridge.final_norm(resid)  # the encoder's output is after its final norm
         assert (cache[f"blocks.{i}.attn.hook_pattern"] - ref.attentions[i]).abs().max() <= 1e-5
-        assert (cache[f"blocks.{i}.hook_resid_post"] - ref.hidden_states[i + 1]).abs().max() <= 1e-5
+        assert (resid - ref.hidden_states[i + 1]).abs().max() <= 1e-5
     att = interp.attention(m, TEXT)
     assert att.position is None
     np.testing.assert_allclose(att.patterns, torch.stack([a[0] for a in ref.attentions]).numpy(), atol=1e-5)
@@ -116,9 +125,10 @@ def test_a_sentence_transformers_folder_loads_its_transformer(legacy, encoder, e
     assert torch.equal(mine["blocks.1.hook_resid_post"], theirs["blocks.1.hook_resid_post"])
 
 
-def test_similarity_is_the_cosine_of_mean_pooled_content_states(encoder, encoder_folder):
-    m = encoder("bert")
-    hf = hf_encoder(encoder_folder("bert"))
+@pytest.mark.parametrize("family", ["bert", "modernbert"])  # ModernBERT: its output is after a final norm
+def test_similarity_is_the_cosine_of_mean_pooled_content_states(family, encoder, encoder_folder):
+    m = encoder(family)
+    hf = hf_encoder(encoder_folder(family))
     with torch.no_grad():
         mine = hf(m.to_tokens(TEXT)).last_hidden_state
         other = hf(m.to_tokens(OTHER)).last_hidden_state
@@ -298,3 +308,33 @@ def test_an_encoder_missing_more_than_its_head_is_still_refused(encoder_folder, 
     save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
     with pytest.raises(interp.errors.ModelLoadError, match="newly initialised"):
         interp.load(folder)
+
+
+HEADS = {"distilbert": ("vocab_",), "electra": ("generator_",), "modernbert": ("head.", "decoder.")}
+
+
+@pytest.mark.parametrize("family", HEADS)
+def test_a_masked_lm_cut_from_its_head_loads_encoder_only(family, tiny_folder, tmp_path):
+    """The families with adapters of interp's own: a masked-LM checkpoint without its head weights loads
+    encoder-only (never with a random head); one missing an encoder weight is refused."""
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(f"{tiny_folder(family)}/model.safetensors")
+    for cut, keep in (
+        ("head", lambda k: not k.startswith(HEADS[family])),
+        ("layer", lambda k: "1." not in k),
+    ):
+        folder = tmp_path / cut
+        shutil.copytree(tiny_folder(family), folder)
+        kept = {k: v for k, v in weights.items() if keep(k)}
+        assert len(kept) < len(weights)
+        save_file(kept, folder / "model.safetensors", metadata={"format": "pt"})
+        if cut == "head":
+            m = interp.load(folder)
+            assert not m.has_lm_head and not any(
+                n.startswith(("unembed", "mlm_head")) for n in m.hook_names()
+            )
+            assert m.run_with_cache(TEXT, names=[])[0] is None
+        else:
+            with pytest.raises(interp.errors.ModelLoadError, match="newly initialised"):
+                interp.load(folder)
