@@ -338,3 +338,17 @@ def test_a_masked_lm_cut_from_its_head_loads_encoder_only(family, tiny_folder, t
         else:
             with pytest.raises(interp.errors.ModelLoadError, match="newly initialised"):
                 interp.load(folder)
+
+
+def test_an_electra_discriminator_loads_encoder_only(word_tokenizer, tmp_path):
+    """ElectraForPreTraining (the discriminator, what most ELECTRA checkpoints are) has no masked-LM head."""
+    from transformers import ElectraForPreTraining
+
+    from interp.zoo.tokenizer import hf_tokenizer
+
+    config, _ = tiny_config("electra", word_tokenizer.get_vocab_size())
+    ElectraForPreTraining(config).save_pretrained(tmp_path)
+    hf_tokenizer(word_tokenizer, "bidirectional").save_pretrained(tmp_path)
+    m = interp.load(tmp_path)
+    assert (m.kind, m.has_lm_head) == ("bidirectional", False)
+    assert interp.attention(m, TEXT).patterns.shape[:2] == (m.n_layers, m.n_heads)
