@@ -155,6 +155,16 @@ def test_unsupported_architecture_names_the_supported_ones(tmp_path):
         assert f"{family.label} ({family.model_type})" in str(info.value)
 
 
+def test_the_how_to_lists_every_supported_family():
+    from pathlib import Path
+
+    from interp.models.families import FAMILIES
+
+    howto = (Path(__file__).resolve().parents[1] / "docs" / "howto.md").read_text()
+    missing = [f.model_type for f in FAMILIES if f"(`{f.model_type}`" not in howto]
+    assert not missing, f"docs/howto.md does not list {missing}"
+
+
 def test_wrap_a_live_model(tiny_folder):
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
