@@ -151,3 +151,13 @@ def test_sublayer_outputs_add_up_to_the_residual_stream(arch, tiny_model):
         if not parallel:
             torch.testing.assert_close(mid, c["resid_mid"], atol=1e-5, rtol=0)
         torch.testing.assert_close(mid + c["mlp_out"], c["resid_post"], atol=1e-5, rtol=0)
+
+
+def test_the_readout_soft_caps_like_the_model(tiny_model, monkeypatch):
+    """Gemma 2 caps its logits (cap * tanh(logit / cap)); the lens's readout of the residual stream does too."""
+    m = tiny_model("gemma2")
+    # A cap of 0.1 (30 in the config), so that it bends the tiny model's small logits visibly.
+    monkeypatch.setattr(m.bridge.original_model.config, "final_logit_softcapping", 0.1)
+    logits, cache = m.run_with_cache(TEXT, names=["blocks.1.hook_resid_post"])
+    assert logits.abs().max() <= 0.1
+    torch.testing.assert_close(m.decode_resid(cache["blocks.1.hook_resid_post"]), logits, atol=1e-6, rtol=0)

@@ -393,9 +393,13 @@ class Model:
 
     def _decode(self, resid: torch.Tensor) -> torch.Tensor:
         b = self.bridge
-        if self.kind == "causal":
-            return b.unembed(b.ln_final(resid))
-        return self._mlm_head(resid)
+        if self.kind != "causal":
+            return self._mlm_head(resid)
+        logits = b.unembed(b.ln_final(resid))
+        cap = getattr(b.original_model.config, "final_logit_softcapping", None)
+        if cap:  # Gemma 2 soft-caps its logits after the unembedding, as its own forward pass does
+            logits = cap * torch.tanh(logits / cap)
+        return logits
 
     def _mlm_head(self, resid: torch.Tensor) -> torch.Tensor:
         hf = self.bridge.original_model
