@@ -7,9 +7,10 @@ and pre-tokenization a user meets: transformers 5 rebuilds a family's pipeline f
 merges (a qwen2 folder is read by Qwen2Tokenizer whatever its tokenizer.json says). The vocabularies are small,
 so that many words of the corpus split into several pieces.
 
-Kinds: byte-level BPE (GPT-2, GPT-NeoX, OPT, RoBERTa; Llama 3 and Qwen with their split patterns), SentencePiece
-style (Llama 2: ``▁`` with a dummy prefix and byte fallback; Gemma: ``▁`` without one; XLM-R: a Unigram model)
-and WordPiece (BERT: ``##`` continuations, lower-casing).
+Kinds: byte-level BPE (GPT-2, GPT-NeoX, OPT, OLMo 2, RoBERTa, ModernBERT; Llama 3 and Qwen with their split
+patterns), SentencePiece style (Llama 2, Mistral, Phi-3: ``▁`` with a dummy prefix and byte fallback; Gemma 1-3:
+``▁`` without one; XLM-R: a Unigram model) and WordPiece (BERT, DistilBERT, ELECTRA: ``##`` continuations,
+lower-casing).
 """
 
 from __future__ import annotations
@@ -148,6 +149,38 @@ def opt_tokenizer():
     )
 
 
+def olmo2_tokenizer():
+    from transformers import GPT2Tokenizer
+
+    vocab, merges = byte_level_bpe()
+    return GPT2Tokenizer(
+        vocab=_with_specials(["<|endoftext|>", "<|pad|>"], vocab), merges=merges, pad_token="<|pad|>"
+    )
+
+
+def modernbert_tokenizer():
+    """ModernBERT ships a byte-level BPE with BERT's special tokens in a tokenizer.json read as it is."""
+    from tokenizers import decoders, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab, merges = byte_level_bpe()
+    vocab = _with_specials(["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"], vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", special_tokens=[("[CLS]", 1), ("[SEP]", 2)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        pad_token="[PAD]",
+        mask_token=AddedToken("[MASK]", lstrip=True, special=True),
+    )
+
+
 def roberta_tokenizer():
     from transformers import RobertaTokenizer
 
@@ -219,6 +252,12 @@ def bert_tokenizer():
     return BertTokenizer(vocab=wordpiece())
 
 
+def distilbert_tokenizer():
+    from transformers import DistilBertTokenizer
+
+    return DistilBertTokenizer(vocab=wordpiece())
+
+
 @dataclass(frozen=True)
 class Case:
     """One tokenizer of one kind on one family."""
@@ -230,20 +269,29 @@ class Case:
 
     @property
     def masked(self) -> bool:
-        return self.arch in ("bert", "roberta")
+        return self.arch in MASKED
 
 
+MASKED = ("bert", "roberta", "distilbert", "electra", "modernbert")
 CASES = [
     Case("gpt2", "gpt2", "byte-level", gpt2_tokenizer),
     Case("gpt_neox", "gpt_neox", "byte-level", neox_tokenizer),
     Case("opt", "opt", "byte-level", opt_tokenizer),
     Case("llama3", "llama", "byte-level", llama3_tokenizer),
     Case("qwen2", "qwen2", "byte-level", qwen2_tokenizer),
+    Case("olmo2", "olmo2", "byte-level", olmo2_tokenizer),
     Case("llama2", "llama", "sentencepiece", llama2_tokenizer),
-    Case("gemma", "llama", "sentencepiece", gemma_tokenizer),
+    Case("mistral", "mistral", "sentencepiece", llama2_tokenizer),
+    Case("phi3", "phi3", "sentencepiece", llama2_tokenizer),
+    Case("gemma", "gemma", "sentencepiece", gemma_tokenizer),
+    Case("gemma2", "gemma2", "sentencepiece", gemma_tokenizer),
+    Case("gemma3", "gemma3_text", "sentencepiece", gemma_tokenizer),
     Case("roberta", "roberta", "byte-level", roberta_tokenizer),
+    Case("modernbert", "modernbert", "byte-level", modernbert_tokenizer),
     Case("xlmr", "roberta", "sentencepiece", xlmr_tokenizer),
     Case("bert", "bert", "wordpiece", bert_tokenizer),
+    Case("distilbert", "distilbert", "wordpiece", distilbert_tokenizer),
+    Case("electra", "electra", "wordpiece", bert_tokenizer),
 ]
 BY_NAME = {c.name: c for c in CASES}
 
@@ -252,7 +300,7 @@ N_CTX = 128
 
 def save_model(case: Case, folder: Path, tokenizer=None) -> Path:
     """A tiny random model of ``case.arch`` sized to the tokenizer, saved with it to ``folder``."""
-    from conftest import tiny_config
+    from conftest import move_off_init, tiny_config
 
     tok = tokenizer if tokenizer is not None else case.make()
     config, cls = tiny_config(case.arch, len(tok))
@@ -265,8 +313,13 @@ def save_model(case: Case, folder: Path, tokenizer=None) -> Path:
     config.pad_token_id = None if pad is None or pad == tok.eos_token_id else pad
     config.bos_token_id = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
     config.eos_token_id = tok.eos_token_id
+    for key in ("cls_token_id", "sep_token_id"):
+        if hasattr(config, key):
+            setattr(config, key, getattr(tok, key))
     config._attn_implementation = "eager"
     torch.manual_seed(0)
-    cls(config).save_pretrained(folder)
+    model = cls(config)
+    move_off_init(model)  # norms off their initial values, the pad token off zero (attribution's baseline)
+    model.save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
