@@ -181,14 +181,16 @@ def modernbert_tokenizer():
     )
 
 
-def roberta_tokenizer():
+def roberta_tokenizer(lstrip: bool = True):
+    """``lstrip``: the mask takes the space before it, as roberta-base ships it; RobertaTokenizer's own default
+    does not, and then the space before a mask is a token of its own unless the mask follows the word."""
     from transformers import RobertaTokenizer
 
     vocab, merges = byte_level_bpe()
     return RobertaTokenizer(
         vocab=_with_specials(["<s>", "<pad>", "</s>", "<unk>", "<mask>"], vocab),
         merges=merges,
-        mask_token=AddedToken("<mask>", lstrip=True, special=True),  # as roberta-base ships it
+        mask_token=AddedToken("<mask>", lstrip=lstrip, special=True),
     )
 
 
@@ -287,6 +289,7 @@ CASES = [
     Case("gemma2", "gemma2", "sentencepiece", gemma_tokenizer),
     Case("gemma3", "gemma3_text", "sentencepiece", gemma_tokenizer),
     Case("roberta", "roberta", "byte-level", roberta_tokenizer),
+    Case("roberta_mask_keeps_space", "roberta", "byte-level", lambda: roberta_tokenizer(lstrip=False)),
     Case("modernbert", "modernbert", "byte-level", modernbert_tokenizer),
     Case("xlmr", "roberta", "sentencepiece", xlmr_tokenizer),
     Case("bert", "bert", "wordpiece", bert_tokenizer),

@@ -81,6 +81,8 @@ def test_probes_are_read_as_the_filled_text_has_them(name, loaded):
         assert unknown_id(m) not in tokens
         if case.masked:
             n = len(ids)
+            # a mask written in plain text reads the answer as the slot does
+            assert answer_ids(m, word, text=probe.replace("___", tok.mask_token)) == tuple(ids)
             assert f.n_slot == n and f.slot_positions == list(range(f.slot, f.slot + n))
             assert tokens.count(tok.mask_token_id) == n and f.position == f.slot
             assert tokens[: f.slot] + ids + tokens[f.slot + n :] == full, (shown, m.to_str_tokens(filled))

@@ -43,7 +43,9 @@ def answer_context(model: Model, text: Any) -> str | None:
         return None  # a malformed slot: framing the text says what is wrong
     mask = model.tokenizer.mask_token
     if model.kind == "bidirectional" and mask and mask in text:
-        return text[: text.index(mask)]
+        before = text[: text.index(mask)]
+        # A mask glued to the word before it stands for a whole token, space included (``in<mask>``).
+        return before if not before or before[-1].isspace() else None
     return None
 
 
