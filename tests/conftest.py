@@ -14,7 +14,7 @@ import torch
 
 torch.set_num_threads(1)
 
-NEW_CAUSAL = ["mistral", "gemma", "gemma2", "gemma3_text", "phi3", "olmo2"]
+NEW_CAUSAL = ["mistral", "gemma", "gemma2", "gemma3_text", "gemma3", "phi3", "olmo2"]
 NEW_MASKED = ["distilbert", "electra", "modernbert"]
 ARCHS = ["gpt2", "gpt_neox", "llama", "qwen2", "opt", "bert", "roberta", *NEW_CAUSAL, *NEW_MASKED]
 MASKED = ("bert", "roberta", *NEW_MASKED)
@@ -126,6 +126,14 @@ def _new_family_config(arch: str, common: dict):
     if arch == "gemma3_text":
         layers = ["sliding_attention", "full_attention"]
         return tf.Gemma3TextConfig(layer_types=layers, **gemma, **decoder), tf.Gemma3ForCausalLM
+    if arch == "gemma3":  # the multimodal checkpoints (4B and larger): a text model beside a vision tower
+        text = tf.Gemma3TextConfig(layer_types=["sliding_attention", "full_attention"], **gemma, **decoder)
+        vision = tf.SiglipVisionConfig(
+            hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2, image_size=16
+        )
+        return tf.Gemma3Config(
+            text_config=text.to_dict(), vision_config=vision.to_dict(), mm_tokens_per_image=4
+        ), tf.Gemma3ForConditionalGeneration
     if arch == "phi3":
         return tf.Phi3Config(**decoder), tf.Phi3ForCausalLM
     if arch == "olmo2":
@@ -173,7 +181,8 @@ def move_off_init(model: torch.nn.Module) -> None:
             if "norm" in name.lower():
                 p.add_(0.2 * torch.randn(p.shape, generator=gen))
         table = model.get_input_embeddings().weight
-        pad = model.config.pad_token_id
+        config = model.config.get_text_config()
+        pad = config.pad_token_id
         if pad is not None and not table[pad].any():
             table[pad] = 0.02 * torch.randn(table.shape[1], generator=gen)
 

@@ -28,6 +28,7 @@ PAIRS = [
     "gemma+electra",
     "gemma2+modernbert",
     "gemma3_text+distilbert",
+    "gemma3+bert",
     "phi3+electra",
     "olmo2+modernbert",
     "zoo",

@@ -72,6 +72,7 @@ ATTENTION_OUTPUT = {
     # a norm on the attention's output before the residual addition: what is added is that norm's output
     "gemma2": lambda hf, i: hf.model.layers[i].post_attention_layernorm,
     "gemma3_text": lambda hf, i: hf.model.layers[i].post_attention_layernorm,
+    "gemma3": lambda hf, i: hf.model.language_model.layers[i].post_attention_layernorm,
     "olmo2": lambda hf, i: hf.model.layers[i].post_attention_layernorm,
     "distilbert": lambda hf, i: hf.distilbert.transformer.layer[i].attention,
     "electra": lambda hf, i: hf.electra.encoder.layer[i].attention.output.dense,

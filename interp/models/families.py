@@ -26,6 +26,8 @@ class Family:
     into logits (the masked-LM head, and any norm the encoder applies after its last block)."""
     post_ln: bool = False
     """Blocks apply LayerNorm after each residual addition (BERT-like), not before each sublayer."""
+    lm_class: str | None = None
+    """A model class of the family, not named ``*ForCausalLM``, that carries its language-model head."""
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -37,7 +39,13 @@ FAMILIES: tuple[Family, ...] = (
     Family("mistral", "causal", "Mistral"),
     Family("gemma", "causal", "Gemma"),
     Family("gemma2", "causal", "Gemma 2"),
-    Family("gemma3_text", "causal", "Gemma 3 (text-only, e.g. gemma-3-1b)"),
+    Family("gemma3_text", "causal", "Gemma 3 text-only (gemma-3-1b, gemma-3-270m)"),
+    Family(
+        "gemma3",
+        "causal",
+        "Gemma 3 multimodal (4B and larger; the language model reads text)",
+        lm_class="Gemma3ForConditionalGeneration",
+    ),
     Family("phi3", "causal", "Phi-3"),
     Family("olmo2", "causal", "OLMo 2"),
     Family("bert", "bidirectional", "BERT", "BertForMaskedLM", ("cls",), post_ln=True),
@@ -83,3 +91,9 @@ def describe() -> str:
 
 def family_of(model_type: object) -> Family | None:
     return BY_TYPE.get(model_type) if isinstance(model_type, str) else None
+
+
+def is_lm_class(model_type: object, class_name: str) -> bool:
+    """Whether ``class_name`` is the family's own language-model class without the usual name ending."""
+    family = family_of(model_type)
+    return family is not None and family.lm_class == class_name

@@ -26,6 +26,7 @@ from interp.models import adapters as _adapters
 from interp.models import encoder as _encoder
 from interp.models import hub_cache, sources
 from interp.models import repair as _repair
+from interp.models.families import is_lm_class
 from interp.models.handle import Model
 from interp.models.vetting import (
     SUPPORTED,
@@ -53,7 +54,7 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
             continue
         if arch.endswith("ForMaskedLM"):
             return "bidirectional"
-        if arch.endswith("ForCausalLM") or arch.endswith("LMHeadModel"):
+        if arch.endswith("ForCausalLM") or arch.endswith("LMHeadModel") or is_lm_class(model_type, arch):
             return "causal"
     if model is not None:
         if _encoder.encoder_of(model) is not None:
@@ -314,7 +315,7 @@ def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any
             warnings.simplefilter("ignore")
             if encoder is not None:
                 bridge = _encoder.boot(encoder, engine_tokenizer, str(name))
-            elif _adapters.covers(hf_model):  # a family the engine has no adapter for: ours
+            elif _adapters.covers(hf_model):  # ours, or the engine's booted from the module
                 bridge = _adapters.boot(hf_model, engine_tokenizer, str(name))
             else:
                 if not declared:

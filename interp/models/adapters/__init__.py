@@ -15,6 +15,9 @@ _ADAPTERS = {
     "ModernBertForMaskedLM": ("interp.models.adapters.modernbert", "ModernBertAdapter"),
 }
 """Hugging Face architecture -> (module, adapter class)."""
+FROM_MODULE = frozenset({"Gemma3ForConditionalGeneration"})
+"""Architectures the engine knows but that boot from the loaded module here: booting by name loads an image
+processor for them, and the engine installs torchvision with pip when that is missing."""
 
 
 def register() -> None:
@@ -29,12 +32,12 @@ def register() -> None:
 
 
 def covers(hf_model: Any) -> bool:
-    """Whether ``hf_model`` is a masked LM that one of these adapters runs."""
-    return type(hf_model).__name__ in _ADAPTERS
+    """Whether ``hf_model`` boots here: a masked LM one of these adapters runs, or one of :data:`FROM_MODULE`."""
+    return type(hf_model).__name__ in _ADAPTERS or type(hf_model).__name__ in FROM_MODULE
 
 
 def boot(hf_model: Any, tokenizer: Any, name: str) -> Any:
-    """A TransformerBridge over ``hf_model`` through its family's adapter here."""
+    """A TransformerBridge over ``hf_model`` through its family's adapter (ours or the engine's)."""
     from transformer_lens.model_bridge.sources import build_bridge_from_module
 
     register()
