@@ -179,6 +179,22 @@ def _compare(shell: Any, a: argparse.Namespace) -> Any:
 
 
 @command(
+    "generate",
+    "generate N tokens: causal left to right, masked LMs by unmasking (order: confidence|random|left_to_right)",
+    "var",
+    'prompt:"prompt"',
+    n={"type": int, "default": 8},
+    steps={"type": int},
+    order={"default": "confidence"},
+    seed={"type": int, "default": 0},
+)
+def _generate(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    return interp.generate(_model(shell, a.var), a.prompt, a.n, steps=a.steps, order=a.order, seed=a.seed)
+
+
+@command(
     "ablate",
     "silence heads (LAYER.HEAD) and watch the answer",
     "var",

@@ -35,6 +35,7 @@ def results(causal, bidirectional):
         "patch": interp.patch(c, PROBE, CORRUPT, answer="are", contrast="is", progress=False),
         **_objective_results(c, b),
         "decompose": interp.decompose(b, PROBE, answer="are", contrast="is"),
+        "generate": interp.generate(b, PROBE, 2, lens=True, top_k=2),  # NaN commit_prob at the prompt
     }
 
 

@@ -23,6 +23,8 @@ __all__ = [
     "head_importance",
     "patch",
     "decompose",
+    "generate",
+    "generate_suite",
 ]
 
 
