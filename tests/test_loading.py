@@ -85,6 +85,20 @@ def test_a_folder_that_asks_to_run_code_is_refused_unrun(tmp_path, says_yes, mod
     assert not marker.exists()
 
 
+def test_a_native_family_that_still_names_its_own_code_loads_the_built_in_class(tmp_path, tiny_folder):
+    """Phi-3's hub checkpoints keep an auto_map from before transformers implemented the family: the config's
+    model type and architectures are built in, so the built-in class loads, and the folder's code never runs."""
+    folder = _copy(tiny_folder("gpt2"), tmp_path / "m")
+    marker = tmp_path / "code-ran"
+    (folder / "modeling_gpt2.py").write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    _edit_json(folder / "config.json", auto_map={"AutoModelForCausalLM": "modeling_gpt2.GPT2LMHeadModel"})
+    plain = interp.load(tiny_folder("gpt2"))
+    with pytest.warns(UserWarning, match="never runs"):
+        m = interp.load(folder)
+    assert not marker.exists()
+    assert torch.equal(m("the dog barked ."), plain("the dog barked ."))
+
+
 def test_the_refusal_comes_before_transformers_reads_anything(tmp_path, transformers_untouched):
     folder, marker = _code_folder(
         tmp_path, {"model_type": "evil", "auto_map": {"AutoConfig": "configuration_evil.EvilConfig"}}

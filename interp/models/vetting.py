@@ -2,7 +2,8 @@
 and the device and dtype asked for.
 
 A model folder is data, never code: ``config.json`` and ``tokenizer_config.json`` are read here as plain JSON;
-a folder that asks to run its own code (``auto_map``), declares a model type outside :data:`SUPPORTED`, holds
+a folder that asks to run its own code (``auto_map``; unless transformers implements its model type and
+classes itself: then those load, with a warning, and its code never runs), declares a model type outside :data:`SUPPORTED`, holds
 its weights only as pickle files, or has no tokenizer files is refused with an
 :class:`~interp.errors.InterpError` subclass that says what to do.
 """
@@ -10,6 +11,7 @@ its weights only as pickle files, or has no tokenizer files is refused with an
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -82,18 +84,36 @@ def _read_json(path: Path, what: str) -> dict[str, Any]:
 
 def vet_config(config: dict[str, Any], where: str) -> str:
     """Refuse a config that would run code or that interp does not support; return its kind."""
-    if "auto_map" in config:
-        raise UnsafeModelError(
-            f"{where} asks to run its own Python code (its config has an 'auto_map' entry): interp never runs "
-            f"code from a model folder. Use a model of a supported type saved with save_pretrained: {describe()}."
-        )
     model_type = config.get("model_type")
+    if "auto_map" in config:
+        if not _native(config):
+            raise UnsafeModelError(
+                f"{where} asks to run its own Python code (its config has an 'auto_map' entry): interp never runs "
+                f"code from a model folder. Use a model of a supported type saved with save_pretrained: {describe()}."
+            )
+        # Checkpoints published before transformers implemented their family (Phi-3, for one) still name
+        # their own code; the built-in implementation of the same model type is what loads (never their code).
+        warnings.warn(
+            f"{where}'s config names its own Python code (auto_map), which interp never runs: loading "
+            f"transformers' built-in {model_type} implementation instead",
+            stacklevel=3,
+        )
     if not isinstance(model_type, str) or model_type not in SUPPORTED:
         raise unsupported(model_type)
     archs = config.get("architectures")
     if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
         raise ModelLoadError(f"{where}: 'architectures' must be a list of class names, got {echo(archs)}")
     return SUPPORTED[model_type]
+
+
+def _native(config: dict[str, Any]) -> bool:
+    """True if transformers itself implements this config's model type and every architecture it names."""
+    model_type, archs = config.get("model_type"), config.get("architectures")
+    if not (isinstance(model_type, str) and model_type in SUPPORTED and isinstance(archs, list) and archs):
+        return False
+    import transformers
+
+    return all(isinstance(a, str) and hasattr(transformers, a) for a in archs)
 
 
 def _vet_tokenizer_config(data: dict[str, Any], where: str) -> None:
