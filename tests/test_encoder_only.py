@@ -206,6 +206,7 @@ def _head_based_calls(m, causal):
         "ablate": lambda: interp.ablate(m, probe, [(0, 0)]),
         "head_importance": lambda: interp.head_importance(m, probe, progress=False),
         "patch": lambda: interp.patch(m, probe, "ben lives in ___ .", progress=False),
+        "decompose": lambda: interp.decompose(m, probe, answer="oslo"),
         "compare": lambda: interp.compare(causal, m, probe),
         "compare_suite": lambda: interp.compare_suite(causal, m, [probe], progress=False),
         "forward": lambda: m(TEXT),

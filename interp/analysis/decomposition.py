@@ -99,11 +99,7 @@ def decompose(
     ``approximation_error`` is ``target - sum(contributions)``.
     """
     checks.model(model)
-    if not getattr(model, "has_lm_head", True):
-        raise InputError(
-            f"{model.name} was loaded without its language-model head, and decompose splits an answer's logit: "
-            "load the checkpoint with its head (a *ForCausalLM or *ForMaskedLM model)"
-        )
+    model.require_lm_head()  # decompose splits an answer's logit
     a_ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     c_ids = tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
     frame = _frame(
