@@ -158,6 +158,9 @@ def test_suite_returns_one_row_per_generation(causal, bidirectional):
     assert len(df) == 2 + 2 * 2
     assert set(df.order) == {"left_to_right", "confidence", "random"}
     assert (df[df.generator == "causal"].kendall_tau == 1.0).all() and df.judged.dtype == bool
+    causal_rows = df[df.generator == "causal"]
+    firsts = [interp.generate(causal, p, 1).text.split()[-1] for p in causal_rows.prompt]
+    assert list(causal_rows.first_token) == firsts
 
 
 @pytest.mark.parametrize(
@@ -225,3 +228,20 @@ def test_views_draw_order_text_and_lens(runs, bidirectional):
     assert "after step 1" in view.children[view.children.index(slider) + 1].value
     with pytest.raises(InterpError):
         views.generation_figure(runs["causal"], "lens")
+
+
+def test_the_zoo_diffusion_model_generates_as_its_card_measures():
+    """generate on tiny-diffusion is a diffusion generation, and writes what the card's batched check writes."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from interp.zoo import ZOO_DIR, diffusion
+
+    m = interp.load("tiny-diffusion")
+    assert generator_of(m) == "diffusion"
+    prompts = diffusion.prompts(3)
+    folder = ZOO_DIR / "tiny-diffusion"
+    hf, tok = AutoModelForMaskedLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    batched = diffusion.unmask(hf, tok, prompts, n_tokens=8)
+    for prompt, text in zip(prompts, batched):
+        r = interp.generate(m, prompt, 8)
+        assert r.generator == "diffusion" and r.text == text

@@ -28,9 +28,10 @@ def generate_suite(
     once, left to right) and summarise each generation's order (:meth:`GenerationResult.order_stats`).
 
     Returns a pandas DataFrame, one row per generation: ``model``, ``generator``, ``order``, ``prompt_index``,
-    ``prompt``, ``text``, ``kendall_tau``, ``first_decision``, ``content_step``, ``function_step``,
-    ``mean_commit_prob`` and, with ``judge`` (a function of the final text, e.g.
-    :func:`interp.zoo.grammar.well_formed`), ``judged``. The random order draws with ``seed + prompt_index``.
+    ``prompt``, ``text``, ``first_token`` (the token committed first; the leftmost of a first step's),
+    ``kendall_tau``, ``first_decision``, ``content_step``, ``function_step``, ``mean_commit_prob`` and, with
+    ``judge`` (a function of the final text, e.g. :func:`interp.zoo.grammar.well_formed`), ``judged``. The random
+    order draws with ``seed + prompt_index``.
     """
     import pandas as pd
 
@@ -58,6 +59,7 @@ def generate_suite(
                 "prompt_index": i,
                 "prompt": prompt,
                 "text": r.text,
+                "first_token": r.str_tokens[first_committed(r)],
                 **r.order_stats(),
             }
             if judge is not None:
@@ -66,6 +68,11 @@ def generate_suite(
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
+
+
+def first_committed(result) -> int:
+    """The position committed first (the leftmost of those the first step committed)."""
+    return int(result.generated[result.commit_step[result.generated] == 1][0])
 
 
 __all__ = ["generate_suite"]

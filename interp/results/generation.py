@@ -33,7 +33,8 @@ class GenerationResult(Result):
     generator: str
     """``"causal"``, ``"diffusion"`` (a masked LM trained to generate) or ``"masked"`` (any other masked LM)."""
     order: str
-    """``"left_to_right"`` for a causal model; for a masked one ``"confidence"``, ``"random"`` or ``"left_to_right"``."""
+    """``"left_to_right"`` for a causal model; for a masked one ``"confidence"``, ``"random"`` or
+    ``"left_to_right"``."""
     seed: int
     """Seed of the random order (recorded for every order)."""
     undecided: int
