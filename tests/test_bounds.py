@@ -257,10 +257,10 @@ def test_attribution_estimates_its_memory_and_refuses_past_what_the_machine_has(
     m = causal
     small = attribution_memory(m, 10, 1, "integrated_gradients", 50, None)
     assert small > 0
-    public = interp.estimate_memory(m, PROBE, answer="are", tolerance=None)  # the frame's tokens and one more
-    assert public == attribution_memory(m, m.frame(PROBE).T + 1, 1, "integrated_gradients", 50, None)
-    assert interp.estimate_memory(m, PROBE, answer="are", n_steps=400) > public
-    _input_error(lambda: interp.estimate_memory(m, PROBE, n_steps=10**9), "n_steps")
+    public = interp.estimate_memory(m, "attribute", PROBE, answer="are", tolerance=None)  # one row, the frame's
+    assert public == attribution_memory(m, m.frame(PROBE).T, 1, "integrated_gradients", 50, None)
+    assert interp.estimate_memory(m, "attribute", PROBE, answer="are", n_steps=400) > public
+    _input_error(lambda: interp.estimate_memory(m, "attribute", PROBE, n_steps=10**9), "n_steps")
     assert attribution_memory(m, 100, 1, "integrated_gradients", 50, None) > small
     assert attribution_memory(m, 10, 2, "integrated_gradients", 50, None) > small
     assert attribution_memory(m, 10, 1, "saliency", 50, None) < small
@@ -279,7 +279,7 @@ def test_attribution_estimates_its_memory_and_refuses_past_what_the_machine_has(
         assert method in str(err)
     assert forwards == [], "the refusal came after a forward pass"
     assert count_hooks(m.bridge) == base
-    need = interp.estimate_memory(m, PROBE, answer="are", method="saliency")
+    need = interp.estimate_memory(m, "attribute", PROBE, answer="are", method="saliency")
     err = _error(lambda: interp.attribute(m, PROBE, answer="are", method="saliency"))
     assert f"would need about {checks.size(need)}" in str(err)
     monkeypatch.setattr(checks, "available_memory", lambda device: None)  # unmeasurable: no refusal

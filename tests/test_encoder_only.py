@@ -161,7 +161,7 @@ def test_attribution_toward_similarity_is_complete(family, encoder):
     assert "user objective" in repr(r)
     for method in ("saliency", "input_x_gradient", "occlusion"):
         assert interp.attribute(m, TEXT, objective=sim, method=method).scores.shape == (len(r.tokens),)
-    assert interp.estimate_memory(m, TEXT, objective=sim) > 0
+    assert interp.estimate_memory(m, "attribute", TEXT, objective=sim) > 0
 
 
 def test_ablation_and_patching_move_the_objective(encoder):
@@ -202,7 +202,7 @@ def _head_based_calls(m, causal):
         "tuned_lens training": lambda: interp.tuned_lens(m, texts=[TEXT], steps=1, progress=False),
         "attribute with an answer": lambda: interp.attribute(m, probe, answer="oslo"),
         "attribute without anything": lambda: interp.attribute(m, TEXT),
-        "estimate_memory": lambda: interp.estimate_memory(m, probe),
+        "estimate_memory": lambda: interp.estimate_memory(m, "attribute", probe),
         "ablate": lambda: interp.ablate(m, probe, [(0, 0)]),
         "head_importance": lambda: interp.head_importance(m, probe, progress=False),
         "patch": lambda: interp.patch(m, probe, "ben lives in ___ .", progress=False),

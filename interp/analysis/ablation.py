@@ -19,6 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from interp import checks
+from interp.analysis import memory as _memory
 from interp.analysis import target as _target
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
@@ -189,6 +190,7 @@ def ablate(
     objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
     reference: Iterable[str] | None = None,
     allow_unknown: bool = False,
+    check_memory: bool = True,
 ) -> AblationResult | ObjectiveAblationResult:
     """Silence ``heads`` ([(layer, head), ...]) and report the answer's probability, its first token's logit
     and the model's top-1 before and after.
@@ -198,7 +200,8 @@ def ablate(
     log-probability. ``mode="mean"`` replaces a head's output by its mean over ``reference`` texts (default:
     the zoo corpus for zoo models; other models need ``reference=``). ``objective``, instead of an answer: a
     function of the final residual stream ``(batch, T, d_model) -> (batch,)``; the result is then an
-    :class:`~interp.results.ObjectiveAblationResult` with its value before and after.
+    :class:`~interp.results.ObjectiveAblationResult` with its value before and after. Past the free memory of
+    the model's device it is refused before it starts, unless ``check_memory=False``.
     """
     checks.model(model)
     _check_mode(mode)
@@ -207,6 +210,7 @@ def ablate(
         raise InputError("pass at least one (layer, head) to ablate")
     if objective is not None:
         frame, target = _objective_target(model, text, objective, answer, allow_unknown)
+        _memory.require(model, "ablate", frame.T, enabled=check_memory)
         values = _objective_values(model, target, [[], heads], mode, _means(model, mode, reference))
         return ObjectiveAblationResult(
             model_name=model.name,
@@ -222,6 +226,7 @@ def ablate(
         )
     ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     frame = _frame(model, text, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
+    _memory.require(model, "ablate", *_memory.rows_of(model, frame.T, ids, None), enabled=check_memory)
     target, logits = _read(model, frame, ids, [[], heads], mode, _means(model, mode, reference))
     prob = target.answer_logprob(logits).exp()  # (2,): before, after
     at = logits[:, 0]  # (2, V) at the read position
@@ -260,20 +265,25 @@ def head_importance(
     reference: Iterable[str] | None = None,
     allow_unknown: bool = False,
     progress: bool = True,
+    check_memory: bool = True,
 ) -> HeadImportanceResult | ObjectiveImportanceResult:
     """Ablate every head in turn (one batched pass per layer) on ``probe``; ``effects`` (n_layers, n_heads) is
     the change of the answer's probability, ``top1_after`` the top-1 with that head silenced. With
     ``objective`` (a function of the final residual stream ``(batch, T, d_model) -> (batch,)``) instead of an
-    answer, ``effects`` is the change of that objective (:class:`~interp.results.ObjectiveImportanceResult`)."""
+    answer, ``effects`` is the change of that objective (:class:`~interp.results.ObjectiveImportanceResult`). Past
+    the free memory of the model's device it is refused before it starts, unless ``check_memory=False``."""
     checks.model(model)
     _check_mode(mode)
     checks.flag("progress", progress)
     if objective is not None:
         return _objective_importance(
-            model, probe, objective, answer, mode, reference, allow_unknown, progress
+            model, probe, objective, answer, mode, reference, allow_unknown, progress, check_memory
         )
     ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=probe)
     frame = _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
+    _memory.require(
+        model, "head_importance", *_memory.rows_of(model, frame.T, ids, None), enabled=check_memory
+    )
     means = _means(model, mode, reference)
     target, base = _read(model, frame, ids, [[]], mode, means)
     L, H = model.n_layers, model.n_heads
@@ -314,8 +324,10 @@ def _objective_importance(
     reference: Iterable[str] | None,
     allow_unknown: bool,
     progress: bool,
+    check_memory: bool,
 ) -> ObjectiveImportanceResult:
     frame, target = _objective_target(model, text, objective, answer, allow_unknown)
+    _memory.require(model, "head_importance", frame.T, enabled=check_memory)
     means = _means(model, mode, reference)
     before = float(_objective_values(model, target, [[]], mode, means)[0])
     L, H = model.n_layers, model.n_heads

@@ -43,6 +43,7 @@ from dataclasses import dataclass
 import torch
 
 from interp import checks
+from interp.analysis import memory as _memory
 from interp.analysis.target import tokens_of
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
@@ -82,6 +83,7 @@ def decompose(
     contrast: str | int | None = None,
     position: int | None = None,
     allow_unknown: bool = False,
+    check_memory: bool = True,
 ) -> DecompositionResult:
     """Split the answer's logit (minus the contrast's) at the read position into one share per component.
 
@@ -96,7 +98,8 @@ def decompose(
     every LayerNorm's scale and the masked-LM head's activation gate ``act(p) / p`` frozen at their values at
     the read position, so each write reaches the logit through the fixed affine maps of this run (exact up to
     rounding; the head's Jacobian would leave an intercept as large as the logit unexplained).
-    ``approximation_error`` is ``target - sum(contributions)``.
+    ``approximation_error`` is ``target - sum(contributions)``. Past the free memory of the model's device it is
+    refused before it starts, unless ``check_memory=False``.
     """
     checks.model(model)
     model.require_lm_head()  # decompose splits an answer's logit
@@ -108,6 +111,7 @@ def decompose(
     if a_ids is not None:
         _check_pair(model, a_ids, c_ids)
     parts = _parts(model)
+    _memory.require(model, "decompose", frame.T, enabled=check_memory)
     cache = _run(model, frame.tokens, parts)
     r = frame.position
     logits = model.bridge.unembed(cache["ln_final.hook_out"][0, r])  # (d_vocab,): the model's own, pre-cap

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from interp import checks
+from interp.analysis import memory as _memory
 from interp.analysis.target import tokens_of
 from interp.analysis.tuned import translators_for
 from interp.models import hooks as _hooks
@@ -43,6 +44,7 @@ def logit_lens(
     chunk: int = 32,
     allow_unknown: bool = False,
     lens: str = "logit",
+    check_memory: bool = True,
 ) -> LensResult:
     """Decode every layer at every position; track ``answer`` (default: the final top-1 at the read position).
 
@@ -52,7 +54,8 @@ def logit_lens(
     ``chunk * d_vocab``, never with ``n_layers * T * d_vocab``. ``top_k``: an integer from 1 to ``d_vocab``;
     ``chunk``: a positive integer (positions decoded at once; more than ``T`` acts as ``T``). ``lens``:
     ``"logit"`` decodes each layer as it is; ``"tuned"`` first passes it through the layer's translator trained
-    by :func:`interp.tuned_lens` for these weights.
+    by :func:`interp.tuned_lens` for these weights. Past the free memory of the model's device it is refused
+    before it starts, unless ``check_memory=False``.
     """
     checks.model(model)
     model.require_lm_head()  # before the tuned lens's translators, which a model without a head never has
@@ -62,6 +65,7 @@ def logit_lens(
     chunk = checks.integer("chunk", chunk, low=1)
     ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     frame = _frame(model, text, n_slot=len(ids) if ids else 1, position=position, allow_unknown=allow_unknown)
+    _memory.require(model, "logit_lens", frame.T, enabled=check_memory, chunk=chunk, top_k=top_k, lens=lens)
     names = _hooks.resid_names(model)
     # Stop after the last block: the model's own logits are exactly the lens's last row, never needed whole.
     _, cache = model.run_with_cache(frame.tokens, names=names, stop_after=names[-1])

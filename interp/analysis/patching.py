@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from interp import checks
+from interp.analysis import memory as _memory
 from interp.analysis import target as _target
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
@@ -77,8 +78,17 @@ def patched_reads(
 ) -> torch.Tensor:
     """Final residuals at the read sites ``(len(position_sets), s, d_model)`` of the corrupt rows with
     ``clean_act`` ``(R, T_max, ...)`` patched in at ``name``; copy b patches the frame positions
-    ``position_sets[b]`` (an empty set patches nothing)."""
+    ``position_sets[b]`` (an empty set patches nothing). Copies are run in chunks that keep one forward pass within
+    :data:`interp.analysis.memory.CHUNK_BUDGET`."""
     R = corrupt.n_rows
+    chunk = _memory.patch_chunk(model, R, int(corrupt.rows.shape[1]))
+    if len(position_sets) > chunk:
+        return torch.cat(
+            [
+                patched_reads(model, corrupt, clean_act, name, position_sets[i : i + chunk])
+                for i in range(0, len(position_sets), chunk)
+            ]
+        )
     edits = []  # (batch row, row position, clean row)
     for b, positions in enumerate(position_sets):
         for r in range(R):
@@ -111,6 +121,7 @@ def patch(
     objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
     allow_unknown: bool = False,
     progress: bool = True,
+    check_memory: bool = True,
 ) -> PatchingResult:
     """Patch clean activations into the corrupt run at every (layer, position); ``restored`` (n_layers, T).
 
@@ -124,7 +135,8 @@ def patch(
 
     ``objective``, instead of an answer and contrast: a function of the final residual stream ``(batch, T,
     d_model) -> (batch,)``; both texts are read whole and ``restored`` is the fraction of its clean - corrupt
-    change that each patch restores.
+    change that each patch restores. Past the free memory of the model's device it is refused before it starts,
+    unless ``check_memory=False``.
     """
     checks.model(model)
     template = hook_template(hook)
@@ -134,6 +146,7 @@ def patch(
         fn = _target.check_objective(objective, answer=answer, contrast=contrast)
         frames = [_frame(model, t, allow_unknown=allow_unknown, require_read=False) for t in (clean, corrupt)]
         _same_length(*frames)
+        _memory.require(model, "patch", frames[0].T, enabled=check_memory)
         targets = [_target.of_objective(model, f, fn) for f in frames]
         return _patch(model, hook, template, *frames, *targets, progress)
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=clean)
@@ -147,6 +160,9 @@ def patch(
             f"clean reads at position {clean_f.position} but corrupt at {corrupt_f.position}: put the slot in "
             "the same place"
         )
+    _memory.require(
+        model, "patch", *_memory.rows_of(model, clean_f.T, a_ids, c_ids or (0,)), enabled=check_memory
+    )
     pos = clean_f.position
     if a_ids is None or c_ids is None:  # defaults: the clean top-1 against the corrupt top-1
         ends = model.decode_resid(model.final_resid(torch.cat([clean_f.tokens, corrupt_f.tokens]))[:, pos])

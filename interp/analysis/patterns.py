@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from interp import checks
+from interp.analysis import memory as _memory
 from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame
@@ -71,16 +72,23 @@ def rollout(patterns: torch.Tensor) -> torch.Tensor:
 
 
 def attention(
-    model: Model, text: str | torch.Tensor, *, position: int | None = None, allow_unknown: bool = False
+    model: Model,
+    text: str | torch.Tensor,
+    *,
+    position: int | None = None,
+    allow_unknown: bool = False,
+    check_memory: bool = True,
 ) -> AttentionResult:
     """Every head's pattern on ``text``, per-head time-view statistics (also on content tokens only), rollout.
 
     ``text`` is framed by :meth:`interp.Model.frame`: a probe's prefix for a causal model, the probe with its
     mask for a masked LM; plain text as given. The result records the read position (None for a masked LM's
-    text without a mask: attention needs no reading).
+    text without a mask: attention needs no reading). Past the free memory of the model's device (the patterns
+    grow with the square of the text's length) it is refused before it starts, unless ``check_memory=False``.
     """
     checks.model(model)
     frame = _frame(model, text, position=position, allow_unknown=allow_unknown, require_read=False)
+    _memory.require(model, "attention", frame.T, enabled=check_memory)
     return attention_result(model, frame, patterns_of(model, frame.tokens))
 
 

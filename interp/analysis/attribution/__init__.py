@@ -15,12 +15,13 @@ import torch
 
 from interp import checks
 from interp.analysis import target as _target
+from interp.analysis.attribution import memory as _memory
 from interp.analysis.attribution.input_x_gradient import input_x_gradient
 from interp.analysis.attribution.integrated_gradients import MAX_N_STEPS, integrated_gradients
-from interp.analysis.attribution.memory import attribution_memory, check_memory
 from interp.analysis.attribution.objective import Objective
 from interp.analysis.attribution.occlusion import occlusion
 from interp.analysis.attribution.saliency import saliency
+from interp.analysis.memory import rows_of
 from interp.errors import InputError
 from interp.models.frame import Frame, ids_str
 from interp.models.frame import frame as _frame
@@ -59,6 +60,7 @@ def attribute(
     n_steps: int = 50,
     tolerance: float | None = 0.01,
     allow_unknown: bool = False,
+    check_memory: bool = True,
 ) -> AttributionResult:
     """Per-token attribution of the objective at the read position of :meth:`interp.Model.frame`.
 
@@ -71,7 +73,8 @@ def attribute(
     exceeds ``tolerance`` times the objective's change, the steps double (up to 8x); ``None`` keeps exactly
     ``n_steps``. The other methods ignore both. ``n_steps`` is at most ``MAX_N_STEPS`` (1000). The memory the
     method needs is estimated before anything is allocated; past what the machine has (free GPU memory, or
-    the system's available memory) it is refused with :class:`interp.errors.ResourceError` giving the estimate.
+    the system's available memory) it is refused with :class:`interp.errors.ResourceError` giving the estimate
+    (``check_memory=False`` runs it anyway; :func:`interp.estimate_memory` gives the number).
 
     ``objective``, instead of an answer: a function from the final residual stream ``(batch, T, d_model)`` to
     one number per row ``(batch,)``, e.g. ``interp.objectives.similarity(model, "another text")``. The text is
@@ -82,8 +85,9 @@ def attribute(
     if objective is not None:
         fn = _target.check_objective(objective, answer=answer, contrast=contrast, position=position)
         frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
-        check_memory(model, frame.T, 1, method, n_steps, tolerance)
-        return explain(model, frame, _target.of_objective(model, frame, fn), method, n_steps, tolerance)
+        _memory.check_memory(model, frame.T, 1, method, n_steps, tolerance, check_memory)
+        target = _target.of_objective(model, frame, fn)
+        return explain(model, frame, target, method, n_steps, tolerance, check_memory=check_memory)
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
     frame = _frame(
@@ -92,48 +96,13 @@ def attribute(
     if frame.position is None:  # unreachable with require_read; kept for type checkers
         raise InputError("nothing to read")
     # Before any forward pass: the most tokens and rows the target can have.
-    check_memory(model, *_most(frame, a_ids, c_ids), method, n_steps, tolerance)
+    shape = rows_of(model, frame.T, a_ids, c_ids)  # an unknown answer counts as one token
+    _memory.check_memory(model, *shape, method, n_steps, tolerance, check_memory)
     if a_ids is None:
         with torch.no_grad():
             a_ids = (int(model.logits_at(frame.tokens, frame.position)[0].argmax()),)
-    return explain(model, frame, _target.make(model, frame, a_ids, c_ids), method, n_steps, tolerance)
-
-
-def estimate_memory(
-    model: Model,
-    text: str | torch.Tensor,
-    *,
-    answer: str | int | None = None,
-    contrast: str | int | None = None,
-    objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
-    method: str = "integrated_gradients",
-    n_steps: int = 50,
-    tolerance: float | None = 0.01,
-    allow_unknown: bool = False,
-) -> int:
-    """Bytes that :func:`interp.attribute` with these arguments would need on top of the loaded model,
-    without running anything (the estimate it checks against the machine's free memory before it starts).
-
-    The estimate grows with the tokens (their square, through the attention patterns), the model's layers
-    and width, and for integrated gradients with one batch of path steps (``n_steps``, up to 8x with a
-    tolerance). ``answer`` None is taken as one token; with ``objective`` the text is one row as it stands.
-    """
-    checks.model(model)
-    method, n_steps, tolerance = check_method(method, n_steps, tolerance)
-    if objective is not None:
-        _target.check_objective(objective, answer=answer, contrast=contrast)
-        frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
-        return attribution_memory(model, frame.T, 1, method, n_steps, tolerance)
-    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text) or (0,)
-    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
-    frame = _frame(model, text, n_slot=len(a_ids), allow_unknown=allow_unknown)
-    return attribution_memory(model, *_most(frame, a_ids, c_ids), method, n_steps, tolerance)
-
-
-def _most(frame: Frame, answer: tuple[int, ...] | None, contrast: tuple[int, ...] | None) -> tuple[int, int]:
-    """The most tokens per row and rows the target of ``answer`` and ``contrast`` at ``frame`` can have (an
-    unknown answer counts as one token)."""
-    return frame.T + max(len(answer or (0,)), len(contrast or ())), 1 if contrast is None else 2
+    target = _target.make(model, frame, a_ids, c_ids)
+    return explain(model, frame, target, method, n_steps, tolerance, check_memory=check_memory)
 
 
 def explain(
@@ -144,11 +113,13 @@ def explain(
     n_steps: int = 50,
     tolerance: float | None = 0.01,
     value: float | None = None,
+    *,
+    check_memory: bool = True,
 ) -> AttributionResult:
     """The attribution of ``target`` at ``frame`` (``value``: the objective at the input, if already known
-    from the caller's own forward pass)."""
+    from the caller's own forward pass; ``check_memory=False``: no refusal past the free memory)."""
     rows = target.rows.shape
-    check_memory(model, int(rows[1]), int(rows[0]), method, n_steps, tolerance)
+    _memory.check_memory(model, int(rows[1]), int(rows[0]), method, n_steps, tolerance, check_memory)
     objective = Objective(model, target)
     if value is None:
         with torch.no_grad():
@@ -186,4 +157,4 @@ def explain(
     )
 
 
-__all__ = ["METHODS", "attribute", "estimate_memory", "explain"]
+__all__ = ["METHODS", "attribute", "explain"]

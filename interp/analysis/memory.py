@@ -1,0 +1,285 @@
+"""Memory before work: the peak bytes each analysis adds above the loaded model, estimated from the model's shape
+and the input's length before anything is allocated, and the refusal when the device has less free.
+
+The estimates are calibrated on the engine as it runs (gpt2-small shape, T = 128 and 512;
+``python -m benchmarks.bench_memory`` measures them against the process's peak). One fact of the engine shapes
+them all: a forward pass keeps each block's attention pattern (and a few residual-sized tensors) alive until the
+pass ends, so a forward pass over ``T`` tokens holds about ``n_layers * n_heads * T**2`` activations at its end,
+not one layer's worth.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from interp import checks
+from interp.errors import InputError, echo
+
+# ---- the engine's forward pass, measured ---------------------------------------------------------------------
+
+RESID_KEPT = 1.3
+"""Residual-sized tensors (``T x d_model``) a no-gradient forward pass keeps per block until it ends."""
+PATTERN_KEPT = 0.9
+"""Attention-pattern-sized tensors (``n_heads x T x T``) it keeps per block (the engine holds each block's
+pattern; a little of it is reused)."""
+MLP_TRANSIENT = 4
+"""MLP-sized tensors (``T x d_mlp``) alive at once inside one block (input, activation and its temporaries)."""
+OVERHEAD = 4 * 2**20
+"""Bytes any analysis adds whatever its size (Python objects, hook closures, small tensors)."""
+CHUNK_BUDGET = 256 * 2**20
+"""Bytes of activations one batched forward pass of patching may take; more positions are run in chunks."""
+
+
+def _sizes(model: Any) -> tuple[int, int, int, int, int, int]:
+    """(bytes per activation, n_layers, n_heads, d_model, d_mlp, d_vocab)."""
+    import torch
+
+    dtype = next(model.bridge.original_model.parameters()).dtype
+    e = torch.empty((), dtype=dtype).element_size() if dtype.is_floating_point else 4
+    d_mlp = int(getattr(model.bridge.cfg, "d_mlp", None) or 4 * model.d_model)
+    return e, model.n_layers, model.n_heads, model.d_model, d_mlp, model.d_vocab
+
+
+def forward_bytes(model: Any, rows: int, T: int) -> int:
+    """Peak bytes of one no-gradient forward pass over ``rows`` rows of ``T`` tokens, up to the final residual
+    stream (no vocabulary-sized output)."""
+    e, L, H, d, d_mlp, _ = _sizes(model)
+    per_row = L * (RESID_KEPT * T * d + PATTERN_KEPT * H * T * T) + MLP_TRANSIENT * T * d_mlp
+    return int(e * rows * per_row)
+
+
+def patch_chunk(model: Any, rows: int, T: int) -> int:
+    """Positions patched in one batched forward pass (each a copy of the ``rows`` corrupt rows), so that the
+    pass stays within :data:`CHUNK_BUDGET`."""
+    return max(1, min(T, int(CHUNK_BUDGET // max(1, forward_bytes(model, rows, T)))))
+
+
+# ---- one estimate per analysis ----------------------------------------------------------------------------------
+
+STACK_COPIES = 5
+"""Pattern stacks ``(n_layers, n_heads, T, T)`` alive at once in :func:`interp.attention`: the stack, the
+statistics' selected and renormalised copies and their temporaries (measured 4.9-5.1 at T = 128 and 512)."""
+LENS_CHUNK_COPIES = 7
+"""Vocabulary-sized ``(chunk, d_vocab)`` tensors alive at once while the lens decodes one chunk (final
+distribution, the layer's logits, log-probabilities, the decode's and the KL's temporaries)."""
+
+
+def attention_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
+    e, L, H, d, _, _ = _sizes(model)
+    stacked = STACK_COPIES * 4 * L * H * T * T  # float32 patterns
+    return int(max(forward_bytes(model, 1, T), stacked) + e * L * T * d + OVERHEAD)
+
+
+def lens_memory(
+    model: Any, T: int, rows: int = 1, *, chunk: int = 32, top_k: int = 5, lens: str = "logit", **_: Any
+) -> int:
+    from interp.analysis.lens import LAYER_GROUP_BYTES
+
+    e, L, H, d, _, V = _sizes(model)
+    stack = 4 * (L + 1) * T * d
+    c = min(chunk, T)
+    group = min(L + 1, max(1, LAYER_GROUP_BYTES // (4 * c * V)))
+    decode = LENS_CHUNK_COPIES * 4 * group * c * V
+    results = (L + 1) * T * (top_k * (8 + 4 + 64) + 16)  # ids, probabilities, token strings, per-row floats
+    need = max(forward_bytes(model, 1, T) + 2 * stack, stack + decode) + results + OVERHEAD
+    if lens == "tuned":
+        need += 2 * 4 * T * d + _translator_bytes(model)
+    return int(need)
+
+
+def _translator_bytes(model: Any) -> int:
+    """The tuned lens's translators, unless they are already loaded for this model."""
+    from interp.analysis import tuned
+
+    if tuned._TRAINED.get(model) is not None:
+        return 0
+    return 4 * model.n_layers * model.d_model * (model.d_model + 1)
+
+
+def attribution_memory(
+    model: Any,
+    T: int,
+    rows: int = 1,
+    *,
+    method: str = "integrated_gradients",
+    n_steps: int = 50,
+    tolerance: float | None = 0.01,
+    **_: Any,
+) -> int:
+    from interp.analysis.attribution.memory import attribution_memory as _attribution
+
+    return _attribution(model, T, rows, method, n_steps, tolerance)
+
+
+def patch_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
+    e, L, _, d, _, _ = _sizes(model)
+    clean = e * (L + 1) * rows * T * d  # the clean run's activations at every layer
+    chunk = patch_chunk(model, rows, T)
+    patched = forward_bytes(model, chunk * rows, T) + e * chunk * rows * T * d  # + the hook's edited copy
+    return int(clean + max(forward_bytes(model, rows, T), patched) + OVERHEAD)
+
+
+def ablate_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
+    return int(forward_bytes(model, 2 * rows, T) + OVERHEAD)  # unablated and ablated in one batch
+
+
+def head_importance_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
+    return int(forward_bytes(model, model.n_heads * rows, T) + OVERHEAD)  # one layer's heads in one batch
+
+
+def decompose_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
+    e, L, H, d, _, _ = _sizes(model)
+    kept = e * (2 * L + 4) * T * d  # every head's output and MLP output, the final norm's input and output
+    writes = 8 * (L * (H + 2) + 8) * d  # one float64 row per component
+    return int(forward_bytes(model, 1, T) + kept + writes + OVERHEAD)
+
+
+ESTIMATES: dict[str, Callable[..., int]] = {
+    "attention": attention_memory,
+    "logit_lens": lens_memory,
+    "attribute": attribution_memory,
+    "patch": patch_memory,
+    "ablate": ablate_memory,
+    "head_importance": head_importance_memory,
+    "decompose": decompose_memory,
+}
+ADVICE = {
+    "attention": "shorten the text (patterns grow with its square)",
+    "logit_lens": "shorten the text or pass a smaller chunk=",
+    "attribute": "shorten the text, use method='saliency' (one step), or fewer n_steps",
+    "patch": "shorten the texts",
+    "ablate": "shorten the text",
+    "head_importance": "shorten the text",
+    "decompose": "shorten the text",
+}
+
+
+def need(model: Any, analysis: str, T: int, rows: int = 1, **settings: Any) -> int:
+    """Bytes ``analysis`` needs above the loaded model for ``rows`` rows of ``T`` tokens."""
+    return ESTIMATES[analysis](model, T, rows, **settings)
+
+
+def require(
+    model: Any, analysis: str, T: int, rows: int = 1, *, enabled: bool = True, **settings: Any
+) -> int:
+    """The estimate of :func:`need`; a :class:`~interp.errors.ResourceError` with it, before any work, when it
+    exceeds the memory free on the model's device (``enabled=False``: the estimate only)."""
+    estimate = need(model, analysis, T, rows, **settings)
+    if checks.flag("check_memory", enabled):
+        checks.memory(
+            estimate,
+            model.device,
+            f"{analysis} on {T} tokens ({rows} row(s)) of {model.name}",
+            f"{ADVICE[analysis]}, run on a machine with more memory, or pass check_memory=False to try anyway",
+        )
+    return estimate
+
+
+# ---- the public estimate ----------------------------------------------------------------------------------------
+
+
+def estimate_memory(model: Any, analysis_name: str, text_or_T: Any, **kwargs: Any) -> int:
+    """Peak bytes that ``interp.<analysis_name>(model, text, **kwargs)`` would add above the loaded model,
+    without running anything: the estimate each analysis checks against the free memory of the model's device
+    before it starts (refusing with :class:`~interp.errors.ResourceError` past it, unless
+    ``check_memory=False``).
+
+    ``analysis_name``: ``"attention"``, ``"logit_lens"`` (``lens="tuned"`` too), ``"attribute"`` (per
+    ``method`` and ``n_steps``), ``"patch"``, ``"ablate"``, ``"head_importance"`` or ``"decompose"``.
+    ``text_or_T``: the text (a probe, plain text or tokens; for ``patch`` the clean text) or a number of tokens.
+    ``kwargs`` are the analysis's own keywords (``answer``, ``contrast``, ``objective``, ``method``, ``n_steps``,
+    ``tolerance``, ``chunk``, ``top_k``, ``lens``, ...); those that do not change its memory are accepted and
+    ignored. An answer that is not given counts as one token. Mean ablation's pass over its reference texts is
+    not included. Calibrated within +-30% of the measured peak at gpt2-small shape (docs/benchmarks.md).
+    """
+    checks.model(model)
+    analysis = checks.choice("analysis_name", analysis_name, ESTIMATES)
+    _check_keywords(analysis, kwargs)
+    settings = _settings(model, analysis, kwargs)
+    T, rows = _shape(model, analysis, text_or_T, kwargs)
+    return need(model, analysis, T, rows, **settings)
+
+
+def _public(analysis: str) -> Callable[..., Any]:
+    import interp
+
+    return getattr(interp, analysis)
+
+
+def _check_keywords(analysis: str, kwargs: dict[str, Any]) -> None:
+    params = inspect.signature(_public(analysis)).parameters
+    accepted = [p for p in list(params)[2:] if p != "check_memory"]  # after (model, text)
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        raise InputError(
+            f"estimate_memory for {analysis} got unknown keyword(s) {echo(', '.join(unknown))[1:-1]}: it takes "
+            f"those of interp.{analysis}: {', '.join(accepted)}"
+        )
+
+
+def _settings(model: Any, analysis: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The keywords that change the estimate, checked as the analysis checks them."""
+    if analysis == "logit_lens":
+        return {
+            "chunk": checks.integer("chunk", kwargs.get("chunk", 32), low=1),
+            "top_k": checks.integer("top_k", kwargs.get("top_k", 5), low=1, high=model.d_vocab),
+            "lens": checks.choice("lens", kwargs.get("lens", "logit"), ("logit", "tuned")),
+        }
+    if analysis == "attribute":
+        from interp.analysis.attribution import check_method
+
+        method, n_steps, tolerance = check_method(
+            kwargs.get("method", "integrated_gradients"),
+            kwargs.get("n_steps", 50),
+            kwargs.get("tolerance", 0.01),
+        )
+        return {"method": method, "n_steps": n_steps, "tolerance": tolerance}
+    return {}
+
+
+def _shape(model: Any, analysis: str, text: Any, kwargs: dict[str, Any]) -> tuple[int, int]:
+    """(tokens per row, rows) that ``analysis`` runs on ``text`` with these keywords."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        return checks.integer("text_or_T", text, low=1, high=model.n_ctx), 1
+    if not isinstance(text, str) and not hasattr(text, "shape"):
+        raise InputError(
+            f"text_or_T must be a text, token ids or a number of tokens, got {type(text).__name__}"
+        )
+    from interp.analysis import target as _target
+    from interp.models.frame import frame as _frame
+
+    unknown = checks.flag("allow_unknown", kwargs.get("allow_unknown", False))
+    if analysis == "attention":
+        f = _frame(model, text, position=kwargs.get("position"), allow_unknown=unknown, require_read=False)
+        return f.T, 1
+    if kwargs.get("objective") is not None:
+        _target.check_objective(
+            kwargs["objective"], answer=kwargs.get("answer"), contrast=kwargs.get("contrast")
+        )
+        return _frame(model, text, allow_unknown=unknown, require_read=False).T, 1
+    answer = _target.tokens_of(model, kwargs.get("answer"), allow_unknown=unknown, role="answer", text=text)
+    contrast = _target.tokens_of(
+        model, kwargs.get("contrast"), allow_unknown=unknown, role="contrast", text=text
+    )
+    a = answer or (0,)
+    f = _frame(model, text, n_slot=len(a), position=kwargs.get("position"), allow_unknown=unknown)
+    if analysis in ("logit_lens", "decompose"):
+        return f.T, 1
+    if analysis == "patch" and contrast is None:
+        contrast = (0,)  # patching always has a contrast (the corrupt run's top-1 by default)
+    return rows_of(model, f.T, a, contrast)
+
+
+def rows_of(model: Any, T: int, answer: Any, contrast: Any) -> tuple[int, int]:
+    """(tokens per row, rows) of the target scoring ``answer`` [- ``contrast``] (token id tuples; None: one
+    token, or no contrast) at a frame of ``T`` tokens: a causal answer of several tokens continues the row, a
+    side of several tokens (or a masked slot of another length) gets a row of its own."""
+    a, c = tuple(answer or (0,)), tuple(contrast or ())
+    rows = 1 if not c or (len(a) == 1 and len(c) == 1) else 2
+    extra = max(len(a), len(c)) - 1 if model.kind == "causal" else max(0, len(c) - len(a))
+    return T + extra, rows
+
+
+__all__ = ["estimate_memory"]
