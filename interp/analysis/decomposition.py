@@ -47,6 +47,7 @@ from interp.analysis import memory as _memory
 from interp.analysis.target import tokens_of
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
+from interp.models import placement as _placement
 from interp.models.frame import frame as _frame
 from interp.models.frame import ids_str, token_str
 from interp.models.handle import Model
@@ -241,12 +242,13 @@ class _Norm:
 def _norm(model: Model, name: str, cache: dict[str, torch.Tensor], r: int) -> _Norm:
     bridge = model.bridge.get_submodule(name)
     inner = bridge.original_component
-    weight = getattr(inner, "weight", None)
-    weight = torch.ones(model.d_model) if weight is None else weight.detach().double()
+    rms = bool(getattr(bridge, "uses_rms_norm", False))
+    with _placement.readable(model, bridge):  # offloaded weights loaded for this read
+        weight = getattr(inner, "weight", None)
+        weight = torch.ones(model.d_model) if weight is None else weight.detach().double().cpu()
+        bias = None if rms or getattr(inner, "bias", None) is None else inner.bias.detach().double().cpu()
     if getattr(bridge, "uses_weight_offset", False):  # Gemma-style norms scale by 1 + weight
         weight = weight + 1
-    rms = bool(getattr(bridge, "uses_rms_norm", False))
-    bias = None if rms or getattr(inner, "bias", None) is None else inner.bias.detach().double()
     scale = float(cache[f"{name}.hook_scale"].reshape(-1)[r])  # (1, T, 1) or (T, 1): one scale per position
     return _Norm(weight=weight.cpu(), bias=None if bias is None else bias.cpu(), centred=not rms, scale=scale)
 
@@ -278,10 +280,13 @@ class _Writes:
         ``out_norm`` (a norm on the attention's output, its scale frozen) where the block has one."""
         attn = model.bridge.blocks[layer].attn
         z = cache[_hooks.name(_hooks.Z, layer)][0, r].double().cpu()  # (n_heads, d_head)
-        rows = torch.einsum("hd,hdm->hm", z, attn.W_O.detach().double().cpu())  # (n_heads, d_model)
+        with _placement.readable(model, attn):  # offloaded weights loaded for this read
+            W_O = attn.W_O.detach().double().cpu()
+            b_O = None if attn.b_O is None else attn.b_O.detach().double().cpu()
+        rows = torch.einsum("hd,hdm->hm", z, W_O)  # (n_heads, d_model)
         labels = [(f"L{layer}H{head}", "head", head) for head in range(rows.shape[0])]
-        if attn.b_O is not None:
-            rows = torch.cat([rows, attn.b_O.detach().double().cpu().reshape(1, -1)])
+        if b_O is not None:
+            rows = torch.cat([rows, b_O.reshape(1, -1)])
             labels.append((f"L{layer} attention bias", "attention_bias", -1))
         if out_norm is not None:
             rows = out_norm.apply(rows)  # the norm's own bias, if any, is not part of the attention's output
@@ -292,12 +297,16 @@ class _Writes:
             self.note(label, kind, layer, head)
         self.rows = torch.cat([self.rows, rows])
 
-    def project(self, linear: torch.nn.Module, bias_label: str) -> None:
+    def project(self, model: Model, linear: torch.nn.Module, bias_label: str) -> None:
         """Carry every write so far through a linear map (ELECTRA's embedding projection); its bias becomes a
         component."""
-        self.rows = self.rows @ linear.weight.detach().double().cpu().T
-        if getattr(linear, "bias", None) is not None:
-            self.add(bias_label, "embedding", linear.bias)
+        with _placement.readable(model, linear):
+            weight = linear.weight.detach().double().cpu()
+            bias = getattr(linear, "bias", None)
+            bias = None if bias is None else bias.detach().double().cpu()
+        self.rows = self.rows @ weight.T
+        if bias is not None:
+            self.add(bias_label, "embedding", bias)
 
     def through(self, norm: _Norm, bias_label: str, kind: str = "bias", layer: int = -1) -> None:
         """Carry every write so far through ``norm`` (its scale frozen); its bias becomes a component."""
@@ -331,7 +340,7 @@ def _post_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: froze
             writes.add(label, "embedding", cache[f"{part}.hook_out"][0, r])
     writes.through(_norm(model, "embed_ln", cache, r), "embedding norm bias", kind="embedding")
     if "embed_proj" in parts:
-        writes.project(model.bridge.embed_proj.original_component, "embedding projection bias")
+        writes.project(model, model.bridge.embed_proj.original_component, "embedding projection bias")
     for layer in range(model.n_layers):
         writes.attention(model, cache, r, layer)
         writes.through(_norm(model, f"blocks.{layer}.ln1", cache, r), f"L{layer} norm 1 bias", layer=layer)
@@ -359,14 +368,15 @@ def _check_rebuilt(model: Model, rebuilt: torch.Tensor, resid: torch.Tensor) -> 
 def _unembedding(model: Model, answer: int, contrast: int | None) -> tuple[torch.Tensor, float | None]:
     """The unembedding direction ``u`` (answer's column minus the contrast's) and the bias difference."""
     unembed = model.bridge.unembed
-    W_U = unembed.W_U  # (d_model, d_vocab), a view
-    u = W_U[:, answer].detach().double().cpu()
-    if contrast is not None:
-        u = u - W_U[:, contrast].detach().double().cpu()
-    bias = getattr(unembed.original_component, "bias", None)
-    if bias is None:
-        return u, None
-    b = bias.detach().double().cpu()
+    with _placement.readable(model, unembed):  # offloaded weights loaded for this read
+        W_U = unembed.W_U  # (d_model, d_vocab), a view
+        u = W_U[:, answer].detach().double().cpu()
+        if contrast is not None:
+            u = u - W_U[:, contrast].detach().double().cpu()
+        bias = getattr(unembed.original_component, "bias", None)
+        if bias is None:
+            return u, None
+        b = bias.detach().double().cpu()
     return u, float(b[answer] - (0 if contrast is None else b[contrast]))
 
 
@@ -393,12 +403,13 @@ def _masked_read(model: Model, cache, r: int, answer: int, contrast: int | None)
         raise InterpError(
             f"decompose reads masked-LM heads whose first layer is a Linear; {model.name}'s is not"
         )
-    direction = on_pre @ dense.weight.detach().double().cpu()  # (d_model,)
-    scalars = (
-        []
-        if dense.bias is None
-        else [("head dense bias", float(on_pre @ dense.bias.detach().double().cpu()))]
-    )
+    with _placement.readable(model, dense):  # offloaded weights loaded for this read
+        direction = on_pre @ dense.weight.detach().double().cpu()  # (d_model,)
+        scalars = (
+            []
+            if dense.bias is None
+            else [("head dense bias", float(on_pre @ dense.bias.detach().double().cpu()))]
+        )
     scalars += [] if head_norm.bias is None else [("head norm bias", float(u @ head_norm.bias))]
     scalars += [] if b_U is None else [("decoder bias", b_U)]
     return direction, scalars

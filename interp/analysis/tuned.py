@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from interp import checks
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
+from interp.models import placement as _placement
 from interp.models import sources
 from interp.models.handle import Model
 
@@ -143,7 +144,7 @@ def weights_hash(model: Model) -> str:
         return known[1]
     digest = hashlib.sha256()
     for name in sorted(state):
-        t = state[name].detach().cpu().contiguous()
+        t = _placement.read_tensor(model, name, state[name]).detach().cpu().contiguous()
         digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
         digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     _HASHES[model] = (key, digest.hexdigest())

@@ -11,6 +11,7 @@ from interp import checks
 from interp.errors import InputError, NoLMHeadError, NonFiniteError, echo
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
+from interp.models import placement as _placement
 from interp.models import repair as _repair
 from interp.models.families import family_of
 from interp.models.frame import Frame, check_slots
@@ -85,7 +86,8 @@ class Model:
 
     @property
     def device(self) -> torch.device:
-        return next(self.bridge.original_model.parameters()).device
+        """Where inputs go and results are combined (the first GPU of a model spread over several devices)."""
+        return _placement.execution_device(self.bridge.original_model)
 
     @property
     def mask_token_id(self) -> int | None:

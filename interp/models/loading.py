@@ -25,6 +25,7 @@ from interp.errors import (
 from interp.models import adapters as _adapters
 from interp.models import encoder as _encoder
 from interp.models import hub_cache, sources
+from interp.models import placement as _placement
 from interp.models import repair as _repair
 from interp.models.families import is_lm_class
 from interp.models.handle import Model
@@ -115,7 +116,13 @@ def _unknown(name: str, err: Exception) -> ModelLoadError:
 
 
 def load(
-    name_or_path: str | os.PathLike, *, device: str | torch.device | None = None, dtype: Any = None
+    name_or_path: str | os.PathLike,
+    *,
+    device: str | torch.device | None = None,
+    dtype: Any = None,
+    device_map: str | dict | None = None,
+    max_memory: dict | None = None,
+    offload_folder: str | os.PathLike | None = None,
 ) -> Model:
     """Load a zoo model (``"tiny-causal"``, ``"tiny-bidirectional"``), a local HF folder or a hub id.
 
@@ -131,13 +138,20 @@ def load(
     Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``): the snapshot
     ``models--org--name/snapshots/<revision>/`` that ``refs/main`` names. ``model.revision`` and every result
     record that revision.
+
+    A model larger than one device: ``device_map`` (``"auto"``, ``"balanced"``, ``"sequential"`` or a dict of
+    module name -> device), ``max_memory`` (device -> budget, e.g. ``{0: "20GiB", 1: "20GiB", "cpu": "64GiB"}``)
+    and ``offload_folder`` (where blocks that fit nowhere go on disk) are passed to transformers' loader, which
+    spreads the blocks over the GPUs, CPU memory and disk; either of the last two alone implies
+    ``device_map="auto"``. Not with ``device``. Every analysis runs on such a model (docs/howto.md).
     """
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise ModelLoadError(
             f"load() takes a model name, folder or hub id as a string, got {type(name_or_path).__name__}; "
             "for a model object use interp.wrap(model, tokenizer)"
         )
-    dev = resolve_device(device)
+    placing = _placement.placement_kwargs(device, device_map, max_memory, offload_folder)
+    dev = None if placing else resolve_device(device)
     dtype = resolve_dtype(dtype)
     try:
         name, src, revision = _source(name_or_path)
@@ -170,6 +184,7 @@ def load(
                 attn_implementation="eager",
                 dtype=dtype,
                 output_loading_info=True,
+                **placing,
             )
             if kind == "bidirectional":
                 hf_model, info = headless(hf_model, info)
@@ -284,6 +299,10 @@ def wrap(
     if bridge is None:
         bridge = _boot(hf_model, tokenizer, name, dev if dev is not None else default_device())
     elif dev is not None and dev != next(hf_model.parameters()).device:
+        if _placement.device_map_of(hf_model) is not None:
+            raise ModelLoadError(
+                f"{echo(name)} is spread over several devices (device_map): wrap it without device="
+            )
         hf_model.to(dev)
     has_lm_head = _encoder.encoder_of(hf_model) is None
     model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision, has_lm_head=has_lm_head)
@@ -305,7 +324,8 @@ def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any
     else:
         config._attn_implementation = "eager"
     hf_model.eval()
-    hf_model.to(device)
+    if _placement.device_map_of(hf_model) is None:  # a placed model stays where its device map put it
+        hf_model.to(device)
     encoder = _encoder.encoder_of(hf_model)
     engine_tokenizer = _engine_tokenizer(tokenizer)
     # The engine finds the adapter by the config's architectures; a config built in memory has none.
