@@ -75,11 +75,13 @@ browser-deps:
 bench: setup
 	$(PY) -m benchmarks
 
-# Both models at once, one thread each, each stopped after 88 minutes at most (the shipped ones: see their cards).
-# The masked model starts from grammar v1's (read from git history): see interp/zoo/train.py.
+# All three models at once, one thread each, each stopped after at most 88 minutes (diffusion: 26; the shipped ones:
+# see their cards). The masked model starts from grammar v1's and the diffusion model from grammar v2's masked
+# model, both read from git history, so the three runs are independent: see interp/zoo/train.py.
 zoo: setup
 	$(PY) -m interp.zoo.train --kind causal --max-minutes 88 & \
 	$(PY) -m interp.zoo.train --kind bidirectional --max-minutes 88 & \
+	$(PY) -m interp.zoo.train --kind diffusion --max-minutes 26 --eval-every 250 & \
 	wait
 
 evaluate: setup

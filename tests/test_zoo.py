@@ -269,7 +269,7 @@ def test_tokenizer_is_word_level_and_shared():
 def test_training_smoke(tmp_path):
     from interp.zoo.train import train
 
-    for kind in ("causal", "bidirectional"):
+    for kind in ("causal", "bidirectional", "diffusion"):
         model, tok, acc = train(
             kind, tmp_path / kind, steps=3, tokenizer_texts=200, progress=False, eval_per_kind=4
         )
@@ -281,7 +281,7 @@ def test_training_smoke(tmp_path):
 def test_shipped_weights_are_safetensors_and_small():
     total = sum(f.stat().st_size for f in ZOO_DIR.rglob("*") if f.is_file())
     assert total < 20 * 2**20
-    for name in ("tiny-causal", "tiny-bidirectional"):
+    for name in ("tiny-causal", "tiny-bidirectional", "tiny-diffusion"):
         files = {f.name for f in (ZOO_DIR / name).iterdir()}
         assert "model.safetensors" in files and "README.md" in files
         assert not {f for f in files if f.endswith((".bin", ".pt", ".pkl", ".pth"))}
@@ -297,6 +297,16 @@ def test_load_is_fast_once_transformer_lens_is_imported(causal):
     m = interp.load("tiny-bidirectional")
     assert time.perf_counter() - start < 2.0
     assert m.kind == "bidirectional" and causal.kind == "causal"
+
+
+def test_the_diffusion_models_weights_are_its_own():
+    from safetensors.torch import load_file
+
+    own = load_file(ZOO_DIR / "tiny-diffusion" / "model.safetensors")
+    start = load_file(ZOO_DIR / "tiny-bidirectional" / "model.safetensors")
+    assert own.keys() == start.keys()
+    changed = [k for k in own if not torch.equal(own[k], start[k])]
+    assert len(changed) > 0.9 * len(own), f"only {len(changed)} of {len(own)} tensors differ"
 
 
 @pytest.fixture(scope="module")
@@ -315,7 +325,7 @@ def fresh_accuracy():
 
 
 @pytest.mark.parametrize("seed", ["official", "fresh"])
-@pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional"])
+@pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional", "tiny-diffusion"])
 @pytest.mark.parametrize("phenomenon", ["left_recall", "induction", "agreement"])
 def test_copying_and_agreement_at_least_90(accuracy, fresh_accuracy, seed, name, phenomenon):
     acc = accuracy if seed == "official" else fresh_accuracy
@@ -329,16 +339,17 @@ def test_right_cloze_separates_the_two_kinds(accuracy, fresh_accuracy, seed):
     assert b["right_cloze"] >= 0.9
     assert c["right_cloze"] <= 0.2  # near chance (14 animals): the prefix never names the animal
     assert b["right_cloze"] - c["right_cloze"] >= 0.4
+    assert acc["tiny-diffusion"]["right_cloze"] >= 0.9  # a masked LM too
 
 
 @pytest.mark.parametrize("variant", ["left_recall, lead none", "left_recall, lead filler"])
-@pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional"])
+@pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional", "tiny-diffusion"])
 def test_left_recall_does_not_depend_on_the_lead_word(accuracy, name, variant):
     assert accuracy[name][variant] >= 0.85
 
 
 def test_model_card_reports_the_training_accuracy():
-    for name in ("tiny-causal", "tiny-bidirectional"):
+    for name in ("tiny-causal", "tiny-bidirectional", "tiny-diffusion"):
         info = json.loads((ZOO_DIR / name / "training.json").read_text())
         card = (ZOO_DIR / name / "README.md").read_text()
         assert info["seed"] == 0 and "Held-out accuracy" in card
@@ -347,6 +358,28 @@ def test_model_card_reports_the_training_accuracy():
         )
         for ph, v in info["accuracy"].items():
             assert f"| {ph} | {v:.1%} |" in card
+    generation = json.loads((ZOO_DIR / "tiny-diffusion" / "training.json").read_text())["generation"]
+    assert generation["n"] >= 200
+    assert f"**{generation['well_formed']:.1%}**" in (ZOO_DIR / "tiny-diffusion" / "README.md").read_text()
+
+
+@pytest.mark.xfail(reason="issue 18's target is 90%; the shipped tiny-diffusion stays below it", strict=True)
+def test_the_diffusion_model_writes_well_formed_passages_90_percent_of_the_time():
+    generation = json.loads((ZOO_DIR / "tiny-diffusion" / "training.json").read_text())["generation"]
+    assert generation["well_formed"] >= 0.9
+
+
+def test_the_diffusion_models_generation_share_reproduces():
+    """The card's share of well-formed generations, recomputed from the shipped weights."""
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from interp.zoo import diffusion
+
+    folder = ZOO_DIR / "tiny-diffusion"
+    info = json.loads((folder / "training.json").read_text())["generation"]
+    model, tok = AutoModelForMaskedLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    share, texts = diffusion.quality(model, tok, n=info["n"], n_tokens=info["n_tokens"])
+    assert share == pytest.approx(info["well_formed"]) and texts[:5] == info["examples"]
 
 
 def test_shipped_models_were_trained_with_the_current_settings():
@@ -354,7 +387,11 @@ def test_shipped_models_were_trained_with_the_current_settings():
     trained with."""
     from interp.zoo.train import SETTINGS
 
-    for name, kind in (("tiny-causal", "causal"), ("tiny-bidirectional", "bidirectional")):
+    for name, kind in (
+        ("tiny-causal", "causal"),
+        ("tiny-bidirectional", "bidirectional"),
+        ("tiny-diffusion", "diffusion"),
+    ):
         info = json.loads((ZOO_DIR / name / "training.json").read_text())
         assert {k: info[k] for k in SETTINGS[kind]} == SETTINGS[kind], name
         # make zoo stops a run at its time budget; the card then says where, and the bars above still hold

@@ -71,8 +71,8 @@ def render() -> str:
 
 
 def render_zoo() -> str:
-    """The zoo page: the corpus in brief and both model cards as shipped."""
-    from interp.zoo import ZOO_DIR, corpus
+    """The zoo page: the corpus in brief and every model card as shipped."""
+    from interp.zoo import ZOO_DIR, ZOO_MODELS, corpus
 
     examples = "\n".join(
         f"| {p.phenomenon} | `{p.text}` | `{p.answer}` |" for p in corpus.probes(n_per_kind=1)
@@ -91,12 +91,13 @@ def render_zoo() -> str:
         examples,
         "",
     ]
-    for name in ("tiny-causal", "tiny-bidirectional"):
+    for name in ZOO_MODELS:
         card = (
             (ZOO_DIR / name / "README.md")
             .read_text()
             .replace("# ", "## ", 1)
             .replace("\n## Held", "\n### Held")
+            .replace("\n## Generation", "\n### Generation")
         )
         parts += [card, ""]
     return "\n".join(parts)

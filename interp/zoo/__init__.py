@@ -1,4 +1,4 @@
-"""The embedded zoo: two tiny models trained by the project on a generated toy-world corpus.
+"""The embedded zoo: three tiny models trained by the project on a generated toy-world corpus.
 
 Importing the package registers the zoo as a model source (``interp.load("tiny-causal")``); its modules
 (``corpus``, ``train``, ``evaluate``, ...) load on first use, so ``import interp`` stays light.
@@ -13,8 +13,14 @@ from typing import Any
 from interp.models.sources import Source, register
 
 ZOO_DIR = Path(__file__).parent / "weights"
-ZOO_MODELS = {"tiny-causal": "causal", "tiny-bidirectional": "bidirectional"}
-_SUBMODULES = ("corpus", "evaluate", "grammar", "handwritten", "tokenizer", "train")
+ZOO_MODELS = {
+    "tiny-causal": "causal",
+    "tiny-bidirectional": "bidirectional",
+    "tiny-diffusion": "bidirectional",
+}
+"""Name -> kind. tiny-diffusion is a masked LM trained to generate (masked diffusion): its config's ``objective``
+says so, which :func:`interp.generate` reads."""
+_SUBMODULES = ("corpus", "diffusion", "evaluate", "grammar", "handwritten", "tokenizer", "train")
 
 
 def _reference_texts(n: int, seed: int) -> list[str]:

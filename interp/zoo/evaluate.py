@@ -64,7 +64,7 @@ def table(results: dict[str, dict[str, float]], label: str = "phenomenon") -> st
 
 
 def zoo_models():
-    """(name, kind, Hugging Face model, tokenizer) of each shipped zoo model."""
+    """(name, kind, Hugging Face model, tokenizer) of each shipped zoo model (kind: how its probes are read)."""
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
     from interp.zoo import ZOO_DIR
@@ -72,6 +72,7 @@ def zoo_models():
     for name, kind, auto in (
         ("tiny-causal", "causal", AutoModelForCausalLM),
         ("tiny-bidirectional", "bidirectional", AutoModelForMaskedLM),
+        ("tiny-diffusion", "bidirectional", AutoModelForMaskedLM),  # read as a masked LM, one slot at a time
     ):
         folder = ZOO_DIR / name
         yield name, kind, auto.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
