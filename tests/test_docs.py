@@ -40,7 +40,7 @@ def site(tmp_path_factory):
 
 def test_every_tutorial_is_rendered(site):
     notebooks = sorted(p.stem for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert len(notebooks) == 7
+    assert len(notebooks) == 8
     for stem in notebooks:
         page = site / "tutorials" / stem / "index.html"
         assert page.exists(), stem
