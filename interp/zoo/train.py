@@ -1,9 +1,11 @@
-"""Train the zoo: ``python -m interp.zoo.train [--kind causal|bidirectional|both] [--steps N] [--out DIR]``.
+"""Train the zoo: ``python -m interp.zoo.train [--kind causal|bidirectional|diffusion|both] [--steps N] [--out DIR]``.
 
-Both models share one corpus and one word-level tokenizer. Passages are generated fresh at every step from a
-seeded stream, dense in probe-like material. Both models get a 3x loss weight on probe-like slots; the masked
+All models share one corpus and one word-level tokenizer. Passages are generated fresh at every step from a
+seeded stream, dense in probe-like material. Every model gets a 3x loss weight on probe-like slots; the masked
 model also masks those slots with probability ``slot_mask_p`` on top of the usual 15% of tokens, so that
-copying forms within the time budget. Seeded; set OMP_WAIT_POLICY=PASSIVE on shared machines.
+copying forms within the time budget. The diffusion model (a BERT masked LM too) masks each passage at a ratio
+drawn per passage and weights the loss by its inverse (``SETTINGS["diffusion"]``). ``both``: causal and
+bidirectional. Seeded; set OMP_WAIT_POLICY=PASSIVE on shared machines.
 """
 
 from __future__ import annotations
