@@ -9,7 +9,7 @@ export HF_HUB_DISABLE_PROGRESS_BARS ?= 1
 export TRANSFORMERS_VERBOSITY ?= error
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: setup demo lab test lint format pytest nbval notebooks bench zoo evaluate docs hooks-doc browser-deps test-browser clean
+.PHONY: setup demo lab test lint format pytest nbval notebooks bench inseq-venv zoo evaluate docs hooks-doc browser-deps test-browser clean
 
 setup: $(STAMP)
 
@@ -73,7 +73,22 @@ browser-deps:
 		"apt-get update && apt-get install -y chromium chromium-driver" >&2; exit 1; fi
 
 bench: setup
+	$(MAKE) inseq-venv || echo "inseq: its environment could not be made; the benchmarks leave it out" >&2
 	$(PY) -m benchmarks
+
+# inseq, a peer in the benchmarks, in an environment of its own: it pins typeguard<=2.13.3 (ours: 4.x, for
+# jaxtyping) and CUDA 11 libraries. Installed without those libraries; torch is our pinned CPU build.
+INSEQ_VENV := build/inseq-venv
+$(INSEQ_VENV)/.installed:
+	python3 -m venv $(INSEQ_VENV)
+	$(INSEQ_VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	$(INSEQ_VENV)/bin/pip install -q --disable-pip-version-check --no-deps inseq==0.7.1
+	$(INSEQ_VENV)/bin/pip install -q --disable-pip-version-check transformers==5.24.0 tokenizers==0.23.3 \
+		safetensors==0.8.0 captum==0.9.0 jaxtyping==0.3.11 typeguard==2.13.3 matplotlib tqdm treescope rich \
+		protobuf numpy sentencepiece
+	touch $@
+
+inseq-venv: $(INSEQ_VENV)/.installed
 
 # All three models at once, one thread each, each stopped after at most 88 minutes (diffusion: 26; the shipped ones:
 # see their cards). The masked model starts from grammar v1's and the diffusion model from grammar v2's masked

@@ -34,8 +34,10 @@ def main(argv: list[str]) -> int:
         bench_decompose,
         bench_ig,
         bench_lens,
+        bench_memory,
         bench_notebooks,
         bench_payload,
+        bench_peers,
     )
 
     suites = {
@@ -46,6 +48,8 @@ def main(argv: list[str]) -> int:
         "compare": bench_compare,
         "payload": bench_payload,
         "notebooks": bench_notebooks,
+        "memory": bench_memory,
+        "peers": bench_peers,
     }
     chosen = argv or list(suites)
     # Rows of each suite are kept in artifacts/bench/rows.json, so `python -m benchmarks lens` refreshes one

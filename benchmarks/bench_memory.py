@@ -149,7 +149,11 @@ def run(lengths: tuple[int, ...] = (128, 512), cases: list[str] | None = None) -
     from benchmarks.common import gpt2_small_folder
 
     folder = str(gpt2_small_folder())
-    results = [measure(folder, case, T) for T in lengths for case in cases or CASES]
+    results = []
+    for T in lengths:
+        for case in cases or CASES:
+            results.append(measure(folder, case, T))
+            print(json.dumps(results[-1]), flush=True)  # progress, and the figures should a later case fail
     rows, worst = [], 0.0
     mib = 2**20
     for r in results:

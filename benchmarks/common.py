@@ -83,3 +83,23 @@ def words(n: int, seed: int = 0) -> str:
         out += corpus.generate(1, seed=seed + i)[0].split()
         i += 1
     return " ".join(out[:n])
+
+
+def rss() -> int:
+    """This process's resident set size in bytes."""
+    return rss_bytes()
+
+
+def reset_hwm() -> None:
+    """Reset the kernel's record of this process's peak resident set size (Linux: /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def hwm() -> int:
+    """The peak resident set size since the last :func:`reset_hwm`, in bytes (exact: no sampling)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    return rss_bytes()

@@ -63,6 +63,11 @@ class HookError(InterpError):
     """A user hook function raised, or returned something other than None or a tensor like its input."""
 
 
+class EngineError(InterpError, AttributeError):
+    """An analysis or engine internal that the model's engine does not provide (the nnsight engine has no
+    gradients, say): the message names the engine and the one that does."""
+
+
 class InputError(InterpError, ValueError):
     """Text, tokens, probes, answers or positions that cannot be used as given."""
 

@@ -131,6 +131,9 @@ def forget_points(model: Model) -> None:
 
 def check_names(model: Model, names: Iterable[str]) -> list[str]:
     """Return ``names`` as a list; raise :class:`HookNameError` with a suggestion for any unknown one."""
+    own = getattr(model, "check_hook_names", None)
+    if own is not None:  # another engine (nnsight) serves its own set of hook points
+        return own(names)
     known = hook_points(model)
     if isinstance(names, str):
         raise HookNameError(f"pass hook names as a list, not one string: [{echo(names)}]")

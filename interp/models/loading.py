@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from interp import checks
 from interp.errors import (
     ModelLoadError,
     TokenizerError,
@@ -123,6 +124,8 @@ def load(
     device_map: str | dict | None = None,
     max_memory: dict | None = None,
     offload_folder: str | os.PathLike | None = None,
+    engine: str = "bridge",
+    remote: bool = False,
 ) -> Model:
     """Load a zoo model (``"tiny-causal"``, ``"tiny-bidirectional"``), a local HF folder or a hub id.
 
@@ -144,12 +147,22 @@ def load(
     and ``offload_folder`` (where blocks that fit nowhere go on disk) are passed to transformers' loader, which
     spreads the blocks over the GPUs, CPU memory and disk; either of the last two alone implies
     ``device_map="auto"``. Not with ``device``. Every analysis runs on such a model (docs/howto.md).
+
+    ``engine="nnsight"`` runs every forward pass through nnsight's tracing (the same handle, hook names and
+    results, for the analyses in ``interp.models.nnsight_engine.CAPABILITIES``); with ``remote=True`` a hub id
+    runs on NDIF's hosted models (or the nnsight server configured in ``nnsight.CONFIG``): only its config and
+    tokenizer are read here (docs/howto.md says how to set up an NDIF key).
     """
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise ModelLoadError(
             f"load() takes a model name, folder or hub id as a string, got {type(name_or_path).__name__}; "
             "for a model object use interp.wrap(model, tokenizer)"
         )
+    engine = checks.choice("engine", engine, ENGINES)
+    if checks.flag("remote", remote) and engine != "nnsight":
+        raise ModelLoadError("remote=True runs through nnsight: pass engine='nnsight' as well")
+    if remote:
+        return _remote(str(name_or_path), device, device_map)
     placing = _placement.placement_kwargs(device, device_map, max_memory, offload_folder)
     dev = None if placing else resolve_device(device)
     dtype = resolve_dtype(dtype)
@@ -206,7 +219,43 @@ def load(
         if bars:
             hf_logging.enable_progress_bar()
     revision = revision or getattr(config, "_commit_hash", None)
+    if engine == "nnsight":
+        from interp.models import nnsight_engine
+
+        if placing:
+            raise ModelLoadError(
+                "the nnsight engine runs a model on one device here: drop device_map, or run it remotely"
+            )
+        if _encoder.encoder_of(hf_model) is not None:
+            raise ModelLoadError(
+                f"{echo(name)} has no language-model head, and the nnsight engine reads through one: load it "
+                "with engine='bridge' (encoder-only)"
+            )
+        hf_model.to(dev)
+        return nnsight_engine.wrap(
+            hf_model, tokenizer, name=name, kind=detect_kind(config, hf_model), revision=revision
+        )
     return wrap(hf_model, tokenizer, name=name, device=dev, revision=revision)
+
+
+ENGINES = ("bridge", "nnsight")
+"""``bridge``: TransformerLens's TransformerBridge (every analysis); ``nnsight``: nnsight's tracing (local or
+remote; the analyses in ``interp.models.nnsight_engine.CAPABILITIES``)."""
+
+
+def _remote(name: str, device: Any, device_map: Any) -> Model:
+    """A hub model run remotely through nnsight: no weights here, nothing placed here."""
+    from interp.models import nnsight_engine
+
+    if device is not None or device_map is not None:
+        raise ModelLoadError("a remote model runs where its server puts it: drop device and device_map")
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(name, trust_remote_code=False)
+    except (OSError, ValueError) as err:
+        raise _unknown(name, err) from None
+    return nnsight_engine.load_remote(name, detect_kind(config))
 
 
 # Weights a language-model head owns, by family: missing alone, they mean an encoder-only checkpoint.

@@ -1,0 +1,411 @@
+"""The nnsight engine: the same :class:`~interp.Model` handle and hook names, with every forward pass run through
+nnsight's tracing, so that with ``remote=True`` it runs on NDIF's hosted models (or a user's own nnsight
+server), and locally on any Hugging Face model of the families below.
+
+``interp.load(name, engine="nnsight")`` wraps the model with ``nnsight.NNsight`` (local) or
+``nnsight.LanguageModel(repo_id)`` (``remote=True``: no weights are downloaded). Hook names map onto the Hugging
+Face modules of each family (:data:`SITES`); reading one is saving that module's input or output inside a trace,
+a hook function replaces it there. Analyses reach the engine only through the handle's forward passes, caches
+and hooks; those that need more (gradients, the engine's own components, weights read directly) are not in
+:data:`CAPABILITIES`, and asking for them is an :class:`~interp.errors.EngineError` naming the engine.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import Any
+
+import torch
+
+from interp.errors import EngineError, HookError, HookNameError, echo
+from interp.models.handle import Model
+
+CAPABILITIES = {
+    "attention": "attention patterns (eager attention)",
+    "induction_scores": "induction scores",
+    "logit_lens": "the logit lens (lens='logit')",
+    "patch": "activation patching",
+    "ablate": "head ablation",
+    "head_importance": "head importance",
+    "estimate_memory": "memory estimates",
+}
+"""The analyses the nnsight engine runs, locally and remotely. Not here: attribution (gradients), decompose
+(reads weights through the engine's components), compare, the tuned lens and generation: use engine='bridge'."""
+HELPERS = ("frame", "similarity")
+"""Functions that check a model without being analyses of their own (framing a text, building an objective)."""
+
+
+@dataclass(frozen=True)
+class Family:
+    """Where each hook point is among a family's Hugging Face modules."""
+
+    layers: str
+    attn: str
+    out_proj: str
+    mlp: str | None
+    final_norm: str | None
+    """The final norm before the unembedding (causal families); None: the masked-LM head decodes."""
+    unembed: str
+    pattern_first: bool = False
+    """Whether the attention returns its pattern before the output projection runs (BERT's layout)."""
+
+
+CAUSAL_LLAMA = Family("model.layers", "self_attn", "self_attn.o_proj", "mlp", "model.norm", "lm_head")
+SITES: dict[str, Family] = {
+    "gpt2": Family("transformer.h", "attn", "attn.c_proj", "mlp", "transformer.ln_f", "lm_head"),
+    "llama": CAUSAL_LLAMA,
+    "qwen2": CAUSAL_LLAMA,
+    "mistral": CAUSAL_LLAMA,
+    "gpt_neox": Family(
+        "gpt_neox.layers", "attention", "attention.dense", "mlp", "gpt_neox.final_layer_norm", "embed_out"
+    ),
+    "bert": Family(
+        "bert.encoder.layer",
+        "attention.self",
+        "attention.output.dense",
+        None,
+        None,
+        "cls",
+        pattern_first=True,
+    ),
+    "roberta": Family(
+        "roberta.encoder.layer",
+        "attention.self",
+        "attention.output.dense",
+        None,
+        None,
+        "lm_head",
+        pattern_first=True,
+    ),
+}
+
+POINTS = (
+    "hook_resid_pre",
+    "attn.hook_z",
+    "hook_attn_out",
+    "attn.hook_pattern",
+    "hook_mlp_out",
+    "hook_resid_post",
+)
+"""Per-block hook points this engine serves, in the order a forward pass reaches them (nnsight reads them in
+that order)."""
+
+
+class EngineShim:
+    """Stands where the bridge engine's TransformerBridge stands: its config and the Hugging Face model; any
+    other engine internal is an :class:`~interp.errors.EngineError` naming the engine."""
+
+    def __init__(self, cfg: Any, hf_model: Any):
+        self.cfg = cfg
+        self.original_model = hf_model
+
+    def parameters(self):
+        return self.original_model.parameters()
+
+    def __getattr__(self, name: str) -> Any:
+        raise EngineError(
+            f"the nnsight engine has no {name!r} (a TransformerBridge component): load the model with "
+            "engine='bridge' for this"
+        )
+
+
+class NNsightModel(Model):
+    """A :class:`~interp.Model` whose forward passes run through nnsight's tracing."""
+
+    engine = "nnsight"
+
+    def __init__(self, traced: Any, hf_model: Any, tokenizer: Any, cfg: Any, *, name, kind, revision, remote):
+        model_type = hf_model.config.model_type
+        if model_type not in SITES:
+            raise EngineError(
+                f"the nnsight engine knows the modules of {', '.join(SITES)}; {echo(model_type)} is not among "
+                "them: use engine='bridge'"
+            )
+        self.traced = traced
+        self.remote = bool(remote)
+        self.family = SITES[model_type]
+        self._edits: dict[str, Any] = {}
+        super().__init__(EngineShim(cfg, hf_model), tokenizer, name=name, kind=kind, revision=revision)
+
+    def __repr__(self) -> str:
+        return super().__repr__()[:-1] + f", engine='nnsight'{', remote=True' if self.remote else ''})"
+
+    def require_capability(self, analysis: str) -> None:
+        """An :class:`~interp.errors.EngineError` naming the engine unless it runs ``analysis``."""
+        if analysis in CAPABILITIES or analysis in HELPERS:
+            return
+        where = "remotely" if self.remote else "locally"
+        raise EngineError(
+            f"{analysis} is not available with the nnsight engine (running {where}): it runs "
+            f"{', '.join(CAPABILITIES)}. Load the model with engine='bridge' for {analysis}"
+        )
+
+    # ---- where things are ---------------------------------------------------------------------------------
+
+    @property
+    def device(self) -> torch.device:
+        if self.remote:
+            return torch.device("cpu")  # inputs are sent from here; results come back here
+        return next(self.bridge.original_model.parameters()).device
+
+    def hook_names(self) -> list[str]:
+        names = ["embed.hook_out"]
+        for layer in range(self.n_layers):
+            names += [f"blocks.{layer}.{p}" for p in POINTS if self._site_path(p) is not None]
+        return names
+
+    def _site_path(self, point: str) -> tuple[str, str] | None:
+        """(module path inside a block, "input"/"output"/"pattern"/"z") of a per-block hook point."""
+        f = self.family
+        return {
+            "hook_resid_pre": ("", "input"),
+            "attn.hook_z": (f.out_proj, "z"),
+            "hook_attn_out": (f.out_proj, "output"),
+            "attn.hook_pattern": (f.attn, "pattern"),
+            "hook_mlp_out": (f.mlp, "output") if f.mlp else None,
+            "hook_resid_post": ("", "output"),
+        }[point]
+
+    def _order(self, name: str) -> tuple[int, int]:
+        if name == "embed.hook_out":
+            return (-1, 0)
+        _, layer, point = name.split(".", 2)
+        order = list(POINTS)
+        if self.family.pattern_first:
+            order.remove("attn.hook_pattern")
+            order.insert(1, "attn.hook_pattern")
+        return int(layer), order.index(point)
+
+    def check_hook_names(self, names: Iterable[str]) -> list[str]:
+        """``names`` in the order a forward pass reaches them; HookNameError for one this engine does not serve."""
+        if isinstance(names, str):
+            raise HookNameError(f"pass hook names as a list, not one string: [{echo(names)}]")
+        known = set(self.hook_names())
+        names = list(dict.fromkeys(names))
+        unknown = [n for n in names if n not in known]
+        if unknown:
+            raise HookNameError(
+                f"the nnsight engine has no hook point {echo(unknown[0])}: it serves embed.hook_out and, per block, "
+                f"{', '.join(p for p in POINTS if self._site_path(p))}. Load with engine='bridge' for the others"
+            )
+        return sorted(names, key=self._order)
+
+    # ---- one traced forward pass --------------------------------------------------------------------------
+
+    def _envoy(self, path: str) -> Any:
+        """The nnsight envoy of a Hugging Face module path (a submodule named like one of nnsight's own
+        attributes, BERT's ``output``, is served with nnsight's prefix)."""
+        from nnsight.intervention.envoy import Envoy
+
+        envoy = self.traced
+        for part in [p for p in path.split(".") if p]:
+            if part.isdigit():
+                envoy = envoy[int(part)]
+            else:
+                envoy = getattr(envoy, Envoy.OVERLOAD_PREFIX + part if hasattr(Envoy, part) else part)
+        return envoy
+
+    def _trace(
+        self, tokens: torch.Tensor, attention_mask: torch.Tensor | None, reads: list[str], logits: bool
+    ) -> tuple[torch.Tensor | None, dict[str, torch.Tensor]]:
+        """One forward pass: the hook points in ``reads`` saved, the attached hook functions applied."""
+        from nnsight import save
+
+        points = self.check_hook_names([*reads, *self._edits])
+        kwargs = {} if attention_mask is None else {"attention_mask": attention_mask}
+        saved: dict[str, Any] = {}
+        out: dict[str, Any] = {}
+        H = self.n_heads
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with self.traced.trace(tokens, remote=self.remote, **kwargs):
+                for name in points:
+                    value, put = self._site(name, H)
+                    fn = self._edits.get(name)
+                    if fn is not None:
+                        new = _call(name, fn, value)
+                        if new is not None:
+                            put(new)
+                            value = new
+                    if name in reads:
+                        saved[name] = save(value)
+                if logits:
+                    out["logits"] = save(self.traced.output.logits)
+        cache = {name: value.detach() for name, value in saved.items()}
+        return out.get("logits"), cache
+
+    def _site(self, name: str, H: int):
+        """(the activation at ``name`` inside a trace, a function that replaces it)."""
+        if name == "embed.hook_out":
+            return self._io(self._embedding_envoy(), "output")
+        _, layer, point = name.split(".", 2)
+        path, kind = self._site_path(point)
+        block = self._envoy(f"{self.family.layers}.{layer}")
+        envoy = self._envoy(f"{self.family.layers}.{layer}.{path}") if path else block
+        if kind == "pattern":
+            return envoy.output[1], None
+        if kind == "z":
+            flat, put = self._io(envoy, "input")
+            shape = (*flat.shape[:-1], H, flat.shape[-1] // H)  # (batch, pos, heads, d_head)
+            return flat.reshape(shape), lambda z: put(z.reshape(flat.shape))
+        return self._io(envoy, kind)
+
+    def _embedding_envoy(self) -> Any:
+        hf = self.bridge.original_model
+        for name, module in hf.named_modules():
+            if module is hf.get_input_embeddings():
+                return self._envoy(name)
+        raise EngineError("the nnsight engine found no input embeddings")
+
+    @staticmethod
+    def _io(envoy: Any, kind: str):
+        value = envoy.input if kind == "input" else envoy.output
+        tupled = isinstance(value, tuple)
+        first = value[0] if tupled else value
+
+        def put(new: torch.Tensor) -> None:
+            replaced = (new, *value[1:]) if tupled else new
+            if kind == "input":
+                envoy.input = replaced
+            else:
+                envoy.output = replaced
+
+        return first, put
+
+    # ---- the handle's forward passes ----------------------------------------------------------------------
+
+    def hooks(self, fns: Mapping[str, Any]):
+        """Attach ``{hook_name: fn}`` for a ``with`` block: each forward pass inside it applies them."""
+        self.check_hook_names(fns)
+        return self._attached(dict(fns))
+
+    @contextmanager
+    def _attached(self, fns: dict[str, Any]):
+        before = self._edits
+        self._edits = {**before, **fns}
+        try:
+            yield self
+        finally:
+            self._edits = before
+
+    def reset(self) -> int:
+        removed = len(self._edits)
+        self._edits = {}
+        return removed
+
+    def _run(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        from interp import checks
+
+        tokens = self.check_tokens(tokens)
+        attention_mask = checks.attention_mask(attention_mask, tokens)
+        logits, _ = self._trace(tokens, attention_mask, [], logits=True)
+        return logits
+
+    def run_with_cache(self, text_or_tokens, names=None, *, attention_mask=None, stop_after=None):
+        from interp import checks
+
+        tokens = self.tokens_of(text_or_tokens)
+        attention_mask = checks.attention_mask(attention_mask, tokens)
+        names = self.hook_names() if names is None else self.check_hook_names(names)
+        if stop_after is not None:
+            self.check_hook_names([stop_after])
+        with torch.no_grad():
+            logits, cache = self._trace(tokens, attention_mask, names, logits=stop_after is None)
+        return logits, cache
+
+    def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
+        from interp import checks
+        from interp.models import hooks as _hooks
+
+        tokens = self.check_tokens(tokens)
+        attention_mask = checks.attention_mask(attention_mask, tokens)
+        name = _hooks.final_resid_name(self)
+        return self._trace(tokens, attention_mask, [name], logits=False)[1][name]
+
+    def _decode(self, resid: torch.Tensor) -> torch.Tensor:
+        hf = self.bridge.original_model
+        if self.remote:
+            raise EngineError(
+                "decoding a residual stream runs the model's head here, and a remote model has no weights here: "
+                "the nnsight engine reads logits remotely only from whole forward passes"
+            )
+        f = self.family
+        if f.final_norm is None:
+            return hf.get_submodule(f.unembed)(resid)
+        return hf.get_submodule(f.unembed)(hf.get_submodule(f.final_norm)(resid))
+
+    def _nonfinite(self, what: str, rerun: Any) -> None:
+        from interp.errors import NonFiniteError
+
+        raise NonFiniteError(
+            f"{what} of {self.name} are NaN or infinite (nnsight engine): load with dtype='float32', or with "
+            "engine='bridge' to find the first hook point where they appear"
+        )
+
+
+def _call(name: str, fn: Any, value: torch.Tensor) -> torch.Tensor | None:
+    """A hook function's replacement for ``value`` (None: keep it), checked as the bridge engine checks it."""
+    try:
+        result = fn(value, SimpleNamespace(name=name))  # TransformerLens's hook functions read hook.name
+    except Exception as err:  # noqa: BLE001  (the user's function: reported with the hook point)
+        raise HookError(
+            f"the hook function on {name!r} raised {type(err).__name__}: {echo(str(err))[1:-1]}"
+        ) from err
+    if result is not None and (
+        not isinstance(result, torch.Tensor) or result.shape != value.shape or result.dtype != value.dtype
+    ):
+        raise HookError(
+            f"the hook function on {name!r} must return None or a tensor of shape {tuple(value.shape)} and dtype "
+            f"{value.dtype}"
+        )
+    return result
+
+
+# ---- loading ----------------------------------------------------------------------------------------------------
+
+
+def engine_config(hf_config: Any, name: str, dtype: Any) -> Any:
+    """The engine's config for ``hf_config`` (layers, heads, widths, context, whether BOS is prepended), built
+    from the config alone, as the bridge engine builds it: both engines tokenize alike."""
+    from transformer_lens.factories.architecture_adapter_factory import ArchitectureAdapterFactory
+    from transformer_lens.model_bridge.sources._bridge_builder import build_bridge_config_from_hf
+    from transformer_lens.model_bridge.sources._hf_format import determine_architecture_from_hf_config
+
+    architecture = determine_architecture_from_hf_config(hf_config)
+    cfg = build_bridge_config_from_hf(hf_config, architecture, name, dtype)
+    return ArchitectureAdapterFactory.select_architecture_adapter(cfg).cfg
+
+
+def wrap(hf_model: Any, tokenizer: Any, *, name: str, kind: str, revision: str | None) -> NNsightModel:
+    """A loaded Hugging Face model behind the nnsight engine (local)."""
+    from nnsight import NNsight
+
+    if hasattr(hf_model, "set_attn_implementation"):
+        hf_model.set_attn_implementation("eager")  # patterns are returned only by eager attention
+    hf_model.eval()
+    for p in hf_model.parameters():
+        p.requires_grad_(False)
+    cfg = engine_config(hf_model.config, name, hf_model.dtype)
+    return NNsightModel(
+        NNsight(hf_model), hf_model, tokenizer, cfg, name=name, kind=kind, revision=revision, remote=False
+    )
+
+
+def load_remote(repo_id: str, kind: str) -> NNsightModel:
+    """A hub model run remotely by nnsight (NDIF, or the server ``nnsight.CONFIG`` names): only its config and
+    tokenizer are read here. Needs an NDIF API key: ``nnsight.CONFIG.set_default_api_key(...)`` (docs/howto.md)."""
+    from nnsight import LanguageModel
+
+    traced = LanguageModel(repo_id, dispatch=False, attn_implementation="eager")
+    hf_model = traced._model
+    cfg = engine_config(hf_model.config, repo_id, hf_model.dtype)
+    return NNsightModel(
+        traced, hf_model, traced.tokenizer, cfg, name=repo_id, kind=kind, revision=None, remote=True
+    )
+
+
+__all__ = ["CAPABILITIES", "NNsightModel", "SITES", "load_remote", "wrap"]

@@ -1,0 +1,114 @@
+"""The nnsight engine, run locally: on tiny random models of three families every analysis it offers gives the
+bridge engine's results within 1e-5; the others are an error that names the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import interp
+from interp import errors
+from interp.models.nnsight_engine import CAPABILITIES
+
+PROBE = "the keys to the cabinet ___ on the table ."
+CORRUPT = "the key to the cabinet ___ on the table ."
+TOL = 1e-5
+
+
+@pytest.fixture(scope="module", params=["gpt2", "llama", "bert"])
+def engines(request, tiny_folder):
+    folder = tiny_folder(request.param)
+    return interp.load(folder, device="cpu"), interp.load(folder, device="cpu", engine="nnsight")
+
+
+def _close(x, y, what: str) -> None:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    assert x.shape == y.shape, what
+    assert np.abs(x - y).max(initial=0.0) <= TOL, (what, np.abs(x - y).max())
+
+
+def test_every_hook_point_and_the_logits_match_the_bridge(engines):
+    bridge, nn = engines
+    assert repr(nn).endswith("engine='nnsight')") and nn.engine == "nnsight"
+    tokens = bridge.to_tokens(PROBE)
+    assert torch.equal(tokens, nn.to_tokens(PROBE))  # both engines tokenize alike (BOS or not)
+    names = nn.hook_names()
+    assert len(names) >= 1 + 5 * nn.n_layers - (nn.kind == "bidirectional") * nn.n_layers
+    logits_b, cache_b = bridge.run_with_cache(tokens, names=names)
+    logits_n, cache_n = nn.run_with_cache(tokens, names=names)
+    _close(logits_b, logits_n, "logits")
+    for name in names:
+        _close(cache_b[name], cache_n[name], name)
+
+
+def test_every_offered_analysis_matches_the_bridge(engines):
+    bridge, nn = engines
+    out = {}
+    for m in (bridge, nn):
+        p = interp.patch(m, PROBE, CORRUPT, progress=False)
+        q = interp.patch(m, PROBE, CORRUPT, hook="attn_out", progress=False)
+        out[m] = {
+            "attention": interp.attention(m, PROBE).patterns,
+            "induction": interp.induction_scores(m, seq_len=4, n_seqs=1).scores,
+            "lens": interp.logit_lens(m, PROBE).answer_prob,
+            "lens kl": interp.logit_lens(m, PROBE).kl,
+            # patched minus corrupt difference (restored times the gap: on a random model the gap is tiny)
+            "patch": p.restored * (p.clean_diff - p.corrupt_diff),
+            "patch attn_out": q.restored * (q.clean_diff - q.corrupt_diff),
+            "ablate": interp.ablate(m, PROBE, [(0, 1), (1, 2)]).prob_after,
+            "mean ablate": interp.ablate(
+                m, PROBE, [(1, 0)], mode="mean", reference=[PROBE, CORRUPT]
+            ).prob_after,
+            "head importance": interp.head_importance(m, PROBE, progress=False).effects,
+        }
+    for key in out[bridge]:
+        _close(out[bridge][key], out[nn][key], key)
+    assert interp.estimate_memory(nn, "attention", PROBE) == interp.estimate_memory(
+        bridge, "attention", PROBE
+    )
+
+
+def test_hooks_edit_the_nnsight_forward_pass(engines):
+    bridge, nn = engines
+    tokens = bridge.to_tokens(PROBE)
+
+    def zero_head(z, hook):
+        z[:, :, 1] = 0  # in place, as TransformerLens hooks may
+        assert isinstance(hook.name, str)
+
+    with bridge.hooks({"blocks.0.attn.hook_z": zero_head}):
+        a = bridge.forward(tokens)
+    with nn.hooks({"blocks.0.attn.hook_z": zero_head}):
+        b = nn.forward(tokens)
+    _close(a, b, "edited logits")
+    assert not torch.allclose(b, nn.forward(tokens))  # the edit is gone after the block
+    with pytest.raises(errors.HookError, match="must return None or a tensor"):
+        with nn.hooks({"blocks.0.hook_resid_post": lambda x, hook: x[:, :1]}):
+            nn.forward(tokens)
+    with pytest.raises(errors.HookNameError, match="nnsight engine has no hook point"):
+        nn.run_with_cache(tokens, names=["blocks.0.ln1.hook_scale"])
+
+
+def test_analyses_it_does_not_offer_name_the_engine(engines):
+    _, nn = engines
+    for call in (
+        lambda: interp.attribute(nn, PROBE),
+        lambda: interp.decompose(nn, PROBE),
+        lambda: interp.tuned_lens(nn, [PROBE], steps=1),
+    ):
+        with pytest.raises(errors.EngineError) as info:
+            call()
+        message = str(info.value)
+        assert "not available with the nnsight engine" in message and "engine='bridge'" in message
+    assert "attention" in CAPABILITIES and "attribute" not in CAPABILITIES
+
+
+def test_engine_and_remote_are_checked(tiny_folder):
+    folder = tiny_folder("gpt2")
+    with pytest.raises(errors.InputError, match="unknown engine 'vllm'"):
+        interp.load(folder, engine="vllm")
+    with pytest.raises(errors.ModelLoadError, match="remote=True runs through nnsight"):
+        interp.load(folder, remote=True)
+    with pytest.raises(errors.InputError, match="remote must be True or False"):
+        interp.load(folder, engine="nnsight", remote="yes")
