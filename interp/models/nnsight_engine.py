@@ -328,12 +328,14 @@ class NNsightModel(Model):
 
     def _decode(self, resid: torch.Tensor) -> torch.Tensor:
         hf = self.bridge.original_model
-        if self.remote:
-            raise EngineError(
-                "decoding a residual stream runs the model's head here, and a remote model has no weights here: "
-                "the nnsight engine reads logits remotely only from whole forward passes"
-            )
         f = self.family
+        if self.remote:  # the weights are on the server: the head runs there, in a trace of one token
+            from nnsight import save
+
+            with self.traced.trace(torch.zeros(1, 1, dtype=torch.long), remote=True):
+                x = resid if f.final_norm is None else self._envoy(f.final_norm)(resid)
+                logits = save(self._envoy(f.unembed)(x))
+            return logits
         if f.final_norm is None:
             return hf.get_submodule(f.unembed)(resid)
         return hf.get_submodule(f.unembed)(hf.get_submodule(f.final_norm)(resid))
