@@ -172,7 +172,7 @@ def _ablation_hooks(model: Model, rows: list[list[tuple[int, int]]], mode: str, 
         def fn(z: torch.Tensor, hook) -> torch.Tensor:
             z = z.clone()  # (batch, pos, heads, d_head)
             for b, head in by_layer[layer]:
-                z[b, :, head] = 0 if mode == "zero" else means[layer, head].to(z.dtype)
+                z[b, :, head] = 0 if mode == "zero" else means[layer, head].to(z.device, z.dtype)
             return z
 
         return fn

@@ -100,7 +100,7 @@ def patched_reads(
     def fn(act: torch.Tensor, hook) -> torch.Tensor:
         act = act.clone()  # (batch, T, ...)
         for row, p, r in edits:
-            act[row, p] = clean_act[r, p].to(act.dtype)
+            act[row, p] = clean_act[r, p].to(act.device, act.dtype)
         return act
 
     rows, mask = _target.batch_rows(corrupt, len(position_sets))

@@ -332,7 +332,8 @@ class Model:
                     raise  # a stop of the caller's, not ours
 
         _hooks.run_attached(self, {name: grab}, run)
-        resid = box["resid"]
+        # From the last block's GPU to where results are combined, where a model is spread over several.
+        resid = box["resid"].to(self.device)
         if _nan.nonfinite(name, resid):
             kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
             self._nonfinite(f"the activations at {name}", lambda: self._forward(tokens, kwargs))

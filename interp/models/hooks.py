@@ -365,12 +365,13 @@ def caching_hooks(model: Model, names: list[str], cache: dict[str, torch.Tensor]
     groups: dict[int, list[str]] = {}
     for name in names:
         groups.setdefault(id(points[name]), []).append(name)
+    device = model.device  # a model spread over GPUs: activations are gathered where analyses combine them
 
     def store(keys: list[str]) -> HookFn:
         def fn(tensor: Any, hook: Any) -> None:
             value = tensor[0] if isinstance(tensor, tuple) else tensor
             if isinstance(value, torch.Tensor):
-                value = value.detach()
+                value = value.detach().to(device)
                 for key in keys:
                     cache[key] = value
 

@@ -83,7 +83,7 @@ class Objective:
         built = self.rows_embeddings(e)
 
         def replace(tensor: torch.Tensor, hook: object) -> torch.Tensor:
-            return built.to(tensor.dtype)
+            return built.to(tensor.device, tensor.dtype)
 
         # Only the reads are decoded: the (batch, T, d_vocab) logits are never built.
         with m.hooks({_hooks.TOKEN_EMBED: replace}):
