@@ -220,7 +220,7 @@ class NNsightModel(Model):
         saved: dict[str, Any] = {}
         out: dict[str, Any] = {}
         H = self.n_heads
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), self._remote_errors():
             warnings.simplefilter("ignore")
             with self.traced.trace(tokens, remote=self.remote, **kwargs):
                 for name in points:
@@ -253,6 +253,24 @@ class NNsightModel(Model):
             shape = (*flat.shape[:-1], H, flat.shape[-1] // H)  # (batch, pos, heads, d_head)
             return flat.reshape(shape), lambda z: put(z.reshape(flat.shape))
         return self._io(envoy, kind)
+
+    @contextmanager
+    def _remote_errors(self):
+        """A remote run's failure (no key, a model the server does not host, no network) as an InterpError."""
+        if not self.remote:
+            yield
+            return
+        from interp.errors import InterpError
+
+        try:
+            yield
+        except InterpError:
+            raise
+        except Exception as err:  # noqa: BLE001  (nnsight's and the network's errors are many)
+            raise EngineError(
+                f"the remote run of {self.name} failed ({type(err).__name__}: {echo(str(err))[1:-1]}): check "
+                "NDIF_API_KEY (or nnsight.CONFIG), the model id, and that the server hosts this model"
+            ) from err
 
     def _embedding_envoy(self) -> Any:
         hf = self.bridge.original_model
@@ -332,7 +350,7 @@ class NNsightModel(Model):
         if self.remote:  # the weights are on the server: the head runs there, in a trace of one token
             from nnsight import save
 
-            with self.traced.trace(torch.zeros(1, 1, dtype=torch.long), remote=True):
+            with self._remote_errors(), self.traced.trace(torch.zeros(1, 1, dtype=torch.long), remote=True):
                 x = resid if f.final_norm is None else self._envoy(f.final_norm)(resid)
                 logits = save(self._envoy(f.unembed)(x))
             return logits
@@ -401,13 +419,13 @@ def load_remote(repo_id: str, kind: str) -> NNsightModel:
     """A hub model run remotely by nnsight (NDIF, or the server ``nnsight.CONFIG`` names): only its config and
     tokenizer are read here. Needs an NDIF API key: ``nnsight.CONFIG.set_default_api_key(...)`` (docs/howto.md)."""
     from nnsight import LanguageModel
+    from transformers import AutoTokenizer
 
-    traced = LanguageModel(repo_id, dispatch=False, attn_implementation="eager")
-    hf_model = traced._model
+    tokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=False)
+    traced = LanguageModel(repo_id, tokenizer=tokenizer, dispatch=False, attn_implementation="eager")
+    hf_model = traced._module  # the Hugging Face model, on the meta device (no weights here)
     cfg = engine_config(hf_model.config, repo_id, hf_model.dtype)
-    return NNsightModel(
-        traced, hf_model, traced.tokenizer, cfg, name=repo_id, kind=kind, revision=None, remote=True
-    )
+    return NNsightModel(traced, hf_model, tokenizer, cfg, name=repo_id, kind=kind, revision=None, remote=True)
 
 
 __all__ = ["CAPABILITIES", "NNsightModel", "SITES", "load_remote", "wrap"]
