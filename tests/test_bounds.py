@@ -257,7 +257,8 @@ def test_attribution_estimates_its_memory_and_refuses_past_what_the_machine_has(
     m = causal
     small = attribution_memory(m, 10, 1, "integrated_gradients", 50, None)
     assert small > 0
-    public = interp.estimate_memory(m, "attribute", PROBE, answer="are", tolerance=None)  # one row, the frame's
+    # One row of the frame's tokens: a one-token answer adds none.
+    public = interp.estimate_memory(m, "attribute", PROBE, answer="are", tolerance=None)
     assert public == attribution_memory(m, m.frame(PROBE).T, 1, "integrated_gradients", 50, None)
     assert interp.estimate_memory(m, "attribute", PROBE, answer="are", n_steps=400) > public
     _input_error(lambda: interp.estimate_memory(m, "attribute", PROBE, n_steps=10**9), "n_steps")
