@@ -91,8 +91,9 @@ $(INSEQ_VENV)/.installed:
 inseq-venv: $(INSEQ_VENV)/.installed
 
 # All three models at once, one thread each, each stopped after at most 88 minutes (diffusion: 26; the shipped ones:
-# see their cards). The masked model starts from grammar v1's and the diffusion model from grammar v2's masked
-# model, both read from git history, so the three runs are independent: see interp/zoo/train.py.
+# see their cards). The masked model starts from grammar v1's and the diffusion model from a first diffusion run
+# (itself from grammar v2's masked model), both read from git history, so the three runs are independent: see
+# interp/zoo/train.py.
 zoo: setup
 	$(PY) -m interp.zoo.train --kind causal --max-minutes 88 & \
 	$(PY) -m interp.zoo.train --kind bidirectional --max-minutes 88 & \

@@ -363,7 +363,6 @@ def test_model_card_reports_the_training_accuracy():
     assert f"**{generation['well_formed']:.1%}**" in (ZOO_DIR / "tiny-diffusion" / "README.md").read_text()
 
 
-@pytest.mark.xfail(reason="issue 18's target is 90%; the shipped tiny-diffusion stays below it", strict=True)
 def test_the_diffusion_model_writes_well_formed_passages_90_percent_of_the_time():
     generation = json.loads((ZOO_DIR / "tiny-diffusion" / "training.json").read_text())["generation"]
     assert generation["well_formed"] >= 0.9
