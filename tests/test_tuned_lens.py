@@ -44,8 +44,9 @@ def test_shipped_translators_match_the_shipped_weights(name):
 
 
 @pytest.mark.parametrize("name", sorted(ZOO_MODELS))
-def test_tuned_lens_beats_the_logit_lens_on_held_out_text(name, request):
-    model = request.getfixturevalue("causal" if ZOO_MODELS[name] == "causal" else "bidirectional")
+def test_tuned_lens_beats_the_logit_lens_on_held_out_text(name, causal, bidirectional):
+    model = {"tiny-causal": causal, "tiny-bidirectional": bidirectional}.get(name) or interp.load(name)
+    assert model.name == name
     shipped = tl.translators_for(model)
     assert shipped.settings["texts"] == "default corpus" and shipped.settings["seed"] != tl.HELD_OUT_SEED
     held_out = corpus.generate(64, seed=tl.HELD_OUT_SEED)
