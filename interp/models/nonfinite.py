@@ -23,6 +23,10 @@ def nonfinite(name: str, value: Any) -> bool:
     with torch.no_grad():
         if "attn_scores" in name:
             return bool(torch.isnan(value).any() or torch.isposinf(value).any())
+        # A finite sum means every value is finite (NaN and infinities carry through; an overflow only sends it
+        # to the exact check): 0.5 ms instead of 14-24 ms for the logits at gpt2-small shape, T = 128.
+        if bool(torch.isfinite(value.sum())):
+            return False
         return not bool(torch.isfinite(value).all())
 
 
