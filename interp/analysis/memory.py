@@ -171,7 +171,8 @@ def require(
     """The estimate of :func:`need`; a :class:`~interp.errors.ResourceError` with it, before any work, when it
     exceeds the memory free on the model's device (``enabled=False``: the estimate only)."""
     estimate = need(model, analysis, T, rows, **settings)
-    if checks.flag("check_memory", enabled):
+    # A remote model's memory is its server's, which says so itself.
+    if checks.flag("check_memory", enabled) and not getattr(model, "remote", False):
         checks.memory(
             estimate,
             model.device,
