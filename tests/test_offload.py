@@ -85,3 +85,15 @@ def test_placement_arguments_are_checked(tiny_folder, tmp_path):
         with pytest.raises(errors.ModelLoadError) as info:
             interp.load(folder, **kwargs)
         assert fragment in str(info.value), str(info.value)
+
+
+def test_the_environment_places_every_load_that_names_no_placement(tiny_folder, monkeypatch):
+    folder = tiny_folder("gpt2")
+    plain = interp.load(folder, device="cpu")
+    monkeypatch.setenv("INTERP_DEVICE_MAP", "nowhere")
+    with pytest.raises(errors.DeviceError, match="unknown device_map 'nowhere'"):
+        interp.load(folder)  # what a tutorial's setup cell or %interp load does: the environment is read
+    assert interp.load(folder, device="cpu").kind == "causal"  # an argument wins over the environment
+    monkeypatch.setenv("INTERP_DEVICE_MAP", "auto")  # on this CPU-only machine "auto" keeps every block here
+    tokens = plain.to_tokens(TEXT)
+    assert torch.allclose(plain.forward(tokens), interp.load(folder).forward(tokens), atol=TOL, rtol=0)

@@ -28,3 +28,11 @@ def test_gpu_workflow_runs_the_notebooks_on_hub_models():
     assert any(step.get("uses", "").startswith("actions/upload-artifact") for step in job["steps"])
     cpu = yaml.safe_load((ROOT / ".github/workflows/cpu.yml").read_text())
     assert "bash .ci/run" in "\n".join(s.get("run", "") for s in cpu["jobs"]["test"]["steps"])
+
+
+def test_gpu_workflow_runs_the_notebooks_on_a_model_spread_over_two_gpus():
+    job = yaml.safe_load((ROOT / ".github/workflows/gpu.yml").read_text())["jobs"]["sharded-notebooks"]
+    assert job["env"]["INTERP_DEVICE_MAP"] == "auto"
+    script = "\n".join(step.get("run", "") for step in job["steps"])
+    assert "device_count()" in script and ">= 2" in script and "hf_device_map" in script
+    assert "--nbval-lax" in script

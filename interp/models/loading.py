@@ -146,7 +146,9 @@ def load(
     module name -> device), ``max_memory`` (device -> budget, e.g. ``{0: "20GiB", 1: "20GiB", "cpu": "64GiB"}``)
     and ``offload_folder`` (where blocks that fit nowhere go on disk) are passed to transformers' loader, which
     spreads the blocks over the GPUs, CPU memory and disk; either of the last two alone implies
-    ``device_map="auto"``. Not with ``device``. Every analysis runs on such a model (docs/howto.md).
+    ``device_map="auto"``. Not with ``device``. Every analysis runs on such a model (docs/howto.md). The
+    environment variable ``INTERP_DEVICE_MAP`` (e.g. ``auto``) is the ``device_map`` of every load that names
+    no placement of its own.
 
     ``engine="nnsight"`` runs every forward pass through nnsight's tracing (the same handle, hook names and
     results, for the analyses in ``interp.models.nnsight_engine.CAPABILITIES``); with ``remote=True`` a hub id
@@ -163,6 +165,10 @@ def load(
         raise ModelLoadError("remote=True runs through nnsight: pass engine='nnsight' as well")
     if remote:
         return _remote(str(name_or_path), device, device_map)
+    if device is None and device_map is max_memory is offload_folder is None:
+        # One placement for every load of a session, magics and tutorials included (the GPU workflow's sharded
+        # job sets it to "auto"); arguments always win.
+        device_map = os.environ.get("INTERP_DEVICE_MAP") or None
     placing = _placement.placement_kwargs(device, device_map, max_memory, offload_folder)
     dev = None if placing else resolve_device(device)
     dtype = resolve_dtype(dtype)
