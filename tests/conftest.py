@@ -245,14 +245,6 @@ def tiny_model(tiny_folder):
     return get
 
 
-def zoo_available() -> bool:
-    from interp.zoo import ZOO_DIR
-
-    return (ZOO_DIR / "tiny-causal" / "model.safetensors").exists() and (
-        ZOO_DIR / "tiny-bidirectional" / "model.safetensors"
-    ).exists()
-
-
 @pytest.fixture(scope="session")
 def causal():
     import interp

@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from conftest import ARCHS, MASKED, count_hooks, zoo_available
+from conftest import ARCHS, MASKED, count_hooks
 
 import interp
 from interp.errors import InputError, InterpError
@@ -142,7 +142,6 @@ MASKED_LABELS = {  # the components each family's structure gives, beyond heads 
 }
 
 
-@pytest.mark.skipif(not zoo_available(), reason="zoo weights not built")
 @pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional"])
 def test_approximation_error_on_the_zoo_probes_is_small(name):
     """Measured on the shipped zoo (280 probes each): |error| median ~8e-7, max ~6e-6 logits for the masked
