@@ -1,5 +1,6 @@
-"""The nnsight engine, run locally: on tiny random models of three families every analysis it offers gives the
-bridge engine's results within 1e-5; the others are an error that names the engine."""
+"""The nnsight engine, run locally: on tiny random models of five families every analysis it offers gives the
+bridge engine's results within 1e-5 (decompose on every family it knows); the others are an error that names
+the engine."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ import torch
 
 import interp
 from interp import errors
-from interp.models.nnsight_engine import CAPABILITIES
+from interp.models.nnsight_decompose import PATHS
+from interp.models.nnsight_engine import CAPABILITIES, SITES
 
 PROBE = "the keys to the cabinet ___ on the table ."
 CORRUPT = "the key to the cabinet ___ on the table ."
 TOL = 1e-5
 
 
-@pytest.fixture(scope="module", params=["gpt2", "llama", "bert"])
+@pytest.fixture(scope="module", params=["gpt2", "llama", "gpt_neox", "bert", "roberta"])
 def engines(request, tiny_folder):
     folder = tiny_folder(request.param)
     return interp.load(folder, device="cpu"), interp.load(folder, device="cpu", engine="nnsight")
@@ -34,7 +36,7 @@ def test_every_hook_point_and_the_logits_match_the_bridge(engines):
     tokens = bridge.to_tokens(PROBE)
     assert torch.equal(tokens, nn.to_tokens(PROBE))  # both engines tokenize alike (BOS or not)
     names = nn.hook_names()
-    assert len(names) >= 1 + 5 * nn.n_layers - (nn.kind == "bidirectional") * nn.n_layers
+    assert len(names) == 1 + 6 * nn.n_layers  # every per-block point, on every family
     logits_b, cache_b = bridge.run_with_cache(tokens, names=names)
     logits_n, cache_n = nn.run_with_cache(tokens, names=names)
     _close(logits_b, logits_n, "logits")
@@ -69,6 +71,53 @@ def test_every_offered_analysis_matches_the_bridge(engines):
     )
 
 
+def _same_decomposition(a, b) -> None:
+    """Equal shares per component; a component only one engine names must be exactly zero (the bridge gives a
+    causal head without a bias a zero bias of its own)."""
+    assert a.answer_ids == b.answer_ids and a.contrast_ids == b.contrast_ids
+    _close(a.target, b.target, "target")
+    share_a, share_b = dict(zip(a.labels, a.contributions)), dict(zip(b.labels, b.contributions))
+    for label in share_a.keys() | share_b.keys():
+        _close(share_a.get(label, 0.0), share_b.get(label, 0.0), label)
+    assert abs(b.approximation_error) <= 1e-4 * (1 + abs(b.target))
+    assert [x for x in a.labels if x in share_b] == [x for x in b.labels if x in share_a]  # same order
+
+
+@pytest.mark.parametrize("arch", sorted(PATHS))
+def test_decompose_matches_the_bridge_on_every_family(arch, tiny_folder):
+    assert set(PATHS) == set(SITES)
+    folder = tiny_folder(arch)
+    bridge, nn = interp.load(folder, device="cpu"), interp.load(folder, device="cpu", engine="nnsight")
+    top = interp.decompose(bridge, PROBE)
+    frame = bridge.frame(PROBE)
+    with torch.no_grad():
+        second = int(bridge(frame.tokens)[0, frame.position].topk(2).indices[1])
+    answer, contrast = top.answer_ids[0], second
+    for kwargs in ({}, {"answer": answer, "contrast": contrast}):
+        _same_decomposition(interp.decompose(bridge, PROBE, **kwargs), interp.decompose(nn, PROBE, **kwargs))
+    with nn.hooks({"blocks.0.attn.hook_z": lambda z, hook: z * 0}):
+        with pytest.raises(errors.EngineError, match="does not apply hook functions attached"):
+            interp.decompose(nn, PROBE)
+    assert nn._edits == {}
+
+
+@pytest.mark.parametrize("name", ["tiny-causal", "tiny-diffusion"])
+def test_generation_matches_the_bridge(name):
+    bridge, nn = interp.load(name), interp.load(name, engine="nnsight")
+    prompt = "the keys to the cabinet ___ on the table ." if bridge.kind != "causal" else "the keys to the"
+    for kwargs in ({}, {"lens": True, "order": "random", "steps": 2}):
+        if bridge.kind == "causal" and "steps" in kwargs:
+            kwargs = {"lens": True}
+        a, b = interp.generate(bridge, prompt, 3, **kwargs), interp.generate(nn, prompt, 3, **kwargs)
+        assert a.text == b.text and np.array_equal(a.tokens, b.tokens)
+        _close(a.commit_prob[a.commit_step > 0], b.commit_prob[b.commit_step > 0], "commit probabilities")
+        if kwargs.get("lens"):
+            assert np.array_equal(a.lens_top_ids, b.lens_top_ids)
+            kept = ~np.isnan(a.lens_top_probs)  # steps that read fewer positions leave NaN rows
+            assert kept.any() and np.array_equal(kept, ~np.isnan(b.lens_top_probs))
+            _close(a.lens_top_probs[kept], b.lens_top_probs[kept], "lens")
+
+
 def test_hooks_edit_the_nnsight_forward_pass(engines):
     bridge, nn = engines
     tokens = bridge.to_tokens(PROBE)
@@ -94,7 +143,7 @@ def test_analyses_it_does_not_offer_name_the_engine(engines):
     _, nn = engines
     for call in (
         lambda: interp.attribute(nn, PROBE),
-        lambda: interp.decompose(nn, PROBE),
+        lambda: interp.compare(nn, nn, PROBE),
         lambda: interp.tuned_lens(nn, [PROBE], steps=1),
     ):
         with pytest.raises(errors.EngineError) as info:
@@ -106,7 +155,11 @@ def test_analyses_it_does_not_offer_name_the_engine(engines):
 
 def test_engine_and_remote_are_checked(tiny_folder):
     folder = tiny_folder("gpt2")
-    with pytest.raises(errors.InputError, match="unknown engine 'vllm'"):
+    with pytest.raises(errors.InputError, match="unknown engine 'bridges'"):
+        interp.load(folder, engine="bridges")
+    with pytest.raises(
+        errors.InputError, match="no local vLLM engine.*engine='nnsight', remote=True.*torch==2.14.0"
+    ):
         interp.load(folder, engine="vllm")
     with pytest.raises(errors.ModelLoadError, match="remote=True runs through nnsight"):
         interp.load(folder, remote=True)

@@ -111,22 +111,25 @@ def decompose(
     )
     if a_ids is not None:
         _check_pair(model, a_ids, c_ids)
-    parts = _parts(model)
+    reader = _reader(model)
+    parts = _parts(model, reader)
     _memory.require(model, "decompose", frame.T, enabled=check_memory)
-    cache = _run(model, frame.tokens, parts)
     r = frame.position
-    logits = model.bridge.unembed(cache["ln_final.hook_out"][0, r])  # (d_vocab,): the model's own, pre-cap
+    cache = reader.run(
+        frame.tokens, parts, r, answer=a_ids[0] if a_ids else None, contrast=c_ids[0] if c_ids else None
+    )
+    logits = reader.logits(cache, r)  # (d_vocab,): the model's own, pre-cap
     if a_ids is None:
         a_ids = (int(logits.argmax()),)
         _check_pair(model, a_ids, c_ids)
     writes = _Writes(cache["embed.hook_out"].shape[-1] if "post_norm" in parts else model.d_model)
-    (_post_norm_writes if "post_norm" in parts else _pre_norm_writes)(model, cache, r, writes, parts)
+    (_post_norm_writes if "post_norm" in parts else _pre_norm_writes)(reader, cache, r, writes, parts)
     resid = cache[_hooks.final_resid_name(model)][0, r].double()
-    _check_rebuilt(model, writes.rows.sum(0), resid)
+    _check_rebuilt(model, writes.rows.sum(0), resid, reader.dtype())
     if ENCODER_NORM in parts:
-        writes.through(_norm(model, ENCODER_NORM, cache, r), "final norm bias")
+        writes.through(_norm(reader, ENCODER_NORM, cache, r), "final norm bias")
     read = _masked_read if model.kind == "bidirectional" else _causal_read
-    direction, scalars = read(model, cache, r, a_ids[0], None if c_ids is None else c_ids[0])
+    direction, scalars = read(reader, cache, r, a_ids[0], None if c_ids is None else c_ids[0])
     contributions = torch.cat([writes.rows @ direction, torch.tensor([v for _, v in scalars])])
     for label, _ in scalars:
         writes.note(label, "bias")
@@ -171,19 +174,106 @@ def _check_pair(model: Model, answer: tuple[int, ...], contrast: tuple[int, ...]
     )
 
 
-# ---- the one forward pass -------------------------------------------------------------------------------------
+# ---- where the activations and weights come from --------------------------------------------------------------
 
 
-def _parts(model: Model) -> frozenset[str]:
-    """The optional pieces of this model's engine: embeddings, post-norm stack, masked-LM head."""
-    children = {name for name, _ in model.bridge.named_children()}
-    parts = children & {"pos_embed", "token_type_embed", "embed_ln", "embed_proj", "mlm_head", FINAL_NORM}
-    parts |= children & {ENCODER_NORM}
-    model_type = getattr(getattr(model.bridge.original_model, "config", None), "model_type", None)
-    if model_type in POST_LN:
-        parts |= {"post_norm"}
-    if model.n_layers and hasattr(model.bridge.blocks[0], "ln1_post"):
-        parts |= {"sublayer_norm"}  # Gemma 2/3, OLMo 2: a norm on the attention's output before it is added
+def _reader(model: Model):
+    """The engine's reader: the bridge's components, or the nnsight engine's modules (read inside its trace)."""
+    if getattr(model, "engine", "bridge") == "nnsight":
+        from interp.models.nnsight_decompose import NNsightReader
+
+        return NNsightReader(model)
+    return _BridgeReader(model)
+
+
+class _BridgeReader:
+    """decompose's view of a bridge-engine model: the pieces it has, one forward pass, and its weights (float64,
+    on the CPU). Another engine offers the same methods (:class:`interp.models.nnsight_decompose.NNsightReader`)."""
+
+    def __init__(self, model: Model):
+        self.model = model
+
+    def parts(self) -> frozenset[str]:
+        """The optional pieces of this model: embeddings, post-norm stack, sublayer norms, masked-LM head."""
+        model = self.model
+        children = {name for name, _ in model.bridge.named_children()}
+        parts = children & {"pos_embed", "token_type_embed", "embed_ln", "embed_proj", "mlm_head", FINAL_NORM}
+        parts |= children & {ENCODER_NORM}
+        model_type = getattr(getattr(model.bridge.original_model, "config", None), "model_type", None)
+        if model_type in POST_LN:
+            parts |= {"post_norm"}
+        if model.n_layers and hasattr(model.bridge.blocks[0], "ln1_post"):
+            parts |= {
+                "sublayer_norm"
+            }  # Gemma 2/3, OLMo 2: a norm on the attention's output before it is added
+        return frozenset(parts)
+
+    def run(
+        self, tokens: torch.Tensor, parts: frozenset[str], r: int, answer: int | None = None, contrast=None
+    ) -> dict[str, torch.Tensor]:
+        """One forward pass, stopped after the final norm (no vocabulary-sized output), keeping what the
+        decomposition reads (the answer and contrast are read later, from the weights)."""
+        _, cache = self.model.run_with_cache(
+            tokens, names=cache_names(self.model, parts), stop_after="ln_final.hook_out"
+        )
+        return cache
+
+    def logits(self, cache: dict[str, torch.Tensor], r: int) -> torch.Tensor:
+        """The model's own logits ``(d_vocab,)`` at ``r`` (before any soft cap)."""
+        return self.model.bridge.unembed(cache["ln_final.hook_out"][0, r])
+
+    def norm(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
+        """A normalisation's weight (``1 + weight`` for Gemma's), bias and whether it is an RMSNorm."""
+        model = self.model
+        bridge = model.bridge.get_submodule(name)
+        inner = bridge.original_component
+        rms = bool(getattr(bridge, "uses_rms_norm", False))
+        with _placement.readable(model, bridge):  # offloaded weights loaded for this read
+            weight = getattr(inner, "weight", None)
+            weight = torch.ones(model.d_model) if weight is None else weight.detach().double().cpu()
+            bias = None if rms or getattr(inner, "bias", None) is None else inner.bias.detach().double().cpu()
+        if getattr(bridge, "uses_weight_offset", False):  # Gemma-style norms scale by 1 + weight
+            weight = weight + 1
+        return weight, bias, rms
+
+    def heads(self, layer: int, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Every head's write ``(n_heads, d_model)`` from its ``z`` ``(n_heads, d_head)``, and the output bias."""
+        attn = self.model.bridge.blocks[layer].attn
+        with _placement.readable(self.model, attn):  # offloaded weights loaded for this read
+            W_O = attn.W_O.detach().double().cpu()
+            b_O = None if attn.b_O is None else attn.b_O.detach().double().cpu()
+        return torch.einsum("hd,hdm->hm", z, W_O), b_O
+
+    def linear(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """A linear map's weight ``(out, in)`` and bias: ``embed_proj`` (ELECTRA) or ``mlm_head`` (its dense)."""
+        linear = self.model.bridge.get_submodule(name).original_component
+        if not isinstance(linear, torch.nn.Linear):
+            raise InterpError(f"decompose reads {name} as a Linear layer; {self.model.name}'s is not")
+        with _placement.readable(self.model, linear):
+            bias = None if linear.bias is None else linear.bias.detach().double().cpu()
+            return linear.weight.detach().double().cpu(), bias
+
+    def unembedding(self, answer: int, contrast: int | None) -> tuple[torch.Tensor, float | None]:
+        """The unembedding direction ``u`` (answer's column minus the contrast's) and the bias difference."""
+        unembed = self.model.bridge.unembed
+        with _placement.readable(self.model, unembed):  # offloaded weights loaded for this read
+            W_U = unembed.W_U  # (d_model, d_vocab), a view
+            u = W_U[:, answer].detach().double().cpu()
+            if contrast is not None:
+                u = u - W_U[:, contrast].detach().double().cpu()
+            bias = getattr(unembed.original_component, "bias", None)
+            if bias is None:
+                return u, None
+            b = bias.detach().double().cpu()
+        return u, float(b[answer] - (0 if contrast is None else b[contrast]))
+
+    def dtype(self) -> torch.dtype:
+        return next(self.model.bridge.original_model.parameters()).dtype
+
+
+def _parts(model: Model, reader) -> frozenset[str]:
+    """The reader's parts, checked: decompose needs a final norm (and a masked-LM head for a masked LM)."""
+    parts = reader.parts()
     missing = [
         p for p in (FINAL_NORM, *(("mlm_head",) if model.kind == "bidirectional" else ())) if p not in parts
     ]
@@ -193,12 +283,11 @@ def _parts(model: Model) -> frozenset[str]:
             f"which {model.name}'s engine does not expose ({', '.join(missing) or 'embed_ln'}): use the logit lens "
             "or attribution for this model"
         )
-    return frozenset(parts)
+    return parts
 
 
-def _run(model: Model, tokens: torch.Tensor, parts: frozenset[str]) -> dict[str, torch.Tensor]:
-    """One forward pass, stopped after the final norm (no vocabulary-sized output), keeping what the
-    decomposition reads."""
+def cache_names(model: Model, parts: frozenset[str]) -> list[str]:
+    """The hook points the decomposition reads, in the bridge's names."""
     names = ["embed.hook_out"] + [f"{p}.hook_out" for p in ("pos_embed", "token_type_embed") if p in parts]
     names += [_hooks.name(_hooks.RESID_PRE, 0)]
     for layer in range(model.n_layers):
@@ -211,8 +300,7 @@ def _run(model: Model, tokens: torch.Tensor, parts: frozenset[str]) -> dict[str,
     names += ["embed_ln.hook_scale"] if "post_norm" in parts else []
     names += ["mlm_head.hook_out"] if model.kind == "bidirectional" else []
     names += [_hooks.final_resid_name(model), "ln_final.hook_in", "ln_final.hook_scale", "ln_final.hook_out"]
-    _, cache = model.run_with_cache(tokens, names=names, stop_after="ln_final.hook_out")
-    return cache
+    return names
 
 
 # ---- the writes -------------------------------------------------------------------------------------------------
@@ -239,18 +327,10 @@ class _Norm:
         return v - v.mean() if self.centred else v
 
 
-def _norm(model: Model, name: str, cache: dict[str, torch.Tensor], r: int) -> _Norm:
-    bridge = model.bridge.get_submodule(name)
-    inner = bridge.original_component
-    rms = bool(getattr(bridge, "uses_rms_norm", False))
-    with _placement.readable(model, bridge):  # offloaded weights loaded for this read
-        weight = getattr(inner, "weight", None)
-        weight = torch.ones(model.d_model) if weight is None else weight.detach().double().cpu()
-        bias = None if rms or getattr(inner, "bias", None) is None else inner.bias.detach().double().cpu()
-    if getattr(bridge, "uses_weight_offset", False):  # Gemma-style norms scale by 1 + weight
-        weight = weight + 1
+def _norm(reader, name: str, cache: dict[str, torch.Tensor], r: int) -> _Norm:
+    weight, bias, rms = reader.norm(name)
     scale = float(cache[f"{name}.hook_scale"].reshape(-1)[r])  # (1, T, 1) or (T, 1): one scale per position
-    return _Norm(weight=weight.cpu(), bias=None if bias is None else bias.cpu(), centred=not rms, scale=scale)
+    return _Norm(weight=weight, bias=bias, centred=not rms, scale=scale)
 
 
 class _Writes:
@@ -274,16 +354,12 @@ class _Writes:
         self.rows = torch.cat([self.rows, row.detach().double().cpu().reshape(1, -1)])
 
     def attention(
-        self, model: Model, cache: dict[str, torch.Tensor], r: int, layer: int, out_norm: _Norm | None = None
+        self, reader, cache: dict[str, torch.Tensor], r: int, layer: int, out_norm: _Norm | None = None
     ) -> None:
         """Every head's write (its ``hook_z`` slice times its ``W_O``) and the output bias, each carried through
         ``out_norm`` (a norm on the attention's output, its scale frozen) where the block has one."""
-        attn = model.bridge.blocks[layer].attn
         z = cache[_hooks.name(_hooks.Z, layer)][0, r].double().cpu()  # (n_heads, d_head)
-        with _placement.readable(model, attn):  # offloaded weights loaded for this read
-            W_O = attn.W_O.detach().double().cpu()
-            b_O = None if attn.b_O is None else attn.b_O.detach().double().cpu()
-        rows = torch.einsum("hd,hdm->hm", z, W_O)  # (n_heads, d_model)
+        rows, b_O = reader.heads(layer, z)  # (n_heads, d_model)
         labels = [(f"L{layer}H{head}", "head", head) for head in range(rows.shape[0])]
         if b_O is not None:
             rows = torch.cat([rows, b_O.reshape(1, -1)])
@@ -297,13 +373,9 @@ class _Writes:
             self.note(label, kind, layer, head)
         self.rows = torch.cat([self.rows, rows])
 
-    def project(self, model: Model, linear: torch.nn.Module, bias_label: str) -> None:
+    def project(self, weight: torch.Tensor, bias: torch.Tensor | None, bias_label: str) -> None:
         """Carry every write so far through a linear map (ELECTRA's embedding projection); its bias becomes a
         component."""
-        with _placement.readable(model, linear):
-            weight = linear.weight.detach().double().cpu()
-            bias = getattr(linear, "bias", None)
-            bias = None if bias is None else bias.detach().double().cpu()
         self.rows = self.rows @ weight.T
         if bias is not None:
             self.add(bias_label, "embedding", bias)
@@ -315,7 +387,7 @@ class _Writes:
             self.add(bias_label, kind, norm.bias, layer)
 
 
-def _pre_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
+def _pre_norm_writes(reader, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
     """Pre-norm blocks: ``x + attn(LN1(x))``, then ``+ mlp(LN2(.))``; with ``sublayer_norm`` (Gemma 2/3,
     OLMo 2) each sublayer's output is normalised before it is added (``hook_mlp_out`` is after that norm)."""
     # The token embedding as it enters the first block: Gemma's sqrt(d_model) scale, an embedding norm
@@ -326,34 +398,34 @@ def _pre_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: frozen
     writes.add("token embedding", "embedding", embedding)
     if "pos_embed" in parts:
         writes.add("position embedding", "embedding", cache["pos_embed.hook_out"][0, r])
-    for layer in range(model.n_layers):
-        out_norm = _norm(model, f"blocks.{layer}.ln1_post", cache, r) if "sublayer_norm" in parts else None
-        writes.attention(model, cache, r, layer, out_norm)
+    for layer in range(reader.model.n_layers):
+        out_norm = _norm(reader, f"blocks.{layer}.ln1_post", cache, r) if "sublayer_norm" in parts else None
+        writes.attention(reader, cache, r, layer, out_norm)
         writes.add(f"L{layer} MLP", "mlp", cache[_hooks.name(_hooks.MLP_OUT, layer)][0, r], layer)
 
 
-def _post_norm_writes(model: Model, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
+def _post_norm_writes(reader, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
     """BERT-like blocks: ``h = LN1(x + attn(x))``, ``x' = LN2(h + mlp(h))``, after ``LN(embeddings)``."""
     writes.add("token embedding", "embedding", cache["embed.hook_out"][0, r])
     for part, label in (("pos_embed", "position embedding"), ("token_type_embed", "token-type embedding")):
         if part in parts:
             writes.add(label, "embedding", cache[f"{part}.hook_out"][0, r])
-    writes.through(_norm(model, "embed_ln", cache, r), "embedding norm bias", kind="embedding")
+    writes.through(_norm(reader, "embed_ln", cache, r), "embedding norm bias", kind="embedding")
     if "embed_proj" in parts:
-        writes.project(model, model.bridge.embed_proj.original_component, "embedding projection bias")
-    for layer in range(model.n_layers):
-        writes.attention(model, cache, r, layer)
-        writes.through(_norm(model, f"blocks.{layer}.ln1", cache, r), f"L{layer} norm 1 bias", layer=layer)
+        writes.project(*reader.linear("embed_proj"), "embedding projection bias")
+    for layer in range(reader.model.n_layers):
+        writes.attention(reader, cache, r, layer)
+        writes.through(_norm(reader, f"blocks.{layer}.ln1", cache, r), f"L{layer} norm 1 bias", layer=layer)
         writes.add(f"L{layer} MLP", "mlp", cache[_hooks.name(_hooks.MLP_OUT, layer)][0, r], layer)
-        writes.through(_norm(model, f"blocks.{layer}.ln2", cache, r), f"L{layer} norm 2 bias", layer=layer)
+        writes.through(_norm(reader, f"blocks.{layer}.ln2", cache, r), f"L{layer} norm 2 bias", layer=layer)
 
 
-def _check_rebuilt(model: Model, rebuilt: torch.Tensor, resid: torch.Tensor) -> None:
+def _check_rebuilt(model: Model, rebuilt: torch.Tensor, resid: torch.Tensor, dtype: torch.dtype) -> None:
     """The writes must add up to the residual stream the readout sees (else the family's structure is not the
     one assumed here, and the shares would be wrong)."""
     gap = float((rebuilt - resid.cpu()).abs().max())
     # Each write is rounded to the model's dtype: float32 rebuilds to ~1e-6, bfloat16 and float16 to a few eps.
-    eps = torch.finfo(next(model.bridge.original_model.parameters()).dtype).eps
+    eps = torch.finfo(dtype).eps
     if gap > max(1e-4, 4 * eps) * (1 + float(resid.abs().max())):
         raise InterpError(
             f"decompose cannot rebuild {model.name}'s residual stream from its components (off by {gap:.3g}): "
@@ -365,51 +437,27 @@ def _check_rebuilt(model: Model, rebuilt: torch.Tensor, resid: torch.Tensor) -> 
 # ---- the readout ------------------------------------------------------------------------------------------------
 
 
-def _unembedding(model: Model, answer: int, contrast: int | None) -> tuple[torch.Tensor, float | None]:
-    """The unembedding direction ``u`` (answer's column minus the contrast's) and the bias difference."""
-    unembed = model.bridge.unembed
-    with _placement.readable(model, unembed):  # offloaded weights loaded for this read
-        W_U = unembed.W_U  # (d_model, d_vocab), a view
-        u = W_U[:, answer].detach().double().cpu()
-        if contrast is not None:
-            u = u - W_U[:, contrast].detach().double().cpu()
-        bias = getattr(unembed.original_component, "bias", None)
-        if bias is None:
-            return u, None
-        b = bias.detach().double().cpu()
-    return u, float(b[answer] - (0 if contrast is None else b[contrast]))
-
-
-def _causal_read(model: Model, cache, r: int, answer: int, contrast: int | None):
+def _causal_read(reader, cache, r: int, answer: int, contrast: int | None):
     """The direction every write is read along, and the scalar components after the final norm."""
-    u, b_U = _unembedding(model, answer, contrast)
-    final = _norm(model, FINAL_NORM, cache, r)
+    u, b_U = reader.unembedding(answer, contrast)
+    final = _norm(reader, FINAL_NORM, cache, r)
     scalars = [] if final.bias is None else [("final norm bias", float(u @ final.bias))]
     scalars += [] if b_U is None else [("unembedding bias", b_U)]
     return final.read(u), scalars
 
 
-def _masked_read(model: Model, cache, r: int, answer: int, contrast: int | None):
+def _masked_read(reader, cache, r: int, answer: int, contrast: int | None):
     """Through the masked-LM head (dense, activation, LayerNorm, decoder) with the norm's scale and the
     activation's gate frozen at the read position."""
-    u, b_U = _unembedding(model, answer, contrast)
-    head_norm = _norm(model, FINAL_NORM, cache, r)
+    u, b_U = reader.unembedding(answer, contrast)
+    head_norm = _norm(reader, FINAL_NORM, cache, r)
     pre = cache["mlm_head.hook_out"][0, r].double().cpu()  # (d_model,) the dense layer's output
     post = cache["ln_final.hook_in"][0, r].double().cpu()  # the activation's output
     gate = torch.where(pre != 0, post / torch.where(pre != 0, pre, 1), torch.zeros_like(pre))
     on_pre = head_norm.read(u) * gate  # the direction on the dense layer's output
-    dense = model.bridge.mlm_head.original_component
-    if not isinstance(dense, torch.nn.Linear):
-        raise InterpError(
-            f"decompose reads masked-LM heads whose first layer is a Linear; {model.name}'s is not"
-        )
-    with _placement.readable(model, dense):  # offloaded weights loaded for this read
-        direction = on_pre @ dense.weight.detach().double().cpu()  # (d_model,)
-        scalars = (
-            []
-            if dense.bias is None
-            else [("head dense bias", float(on_pre @ dense.bias.detach().double().cpu()))]
-        )
+    weight, bias = reader.linear("mlm_head")
+    direction = on_pre @ weight  # (d_model,)
+    scalars = [] if bias is None else [("head dense bias", float(on_pre @ bias))]
     scalars += [] if head_norm.bias is None else [("head norm bias", float(u @ head_norm.bias))]
     scalars += [] if b_U is None else [("decoder bias", b_U)]
     return direction, scalars

@@ -17,6 +17,7 @@ import torch
 
 from interp import checks
 from interp.errors import (
+    InputError,
     ModelLoadError,
     TokenizerError,
     UnsafeModelError,
@@ -160,6 +161,8 @@ def load(
             f"load() takes a model name, folder or hub id as a string, got {type(name_or_path).__name__}; "
             "for a model object use interp.wrap(model, tokenizer)"
         )
+    if engine == "vllm":
+        raise InputError(VLLM)
     engine = checks.choice("engine", engine, ENGINES)
     if checks.flag("remote", remote) and engine != "nnsight":
         raise ModelLoadError("remote=True runs through nnsight: pass engine='nnsight' as well")
@@ -245,6 +248,13 @@ def load(
 
 
 ENGINES = ("bridge", "nnsight")
+VLLM = (
+    "there is no local vLLM engine: vLLM runs behind nnsight's server on your cluster; point NDIF_HOST (or "
+    "nnsight.CONFIG.API.HOST) at that server and load with engine='nnsight', remote=True. nnsight's vLLM "
+    "backend cannot share this install: vllm 0.33.0 pins torch==2.14.0 and transformers<5.21, vllm 0.32.0 "
+    "transformers<5.20 (interp pins torch 2.13.0 and transformers 5.24.0), and vLLM needs a CUDA GPU"
+)
+"""Why ``engine="vllm"`` is refused, and what to do instead (docs/howto.md)."""
 """``bridge``: TransformerLens's TransformerBridge (every analysis); ``nnsight``: nnsight's tracing (local or
 remote; the analyses in ``interp.models.nnsight_engine.CAPABILITIES``)."""
 

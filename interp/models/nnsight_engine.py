@@ -31,10 +31,15 @@ CAPABILITIES = {
     "patch": "activation patching",
     "ablate": "head ablation",
     "head_importance": "head importance",
+    "decompose": "direct logit attribution (each head's write computed inside the trace)",
+    "generate": "generation (causal, masked and diffusion)",
+    "generate_suite": "generation over a suite of prompts",
     "estimate_memory": "memory estimates",
 }
-"""The analyses the nnsight engine runs, locally and remotely. Not here: attribution (gradients), decompose
-(reads weights through the engine's components), compare, the tuned lens and generation: use engine='bridge'."""
+"""The analyses the nnsight engine runs, locally and remotely. Not here: attribution and every other use of
+gradients (a remote run sends back saved values, not a graph), compare and compare_suite (they read both
+models through the bridge's components), the tuned lens (trained by gradient descent), circuits' hooks on
+points it does not serve: use engine='bridge'."""
 HELPERS = ("frame", "similarity")
 """Functions that check a model without being analyses of their own (framing a text, building an objective)."""
 
@@ -61,13 +66,13 @@ SITES: dict[str, Family] = {
     "qwen2": CAUSAL_LLAMA,
     "mistral": CAUSAL_LLAMA,
     "gpt_neox": Family(
-        "gpt_neox.layers", "attention", "attention.dense", "mlp", "gpt_neox.final_layer_norm", "embed_out"
+        "gpt_neox.layers", "attention", "attention.dense", "mlp", "gpt_neox.final_layer_norm", "lm_head"
     ),
     "bert": Family(
         "bert.encoder.layer",
         "attention.self",
         "attention.output.dense",
-        None,
+        "output.dense",  # the MLP's write before the block's norm (the bridge's hook_mlp_out)
         None,
         "cls",
         pattern_first=True,
@@ -76,7 +81,7 @@ SITES: dict[str, Family] = {
         "roberta.encoder.layer",
         "attention.self",
         "attention.output.dense",
-        None,
+        "output.dense",  # the MLP's write before the block's norm (the bridge's hook_mlp_out)
         None,
         "lm_head",
         pattern_first=True,
@@ -410,8 +415,11 @@ def wrap(hf_model: Any, tokenizer: Any, *, name: str, kind: str, revision: str |
     for p in hf_model.parameters():
         p.requires_grad_(False)
     cfg = engine_config(hf_model.config, name, hf_model.dtype)
+    with warnings.catch_warnings():  # nnsight renames BERT's `output` submodules and says so: we know
+        warnings.simplefilter("ignore", UserWarning)
+        traced = NNsight(hf_model)
     return NNsightModel(
-        NNsight(hf_model), hf_model, tokenizer, cfg, name=name, kind=kind, revision=revision, remote=False
+        traced, hf_model, tokenizer, cfg, name=name, kind=kind, revision=revision, remote=False
     )
 
 
