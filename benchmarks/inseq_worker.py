@@ -1,7 +1,7 @@
 """inseq's integrated gradients to 1% completeness, run in inseq's own environment (build/inseq-venv, made by
 ``make inseq-venv``; inseq pins typeguard<=2.13.3 and CUDA 11 libraries, so it cannot share ours).
 
-``python -m benchmarks.inseq_worker FOLDER TEXT`` prints one JSON line: the fewest steps of 8, 16, 32, ... whose
+``python -m benchmarks.inseq_worker FOLDER TEXT`` prints one JSON line: the fewest steps of 2, 4, 8, ... whose
 completeness error ``|delta| / |f(x) - f(baseline)|`` is within 1% (captum's convergence delta, which inseq
 returns per generated token), that error, and the median seconds of three runs at those steps. Imports nothing
 of interp.
@@ -15,7 +15,7 @@ import sys
 import time
 from importlib.metadata import version
 
-STEPS = (8, 16, 32, 64, 128, 256, 512)
+STEPS = (2, 4, 8, 16, 32, 64, 128, 256, 512)
 
 
 def main(folder: str, text: str) -> dict:

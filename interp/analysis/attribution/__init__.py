@@ -18,6 +18,8 @@ from interp.analysis import target as _target
 from interp.analysis.attribution import memory as _memory
 from interp.analysis.attribution.input_x_gradient import input_x_gradient
 from interp.analysis.attribution.integrated_gradients import MAX_N_STEPS, integrated_gradients
+from interp.analysis.attribution.integrated_gradients import METHOD as INTEGRAL
+from interp.analysis.attribution.integrated_gradients import METHODS as INTEGRALS
 from interp.analysis.attribution.objective import Objective
 from interp.analysis.attribution.occlusion import occlusion
 from interp.analysis.attribution.saliency import saliency
@@ -68,13 +70,14 @@ def attribute(
     [- logit(contrast)]`` when both are single tokens, else the summed log-probability of the answer's tokens
     [minus the contrast's] (causal: a teacher-forced continuation after the slot; masked LM: one mask per
     token). ``answer`` defaults to the model's own top-1. Methods: ``integrated_gradients`` (baseline: the pad
-    token's embedding at every ordinary token), ``saliency``, ``input_x_gradient``, ``occlusion``. ``n_steps``
-    and ``tolerance`` are integrated gradients' path steps and its completeness tolerance: where ``|delta|``
-    exceeds ``tolerance`` times the objective's change, the steps double (up to 8x); ``None`` keeps exactly
-    ``n_steps``. The other methods ignore both. ``n_steps`` is at most ``MAX_N_STEPS`` (1000). The memory the
-    method needs is estimated before anything is allocated; past what the machine has (free GPU memory, or
-    the system's available memory) it is refused with :class:`interp.errors.ResourceError` giving the estimate
-    (``check_memory=False`` runs it anyway; :func:`interp.estimate_memory` gives the number).
+    token's embedding at every ordinary token; the midpoint rule), ``saliency``, ``input_x_gradient``,
+    ``occlusion``. ``n_steps`` and ``tolerance`` are integrated gradients' path steps and its completeness
+    tolerance: where ``|delta|`` exceeds ``tolerance`` times the objective's change, the steps double (up to 8x);
+    ``None`` keeps exactly ``n_steps``. The other methods ignore both. ``n_steps`` is at most ``MAX_N_STEPS``
+    (1000). The memory the method needs is estimated before anything is allocated; past what the machine has
+    (free GPU memory, or the system's available memory) it is refused with :class:`interp.errors.ResourceError`
+    giving the estimate (``check_memory=False`` runs it anyway; :func:`interp.estimate_memory` gives the
+    number).
 
     ``objective``, instead of an answer: a function from the final residual stream ``(batch, T, d_model)`` to
     one number per row ``(batch,)``, e.g. ``interp.objectives.similarity(model, "another text")``. The text is
@@ -115,16 +118,23 @@ def explain(
     value: float | None = None,
     *,
     check_memory: bool = True,
+    integral: str = INTEGRAL,
 ) -> AttributionResult:
     """The attribution of ``target`` at ``frame`` (``value``: the objective at the input, if already known
-    from the caller's own forward pass; ``check_memory=False``: no refusal past the free memory)."""
+    from the caller's own forward pass; ``check_memory=False``: no refusal past the free memory; ``integral``:
+    integrated gradients' quadrature)."""
     rows = target.rows.shape
     _memory.check_memory(model, int(rows[1]), int(rows[0]), method, n_steps, tolerance, check_memory)
     objective = Objective(model, target)
+    extra = (
+        {"method": checks.choice("integral", integral, INTEGRALS)} if method == "integrated_gradients" else {}
+    )
+    out = METHODS[method](objective, n_steps=n_steps, tolerance=tolerance, **extra)
+    if value is None:
+        value = out.get("value")  # integrated gradients evaluates f(x) itself
     if value is None:
         with torch.no_grad():
             value = float(objective(objective.inputs)[0])
-    out = METHODS[method](objective, n_steps=n_steps, tolerance=tolerance)
     scores = out["scores"].float().cpu().numpy()[: frame.T]
     left, right = frame.side_shares(scores) if target.objective is None else (0.0, 0.0)  # no slot, no sides
     delta = out.get("delta", math.nan)

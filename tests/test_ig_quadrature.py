@@ -1,0 +1,115 @@
+"""Integrated gradients' quadrature and its forward passes: midpoints by default, Gauss-Legendre as an option,
+captum's arithmetic to the bit, completeness within the tolerance, no forward pass whose result is thrown away."""
+
+import importlib
+import math
+
+import pytest
+import torch
+
+import interp
+from interp.analysis import target as _target
+from interp.analysis.attribution.objective import Objective
+from interp.errors import InputError
+
+IG = importlib.import_module("interp.analysis.attribution.integrated_gradients")
+TEXT = "anna lives in oslo . anna lives in"
+
+
+@pytest.fixture(scope="module")
+def causal_objective(tiny_model):
+    m = tiny_model("gpt2")
+    frame = m.frame(TEXT)
+    return m, Objective(m, _target.make(m, frame, (m.to_single_token("oslo"),)))
+
+
+@pytest.mark.parametrize("method", ["gausslegendre", "riemann_middle"])
+@pytest.mark.parametrize("n_steps", [3, 8])
+def test_scores_equal_captums_integrated_gradients(causal_objective, method, n_steps):
+    """Our loop is captum's IntegratedGradients arithmetic: the same scores and the same convergence delta."""
+    from captum.attr import IntegratedGradients
+
+    _, obj = causal_objective
+    ours = IG.integrated_gradients(obj, n_steps=n_steps, tolerance=None, method=method)
+    attr, delta = IntegratedGradients(obj).attribute(
+        obj.inputs, baselines=obj.baseline, n_steps=n_steps, method=method, return_convergence_delta=True
+    )
+    ref = attr.sum(-1)[0]
+    torch.testing.assert_close(ours["scores"], ref, rtol=1e-5, atol=1e-6)
+    assert ours["delta"] == pytest.approx(abs(float(delta[0])), abs=1e-5)
+    assert ours["settings"]["integral"] == method and ours["settings"]["steps_used"] == n_steps
+
+
+def test_midpoints_are_the_default_and_gauss_legendre_the_option(pair_causal):
+    """interp.attribute integrates with midpoints (the scores of captum's riemann_middle, as before);
+    explain(integral="gausslegendre") with captum's default, which on this smooth path is far more complete."""
+    from interp.analysis.attribution import explain
+
+    m = pair_causal
+    r = interp.attribute(m, TEXT, answer="oslo", n_steps=4, tolerance=None)
+    assert r.settings["integral"] == IG.METHOD == "riemann_middle" and r.settings["steps_used"] == 4
+    frame = m.frame(TEXT)
+    target = _target.make(m, frame, (m.to_single_token("oslo"),))
+    gl = explain(m, frame, target, n_steps=4, tolerance=None, integral="gausslegendre")
+    assert gl.settings["integral"] == "gausslegendre" and gl.objective == pytest.approx(r.objective)
+    for x in (r, gl):
+        gap = x.objective - x.baseline_objective
+        assert x.delta == pytest.approx(abs(x.scores.sum() - gap), abs=1e-5)
+    assert gl.delta < r.delta
+    with pytest.raises(InputError, match="unknown integral"):
+        explain(m, frame, target, n_steps=4, integral="simpson")
+
+
+@pytest.mark.parametrize("integral", ["riemann_middle", "gausslegendre"])
+def test_completeness_within_the_tolerance_and_steps_recorded(pair_causal, integral):
+    from interp.analysis.attribution import explain
+
+    m = pair_causal
+    frame = m.frame(TEXT)
+    target = _target.make(m, frame, (m.to_single_token("oslo"),))
+    for tolerance in (0.01, 1e-3):
+        r = explain(m, frame, target, n_steps=2, tolerance=tolerance, integral=integral)
+        gap = r.objective - r.baseline_objective
+        used = r.settings["steps_used"]
+        assert used in (2, 4, 8, 16) and r.settings["n_steps"] == 2 and r.settings["tolerance"] == tolerance
+        if used < 16:  # below the cap the refinement stopped because the tolerance was met
+            assert abs(r.scores.sum() - gap) <= tolerance * abs(gap) + 1e-6
+
+
+def test_no_forward_pass_is_thrown_away(pair_causal, monkeypatch):
+    """One no-gradient pass gives f(x) and f(baseline) (batch 2) for every round of doubling and for the
+    reported objective; each round adds one forward+backward per internal batch, nothing else."""
+    m = pair_causal
+    calls = []
+    original = Objective.__call__
+
+    def counted(self, e):
+        calls.append((e.shape[0], torch.is_grad_enabled()))
+        return original(self, e)
+
+    monkeypatch.setattr(Objective, "__call__", counted)
+    r = interp.attribute(m, TEXT, answer="oslo", n_steps=4, tolerance=1e-12)  # doubles to the cap, 32
+    assert r.settings["steps_used"] == 32
+    assert calls[0] == (2, False)
+    assert all(grad for _, grad in calls[1:]) and [n for n, _ in calls[1:]] == [4, 8, 16, 32]
+    logits = m(TEXT)[0, r.position]
+    assert math.isclose(r.objective, float(logits[r.answer_id]), rel_tol=1e-5)
+
+
+def test_the_batches_sum_to_the_unbatched_result(causal_objective, monkeypatch):
+    _, obj = causal_objective
+    whole = IG.integrated_gradients(obj, n_steps=8, tolerance=None)
+    monkeypatch.setattr(IG, "internal_batch_size", lambda *a, **k: 3)  # 3 + 3 + 2 steps
+    split = IG.integrated_gradients(obj, n_steps=8, tolerance=None)
+    assert split["settings"]["internal_batch_size"] == 3
+    torch.testing.assert_close(split["scores"], whole["scores"], rtol=1e-5, atol=1e-6)
+
+
+def test_an_unknown_integral_method_is_refused():
+    with pytest.raises(ValueError, match="gausslegendre"):
+        IG.quadrature("simpson", 4)
+
+
+@pytest.fixture(scope="module")
+def pair_causal(causal_objective):
+    return causal_objective[0]
