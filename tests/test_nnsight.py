@@ -165,3 +165,21 @@ def test_engine_and_remote_are_checked(tiny_folder):
         interp.load(folder, remote=True)
     with pytest.raises(errors.InputError, match="remote must be True or False"):
         interp.load(folder, engine="nnsight", remote="yes")
+
+
+def test_a_trace_that_reads_no_logits_stops_before_the_unembedding(engines):
+    """Caches stopped early and decompose never run the model's own unembedding over every position (the lens
+    reads residual streams through them, then decodes them itself)."""
+    _, nn = engines
+    tokens = nn.to_tokens(PROBE)
+    shapes: list[tuple[int, ...]] = []
+    hf = nn.bridge.original_model
+    handle = hf.get_output_embeddings().register_forward_hook(lambda mod, inp, out: shapes.append(out.shape))
+    try:
+        nn.run_with_cache(tokens, names=["blocks.0.hook_resid_post"], stop_after="blocks.0.hook_resid_post")
+        interp.decompose(nn, PROBE)
+        assert shapes == [(nn.d_vocab,)], shapes  # decompose's one row at the read position
+        nn.forward(tokens)
+        assert shapes[-1] == (1, tokens.shape[1], nn.d_vocab)  # a forward pass still does
+    finally:
+        handle.remove()

@@ -131,7 +131,7 @@ class NNsightReader:
         weights = {path: self._module(path) for path in norms}
         with warnings.catch_warnings(), m._remote_errors():
             warnings.simplefilter("ignore")
-            with m.traced.trace(tokens, remote=m.remote):
+            with m.traced.trace(tokens, remote=m.remote) as tracer:
                 # in the order the forward pass reaches them (nnsight reads them in that order)
                 cache["embed.hook_out"] = save(envoy(self.embed).output)
                 if p.token_type_embed:
@@ -184,6 +184,7 @@ class NNsightReader:
                     got[path] = (save(envoy(path).weight), save(envoy(path).bias) if has_bias else None)
                 for layer, zr in enumerate(z_at_r):
                     got[f"heads.{layer}"] = save(self._heads_in_trace(envoy, layer, zr, H))
+                tracer.stop()  # the unembedding of every position is never needed
         self._got = got
         return {name: value.detach() for name, value in cache.items()}
 

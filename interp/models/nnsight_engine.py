@@ -227,7 +227,7 @@ class NNsightModel(Model):
         H = self.n_heads
         with warnings.catch_warnings(), self._remote_errors():
             warnings.simplefilter("ignore")
-            with self.traced.trace(tokens, remote=self.remote, **kwargs):
+            with self.traced.trace(tokens, remote=self.remote, **kwargs) as tracer:
                 for name in points:
                     value, put = self._site(name, H)
                     fn = self._edits.get(name)
@@ -240,6 +240,8 @@ class NNsightModel(Model):
                         saved[name] = save(value)
                 if logits:
                     out["logits"] = save(self.traced.output.logits)
+                else:  # nothing read past the last hook point: the unembedding never runs
+                    tracer.stop()
         cache = {name: value.detach() for name, value in saved.items()}
         return out.get("logits"), cache
 
