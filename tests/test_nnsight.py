@@ -11,7 +11,7 @@ import torch
 import interp
 from interp import errors
 from interp.models.nnsight_decompose import PATHS
-from interp.models.nnsight_engine import CAPABILITIES, SITES
+from interp.models.nnsight_engine import CAPABILITIES, LOCAL_ONLY, SITES
 
 PROBE = "the keys to the cabinet ___ on the table ."
 CORRUPT = "the key to the cabinet ___ on the table ."
@@ -63,6 +63,10 @@ def test_every_offered_analysis_matches_the_bridge(engines):
                 m, PROBE, [(1, 0)], mode="mean", reference=[PROBE, CORRUPT]
             ).prob_after,
             "head importance": interp.head_importance(m, PROBE, progress=False).effects,
+            **{
+                f"attribute {method}": interp.attribute(m, PROBE, method=method, n_steps=8).scores
+                for method in ("integrated_gradients", "saliency", "input_x_gradient", "occlusion")
+            },
         }
     for key in out[bridge]:
         _close(out[bridge][key], out[nn][key], key)
@@ -141,16 +145,27 @@ def test_hooks_edit_the_nnsight_forward_pass(engines):
 
 def test_analyses_it_does_not_offer_name_the_engine(engines):
     _, nn = engines
-    for call in (
-        lambda: interp.attribute(nn, PROBE),
-        lambda: interp.compare(nn, nn, PROBE),
-        lambda: interp.tuned_lens(nn, [PROBE], steps=1),
-    ):
-        with pytest.raises(errors.EngineError) as info:
-            call()
-        message = str(info.value)
-        assert "not available with the nnsight engine" in message and "engine='bridge'" in message
-    assert "attention" in CAPABILITIES and "attribute" not in CAPABILITIES
+    calls = {
+        "compare": lambda: interp.compare(nn, nn, PROBE),
+        "tuned_lens": lambda: interp.tuned_lens(nn, [PROBE], steps=1),
+        "attribute": lambda: interp.attribute(nn, PROBE, method="saliency"),
+    }
+    for remote in (False, True):
+        nn.remote = remote  # the capability table alone (no remote run starts: the check comes first)
+        try:
+            for name, call in calls.items():
+                if name == "attribute" and not remote:
+                    continue
+                with pytest.raises(errors.EngineError) as info:
+                    call()
+                message = str(info.value)
+                assert f"{name} is not available with the nnsight engine running" in message
+                assert "engine='bridge'" in message and ("remotely" in message) == remote
+                assert ("sends back saved values, not gradients" in message) == (name == "attribute")
+        finally:
+            nn.remote = False
+        assert nn._edits == {}
+    assert "attention" in CAPABILITIES and set(LOCAL_ONLY) == {"attribute"} <= set(CAPABILITIES)
 
 
 def test_engine_and_remote_are_checked(tiny_folder):

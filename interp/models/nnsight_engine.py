@@ -31,15 +31,17 @@ CAPABILITIES = {
     "patch": "activation patching",
     "ablate": "head ablation",
     "head_importance": "head importance",
+    "attribute": "attribution (locally: gradients flow through the trace; not remotely)",
     "decompose": "direct logit attribution (each head's write computed inside the trace)",
     "generate": "generation (causal, masked and diffusion)",
     "generate_suite": "generation over a suite of prompts",
     "estimate_memory": "memory estimates",
 }
-"""The analyses the nnsight engine runs, locally and remotely. Not here: attribution and every other use of
-gradients (a remote run sends back saved values, not a graph), compare and compare_suite (they read both
-models through the bridge's components), the tuned lens (trained by gradient descent), circuits' hooks on
-points it does not serve: use engine='bridge'."""
+"""The analyses the nnsight engine runs (remotely too, except those in :data:`LOCAL_ONLY`). Not here: compare
+and compare_suite (they read both models through the bridge's components) and the tuned lens: use
+engine='bridge'."""
+LOCAL_ONLY = {"attribute": "a remote run sends back saved values, not gradients"}
+"""Capabilities the engine has only when the model runs here."""
 HELPERS = ("frame", "similarity")
 """Functions that check a model without being analyses of their own (framing a text, building an objective)."""
 
@@ -140,13 +142,16 @@ class NNsightModel(Model):
         return super().__repr__()[:-1] + f", engine='nnsight'{', remote=True' if self.remote else ''})"
 
     def require_capability(self, analysis: str) -> None:
-        """An :class:`~interp.errors.EngineError` naming the engine unless it runs ``analysis``."""
-        if analysis in CAPABILITIES or analysis in HELPERS:
+        """An :class:`~interp.errors.EngineError` naming the engine unless it runs ``analysis`` (here: locally
+        or remotely)."""
+        if analysis in HELPERS or (analysis in CAPABILITIES and not (self.remote and analysis in LOCAL_ONLY)):
             return
         where = "remotely" if self.remote else "locally"
+        runs = [a for a in CAPABILITIES if not (self.remote and a in LOCAL_ONLY)]
+        why = f" ({LOCAL_ONLY[analysis]})" if self.remote and analysis in LOCAL_ONLY else ""
         raise EngineError(
-            f"{analysis} is not available with the nnsight engine (running {where}): it runs "
-            f"{', '.join(CAPABILITIES)}. Load the model with engine='bridge' for {analysis}"
+            f"{analysis} is not available with the nnsight engine running {where}{why}: it runs "
+            f"{', '.join(runs)}. Load the model with engine='bridge' for {analysis}"
         )
 
     # ---- where things are ---------------------------------------------------------------------------------
@@ -242,7 +247,9 @@ class NNsightModel(Model):
                     out["logits"] = save(self.traced.output.logits)
                 else:  # nothing read past the last hook point: the unembedding never runs
                     tracer.stop()
-        cache = {name: value.detach() for name, value in saved.items()}
+        # with gradients on (attribution, locally), the saved values keep their graph back to the inputs
+        keep = torch.is_grad_enabled() and not self.remote
+        cache = {name: value if keep else value.detach() for name, value in saved.items()}
         return out.get("logits"), cache
 
     def _site(self, name: str, H: int):
@@ -438,4 +445,4 @@ def load_remote(repo_id: str, kind: str) -> NNsightModel:
     return NNsightModel(traced, hf_model, tokenizer, cfg, name=repo_id, kind=kind, revision=None, remote=True)
 
 
-__all__ = ["CAPABILITIES", "NNsightModel", "SITES", "load_remote", "wrap"]
+__all__ = ["CAPABILITIES", "LOCAL_ONLY", "NNsightModel", "SITES", "load_remote", "wrap"]
