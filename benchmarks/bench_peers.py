@@ -7,7 +7,8 @@ same text, on the CPU with one thread, in one run.
   inseq pins typeguard<=2.13.3 and CUDA 11 libraries that cannot share ours). Each tool runs the fewest path
   steps of 2, 4, 8, 16, ... (one grid for all) at which ``|sum(scores) - (f(x) - f(baseline))| <= 1% |f(x) -
   f(baseline)|``; that run is timed. Both peers integrate with Gauss-Legendre nodes (captum's default, which
-  inseq keeps); the ratio is ours with the same quadrature (``explain(..., integral="gausslegendre")``), and ours
+  inseq keeps); the ratio is ours with the same quadrature (``interp.attribute(..., integral="gausslegendre")``
+  with the answer's log-probability as a user objective, so all three explain the same number), and ours
   with the midpoint rule (``interp.attribute``'s default, more robust where a trained model's integrand is sharp;
   see ``integrated_gradients.METHOD``) is shown beside it. Goal: us <= 0.5x the faster peer.
 - Activation capture (every attention pattern and residual stream): ``Model.run_with_cache`` vs nnsight's
@@ -58,22 +59,19 @@ def _fewest_steps(run) -> tuple[int, float]:
 # ---- integrated gradients -----------------------------------------------------------------------------------
 
 
-def ours_ig(model, tokens, answer: int, integral: str | None = None):
-    """``integral=None``: ``interp.attribute`` as a user calls it (midpoints); else what it runs, with that
-    quadrature (frame, target and explain, all timed)."""
+def ours_ig(model, tokens, answer: int, integral: str = "riemann_middle"):
+    """``interp.attribute`` as a user calls it, explaining what captum's ``LLMGradientAttribution`` explains:
+    the answer's log-probability at the last position (a user objective of the final residual stream), with
+    the quadrature ``integral``."""
     import interp
-    from interp.analysis import target as _target
-    from interp.analysis.attribution import explain
 
-    def attribute(steps: int):
-        if integral is None:
-            return interp.attribute(model, tokens, answer=answer, n_steps=steps, tolerance=None)
-        frame = model.frame(tokens)
-        target = _target.make(model, frame, (answer,))
-        return explain(model, frame, target, n_steps=steps, tolerance=None, integral=integral)
+    def logprob(resid: torch.Tensor) -> torch.Tensor:  # (batch, T, d_model) -> (batch,)
+        return model.decode_resid(resid[:, -1]).log_softmax(-1)[:, answer]
 
     def run(steps: int) -> float:
-        r = attribute(steps)
+        r = interp.attribute(
+            model, tokens, objective=logprob, n_steps=steps, tolerance=None, integral=integral
+        )
         gap = r.objective - r.baseline_objective
         return abs(float(r.scores.sum()) - gap) / abs(gap)
 

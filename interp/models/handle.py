@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -59,7 +58,6 @@ class Model:
         self.n_ctx: int = int(cfg.n_ctx)
         self._prepend_bos = bool(getattr(cfg, "default_prepend_bos", True))
         point_sublayer_hooks(bridge)
-        _inplace_paths(bridge)
 
     def __repr__(self) -> str:
         return (
@@ -419,117 +417,3 @@ class Model:
         for path in family.head:  # the family's own modules, so the engine's hooks on them fire
             resid = hf.get_submodule(path)(resid)
         return resid
-
-
-# ---- in-place forms of element-wise stages, bit for bit the same ---------------------------------------------
-#
-# Without gradients, a few element-wise stages of each forward pass allocate a new tensor for every operation
-# where the same operations in place give the same values to the bit (the same kernels, writing into a
-# temporary of their own instead of a fresh one): GPT-2's tanh GELU (eight operations on (batch, T, d_mlp)) and
-# the engine's from-scratch LayerNorm (nine on (batch, T, d_model)). With gradients, or with a hook on a
-# LayerNorm's inner hook points, the original forms run unchanged.
-
-_INPLACE: dict[str, type] = {}
-
-_GELU_C = math.sqrt(2.0 / math.pi)
-
-
-def _quiet(point: Any) -> bool:
-    """No hook of any kind on ``point`` (a HookPoint), nor a global module hook: calling it is the identity."""
-    from torch.nn.modules import module as _m
-
-    return not (
-        point._forward_hooks
-        or point._forward_pre_hooks
-        or point._backward_hooks
-        or point._backward_pre_hooks
-        or _m._global_forward_hooks
-        or _m._global_forward_pre_hooks
-        or _m._global_backward_hooks
-        or _m._global_backward_pre_hooks
-    )
-
-
-def _inplace_classes() -> dict[str, type]:
-    if _INPLACE:
-        return _INPLACE
-    try:
-        from transformers.activations import NewGELUActivation
-    except ImportError:  # pragma: no cover - transformers is a dependency
-        NewGELUActivation = None
-    try:
-        from transformer_lens.model_bridge.generalized_components.normalization import NormalizationBridge
-    except ImportError:  # pragma: no cover - an engine without the component
-        NormalizationBridge = None
-
-    if NewGELUActivation is not None:
-
-        class InPlaceNewGELU(NewGELUActivation):
-            """``NewGELUActivation`` whose no-gradient forward reuses one temporary (same values)."""
-
-            def forward(self, input: torch.Tensor) -> torch.Tensor:
-                if torch.is_grad_enabled() and input.requires_grad:
-                    return super().forward(input)  # autograd keeps tanh's output: no in-place edits
-                # 0.5 * input * (1.0 + tanh(sqrt(2 / pi) * (input + 0.044715 * input ** 3))), operation by operation
-                t = torch.pow(input, 3.0)
-                t.mul_(0.044715).add_(input).mul_(_GELU_C).tanh_().add_(1.0)
-                return (0.5 * input).mul_(t)
-
-        _INPLACE["gelu"] = InPlaceNewGELU
-    if NormalizationBridge is not None:
-
-        class InPlaceNormalizationBridge(NormalizationBridge):
-            """The engine's from-scratch LayerNorm whose no-gradient, unhooked forward edits its own temporaries
-            in place (same operations, same values)."""
-
-            def _python_norm_forward(self, hidden_states: torch.Tensor) -> torch.Tensor:
-                if (
-                    torch.is_grad_enabled()
-                    or hidden_states.dtype not in (torch.float32, torch.float64)
-                    or self.uses_rms_norm
-                    or self.weight.dtype != hidden_states.dtype
-                    or not _quiet(self.hook_scale)
-                    or not _quiet(self.hook_normalized)
-                ):
-                    return super()._python_norm_forward(hidden_states)
-                centred = hidden_states - hidden_states.mean(-1, keepdim=True)  # a new tensor: ours to edit
-                scale = centred.pow(2).mean(-1, keepdim=True).add_(getattr(self.config, "eps", 1e-05)).sqrt_()
-                centred.div_(scale)
-                centred.mul_((1.0 + self.weight) if self.uses_weight_offset else self.weight)
-                component = self.original_component
-                if component is not None and getattr(component, "bias", None) is not None:
-                    centred.add_(component.bias)
-                return centred if centred.is_contiguous() else centred.contiguous()
-
-        _INPLACE["norm"] = InPlaceNormalizationBridge
-    for cls in _INPLACE.values():  # found by name, so that a pickled model loads again
-        cls.__module__ = __name__
-        cls.__qualname__ = cls.__name__
-        globals()[cls.__name__] = cls
-    return _INPLACE
-
-
-def __getattr__(name: str) -> Any:
-    """The in-place classes by name, made on first use (a pickled model names them)."""
-    if name in ("InPlaceNewGELU", "InPlaceNormalizationBridge"):
-        _inplace_classes()
-        if name in globals():
-            return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def _inplace_paths(bridge: Any) -> None:
-    """Give the bridge's GELUs and LayerNorms their in-place no-gradient forms (exact classes only: a subclass
-    may compute something else)."""
-    if not isinstance(bridge, torch.nn.Module):
-        return  # another engine's stand-in
-    classes = _inplace_classes()
-    gelu, norm = classes.get("gelu"), classes.get("norm")
-    for module in bridge.modules():
-        if "forward" in vars(module):
-            continue  # a forward of its own (a kernel, a wrapper): left alone
-        kind = type(module)
-        if gelu is not None and kind is gelu.__mro__[1]:
-            module.__class__ = gelu
-        elif norm is not None and kind is norm.__mro__[1] and "_python_norm_forward" not in vars(module):
-            module.__class__ = norm

@@ -63,6 +63,7 @@ def attribute(
     tolerance: float | None = 0.01,
     allow_unknown: bool = False,
     check_memory: bool = True,
+    integral: str = INTEGRAL,
 ) -> AttributionResult:
     """Per-token attribution of the objective at the read position of :meth:`interp.Model.frame`.
 
@@ -73,7 +74,10 @@ def attribute(
     token's embedding at every ordinary token; the midpoint rule), ``saliency``, ``input_x_gradient``,
     ``occlusion``. ``n_steps`` and ``tolerance`` are integrated gradients' path steps and its completeness
     tolerance: where ``|delta|`` exceeds ``tolerance`` times the objective's change, the steps double (up to 8x);
-    ``None`` keeps exactly ``n_steps``. The other methods ignore both. ``n_steps`` is at most ``MAX_N_STEPS``
+    ``None`` keeps exactly ``n_steps``. ``integral`` is integrated gradients' quadrature: ``"riemann_middle"``
+    (midpoints, the default) or another of captum's rules, e.g. ``"gausslegendre"`` (fewer steps where the
+    integrand is smooth, more where it is sharp: see ``integrated_gradients.METHOD``). The other methods ignore
+    all three. ``n_steps`` is at most ``MAX_N_STEPS``
     (1000). The memory the method needs is estimated before anything is allocated; past what the machine has
     (free GPU memory, or the system's available memory) it is refused with :class:`interp.errors.ResourceError`
     giving the estimate (``check_memory=False`` runs it anyway; :func:`interp.estimate_memory` gives the
@@ -85,12 +89,15 @@ def attribute(
     """
     checks.model(model)
     method, n_steps, tolerance = check_method(method, n_steps, tolerance)
+    integral = checks.choice("integral", integral, INTEGRALS)
     if objective is not None:
         fn = _target.check_objective(objective, answer=answer, contrast=contrast, position=position)
         frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
         _memory.check_memory(model, frame.T, 1, method, n_steps, tolerance, check_memory)
         target = _target.of_objective(model, frame, fn)
-        return explain(model, frame, target, method, n_steps, tolerance, check_memory=check_memory)
+        return explain(
+            model, frame, target, method, n_steps, tolerance, check_memory=check_memory, integral=integral
+        )
     a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
     frame = _frame(
@@ -105,7 +112,9 @@ def attribute(
         with torch.no_grad():
             a_ids = (int(model.logits_at(frame.tokens, frame.position)[0].argmax()),)
     target = _target.make(model, frame, a_ids, c_ids)
-    return explain(model, frame, target, method, n_steps, tolerance, check_memory=check_memory)
+    return explain(
+        model, frame, target, method, n_steps, tolerance, check_memory=check_memory, integral=integral
+    )
 
 
 def explain(
