@@ -125,11 +125,19 @@ def _attention(shell: Any, a: argparse.Namespace) -> Any:
     return interp.attention(_model(shell, a.var), a.text)
 
 
-@command("lens", "the logit lens", "var", 'text:"text"', answer={}, position={"type": int})
+@command(
+    "lens",
+    "the logit lens (--lens tuned: the tuned lens, its translators trained or found for this model)",
+    "var",
+    'text:"text"',
+    answer={},
+    position={"type": int},
+    lens={"default": "logit"},
+)
 def _lens(shell: Any, a: argparse.Namespace) -> Any:
     import interp
 
-    return interp.logit_lens(_model(shell, a.var), a.text, answer=a.answer, position=a.position)
+    return interp.logit_lens(_model(shell, a.var), a.text, answer=a.answer, position=a.position, lens=a.lens)
 
 
 @command(

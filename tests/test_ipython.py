@@ -1,5 +1,6 @@
 """The %interp magics in a real IPython shell, including their one-line errors."""
 
+import numpy as np
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 
@@ -36,6 +37,10 @@ def test_analyses_return_results(shell):
     assert isinstance(att, interp.AttentionResult) and att.tokens[1] == "the"
     lens = magic(shell, 'lens b "the [MASK] barked ." --answer dog')
     assert isinstance(lens, interp.LensResult) and lens.answer == "dog"
+    magic(shell, "load tiny-causal as z")  # the zoo ships its tuned-lens translators
+    tuned = magic(shell, 'lens z "anna lives in oslo . anna lives in" --lens tuned')
+    plain = interp.logit_lens(shell.user_ns["z"], "anna lives in oslo . anna lives in", lens="tuned")
+    assert tuned.lens == "tuned" and np.array_equal(tuned.answer_prob, plain.answer_prob)
     attr = magic(shell, 'attribute c "anna lives in oslo . anna lives in" --answer oslo --method saliency')
     assert attr.method == "saliency" and attr.answer == "oslo"
     cmp = magic(shell, 'compare c b "the keys to the cabinet ___ here ." --answer are')
@@ -61,6 +66,8 @@ def test_analyses_return_results(shell):
         ("frobnicate", "unknown command 'frobnicate'"),
         ("attention c", 'the following arguments are required: "text"'),
         ('ablate c "the keys ___" zero', "LAYER.HEAD"),
+        ('lens c "the keys" --lens probe', "unknown lens 'probe'"),
+        ('lens c "the keys" --lens tuned', "call interp.tuned_lens(model) first"),
     ],
 )
 def test_errors_print_one_line(shell, capsys, line, message):
