@@ -113,3 +113,21 @@ def test_an_unknown_integral_method_is_refused():
 @pytest.fixture(scope="module")
 def pair_causal(causal_objective):
     return causal_objective[0]
+
+
+def test_scores_that_miss_the_tolerance_say_so(pair_causal):
+    """IG whose completeness error stays above the tolerance after the steps double to their cap carries a
+    warning in the result, its summary and its view; one within the tolerance carries none."""
+    from widgets.attribution import attribution_figure
+
+    m = pair_causal
+    loose = interp.attribute(m, TEXT, answer="oslo", n_steps=2, tolerance=1e-9)
+    assert loose.settings["steps_used"] == 16 and loose.completeness_error > 1e-9
+    (warning,) = loose.warnings
+    assert "miss the objective's change by" in warning and "after 16 path steps" in warning
+    assert f"warning: {warning}" in loose.summary_text()
+    assert "warning:" in attribution_figure(loose).layout.title.text
+    fine = interp.attribute(m, TEXT, answer="oslo", n_steps=64, tolerance=0.5)
+    assert fine.completeness_error <= 0.5 and fine.warnings == ()
+    assert interp.attribute(m, TEXT, answer="oslo", n_steps=2, tolerance=None).warnings == ()
+    assert interp.attribute(m, TEXT, answer="oslo", method="saliency").warnings == ()

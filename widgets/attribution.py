@@ -28,7 +28,10 @@ def attribution_title(result: AttributionResult) -> str:
         second.append(f"mass left / right of slot {result.attr_left_mass:.2f} / {result.attr_right_mass:.2f}")
     if not math.isnan(result.delta):
         second.append(f"IG delta {result.delta:.1e}")
-    return " · ".join(parts) + '<br><span style="font-size:12px">' + " · ".join(second) + "</span>"
+    warned = "".join(
+        f'<br><span style="font-size:12px"><b>warning:</b> {esc(w)}</span>' for w in result.warnings
+    )
+    return " · ".join(parts) + '<br><span style="font-size:12px">' + " · ".join(second) + "</span>" + warned
 
 
 def colour_range(scores: np.ndarray) -> float:
@@ -130,7 +133,10 @@ def attribution_figure(result: AttributionResult, bars: bool = True) -> go.Figur
         height = 240
     fig.update_yaxes(showticklabels=False, showgrid=False, ticks="", selector=dict(anchor="x"))
     fig.update_layout(coloraxis=coloraxis(result), shapes=marker_shapes(result), showlegend=False)
-    return styled(fig, attribution_title(result), height)
+    fig = styled(fig, attribution_title(result), height + 40 * len(result.warnings))
+    if result.warnings:  # room for the warning lines under the title
+        fig.update_layout(margin_t=60 + 40 * len(result.warnings))
+    return fig
 
 
 # The default view (heading + FigureWidget) and export sections (summary + figure) are this result's.

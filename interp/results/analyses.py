@@ -248,9 +248,12 @@ class AttributionResult(Result):
     """IG: the objective at the baseline (completeness: sum(scores) ~ objective - baseline_objective)."""
     settings: dict = field(default_factory=dict)
     """n_steps, steps used, tolerance, baseline description, internal batch size."""
+    warnings: tuple[str, ...] = ()
+    """What makes these scores less than they seem (IG: completeness not reached within the tolerance)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
         if self.contrast_ids is not None:
             object.__setattr__(self, "contrast_ids", tuple(int(i) for i in self.contrast_ids))
@@ -315,6 +318,7 @@ class AttributionResult(Result):
         return (
             f"AttributionResult({self.model_name}, {self.kind}, {self.method}, {head})\n"
             f"  {self._objective_text()} {self.objective:.3f}{masses}{delta}\n  strongest: {tops}"
+            + "".join(f"\n  warning: {w}" for w in self.warnings)
         )
 
 

@@ -117,6 +117,23 @@ def attribute(
     )
 
 
+def completeness_warnings(value: float, baseline: float, delta: float, settings: dict) -> tuple[str, ...]:
+    """IG whose completeness error stayed above its tolerance (the steps stopped doubling at their cap, or at
+    a low-precision model's rounding floor): the scores do not add up to the objective's change, and say so."""
+    tolerance = settings.get("tolerance")
+    gap = value - baseline
+    if tolerance is None or math.isnan(delta) or math.isnan(gap):
+        return ()
+    error = abs(delta) / abs(gap) if gap else (0.0 if delta == 0 else math.inf)
+    if error <= tolerance:
+        return ()
+    return (
+        f"integrated gradients' scores miss the objective's change by {error:.1%} (tolerance {tolerance:.1%}) "
+        f"after {settings.get('steps_used')} path steps: pass a larger n_steps (the steps double up to 8 times "
+        "n_steps), a float32 model, or read these scores as approximate",
+    )
+
+
 def explain(
     model: Model,
     frame: Frame,
@@ -173,6 +190,7 @@ def explain(
         objective_kind=kind,
         baseline_objective=baseline,
         settings=out.get("settings", {}),
+        warnings=completeness_warnings(value, baseline, delta, out.get("settings", {})),
     )
 
 
