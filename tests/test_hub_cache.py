@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import interp
-from interp.errors import ModelLoadError
+from interp.errors import InputError, ModelLoadError
 
 REV = {"acme/tiny-gpt2": "3f2a" * 10, "acme/tiny-bert": "b0c1" * 10}
 
@@ -119,3 +119,35 @@ def test_results_saved_before_revisions_still_load(tiny_model, tmp_path):
     np.savez_compressed(old, **arrays)
     back = interp.load_result(old)
     assert back.revision is None and np.array_equal(back.top_ids, r.top_ids)
+
+
+def test_revision_picks_a_branch_tag_commit_or_prefix_of_the_cache(hub, tiny_folder):
+    """``load(hub_id, revision=)`` reads the snapshot a ref, a commit or a unique prefix of 7+ characters names
+    (another model's weights here, so the pick is visible); a revision the cache lacks is an error listing those
+    it holds; a revision for a folder or a zoo model is refused."""
+    repo, main, other = "acme/tiny-gpt2", REV["acme/tiny-gpt2"], "9d9e" * 10
+    base = hub / "models--acme--tiny-gpt2"
+    snapshot = base / "snapshots" / other
+    snapshot.mkdir()
+    for f in Path(tiny_folder("llama")).iterdir():  # a different model under the same id
+        (snapshot / f.name).symlink_to(f)
+    (base / "refs" / "v2").write_text(other)
+    default = interp.load(repo)
+    assert default.revision == main and default.bridge.original_model.config.model_type == "gpt2"
+    for revision in ("v2", other, other[:7], "main"):
+        m = interp.load(repo, revision=revision)
+        want = main if revision == "main" else other
+        assert m.revision == want
+        assert m.bridge.original_model.config.model_type == ("gpt2" if want == main else "llama")
+        assert interp.attention(m, "anna lives in oslo .").revision == want
+    with pytest.raises(ModelLoadError, match=r"holds no revision 'v3' of 'acme/tiny-gpt2': it holds main, v2, "):
+        interp.load(repo, revision="v3")
+    with pytest.raises(ModelLoadError, match="holds no revision '9d9e'"):  # too short to be a prefix
+        interp.load(repo, revision="9d9e")
+    with pytest.raises(InputError, match="is a local folder, which has one: drop revision"):
+        interp.load(tiny_folder("gpt2"), revision="v2")
+    with pytest.raises(InputError, match="is a zoo model, which has one"):
+        interp.load("tiny-causal", revision="main")
+    for bad in ("", "   ", 3, "x" * 300):
+        with pytest.raises(InputError, match="revision must be a branch, tag or commit"):
+            interp.load(repo, revision=bad)

@@ -56,15 +56,19 @@ def _repo_folder(repo: str) -> Path:
     return cache_dir() / ("models--" + repo.replace("/", "--"))
 
 
-def find(repo: str) -> Snapshot | None:
+def find(repo: str, revision: str | None = None) -> Snapshot | None:
     """The snapshot of ``repo`` that ``refs/main`` names (the only snapshot where there is no ref), or None if
-    the cache does not hold the model. A snapshot without its config is an error saying what to do."""
+    the cache does not hold the model. ``revision``: a branch or tag the cache has a ref for, a commit hash, or
+    its first 7 or more characters; one the cache does not hold is an error listing those it does. A snapshot
+    without its config is an error saying what to do."""
     if not is_hub_id(repo):
         return None
     base = _repo_folder(repo)
     snapshots = base / "snapshots"
     if not snapshots.is_dir():
         return None
+    if revision is not None:
+        return _snapshot(repo, _named(repo, base, revision), snapshots)
     ref = base / "refs" / "main"
     if ref.is_file():
         revision = ref.read_text(encoding="utf-8", errors="replace").strip()
@@ -78,6 +82,29 @@ def find(repo: str) -> Snapshot | None:
                 f"refs/main naming one: load the snapshot folder you mean, e.g. interp.load('{snapshots / held[0]}')"
             )
         revision = held[0]
+    return _snapshot(repo, revision, snapshots)
+
+
+def _named(repo: str, base: Path, revision: str) -> str:
+    """The commit a ``revision`` names in the cache: a ref (branch or tag), a commit or a prefix of one."""
+    refs = base / "refs"
+    held = sorted(p.name for p in (base / "snapshots").iterdir() if p.is_dir())
+    names = sorted(str(p.relative_to(refs)) for p in refs.rglob("*") if p.is_file()) if refs.is_dir() else []
+    if revision in names and ".." not in revision:
+        return (refs / revision).read_text(encoding="utf-8", errors="replace").strip()
+    if revision in held:
+        return revision
+    matches = [h for h in held if len(revision) >= 7 and h.startswith(revision)]
+    if len(matches) == 1:
+        return matches[0]
+    raise ModelLoadError(
+        f"the Hugging Face cache holds no revision {echo(revision)} of {repo!r}: it holds "
+        f"{', '.join([*names, *held][:8]) or 'none'}. Download that revision where the hub is reachable "
+        f"(huggingface-cli download {repo} --revision REVISION), or pass one of those"
+    )
+
+
+def _snapshot(repo: str, revision: str, snapshots: Path) -> Snapshot:
     folder = snapshots / revision
     if not revision or "/" in revision or not (folder / "config.json").is_file():
         raise ModelLoadError(

@@ -73,11 +73,16 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
 # ---- sources -----------------------------------------------------------------------------------------------
 
 
-def _source(name_or_path: str | os.PathLike) -> tuple[str, str, str | None]:
+def _source(name_or_path: str | os.PathLike, revision: str | None = None) -> tuple[str, str, str | None]:
     """(display name, where to load from, revision if known) for a source's model name (the zoo's), a folder or
-    a hub id (with the hub off: its snapshot in the local Hugging Face cache)."""
+    a hub id (with the hub off: its snapshot in the local Hugging Face cache; ``revision`` picks another)."""
     name = str(name_or_path)
     found = sources.find(name)
+    if revision is not None and (found is not None or Path(name).expanduser().exists()):
+        raise InputError(
+            f"revision= picks a revision of a hub id; {echo(name)} is a "
+            f"{'zoo model' if found is not None else 'local folder'}, which has one: drop revision"
+        )
     if found is not None:
         source, folder = found
         if not (folder / "config.json").exists():
@@ -96,7 +101,7 @@ def _source(name_or_path: str | os.PathLike) -> tuple[str, str, str | None]:
             )
         return Path(name).expanduser().name, str(path), None
     if hub_cache.offline() and hub_cache.is_hub_id(name):
-        snapshot = hub_cache.find(name)
+        snapshot = hub_cache.find(name, revision)
         if snapshot is None:
             raise hub_cache.not_cached(name, sources.names())
         return name, str(snapshot.folder), snapshot.revision
@@ -127,6 +132,7 @@ def load(
     offload_folder: str | os.PathLike | None = None,
     engine: str = "bridge",
     remote: bool = False,
+    revision: str | None = None,
 ) -> Model:
     """Load a zoo model (``"tiny-causal"``, ``"tiny-bidirectional"``), a local HF folder or a hub id.
 
@@ -141,7 +147,8 @@ def load(
     A hub id (``"gpt2"``, ``"org/name"``) with the hub off (``HF_HUB_OFFLINE=1``) is read from the local Hugging
     Face cache (``$HF_HUB_CACHE``, else ``$HF_HOME/hub``, else ``~/.cache/huggingface/hub``): the snapshot
     ``models--org--name/snapshots/<revision>/`` that ``refs/main`` names. ``model.revision`` and every result
-    record that revision.
+    record that revision. ``revision`` picks another: a branch or tag, a commit hash or its first 7 or more
+    characters (from the cache when the hub is off; passed to the hub otherwise).
 
     A model larger than one device: ``device_map`` (``"auto"``, ``"balanced"``, ``"sequential"`` or a dict of
     module name -> device), ``max_memory`` (device -> budget, e.g. ``{0: "20GiB", 1: "20GiB", "cpu": "64GiB"}``)
@@ -166,8 +173,14 @@ def load(
     engine = checks.choice("engine", engine, ENGINES)
     if checks.flag("remote", remote) and engine != "nnsight":
         raise ModelLoadError("remote=True runs through nnsight: pass engine='nnsight' as well")
+    if revision is not None and (
+        not isinstance(revision, str) or not revision.strip() or len(revision) > 200
+    ):
+        raise InputError(
+            f"revision must be a branch, tag or commit of a hub id (a short string), got {echo(revision)}"
+        )
     if remote:
-        return _remote(str(name_or_path), device, device_map)
+        return _remote(str(name_or_path), device, device_map, revision)
     if device is None and device_map is max_memory is offload_folder is None:
         # One placement for every load of a session, magics and tutorials included (the GPU workflow's sharded
         # job sets it to "auto"); arguments always win.
@@ -176,14 +189,17 @@ def load(
     dev = None if placing else resolve_device(device)
     dtype = resolve_dtype(dtype)
     try:
-        name, src, revision = _source(name_or_path)
+        name, src, found = _source(name_or_path, revision)
+    except InputError:
+        raise
     except (OSError, ValueError) as err:  # e.g. a name with a NUL byte, or one too long for a path
         raise _unknown(str(name_or_path), err) from None
     local = Path(src).is_dir()
+    hub = {} if local else {"revision": revision}  # a cached snapshot is a folder: its revision is found
     if local:
         vet_folder(Path(src))
     else:
-        vet_hub(src, _unknown)
+        vet_hub(src, _unknown, revision)
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -196,7 +212,7 @@ def load(
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            config = AutoConfig.from_pretrained(src, trust_remote_code=False)
+            config = AutoConfig.from_pretrained(src, trust_remote_code=False, **hub)
             kind = detect_kind(config)
             auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
             hf_model, info = auto.from_pretrained(
@@ -207,11 +223,12 @@ def load(
                 dtype=dtype,
                 output_loading_info=True,
                 **placing,
+                **hub,
             )
             if kind == "bidirectional":
                 hf_model, info = headless(hf_model, info)
             refuse_new_weights(name, info)
-            tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False)
+            tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False, **hub)
     except ModelLoadError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as err:
@@ -227,7 +244,7 @@ def load(
         hf_logging.set_verbosity(verbosity)
         if bars:
             hf_logging.enable_progress_bar()
-    revision = revision or getattr(config, "_commit_hash", None)
+    revision = found or getattr(config, "_commit_hash", None)
     if engine == "nnsight":
         from interp.models import nnsight_engine
 
@@ -259,7 +276,7 @@ VLLM = (
 remote; the analyses in ``interp.models.nnsight_engine.CAPABILITIES``)."""
 
 
-def _remote(name: str, device: Any, device_map: Any) -> Model:
+def _remote(name: str, device: Any, device_map: Any, revision: str | None = None) -> Model:
     """A hub model run remotely through nnsight: no weights here, nothing placed here."""
     from interp.models import nnsight_engine
 
@@ -268,10 +285,10 @@ def _remote(name: str, device: Any, device_map: Any) -> Model:
     from transformers import AutoConfig
 
     try:
-        config = AutoConfig.from_pretrained(name, trust_remote_code=False)
+        config = AutoConfig.from_pretrained(name, trust_remote_code=False, revision=revision)
     except (OSError, ValueError) as err:
         raise _unknown(name, err) from None
-    return nnsight_engine.load_remote(name, detect_kind(config))
+    return nnsight_engine.load_remote(name, detect_kind(config), revision)
 
 
 # Weights a language-model head owns, by family: missing alone, they mean an encoder-only checkpoint.

@@ -432,17 +432,21 @@ def wrap(hf_model: Any, tokenizer: Any, *, name: str, kind: str, revision: str |
     )
 
 
-def load_remote(repo_id: str, kind: str) -> NNsightModel:
+def load_remote(repo_id: str, kind: str, revision: str | None = None) -> NNsightModel:
     """A hub model run remotely by nnsight (NDIF, or the server ``nnsight.CONFIG`` names): only its config and
     tokenizer are read here. Needs an NDIF API key: ``nnsight.CONFIG.set_default_api_key(...)`` (docs/howto.md)."""
     from nnsight import LanguageModel
     from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=False)
-    traced = LanguageModel(repo_id, tokenizer=tokenizer, dispatch=False, attn_implementation="eager")
+    tokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=False, revision=revision)
+    traced = LanguageModel(
+        repo_id, tokenizer=tokenizer, dispatch=False, attn_implementation="eager", revision=revision
+    )
     hf_model = traced._module  # the Hugging Face model, on the meta device (no weights here)
     cfg = engine_config(hf_model.config, repo_id, hf_model.dtype)
-    return NNsightModel(traced, hf_model, tokenizer, cfg, name=repo_id, kind=kind, revision=None, remote=True)
+    return NNsightModel(
+        traced, hf_model, tokenizer, cfg, name=repo_id, kind=kind, revision=revision, remote=True
+    )
 
 
 __all__ = ["CAPABILITIES", "LOCAL_ONLY", "NNsightModel", "SITES", "load_remote", "wrap"]

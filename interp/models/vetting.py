@@ -168,17 +168,18 @@ def vet_folder(folder: Path) -> str:
     return kind
 
 
-def vet_hub(repo: str, unknown: Callable[[str, Exception], Exception]) -> None:
-    """The hub's config.json (and tokenizer_config.json), fetched as files and vetted like a folder's."""
+def vet_hub(repo: str, unknown: Callable[[str, Exception], Exception], revision: str | None = None) -> None:
+    """The hub's config.json (and tokenizer_config.json) at ``revision``, fetched as files and vetted like a
+    folder's."""
     from huggingface_hub import hf_hub_download
 
     try:
-        path = Path(hf_hub_download(repo, "config.json"))
+        path = Path(hf_hub_download(repo, "config.json", revision=revision))
     except Exception as err:
         raise unknown(repo, err) from None
     vet_config(_read_json(path, "model config"), repo)
     try:
-        tok = Path(hf_hub_download(repo, "tokenizer_config.json"))
+        tok = Path(hf_hub_download(repo, "tokenizer_config.json", revision=revision))
     except Exception:
         return  # none: the tokenizer is read from its vocabulary files, which hold no code
     _vet_tokenizer_config(_read_json(tok, "tokenizer config"), repo)
