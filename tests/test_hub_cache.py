@@ -140,7 +140,9 @@ def test_revision_picks_a_branch_tag_commit_or_prefix_of_the_cache(hub, tiny_fol
         assert m.revision == want
         assert m.bridge.original_model.config.model_type == ("gpt2" if want == main else "llama")
         assert interp.attention(m, "anna lives in oslo .").revision == want
-    with pytest.raises(ModelLoadError, match=r"holds no revision 'v3' of 'acme/tiny-gpt2': it holds main, v2, "):
+    with pytest.raises(
+        ModelLoadError, match=r"holds no revision 'v3' of 'acme/tiny-gpt2': it holds main, v2, "
+    ):
         interp.load(repo, revision="v3")
     with pytest.raises(ModelLoadError, match="holds no revision '9d9e'"):  # too short to be a prefix
         interp.load(repo, revision="9d9e")
