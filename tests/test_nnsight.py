@@ -1,6 +1,5 @@
-"""The nnsight engine, run locally: on tiny random models of five families every analysis it offers gives the
-bridge engine's results within 1e-5 (decompose on every family it knows); the others are an error that names
-the engine."""
+"""The nnsight engine, run locally: on tiny random models of every family it knows (seven), every analysis it
+offers gives the bridge engine's results within 1e-5; the others are an error that names the engine."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ CORRUPT = "the key to the cabinet ___ on the table ."
 TOL = 1e-5
 
 
-@pytest.fixture(scope="module", params=["gpt2", "llama", "gpt_neox", "bert", "roberta"])
+@pytest.fixture(scope="module", params=sorted(SITES))
 def engines(request, tiny_folder):
     folder = tiny_folder(request.param)
     return interp.load(folder, device="cpu"), interp.load(folder, device="cpu", engine="nnsight")
