@@ -131,3 +131,19 @@ def test_scores_that_miss_the_tolerance_say_so(pair_causal):
     assert fine.completeness_error <= 0.5 and fine.warnings == ()
     assert interp.attribute(m, TEXT, answer="oslo", n_steps=2, tolerance=None).warnings == ()
     assert interp.attribute(m, TEXT, answer="oslo", method="saliency").warnings == ()
+
+
+def test_a_comparison_repeats_its_attributions_warnings(causal, bidirectional):
+    from widgets.compare import attribution_compare_figure
+
+    probe = "the keys to the cabinet ___ on the table ."
+    cmp = interp.compare(causal, bidirectional, probe, answer="are", n_steps=2, tolerance=1e-9)
+    warned = [w for run in (cmp.causal, cmp.bidirectional) for w in run.attribution.warnings]
+    assert len(warned) == 2 and all("miss the objective's change" in w for w in warned)
+    assert cmp.summary_text().count("warning (") == 2
+    assert attribution_compare_figure(cmp).layout.title.text.count("warning:") == 2
+    clean = interp.compare(causal, bidirectional, probe, answer="are")
+    assert (
+        "warning" not in clean.summary_text()
+        and "warning" not in attribution_compare_figure(clean).layout.title.text
+    )

@@ -147,7 +147,12 @@ def attribution_compare_figure(cmp: Comparison) -> go.Figure:
         shapes += marker_shapes(run.attribution, xref=f"x{suffix}", yref=f"y{suffix}")
     fig.update_layout(coloraxis=bars[0], coloraxis2=bars[1], shapes=shapes, showlegend=False)
     title = f"{esc(cmp.probe)} · attribution of {esc(cmp.answer)}"
-    return styled(fig, title, 400)
+    warned = [f"{run.kind}: {w}" for run in runs(cmp) for w in run.attribution.warnings]
+    title += "".join(f'<br><span style="font-size:12px"><b>warning:</b> {esc(w)}</span>' for w in warned)
+    fig = styled(fig, title, 400 + 40 * len(warned))
+    if warned:  # room for the warning lines under the title
+        fig.update_layout(margin_t=60 + 40 * len(warned))
+    return fig
 
 
 def summary_rows(cmp: Comparison) -> list[list[str]]:

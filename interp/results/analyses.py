@@ -424,4 +424,7 @@ class Comparison(Result):
                 f"  (an answer of up to {n} tokens: answer_prob is the product of their probabilities; answer_rank, "
                 "top1_correct and the lens follow the first)"
             )
+        for run in (c, b):
+            warnings = () if run.attribution is None else run.attribution.warnings
+            lines += [f"  warning ({run.kind}): {w}" for w in warnings]
         return "\n".join(lines)
