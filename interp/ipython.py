@@ -179,11 +179,13 @@ def _decompose(shell: Any, a: argparse.Namespace) -> Any:
     "bidirectional:BIDI",
     'probe:"probe with ___"',
     answer={},
+    lens={"default": "logit"},
 )
 def _compare(shell: Any, a: argparse.Namespace) -> Any:
     import interp
 
-    return interp.compare(_model(shell, a.causal), _model(shell, a.bidirectional), a.probe, answer=a.answer)
+    causal, bidirectional = _model(shell, a.causal), _model(shell, a.bidirectional)
+    return interp.compare(causal, bidirectional, a.probe, answer=a.answer, lens=a.lens)
 
 
 @command(

@@ -41,6 +41,9 @@ def test_analyses_return_results(shell):
     tuned = magic(shell, 'lens z "anna lives in oslo . anna lives in" --lens tuned')
     plain = interp.logit_lens(shell.user_ns["z"], "anna lives in oslo . anna lives in", lens="tuned")
     assert tuned.lens == "tuned" and np.array_equal(tuned.answer_prob, plain.answer_prob)
+    magic(shell, "load tiny-bidirectional as zb")
+    both = magic(shell, 'compare z zb "the keys to the cabinet ___ here ." --answer are --lens tuned')
+    assert both.causal.lens.lens == both.bidirectional.lens.lens == "tuned"
     attr = magic(shell, 'attribute c "anna lives in oslo . anna lives in" --answer oslo --method saliency')
     assert attr.method == "saliency" and attr.answer == "oslo"
     cmp = magic(shell, 'compare c b "the keys to the cabinet ___ here ." --answer are')

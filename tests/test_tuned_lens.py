@@ -136,3 +136,35 @@ def test_bad_input_is_an_input_error(causal, tmp_path):
     damaged = tmp_path / "damaged.safetensors"
     damaged.write_bytes(b"not safetensors")
     _input_error(lambda: tl.TunedLens.read(damaged), "interp.tuned_lens(model)")
+
+
+def test_compare_and_compare_suite_read_through_the_tuned_lens(causal, bidirectional, tiny_folder):
+    """``lens="tuned"``: each side's lens view is the tuned lens of its own framing, and the decision depth
+    (compare's summary, compare_suite's column) is read from it; the prediction is the model's own either way."""
+    from interp.analysis.lens import decision_depth
+
+    probes = ["the keys to the cabinet ___ on the table .", "anna lives in oslo . anna lives in ___ ."]
+    depths = {"causal": [], "bidirectional": []}
+    for probe in probes:
+        plain = interp.compare(causal, bidirectional, probe, method=None)
+        cmp = interp.compare(causal, bidirectional, probe, method=None, lens="tuned")
+        for run, model, before in (
+            (cmp.causal, causal, plain.causal),
+            (cmp.bidirectional, bidirectional, plain.bidirectional),
+        ):
+            alone = interp.logit_lens(model, probe, lens="tuned")
+            assert run.lens.lens == "tuned" and before.lens.lens == "logit"
+            assert np.allclose(run.lens.answer_prob, alone.answer_prob, atol=1e-5)
+            assert np.array_equal(run.lens.top_ids[:, run.position, 0], alone.top_ids[:, run.position, 0])
+            assert run.top1 == before.top1 and abs(run.top1_prob - before.top1_prob) < 1e-6
+            depth = float(decision_depth(torch.tensor(alone.top_ids[:, run.position, 0])))
+            assert cmp.summary["decision_depth"][run.kind] == depth
+            depths[run.kind].append(depth)
+    table = interp.compare_suite(causal, bidirectional, probes, method=None, lens="tuned", progress=False)
+    for kind in depths:
+        assert table[f"{kind}_decision_depth"].tolist() == depths[kind]
+    untrained = interp.load(tiny_folder("gpt2"))
+    with pytest.raises(errors.InputError, match="no tuned-lens translators"):
+        interp.compare(untrained, bidirectional, probes[0], lens="tuned")
+    with pytest.raises(errors.InputError, match="unknown lens 'probe'"):
+        interp.compare_suite(causal, bidirectional, probes, lens="probe")

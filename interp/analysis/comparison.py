@@ -13,10 +13,12 @@ from typing import Any
 
 import torch
 
+from interp import checks
 from interp.analysis import target as _target
 from interp.analysis.attribution import check_method, explain
 from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_result
 from interp.analysis.patterns import attention_result, pattern_names
+from interp.analysis.tuned import TunedLens, translators_for
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, split_probe, token_str
@@ -64,6 +66,13 @@ class Reading:
     logits: torch.Tensor | None = None  # (L+1, T_row, d_vocab), every layer decoded once, for compare's lens
 
 
+def lens_translators(lens: str, causal: Model, bidirectional: Model) -> dict[str, TunedLens | None]:
+    """Each side's tuned-lens translators (``lens="tuned"``; an InputError saying how to train missing ones),
+    or None for the logit lens; found before any forward pass."""
+    lens = checks.choice("lens", lens, ("logit", "tuned"))
+    return {m.kind: translators_for(m) if lens == "tuned" else None for m in (causal, bidirectional)}
+
+
 def frame_probe(
     model: Model, probe: str, answer: Any, allow_unknown: bool
 ) -> tuple[Frame, tuple[int, ...] | None]:
@@ -73,10 +82,16 @@ def frame_probe(
 
 @torch.no_grad()
 def read_probes(
-    model: Model, frames: list[Frame], answers: list[tuple[int, ...] | None], *, keep: bool = False
+    model: Model,
+    frames: list[Frame],
+    answers: list[tuple[int, ...] | None],
+    *,
+    keep: bool = False,
+    translators: TunedLens | None = None,
 ) -> list[Reading]:
     """One padded forward pass over the probes' answer rows: prediction, lens rows at the read position and
-    attention from it, summarised per probe (``keep``: also the full residuals and patterns)."""
+    attention from it, summarised per probe (``keep``: also the full residuals and patterns). ``translators``:
+    the lens rows are the tuned lens's (the final row, the prediction, is the model's own either way)."""
     targets = [None if a is None else _target.make(model, f, a) for f, a in zip(frames, answers)]
     rows = [f.tokens[0] if t is None else t.rows[0, : t.lengths[0]] for f, t in zip(frames, targets)]
     B, T = len(rows), max(len(r) for r in rows)
@@ -90,6 +105,9 @@ def read_probes(
         tokens, resids + pats, attention_mask=None if bool(mask.all()) else mask, stop_after=resids[-1]
     )
     resid = torch.stack([cache[n] for n in resids], 1)  # (B, L+1, T, d_model)
+    if translators is not None:
+        for row in resid:  # (L+1, T, d_model) views, translated in place
+            translators.translate_(row)
     out = []
     for i, (f, target) in enumerate(zip(frames, targets)):
         pos, n = f.position, len(rows[i])
@@ -151,6 +169,7 @@ def compare(
     n_steps: int = 50,
     tolerance: float | None = 0.01,
     allow_unknown: bool = False,
+    lens: str = "logit",
 ) -> Comparison:
     """Attention, logit lens, prediction and attribution of both models on ``probe`` (one ``___`` slot).
 
@@ -159,9 +178,11 @@ def compare(
     several tokens is scored as its summed log-probability (its rank and the lens follow its first token).
     Without it, each model's own top-1 is explained. ``method`` is the attribution method (None: no
     attribution, a pure prediction/attention/lens reading); ``n_steps`` and ``tolerance`` go to integrated
-    gradients (see :func:`interp.attribute`).
+    gradients (see :func:`interp.attribute`). ``lens``: ``"logit"`` or ``"tuned"`` (each model's tuned-lens
+    translators, from :func:`interp.tuned_lens`), for the lens view and the decision depth.
     """
     check_pair(causal, bidirectional)
+    translators = lens_translators(lens, causal, bidirectional)
     for model in (causal, bidirectional):
         if isinstance(probe, str):
             model.check_length(probe, "the probe")
@@ -171,7 +192,7 @@ def compare(
     runs, summaries = [], []
     for model in (causal, bidirectional):
         frame, ids = frame_probe(model, probe, answer, allow_unknown)
-        (reading,) = read_probes(model, [frame], [ids], keep=True)
+        (reading,) = read_probes(model, [frame], [ids], keep=True, translators=translators[model.kind])
         attr = None if method is None else attribute_reading(model, reading, method, n_steps, tolerance)
         runs.append(
             ProbeRun(
@@ -183,7 +204,9 @@ def compare(
                 position=frame.position,
                 word_index=frame.word_index,
                 attention=attention_result(model, frame, reading.patterns),
-                lens=lens_result(model, frame, reading.resid, reading.target.answer, logits=reading.logits),
+                lens=lens_result(
+                    model, frame, reading.resid, reading.target.answer, logits=reading.logits, lens=lens
+                ),
                 attribution=attr,
                 top1=reading.top1,
                 top1_prob=reading.summary["top1_prob"],

@@ -11,7 +11,13 @@ from tqdm.auto import tqdm
 from interp import checks
 from interp.analysis.attribution import check_method
 from interp.analysis.attribution.integrated_gradients import MAX_STEP_FACTOR
-from interp.analysis.comparison import attribute_reading, check_pair, frame_probe, read_probes
+from interp.analysis.comparison import (
+    attribute_reading,
+    check_pair,
+    frame_probe,
+    lens_translators,
+    read_probes,
+)
 from interp.errors import InputError, InterpWarning, echo
 from interp.models.handle import Model
 from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
@@ -57,6 +63,7 @@ def compare_suite(
     batch_size: int = 16,
     allow_unknown: bool = False,
     progress: bool = True,
+    lens: str = "logit",
 ):
     """:func:`interp.compare`'s summary over many probes: a pandas DataFrame, one row per probe.
 
@@ -68,11 +75,13 @@ def compare_suite(
     the same adaptive rule as :func:`interp.attribute`: steps double from ``n_steps`` up to 8x while the
     relative completeness error exceeds ``tolerance``; ``{kind}_completeness_error`` reports it and
     ``{kind}_complete`` is False where it stayed above (one warning gives the count). ``method=None`` skips
-    attribution: a pure prediction, attention and lens sweep.
+    attribution: a pure prediction, attention and lens sweep. ``lens="tuned"``: the decision depth under each
+    model's tuned lens (:func:`interp.tuned_lens`) instead of the logit lens.
     """
     import pandas as pd
 
     check_pair(causal, bidirectional)
+    translators = lens_translators(lens, causal, bidirectional)
     if method is not None:
         method, n_steps, tolerance = check_method(method, n_steps, tolerance)
     batch_size = checks.integer("batch_size", batch_size, low=1)
@@ -94,7 +103,8 @@ def compare_suite(
         readings = []
         for start in range(0, len(recs), batch_size):
             batch = framed[start : start + batch_size]
-            for reading in read_probes(model, [f for f, _ in batch], [a for _, a in batch]):
+            frames, answers = [f for f, _ in batch], [a for _, a in batch]
+            for reading in read_probes(model, frames, answers, translators=translators[kind]):
                 if method is not None:
                     attribute_reading(model, reading, method, n_steps, tolerance)
                 readings.append(reading)
