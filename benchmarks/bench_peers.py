@@ -13,7 +13,7 @@ same text, on the CPU with one thread, in one run.
   see ``integrated_gradients.METHOD``) is shown beside it. Goal: us <= 0.5x the faster peer.
 - Activation capture (every attention pattern and residual stream): ``Model.run_with_cache`` vs nnsight's
   ``trace`` with ``.save()`` and TransformerLens's ``run_with_cache`` (TransformerLens 4 has only the
-  TransformerBridge). Goal: <= 1.0x the faster peer.
+  TransformerBridge: one it boots itself from the same folder). Goal: <= 1.0x the faster peer.
 - Logit lens over every layer and position (top-5, the answer's probability, KL to the final layer): ours vs
   the same lens written with nnsight (decode each block's output through ``ln_f`` and ``lm_head`` inside the
   trace and keep the log-probabilities); time and peak memory (each in a fresh process).
@@ -121,19 +121,22 @@ def inseq_ig(folder: str, tokens_text: str) -> dict | None:
 # ---- activation capture -----------------------------------------------------------------------------------------
 
 
-def capture_times(model, hf, tokenizer, tokens, repeats: int) -> dict[str, float]:
+def capture_times(model, hf, tokenizer, tokens, repeats: int, folder: str) -> dict[str, float]:
     from nnsight import LanguageModel
+    from transformer_lens.model_bridge import TransformerBridge
 
     names = [f"blocks.{i}.attn.hook_pattern" for i in range(model.n_layers)]
     names += [f"blocks.{i}.hook_resid_post" for i in range(model.n_layers)]
     traced = LanguageModel(hf, tokenizer=tokenizer)
+    bridge = TransformerBridge.boot_transformers(folder, device="cpu")  # TransformerLens's own, not ours
+    bridge.eval()
 
     def ours() -> None:
         model.run_with_cache(tokens, names=names)
 
     def tl() -> None:
         with torch.no_grad():
-            model.bridge.run_with_cache(tokens, names_filter=names)
+            bridge.run_with_cache(tokens, names_filter=names)
 
     def nnsight() -> None:
         saved: list = []
@@ -257,7 +260,7 @@ def run(T_ig: int = 32, T_capture: int = 128, T_lens: int = 128, repeats: int = 
         }
     ]
     cap_tokens = model.to_tokens(words(T_capture - 1))
-    t = capture_times(model, hf, model.tokenizer, cap_tokens, repeats)
+    t = capture_times(model, hf, model.tokenizer, cap_tokens, repeats, folder)
     peer = min(("tl", "nnsight"), key=t.get)
     rows.append(
         {
