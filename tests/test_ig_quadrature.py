@@ -125,6 +125,9 @@ def test_scores_that_miss_the_tolerance_say_so(pair_causal):
     assert loose.settings["steps_used"] == 16 and loose.completeness_error > 1e-9
     (warning,) = loose.warnings
     assert "miss the objective's change by" in warning and "after 16 path steps" in warning
+    assert (
+        "(tolerance 1e-07%)" in warning and "float32" not in warning
+    )  # a float32 model is told no such thing
     assert f"warning: {warning}" in loose.summary_text()
     assert "warning:" in attribution_figure(loose).layout.title.text
     fine = interp.attribute(m, TEXT, answer="oslo", n_steps=64, tolerance=0.5)
@@ -147,3 +150,10 @@ def test_a_comparison_repeats_its_attributions_warnings(causal, bidirectional):
         "warning" not in clean.summary_text()
         and "warning" not in attribution_compare_figure(clean).layout.title.text
     )
+
+
+def test_a_low_precision_model_is_told_its_dtype_limits_completeness(tiny_folder):
+    m = interp.load(tiny_folder("gpt2"), dtype="bfloat16")
+    r = interp.attribute(m, TEXT, answer="oslo", n_steps=4, tolerance=1e-9)
+    (warning,) = r.warnings
+    assert "load the model in float32" in warning and r.settings["steps_used"] <= 32

@@ -3,13 +3,15 @@ offers gives the bridge engine's results within 1e-5; the others are an error th
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
 
 import interp
 from interp import errors
-from interp.models.nnsight_decompose import PATHS
+from interp.models.nnsight_decompose import PATHS, NNsightReader
 from interp.models.nnsight_engine import CAPABILITIES, LOCAL_ONLY, SITES
 
 PROBE = "the keys to the cabinet ___ on the table ."
@@ -98,6 +100,9 @@ def test_decompose_matches_the_bridge_on_every_family(arch, tiny_folder):
     answer, contrast = top.answer_ids[0], second
     for kwargs in ({}, {"answer": answer, "contrast": contrast}):
         _same_decomposition(interp.decompose(bridge, PROBE, **kwargs), interp.decompose(nn, PROBE, **kwargs))
+    reader = NNsightReader(nn)  # what a remote run sends back: the read position's activations alone
+    cache, at = reader.run(frame.tokens, reader.parts(), frame.position)
+    assert at == 0 and cache and all(tuple(v.shape[:2]) == (1, 1) for v in cache.values())
     with nn.hooks({"blocks.0.attn.hook_z": lambda z, hook: z * 0}):
         with pytest.raises(errors.EngineError, match="does not apply hook functions attached"):
             interp.decompose(nn, PROBE)
@@ -165,6 +170,8 @@ def test_analyses_it_does_not_offer_name_the_engine(engines):
             nn.remote = False
         assert nn._edits == {}
     assert "attention" in CAPABILITIES and set(LOCAL_ONLY) == {"attribute"} <= set(CAPABILITIES)
+    with pytest.raises(errors.EngineError, match="tuned lens is not available with the nnsight engine"):
+        interp.logit_lens(nn, PROBE, lens="tuned")  # not "train translators first": they would not be found
 
 
 def test_engine_and_remote_are_checked(tiny_folder):
@@ -197,3 +204,30 @@ def test_a_trace_that_reads_no_logits_stops_before_the_unembedding(engines):
         assert shapes[-1] == (1, tokens.shape[1], nn.d_vocab)  # a forward pass still does
     finally:
         handle.remove()
+
+
+def test_low_precision_heads_are_not_rounded_with_the_bias(tiny_folder, tmp_path):
+    """A bfloat16 model whose attention output bias dwarfs its head writes: each head's share on the nnsight
+    engine is its write alone (float64, without the bias), as on the bridge engine, not a difference of two
+    rounded sums that loses the head."""
+    from transformers import AutoModelForCausalLM
+
+    hf = AutoModelForCausalLM.from_pretrained(tiny_folder("gpt2"))
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for block in hf.transformer.h:
+            block.attn.c_proj.bias.copy_(20 * torch.randn(block.attn.c_proj.bias.shape, generator=gen))
+    hf.save_pretrained(tmp_path)
+    for f in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"):
+        src = Path(tiny_folder("gpt2")) / f
+        if src.exists():
+            (tmp_path / f).write_bytes(src.read_bytes())
+    shares = {}
+    for engine in ("bridge", "nnsight"):
+        m = interp.load(tmp_path, device="cpu", dtype="bfloat16", engine=engine)
+        r = interp.decompose(m, PROBE, answer=5)
+        shares[engine] = {k: v for k, v in zip(r.labels, r.contributions) if k.startswith("L")}
+    heads = [k for k in shares["bridge"] if "H" in k]
+    scale = max(abs(shares["bridge"][k]) for k in heads)
+    for k in heads:  # the two engines' z differ by bfloat16 rounding only
+        assert abs(shares["bridge"][k] - shares["nnsight"][k]) <= 0.05 * scale, (k, shares)

@@ -115,21 +115,22 @@ def decompose(
     parts = _parts(model, reader)
     _memory.require(model, "decompose", frame.T, enabled=check_memory)
     r = frame.position
-    cache = reader.run(
+    # ``at``: the read position's index in the cache (a reader may keep that position alone)
+    cache, at = reader.run(
         frame.tokens, parts, r, answer=a_ids[0] if a_ids else None, contrast=c_ids[0] if c_ids else None
     )
-    logits = reader.logits(cache, r)  # (d_vocab,): the model's own, pre-cap
+    logits = reader.logits(cache, at)  # (d_vocab,): the model's own, pre-cap
     if a_ids is None:
         a_ids = (int(logits.argmax()),)
         _check_pair(model, a_ids, c_ids)
     writes = _Writes(cache["embed.hook_out"].shape[-1] if "post_norm" in parts else model.d_model)
-    (_post_norm_writes if "post_norm" in parts else _pre_norm_writes)(reader, cache, r, writes, parts)
-    resid = cache[_hooks.final_resid_name(model)][0, r].double()
+    (_post_norm_writes if "post_norm" in parts else _pre_norm_writes)(reader, cache, at, writes, parts)
+    resid = cache[_hooks.final_resid_name(model)][0, at].double()
     _check_rebuilt(model, writes.rows.sum(0), resid, reader.dtype())
     if ENCODER_NORM in parts:
-        writes.through(_norm(reader, ENCODER_NORM, cache, r), "final norm bias")
+        writes.through(_norm(reader, ENCODER_NORM, cache, at), "final norm bias")
     read = _masked_read if model.kind == "bidirectional" else _causal_read
-    direction, scalars = read(reader, cache, r, a_ids[0], None if c_ids is None else c_ids[0])
+    direction, scalars = read(reader, cache, at, a_ids[0], None if c_ids is None else c_ids[0])
     contributions = torch.cat([writes.rows @ direction, torch.tensor([v for _, v in scalars])])
     for label, _ in scalars:
         writes.note(label, "bias")
@@ -210,13 +211,14 @@ class _BridgeReader:
 
     def run(
         self, tokens: torch.Tensor, parts: frozenset[str], r: int, answer: int | None = None, contrast=None
-    ) -> dict[str, torch.Tensor]:
+    ) -> tuple[dict[str, torch.Tensor], int]:
         """One forward pass, stopped after the final norm (no vocabulary-sized output), keeping what the
-        decomposition reads (the answer and contrast are read later, from the weights)."""
+        decomposition reads (the answer and contrast are read later, from the weights), and where ``r`` is in
+        it (every position is kept)."""
         _, cache = self.model.run_with_cache(
             tokens, names=cache_names(self.model, parts), stop_after="ln_final.hook_out"
         )
-        return cache
+        return cache, r
 
     def logits(self, cache: dict[str, torch.Tensor], r: int) -> torch.Tensor:
         """The model's own logits ``(d_vocab,)`` at ``r`` (before any soft cap)."""

@@ -175,7 +175,16 @@ def own_folder(model: Model) -> Path | None:
 
 
 def translators_for(model: Model) -> TunedLens:
-    """The translators trained for ``model``'s current weights; InputError saying how to train them if none."""
+    """The translators trained for ``model``'s current weights; InputError saying how to train them if none
+    (EngineError on another engine than the bridge: translators are found by the bridge's weights hash)."""
+    engine = getattr(model, "engine", "bridge")
+    if engine != "bridge":
+        from interp.errors import EngineError
+
+        raise EngineError(
+            f"the tuned lens is not available with the {engine} engine (its translators are trained and found "
+            "through the bridge engine's weights): load the model with engine='bridge', or pass lens='logit'"
+        )
     trained = _TRAINED.get(model)
     if trained is not None and trained.fits(model):
         return trained

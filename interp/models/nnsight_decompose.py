@@ -2,10 +2,11 @@
 (:class:`interp.analysis.decomposition._BridgeReader`), taken from the Hugging Face modules inside one nnsight
 trace.
 
-Everything decompose needs is read or computed inside that trace: the activations it splits, each head's write
-at the read position (the output projection applied to that head's slice of ``z`` alone), the norms' weights,
-the logits at the read position and the answer's unembedding row. With ``remote=True`` the trace runs on the
-server, so only these small tensors come back: never a weight matrix of the stack, never the full logits.
+Everything decompose needs is read or computed inside that trace, at the read position alone: the activations
+it splits, each head's write (its slice of ``z`` times its rows of the output projection, in float64), the
+norms' weights, the logits and the answer's unembedding row. With ``remote=True`` the trace runs on the
+server, so only these small tensors come back: never a weight matrix of the stack, never the full logits, never
+an activation at another position.
 Normalisation scales are recomputed from each norm's input as the module computes them (LayerNorm:
 ``sqrt(var(x) + eps)``; RMSNorm: ``sqrt(mean(x^2) + eps)``).
 """
@@ -110,10 +111,11 @@ class NNsightReader:
     def _block(self, layer: int, path: str) -> str:
         return f"{self.model.family.layers}.{layer}.{path}"
 
-    def run(self, tokens: torch.Tensor, parts: frozenset[str], r: int, answer=None, contrast=None) -> dict:
-        """One traced forward pass keeping what decompose reads (the bridge's hook names), plus each head's
-        write, the norms' weights, the logits at ``r`` and the unembedding rows of ``answer`` (default: the
-        top-1 there) and ``contrast``, all computed inside the trace."""
+    def run(self, tokens: torch.Tensor, parts: frozenset[str], r: int, answer=None, contrast=None):
+        """One traced forward pass keeping what decompose reads at the read position ``r`` alone (the bridge's
+        hook names, each ``(1, 1, ...)``), plus each head's write, the norms' weights, the logits at ``r`` and
+        the unembedding rows of ``answer`` (default: the top-1 there) and ``contrast``, all computed inside the
+        trace; and where ``r`` is in what it keeps (0)."""
         from nnsight import save
 
         m, p = self.model, self.paths
@@ -128,51 +130,52 @@ class NNsightReader:
         got: dict[str, Any] = {}
         norms = [p.final_norm] + ([p.embed_ln] if p.embed_ln else [])
         norms += [self._block(i, q) for i in range(L) for q in (p.ln1, p.ln2) if q]
-        weights = {path: self._module(path) for path in norms}
+        modules = {path: self._module(path) for path in norms}
+
+        def at(x: Any) -> Any:  # (batch, T, ...) -> (1, 1, ...): the read position only
+            return _first(x)[:1, r : r + 1]
+
+        def scale(path: str) -> Any:
+            return save(_scale(at(envoy(path).input), modules[path]))
+
         with warnings.catch_warnings(), m._remote_errors():
             warnings.simplefilter("ignore")
             with m.traced.trace(tokens, remote=m.remote) as tracer:
                 # in the order the forward pass reaches them (nnsight reads them in that order)
-                cache["embed.hook_out"] = save(envoy(self.embed).output)
+                cache["embed.hook_out"] = save(at(envoy(self.embed).output))
                 if p.token_type_embed:
-                    cache["token_type_embed.hook_out"] = save(envoy(p.token_type_embed).output)
+                    cache["token_type_embed.hook_out"] = save(at(envoy(p.token_type_embed).output))
                 if p.pos_embed:
-                    cache["pos_embed.hook_out"] = save(envoy(p.pos_embed).output)
+                    cache["pos_embed.hook_out"] = save(at(envoy(p.pos_embed).output))
                 if p.embed_ln:
-                    cache["embed_ln.hook_scale"] = save(_scale(envoy(p.embed_ln).input, weights[p.embed_ln]))
+                    cache["embed_ln.hook_scale"] = scale(p.embed_ln)
                 z_at_r = []
                 for layer in range(L):
                     block = envoy(f"{m.family.layers}.{layer}")
                     if layer == 0:
-                        cache[_hooks.name(_hooks.RESID_PRE, 0)] = save(_first(block.input))
-                    flat = _first(envoy(self._block(layer, m.family.out_proj)).input)  # (1, T, H * d_head)
-                    cache[_hooks.name(_hooks.Z, layer)] = save(flat.reshape(*flat.shape[:-1], H, -1))
-                    z_at_r.append(flat[0, r])
+                        cache[_hooks.name(_hooks.RESID_PRE, 0)] = save(at(block.input))
+                    flat = at(envoy(self._block(layer, m.family.out_proj)).input)  # (1, 1, H * d_head)
+                    cache[_hooks.name(_hooks.Z, layer)] = save(flat.reshape(1, 1, H, -1))
+                    z_at_r.append(flat[0, 0])
                     if p.ln1:
-                        path = self._block(layer, p.ln1)
-                        cache[f"blocks.{layer}.ln1.hook_scale"] = save(
-                            _scale(envoy(path).input, weights[path])
-                        )
+                        cache[f"blocks.{layer}.ln1.hook_scale"] = scale(self._block(layer, p.ln1))
                     cache[_hooks.name(_hooks.MLP_OUT, layer)] = save(
-                        _first(envoy(self._block(layer, p.mlp_out)).output)
+                        at(envoy(self._block(layer, p.mlp_out)).output)
                     )
                     if p.ln2:
-                        path = self._block(layer, p.ln2)
-                        cache[f"blocks.{layer}.ln2.hook_scale"] = save(
-                            _scale(envoy(path).input, weights[path])
-                        )
+                        cache[f"blocks.{layer}.ln2.hook_scale"] = scale(self._block(layer, p.ln2))
                     if layer == L - 1:
-                        cache[_hooks.final_resid_name(m)] = save(_first(block.output))
+                        cache[_hooks.final_resid_name(m)] = save(at(block.output))
                 if p.head_dense:
-                    cache["mlm_head.hook_out"] = save(envoy(p.head_dense).output)
+                    cache["mlm_head.hook_out"] = save(at(envoy(p.head_dense).output))
                 final = envoy(p.final_norm)
-                cache["ln_final.hook_in"] = save(final.input)
-                cache["ln_final.hook_scale"] = save(_scale(final.input, weights[p.final_norm]))
-                normed = save(final.output)
+                cache["ln_final.hook_in"] = save(at(final.input))
+                cache["ln_final.hook_scale"] = scale(p.final_norm)
+                normed = save(at(final.output))
                 cache["ln_final.hook_out"] = normed
                 # what decompose reads besides activations, computed here so a remote run sends back only these
                 decoder = envoy(self.decoder)
-                logits = decoder(normed[0, r])  # (d_vocab,)
+                logits = decoder(normed[0, 0])  # (d_vocab,)
                 got["logits"] = save(logits)
                 a = logits.argmax() if answer is None else answer
                 got["answer"] = save(a) if answer is None else answer
@@ -183,18 +186,25 @@ class NNsightReader:
                     has_bias = getattr(self._module(path), "bias", None) is not None
                     got[path] = (save(envoy(path).weight), save(envoy(path).bias) if has_bias else None)
                 for layer, zr in enumerate(z_at_r):
-                    got[f"heads.{layer}"] = save(self._heads_in_trace(envoy, layer, zr, H))
+                    got[f"heads.{layer}"] = self._heads_in_trace(envoy, layer, zr, H, save)
                 tracer.stop()  # the unembedding of every position is never needed
         self._got = got
-        return {name: value.detach() for name, value in cache.items()}
+        return {name: value.detach() for name, value in cache.items()}, 0
 
-    def _heads_in_trace(self, envoy, layer: int, zr: torch.Tensor, H: int) -> torch.Tensor:
-        """The output projection applied to each head's slice of ``z`` alone, and to zeros (the bias):
-        ``(H + 1, d_model)``."""
-        d_head = zr.shape[-1] // H
-        mask = torch.zeros(H + 1, H, d_head, dtype=zr.dtype, device=zr.device)
-        mask[torch.arange(H), torch.arange(H)] = 1
-        return envoy(self._block(layer, self.model.family.out_proj))(mask.reshape(H + 1, -1) * zr)
+    def _heads_in_trace(self, envoy, layer: int, zr: torch.Tensor, H: int, save) -> tuple:
+        """Each head's write ``(H, d_model)`` from its slice of ``z`` at the read position and the output
+        projection's weight, in float64 without the bias (as the bridge engine's reader computes it, so a
+        low-precision model's bias does not round the heads' writes), and the bias ``(d_model,)`` or None."""
+        path = self._block(layer, self.model.family.out_proj)
+        module, proj = self._module(path), envoy(path)
+        weight = proj.weight.double()
+        # nn.Linear keeps (out, in); GPT-2's Conv1D keeps (in, out)
+        w_in_out = weight.T if isinstance(module, torch.nn.Linear) else weight  # (H * d_head, d_model)
+        rows = torch.einsum(
+            "hd,hdm->hm", zr.double().reshape(H, -1), w_in_out.reshape(H, -1, w_in_out.shape[-1])
+        )
+        bias = save(proj.bias.double()) if getattr(module, "bias", None) is not None else None
+        return save(rows), bias
 
     # ---- the reader's methods ----------------------------------------------------------------------------
 
@@ -217,11 +227,8 @@ class NNsightReader:
         return self._block(int(layer), p.ln1 if which == "ln1" else p.ln2)
 
     def heads(self, layer: int, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        out = _cpu(self._got[f"heads.{layer}"])  # (H + 1, d_model)
-        bias = out[-1]
-        module = self._module(self._block(layer, self.model.family.out_proj))
-        has_bias = getattr(module, "bias", None) is not None
-        return out[:-1] - bias, bias if has_bias else None
+        rows, bias = self._got[f"heads.{layer}"]  # computed in the trace from this z
+        return _cpu(rows), None if bias is None else _cpu(bias)
 
     def linear(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         if name != "mlm_head":

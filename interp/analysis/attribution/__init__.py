@@ -17,7 +17,7 @@ from interp import checks
 from interp.analysis import target as _target
 from interp.analysis.attribution import memory as _memory
 from interp.analysis.attribution.input_x_gradient import input_x_gradient
-from interp.analysis.attribution.integrated_gradients import MAX_N_STEPS, integrated_gradients
+from interp.analysis.attribution.integrated_gradients import MAX_N_STEPS, integrated_gradients, low_precision
 from interp.analysis.attribution.integrated_gradients import METHOD as INTEGRAL
 from interp.analysis.attribution.integrated_gradients import METHODS as INTEGRALS
 from interp.analysis.attribution.objective import Objective
@@ -117,7 +117,9 @@ def attribute(
     )
 
 
-def completeness_warnings(value: float, baseline: float, delta: float, settings: dict) -> tuple[str, ...]:
+def completeness_warnings(
+    value: float, baseline: float, delta: float, settings: dict, low_precision: bool = False
+) -> tuple[str, ...]:
     """IG whose completeness error stayed above its tolerance (the steps stopped doubling at their cap, or at
     a low-precision model's rounding floor): the scores do not add up to the objective's change, and say so."""
     tolerance = settings.get("tolerance")
@@ -127,10 +129,13 @@ def completeness_warnings(value: float, baseline: float, delta: float, settings:
     error = abs(delta) / abs(gap) if gap else (0.0 if delta == 0 else math.inf)
     if error <= tolerance:
         return ()
+    floor = (
+        "load the model in float32 (its dtype's rounding stopped the refinement), " if low_precision else ""
+    )
     return (
-        f"integrated gradients' scores miss the objective's change by {error:.1%} (tolerance {tolerance:.1%}) "
-        f"after {settings.get('steps_used')} path steps: pass a larger n_steps (the steps double up to 8 times "
-        "n_steps), a float32 model, or read these scores as approximate",
+        f"integrated gradients' scores miss the objective's change by {100 * error:.3g}% (tolerance "
+        f"{100 * tolerance:.3g}%) after {settings.get('steps_used')} path steps: {floor}pass a larger n_steps "
+        "(the steps double up to 8 times n_steps), or read these scores as approximate",
     )
 
 
@@ -190,7 +195,7 @@ def explain(
         objective_kind=kind,
         baseline_objective=baseline,
         settings=out.get("settings", {}),
-        warnings=completeness_warnings(value, baseline, delta, out.get("settings", {})),
+        warnings=completeness_warnings(value, baseline, delta, out.get("settings", {}), low_precision(model)),
     )
 
 

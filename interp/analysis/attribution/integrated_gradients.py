@@ -23,6 +23,11 @@ MAX_STEP_FACTOR = 8
 LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
+def low_precision(model) -> bool:
+    """Whether the model computes in bfloat16 or float16 (its rounding bounds how complete IG can get)."""
+    return next(model.bridge.original_model.parameters()).dtype in LOW_PRECISION
+
+
 def integrated_gradients(
     objective: Objective, n_steps: int = 50, tolerance: float | None = 0.01, method: str = METHOD
 ) -> dict:
@@ -45,7 +50,7 @@ def integrated_gradients(
     still runs each step in its own dtype, which bounds how complete the sum can be: there the steps stop
     doubling once doubling no longer halves ``|delta|`` (the rounding floor, not the integral, limits it).
     """
-    low_precision = next(objective.model.bridge.original_model.parameters()).dtype in LOW_PRECISION
+    rounded = low_precision(objective.model)
     with torch.no_grad():
         ends = objective(torch.cat([objective.inputs, objective.baseline]).detach())
     value, gap = float(ends[0]), float(ends[0]) - float(ends[1])  # f(x), f(x) - f(baseline)
@@ -55,7 +60,7 @@ def integrated_gradients(
         delta = float(scores.sum()) - gap  # as captum's convergence delta
         if tolerance is None or abs(delta) <= tolerance * abs(gap) or steps >= MAX_STEP_FACTOR * n_steps:
             break
-        if low_precision and previous is not None and abs(delta) > previous / 2:
+        if rounded and previous is not None and abs(delta) > previous / 2:
             break
         steps, previous = steps * 2, abs(delta)
     return {
