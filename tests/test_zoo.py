@@ -69,38 +69,18 @@ def test_held_out_constructions_and_windows_never_occur_in_training(training_sam
         assert any(a == left for a, _ in seen) and any(b == right for _, b in seen), held
 
 
-def test_the_masked_models_starting_text_holds_no_evaluation_window(tmp_path):
+def test_the_masked_models_starting_text_holds_no_evaluation_window():
     """The masked model starts from grammar v1's weights: v1's training text must not contain the held-out
     probes' five-word windows either (measured: none of 800, in 16,000 passages of v1's masked-model mix)."""
     import importlib.util
     import random
-    import subprocess
 
     from interp.zoo.train import V1_MASKED
 
-    rev = V1_MASKED.split()[1].split(":")[0]
-    root = Path(corpus.__file__).resolve().parents[2]
-    try:
-        source = subprocess.run(
-            ["git", "-C", str(root), "show", f"{rev}:interp/zoo/corpus.py"], capture_output=True, check=True
-        ).stdout
-        mix = json.loads(
-            subprocess.run(
-                [
-                    "git",
-                    "-C",
-                    str(root),
-                    "show",
-                    f"{rev}:interp/zoo/weights/tiny-bidirectional/training.json",
-                ],
-                capture_output=True,
-                check=True,
-            ).stdout
-        )["mix"]
-    except (OSError, subprocess.CalledProcessError):
-        pytest.skip(f"needs this checkout's git history (commit {rev}), which this copy lacks")
-    (tmp_path / "v1corpus.py").write_bytes(source)
-    spec = importlib.util.spec_from_file_location("v1corpus", tmp_path / "v1corpus.py")
+    data = Path(__file__).parent / "data"  # grammar v1 and its mix, frozen from the commit V1_MASKED names
+    assert V1_MASKED.split()[1].startswith("0b865e9:")
+    mix = json.loads((data / "grammar_v1_mix.json").read_text())["mix"]
+    spec = importlib.util.spec_from_file_location("v1corpus", data / "grammar_v1_corpus.py")
     v1 = importlib.util.module_from_spec(spec)
     sys.modules["v1corpus"] = v1  # its dataclasses look their module up
     try:
