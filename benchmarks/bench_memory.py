@@ -16,8 +16,6 @@ as many path steps as one internal batch holds, which is where its peak lies.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -131,18 +129,9 @@ def worker(folder: str, case: str, T: int) -> dict:
 
 
 def measure(folder: str, case: str, T: int) -> dict:
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_memory", "--worker", folder, case, str(T)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=Path(__file__).resolve().parent.parent,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(f"{case} at T={T} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    from benchmarks.common import in_fresh_process
+
+    return in_fresh_process("benchmarks.bench_memory", "--worker", folder, case, str(T))
 
 
 def run(lengths: tuple[int, ...] = (128, 512), cases: list[str] | None = None) -> list[dict]:

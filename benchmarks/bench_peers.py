@@ -31,7 +31,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import alternating_medians, gpt2_small_folder, words
+from benchmarks.common import alternating_medians, gpt2_small_folder, in_fresh_process, words
 
 STEPS = (2, 4, 8, 16, 32, 64, 128, 256, 512)
 INSEQ_PYTHON = Path("build/inseq-venv/bin/python")
@@ -194,17 +194,7 @@ def lens_worker(folder: str, which: str, T: int) -> dict:
 
 
 def _lens(folder: str, which: str, T: int) -> dict:
-    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_peers", "--lens", folder, which, str(T)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if out.returncode != 0:
-        raise RuntimeError(out.stderr[-3000:])
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return in_fresh_process("benchmarks.bench_peers", "--lens", folder, which, str(T))
 
 
 # ---- the table --------------------------------------------------------------------------------------------------

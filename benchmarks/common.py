@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -14,6 +17,23 @@ from pathlib import Path
 import torch
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def in_fresh_process(module: str, *args: str) -> dict:
+    """``python -m module *args`` in a fresh process (one thread; glibc returns freed memory at once, so its
+    RSS tracks live memory), and the JSON object its last output line prints."""
+    env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "OMP_NUM_THREADS": "1"}
+    out = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parent.parent,
+        check=False,
+    )
+    if out.returncode != 0:
+        raise RuntimeError(f"{module} {' '.join(args)} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def rss_bytes() -> int:
