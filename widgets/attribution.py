@@ -11,7 +11,7 @@ from plotly.subplots import make_subplots
 
 from interp.results import AttributionResult
 from widgets import theme
-from widgets.common import categories, esc, fmt, styled, token_axis, token_labels
+from widgets.common import categories, esc, fmt, styled, token_axis, token_labels, warning_lines
 from widgets.registry import register
 
 
@@ -28,10 +28,8 @@ def attribution_title(result: AttributionResult) -> str:
         second.append(f"mass left / right of slot {result.attr_left_mass:.2f} / {result.attr_right_mass:.2f}")
     if not math.isnan(result.delta):
         second.append(f"IG delta {result.delta:.1e}")
-    warned = "".join(
-        f'<br><span style="font-size:12px"><b>warning:</b> {esc(w)}</span>' for w in result.warnings
-    )
-    return " · ".join(parts) + '<br><span style="font-size:12px">' + " · ".join(second) + "</span>" + warned
+    second_line = '<br><span style="font-size:12px">' + " · ".join(second) + "</span>"
+    return " · ".join(parts) + second_line + warning_lines(result.warnings)
 
 
 def colour_range(scores: np.ndarray) -> float:

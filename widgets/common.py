@@ -71,6 +71,11 @@ def fmt(value: float, digits: int = 3) -> str:
     return f"{value:.{digits}f}" if abs(value) >= 10 ** (-digits) or value == 0 else f"{value:.2e}"
 
 
+def warning_lines(warnings: Any) -> str:
+    """Title lines (escaped) that repeat a result's warnings where its numbers are read."""
+    return "".join(f'<br><span style="font-size:12px">warning: {esc(w)}</span>' for w in warnings)
+
+
 def styled(fig: go.Figure, title: str | None = None, height: int | None = None) -> go.Figure:
     """Apply the theme template, an (already escaped) title and a height."""
     fig.update_layout(template=theme.template())

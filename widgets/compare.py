@@ -18,7 +18,17 @@ from widgets.attribution import (
     marker_shapes,
     token_box_trace,
 )
-from widgets.common import LazyTabs, esc, figure_widget, fmt, html_table, styled, token_axis, token_labels
+from widgets.common import (
+    LazyTabs,
+    esc,
+    figure_widget,
+    fmt,
+    html_table,
+    styled,
+    token_axis,
+    token_labels,
+    warning_lines,
+)
 from widgets.lens import answer_axes, answer_traces, lens_figure, lens_view
 from widgets.registry import register
 
@@ -148,7 +158,7 @@ def attribution_compare_figure(cmp: Comparison) -> go.Figure:
     fig.update_layout(coloraxis=bars[0], coloraxis2=bars[1], shapes=shapes, showlegend=False)
     title = f"{esc(cmp.probe)} · attribution of {esc(cmp.answer)}"
     warned = [f"{run.kind}: {w}" for run in runs(cmp) for w in run.attribution.warnings]
-    title += "".join(f'<br><span style="font-size:12px"><b>warning:</b> {esc(w)}</span>' for w in warned)
+    title += warning_lines(warned)
     fig = styled(fig, title, 400 + 40 * len(warned))
     if warned:  # room for the warning lines under the title
         fig.update_layout(margin_t=60 + 40 * len(warned))

@@ -15,7 +15,7 @@ from interp.results import (
     PatchingResult,
 )
 from widgets import theme
-from widgets.common import categories, compact, esc, figure_widget, header, styled, token_axis
+from widgets.common import categories, compact, esc, figure_widget, header, styled, token_axis, warning_lines
 from widgets.registry import register
 
 
@@ -69,10 +69,7 @@ def patching_figure(result: PatchingResult) -> go.Figure:
         else f"restored fraction of the objective {esc(result.objective)}"
     )
     title = f"{esc(result.model_name)} ({esc(result.kind)}) · patching {esc(result.hook)} · {target}"
-    if result.warnings:  # said where the numbers are read
-        title += "".join(
-            f'<br><span style="font-size:12px">warning: {esc(w)}</span>' for w in result.warnings
-        )
+    title += warning_lines(result.warnings)
     height = int(max(300, min(800, 140 + 34 * L))) + 36 * len(result.warnings)
     return styled(fig, title, height)
 

@@ -8,6 +8,7 @@ residual stream, which is what a model without a language-model head can be aske
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 
@@ -117,17 +118,12 @@ def attribute(
     )
 
 
-def completeness_warnings(
-    value: float, baseline: float, delta: float, settings: dict, low_precision: bool = False
-) -> tuple[str, ...]:
+def completeness_warnings(result: AttributionResult, low_precision: bool = False) -> tuple[str, ...]:
     """IG whose completeness error stayed above its tolerance (the steps stopped doubling at their cap, or at
     a low-precision model's rounding floor): the scores do not add up to the objective's change, and say so."""
+    settings, error = result.settings, result.completeness_error
     tolerance = settings.get("tolerance")
-    gap = value - baseline
-    if tolerance is None or math.isnan(delta) or math.isnan(gap):
-        return ()
-    error = abs(delta) / abs(gap) if gap else (0.0 if delta == 0 else math.inf)
-    if error <= tolerance:
+    if tolerance is None or math.isnan(error) or error <= tolerance:
         return ()
     floor = (
         "load the model in float32 (its dtype's rounding stopped the refinement), " if low_precision else ""
@@ -175,7 +171,7 @@ def explain(
     else:
         answer, position, slot = ids_str(model, target.answer), frame.position, frame.slot
         kind = "log_prob" if target.log_prob else "logit"
-    return AttributionResult(
+    result = AttributionResult(
         model_name=model.name,
         revision=model.revision,
         kind=model.kind,
@@ -195,8 +191,9 @@ def explain(
         objective_kind=kind,
         baseline_objective=baseline,
         settings=out.get("settings", {}),
-        warnings=completeness_warnings(value, baseline, delta, out.get("settings", {}), low_precision(model)),
     )
+    warned = completeness_warnings(result, low_precision(model))
+    return dataclasses.replace(result, warnings=warned) if warned else result
 
 
 __all__ = ["METHODS", "attribute", "explain"]
