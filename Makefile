@@ -59,7 +59,7 @@ test: lint pytest nbval test-browser
 # The views in real JupyterLab 4 and Notebook 7 pages (Playwright + Debian's headless Chromium, tests/browser);
 # screenshots and timings land in artifacts/browser/. Without Chromium it skips (CI=true: fails).
 test-browser: setup
-	$(PY) -m pytest -q tests/browser
+	$(PY) -m pytest -q -m browser tests/browser
 
 # Debian's Chromium for the browser tests and for kaleido (`playwright install` is not used: it downloads).
 # INTERP_CHROMIUM names another Chromium/Chrome binary for the browser tests (then nothing is installed).

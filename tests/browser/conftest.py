@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 from typing import Any
 
 import pytest
-from browser_support import (
+
+from .browser_support import (
     ARTIFACTS,
     CHROMIUM_ARGS,
     FRONTENDS,
@@ -18,6 +20,15 @@ from browser_support import (
     start_server,
     tiny_models,
 )
+
+HERE = Path(__file__).resolve().parent
+
+
+def pytest_itemcollected(item):
+    """Every test here carries the ``browser`` mark: a plain ``pytest`` deselects them (pyproject's addopts),
+    ``make test-browser`` (``pytest -m browser tests/browser``) runs them."""
+    if HERE in item.path.resolve().parents:
+        item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")

@@ -26,7 +26,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from browser_support import NOTEBOOKS, code_cell_count, write_notebook
+
+from .browser_support import NOTEBOOKS, code_cell_count, write_notebook
 
 SETUP = """\
 import json
