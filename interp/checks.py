@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 import numbers
 import os
-import sys
 from collections.abc import Iterable
 from typing import Any
 
@@ -176,9 +175,6 @@ def model(value: Any, name: str = "model") -> Any:
         raise InputError(
             f"{name} must be a model from interp.load(...) or interp.wrap(...), got {type(value).__name__}"
         )
-    require = getattr(value, "require_capability", None)
-    if require is not None:  # an engine that runs only some analyses: the caller is the analysis asked for
-        require(sys._getframe(1).f_code.co_name)
     return value
 
 

@@ -36,8 +36,7 @@ def check_pair(causal: Model, bidirectional: Model) -> None:
             f"{type(bad).__name__}"
         )
     for m in (causal, bidirectional):
-        if hasattr(m, "require_capability"):
-            m.require_capability("compare")
+        m.require(["cache", "unembed", "padded_batches"], "compare")
     if getattr(causal, "kind", None) != "causal":
         raise InputError(
             f"the first model must be causal, but {echo(getattr(causal, 'name', causal))} is "

@@ -48,6 +48,7 @@ from interp.analysis.target import tokens_of
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
 from interp.models import placement as _placement
+from interp.models.engine import CACHE
 from interp.models.frame import frame as _frame
 from interp.models.frame import ids_str, token_str
 from interp.models.handle import Model
@@ -102,7 +103,7 @@ def decompose(
     ``approximation_error`` is ``target - sum(contributions)``. Past the free memory of the model's device it is
     refused before it starts, unless ``check_memory=False``.
     """
-    checks.model(model)
+    checks.model(model).require([CACHE], "decompose")
     model.require_lm_head()  # decompose splits an answer's logit
     a_ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
     c_ids = tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)

@@ -35,6 +35,7 @@ from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models import placement as _placement
 from interp.models import sources
+from interp.models.engine import TUNED_LENS
 from interp.models.handle import Model
 
 FILE_NAME = "tuned_lens.safetensors"
@@ -177,14 +178,7 @@ def own_folder(model: Model) -> Path | None:
 def translators_for(model: Model) -> TunedLens:
     """The translators trained for ``model``'s current weights; InputError saying how to train them if none
     (EngineError on another engine than the bridge: translators are found by the bridge's weights hash)."""
-    engine = getattr(model, "engine", "bridge")
-    if engine != "bridge":
-        from interp.errors import EngineError
-
-        raise EngineError(
-            f"the tuned lens is not available with the {engine} engine (its translators are trained and found "
-            "through the bridge engine's weights): load the model with engine='bridge', or pass lens='logit'"
-        )
+    model.require([TUNED_LENS], "the tuned lens")  # with lens='logit' every engine reads
     trained = _TRAINED.get(model)
     if trained is not None and trained.fits(model):
         return trained
@@ -296,7 +290,7 @@ def tuned_lens(
 
     from tqdm.auto import tqdm
 
-    checks.model(model)
+    checks.model(model).require([TUNED_LENS], "tuned_lens")
     steps = checks.integer("steps", steps, low=1, high=100_000)
     lr = checks.number("lr", lr, low=0, low_open=True, high=10)
     batch_size = checks.integer("batch_size", batch_size, low=1, high=4096)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 
 from interp import checks
-from interp.errors import InputError, NoLMHeadError, NonFiniteError, echo
+from interp.errors import EngineError, InputError, NoLMHeadError, NonFiniteError, echo
+from interp.models import engine as _engine
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
 from interp.models import placement as _placement
@@ -57,6 +60,8 @@ class Model:
         self.d_vocab: int = int(cfg.d_vocab)
         self.n_ctx: int = int(cfg.n_ctx)
         self._prepend_bos = bool(getattr(cfg, "default_prepend_bos", True))
+        self.lock = threading.RLock()
+        """Held while an analysis runs on this model: hooks and caches of two threads never mix."""
         point_sublayer_hooks(bridge)
 
     def __repr__(self) -> str:
@@ -66,6 +71,26 @@ class Model:
             + ("" if self.has_lm_head else ", has_lm_head=False")
             + ")"
         )
+
+    engine = "bridge"
+    """The engine's name, as passed to ``interp.load(..., engine=)``."""
+    where = "locally"
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """What the engine offers analyses (names in :data:`interp.models.engine.CAPABILITIES`)."""
+        return frozenset(_engine.CAPABILITIES)
+
+    def lacks(self, capability: str) -> str | None:
+        return None
+
+    def require(self, needs: Iterable[str], analysis: str) -> None:
+        """Refuse ``analysis`` with :class:`interp.errors.EngineError`, before any work, if the engine lacks one
+        of the capabilities it ``needs`` (:mod:`interp.models.engine`)."""
+        view = SimpleNamespace(name=self.engine, where=self.where, capabilities=self.capabilities, lacks=self.lacks)
+        message = _engine.refusal(view, analysis, needs)
+        if message is not None:
+            raise EngineError(message)
 
     def require_lm_head(self) -> None:
         """Raise :class:`interp.errors.NoLMHeadError`, saying what works instead, if the model has no

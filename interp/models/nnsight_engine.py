@@ -22,8 +22,15 @@ from typing import Any
 import torch
 
 from interp.errors import EngineError, HookError, HookNameError, echo
+from interp.models import engine as _engine
 from interp.models.handle import Model
 
+LACKS = {
+    _engine.GRADIENTS: "a remote run sends back saved values, not gradients",
+    _engine.WEIGHTS: "the weights stay on the server",
+    _engine.TUNED_LENS: "its translators are trained and found through the bridge engine's weights",
+}
+"""Why the engine lacks a capability (gradients and weights: only when it runs remotely)."""
 CAPABILITIES = {
     "attention": "attention patterns (eager attention)",
     "induction_scores": "induction scores",
@@ -42,8 +49,6 @@ and compare_suite (they read both models through the bridge's components) and th
 engine='bridge'."""
 LOCAL_ONLY = {"attribute": "a remote run sends back saved values, not gradients"}
 """Capabilities the engine has only when the model runs here."""
-HELPERS = ("frame", "similarity")
-"""Functions that check a model without being analyses of their own (framing a text, building an objective)."""
 
 
 @dataclass(frozen=True)
@@ -141,18 +146,18 @@ class NNsightModel(Model):
     def __repr__(self) -> str:
         return super().__repr__()[:-1] + f", engine='nnsight'{', remote=True' if self.remote else ''})"
 
-    def require_capability(self, analysis: str) -> None:
-        """An :class:`~interp.errors.EngineError` naming the engine unless it runs ``analysis`` (here: locally
-        or remotely)."""
-        if analysis in HELPERS or (analysis in CAPABILITIES and not (self.remote and analysis in LOCAL_ONLY)):
-            return
-        where = "remotely" if self.remote else "locally"
-        runs = [a for a in CAPABILITIES if not (self.remote and a in LOCAL_ONLY)]
-        why = f" ({LOCAL_ONLY[analysis]})" if self.remote and analysis in LOCAL_ONLY else ""
-        raise EngineError(
-            f"{analysis} is not available with the nnsight engine running {where}{why}: it runs "
-            f"{', '.join(runs)}. Load the model with engine='bridge' for {analysis}"
-        )
+    @property
+    def where(self) -> str:
+        return "remotely" if self.remote else "locally"
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """Hooks, caches, stops and the unembedding everywhere; gradients and weights only locally."""
+        have = {_engine.HOOKS, _engine.CACHE, _engine.STOP_AFTER, _engine.UNEMBED}
+        return frozenset(have if self.remote else have | {_engine.GRADIENTS, _engine.WEIGHTS})
+
+    def lacks(self, capability: str) -> str | None:
+        return None if capability in self.capabilities else LACKS.get(capability)
 
     # ---- where things are ---------------------------------------------------------------------------------
 
