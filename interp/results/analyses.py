@@ -304,11 +304,23 @@ class AttributionResult(Result):
             return "value"
         return "objective (summed log-probability)"
 
+    def _completeness_text(self) -> str:
+        # A check against the tolerance, not the delta's digits: within it the delta is floating-point noise,
+        # and its digits differ between machines whose numbers agree to 1e-4 (docs/contributing.md).
+        error, tolerance = self.completeness_error, self.settings.get("tolerance")
+        if math.isnan(error):
+            return ""
+        if tolerance is None:
+            tolerance = 1e-4  # no tolerance asked for: only say whether the error is beyond rounding
+        if error <= tolerance:
+            return f", completeness within tolerance {100 * tolerance:.3g}%"
+        return f", completeness error {100 * error:.2g}% (tolerance {100 * tolerance:.3g}%)"
+
     def summary_text(self) -> str:
         target = self.answer + (f" - {self.contrast}" if self.contrast else "")
         top = np.argsort(-np.abs(self.scores))[:5]
         tops = ", ".join(f"{self.tokens[i]}({self.scores[i]:+.3f})" for i in top)
-        delta = "" if math.isnan(self.delta) else f", IG delta {self.delta:.2e}"
+        delta = self._completeness_text()
         if self.objective_kind == "objective":
             head = f"user objective {target!r} of the final residual stream"
             masses = ""

@@ -13,6 +13,10 @@ COMPONENT_KINDS = ("embedding", "head", "attention_bias", "mlp", "bias")
 """What a component is: an embedding (token, position, token type), one attention head, an attention layer's
 output bias, an MLP, or another bias (a LayerNorm's, the unembedding's, a masked-LM head's)."""
 
+ROUNDING = 1e-4
+"""An ``approximation_error`` within ``ROUNDING * max(1, |target|)`` is rounding: the summary says so instead of
+printing its digits."""
+
 
 @dataclass(frozen=True, repr=False)
 class DecompositionResult(Result):
@@ -161,13 +165,20 @@ class DecompositionResult(Result):
             }
         )
 
+    def _error_text(self) -> str:
+        # Rounding is printed as a check, not as digits: they differ between machines whose numbers agree to
+        # 1e-4 (docs/contributing.md); a linearisation's real error is printed as a number.
+        error, scale = self.approximation_error, max(1.0, abs(self.target))
+        if abs(error) <= ROUNDING * scale:
+            return f"(approximation error within rounding, under {ROUNDING:g} x max(1, |target|))"
+        return f"+ approximation error {error:+.2g}"
+
     def summary_text(self) -> str:
         tops = ", ".join(f"{self.labels[i]} {self.contributions[i]:+.3f}" for i in self.top(5))
         lines = [
             f"DecompositionResult({self.model_name}, {self.kind}, {self.objective} at {self.position}"
             f"·{self.tokens[self.position]!r})",
-            f"  target {self.target:.4f} = sum of {len(self.labels)} components {self.contributions.sum():.4f} "
-            f"+ approximation error {self.approximation_error:.2e}",
+            f"  target {self.target:.3f} = sum of {len(self.labels)} components {self._error_text()}",
             f"  largest: {tops}",
         ]
         return "\n".join(lines + [f"  note: {note}" for note in self.notes])
