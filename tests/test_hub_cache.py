@@ -127,10 +127,7 @@ def test_revision_picks_a_branch_tag_commit_or_prefix_of_the_cache(hub, tiny_fol
     it holds; a revision for a folder or a zoo model is refused."""
     repo, main, other = "acme/tiny-gpt2", REV["acme/tiny-gpt2"], "9d9e" * 10
     base = hub / "models--acme--tiny-gpt2"
-    snapshot = base / "snapshots" / other
-    snapshot.mkdir()
-    for f in Path(tiny_folder("llama")).iterdir():  # a different model under the same id
-        (snapshot / f.name).symlink_to(f)
+    cache_model(hub, repo, tiny_folder("llama"), other, ref=False)  # a different model under the same id
     (base / "refs" / "v2").write_text(other)
     default = interp.load(repo)
     assert default.revision == main and default.bridge.original_model.config.model_type == "gpt2"

@@ -10,12 +10,14 @@ analyses that need answers or logits raise :class:`~interp.errors.NoLMHeadError`
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from interp.errors import ModelLoadError, UnsafeModelError, echo
+from interp.models import closed_world
 from interp.models.families import FAMILIES
 
 MASKED_LM = {f.model_type: f.masked_lm for f in FAMILIES if f.masked_lm}
@@ -24,7 +26,6 @@ HEAD_COMPONENTS = ("mlm_head", "unembed", "ln_final")
 """The adapter's components that belong to the masked-LM head (an encoder's bridge has none of them)."""
 LM_CLASSES = ("ForMaskedLM", "ForCausalLM", "LMHeadModel", "ForPreTraining")
 """Class-name endings of Hugging Face models that carry a language-model head."""
-_MODULES_BYTES = 1_000_000  # a modules.json lists a handful of modules
 
 
 def encoder_of(hf_model: Any) -> torch.nn.Module | None:
@@ -78,28 +79,80 @@ def boot(encoder: torch.nn.Module, tokenizer: Any, name: str) -> Any:
 def transformer_folder(folder: Path) -> Path:
     """Where a folder's transformer lives: the folder itself, or, for a sentence-transformers model whose
     config.json is not at the top, the subfolder of its Transformer module (named in modules.json;
-    ``0_Transformer`` in older layouts). A path in modules.json that leads outside the folder is ignored."""
-    if (folder / "config.json").exists():
+    ``0_Transformer`` in older layouts). A module that leads outside the folder is refused."""
+    if os.path.lexists(folder / "config.json"):
         return folder
-    top = folder.resolve()
     for entry in _modules(folder):
-        path = entry.get("path") if isinstance(entry, dict) else None
-        if not (isinstance(path, str) and str(entry.get("type", "")).endswith("models.Transformer")):
-            continue
-        sub = (folder / path).resolve()
-        if (sub == top or top in sub.parents) and (sub / "config.json").exists():
-            return sub
+        if str(entry.get("type", "")).endswith("models.Transformer"):
+            sub = closed_world.regular_folder(folder / entry["path"], (folder,))
+            if os.path.lexists(sub / "config.json"):
+                return sub
     legacy = folder / "0_Transformer"
-    return legacy if (legacy / "config.json").exists() else folder
+    if os.path.lexists(legacy):
+        sub = closed_world.regular_folder(legacy, (folder,))
+        if os.path.lexists(sub / "config.json"):
+            return sub
+    return folder
 
 
-def _modules(folder: Path) -> list:
-    """modules.json read as plain data (no code; a missing or unreadable file lists nothing)."""
+def _modules(folder: Path) -> list[dict[str, Any]]:
+    """modules.json's entries with a path, read as plain data through the closed-world checks (no file: none)."""
     path = folder / "modules.json"
-    try:
-        if not path.is_file() or path.stat().st_size > _MODULES_BYTES:
-            return []
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+    if not os.path.lexists(path):
         return []
-    return data if isinstance(data, list) else []
+    data = closed_world.read_json(path, (folder,), "sentence-transformers module list")
+    if not isinstance(data, list):
+        raise ModelLoadError(f"{closed_world.shown(path)} is not a list of modules: save the model again")
+    out = []
+    for entry in data:
+        if (
+            isinstance(entry, dict)
+            and isinstance(entry.get("path"), str)
+            and isinstance(entry.get("type"), str)
+        ):
+            if os.path.isabs(entry["path"]) or ".." in Path(entry["path"]).parts:
+                raise UnsafeModelError(
+                    f"{closed_world.shown(path)} names the module folder {echo(entry['path'], 80)}, outside the "
+                    "model folder: interp reads only files inside it. Fix modules.json"
+                )
+            out.append(entry)
+    return out
+
+
+POOLING_MODES = ("cls", "mean", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean")
+"""Sentence-transformers' pooling modes, as its ``1_Pooling/config.json`` names them
+(``pooling_mode_<mode>_token[s]``)."""
+
+
+def pooling(folder: Path) -> dict[str, Any] | None:
+    """The pooling and normalisation of a sentence-transformers folder (``modules.json``, its Pooling module's
+    config.json, a Normalize module), or None where the folder has no Pooling module.
+
+    Returns ``{"mode": one of POOLING_MODES, "include_prompt": bool, "normalize": bool, "source": path}``."""
+    modules = _modules(folder)
+    pool = next((m for m in modules if m["type"].endswith("models.Pooling")), None)
+    if pool is None:
+        return None
+    config_path = closed_world.regular_folder(folder / pool["path"], (folder,)) / "config.json"
+    config = closed_world.read_json(folder / pool["path"] / "config.json", (folder,), "pooling config")
+    if not isinstance(config, dict):
+        raise ModelLoadError(
+            f"{closed_world.shown(config_path)} is not a pooling config: save the model again"
+        )
+    modes = [
+        mode
+        for mode in POOLING_MODES
+        if config.get(f"pooling_mode_{mode}_token") is True
+        or config.get(f"pooling_mode_{mode}_tokens") is True
+    ]
+    if len(modes) != 1:
+        raise ModelLoadError(
+            f"{closed_world.shown(config_path)} turns on {len(modes)} pooling modes ({', '.join(modes) or 'none'}); "
+            "interp reproduces one mode at a time (cls, mean, max, lasttoken): fix the pooling config"
+        )
+    return {
+        "mode": modes[0],
+        "include_prompt": config.get("include_prompt", True) is not False,
+        "normalize": any(m["type"].endswith("models.Normalize") for m in modules),
+        "source": str(config_path),
+    }

@@ -16,9 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from interp.errors import ModelLoadError, echo
+from interp.models import closed_world
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._-]{0,95})?$")
 _TRUE = {"1", "true", "yes", "on"}
+_COMMIT = re.compile(r"^[0-9a-f]{7,64}$")  # what huggingface_hub writes into refs/<branch or tag>
+_REF_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,11 @@ class Snapshot:
     repo: str
     revision: str
     folder: Path
+
+    @property
+    def roots(self) -> tuple[Path, ...]:
+        """Where the snapshot's files may resolve: the snapshot itself and its repo's ``blobs`` folder."""
+        return (self.folder, self.folder.parent.parent / "blobs")
 
 
 def is_hub_id(name: str) -> bool:
@@ -70,8 +78,8 @@ def find(repo: str, revision: str | None = None) -> Snapshot | None:
     if revision is not None:
         return _snapshot(repo, _named(repo, base, revision), snapshots)
     ref = base / "refs" / "main"
-    if ref.is_file():
-        revision = ref.read_text(encoding="utf-8", errors="replace").strip()
+    if os.path.lexists(ref):
+        revision = _read_ref(repo, base, ref)
     else:
         held = sorted(p.name for p in snapshots.iterdir() if p.is_dir())
         if len(held) != 1:
@@ -91,12 +99,18 @@ def _named(repo: str, base: Path, revision: str) -> str:
     held = sorted(p.name for p in (base / "snapshots").iterdir() if p.is_dir())
     names = sorted(str(p.relative_to(refs)) for p in refs.rglob("*") if p.is_file()) if refs.is_dir() else []
     if revision in names and ".." not in revision:
-        return (refs / revision).read_text(encoding="utf-8", errors="replace").strip()
+        return _read_ref(repo, base, refs / revision)
     if revision in held:
         return revision
     matches = [h for h in held if len(revision) >= 7 and h.startswith(revision)]
     if len(matches) == 1:
         return matches[0]
+    if len(matches) > 1:
+        raise ModelLoadError(
+            f"the revision prefix {echo(revision)} of {repo!r} is ambiguous: the Hugging Face cache holds "
+            f"{len(matches)} snapshots starting with it ({', '.join(matches[:5])}). Pass more characters of "
+            "the commit you mean"
+        )
     raise ModelLoadError(
         f"the Hugging Face cache holds no revision {echo(revision)} of {repo!r}: it holds "
         f"{', '.join([*names, *held][:8]) or 'none'}. Download that revision where the hub is reachable "
@@ -104,9 +118,26 @@ def _named(repo: str, base: Path, revision: str) -> str:
     )
 
 
+def _read_ref(repo: str, base: Path, ref: Path) -> str:
+    """The commit a ref file names: a regular file inside the repo's cache folder, holding a commit hash."""
+    closed_world.regular(ref, (base,), "hub-cache ref", limit=_REF_BYTES)
+    text = Path(os.path.realpath(ref)).read_text(encoding="utf-8", errors="replace").strip()
+    if not _COMMIT.match(text):
+        raise ModelLoadError(
+            f"the Hugging Face cache's ref {closed_world.shown(ref)} of {repo!r} holds {echo(text, 80)}, not a "
+            f"commit hash: the cache is damaged. Download the model again (huggingface-cli download {repo}) or "
+            "load its snapshot folder"
+        )
+    return text
+
+
 def _snapshot(repo: str, revision: str, snapshots: Path) -> Snapshot:
     folder = snapshots / revision
-    if not revision or "/" in revision or not (folder / "config.json").is_file():
+    if revision in (".", "..") or "/" in revision or "\\" in revision:
+        raise ModelLoadError(f"{echo(revision)} is not a revision of {repo!r}: pass a branch, tag or commit")
+    if os.path.lexists(folder):
+        closed_world.regular_folder(folder, (snapshots,))
+    if not revision or not (folder / "config.json").is_file():
         raise ModelLoadError(
             f"the Hugging Face cache's snapshot {echo(revision)} of {repo!r} ({folder}) has no config.json: the "
             f"download is incomplete. Download it again where the hub is reachable (huggingface-cli download "

@@ -18,6 +18,7 @@ import torch
 from interp import checks
 from interp.errors import (
     InputError,
+    InterpWarning,
     ModelLoadError,
     TokenizerError,
     UnsafeModelError,
@@ -73,9 +74,13 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
 # ---- sources -----------------------------------------------------------------------------------------------
 
 
-def _source(name_or_path: str | os.PathLike, revision: str | None = None) -> tuple[str, str, str | None]:
-    """(display name, where to load from, revision if known) for a source's model name (the zoo's), a folder or
-    a hub id (with the hub off: its snapshot in the local Hugging Face cache; ``revision`` picks another)."""
+def _source(
+    name_or_path: str | os.PathLike, revision: str | None = None
+) -> tuple[str, str, str | None, tuple[Path, ...]]:
+    """(display name, where to load from, revision if known, where else its files may resolve) for a source's
+    model name (the zoo's), a folder or a hub id (with the hub off: its snapshot in the local Hugging Face
+    cache; ``revision`` picks another). The last item: the sentence-transformers folder around its Transformer
+    module, or the cache's blobs of a snapshot."""
     name = str(name_or_path)
     found = sources.find(name)
     if revision is not None and (found is not None or Path(name).expanduser().exists()):
@@ -89,28 +94,29 @@ def _source(name_or_path: str | os.PathLike, revision: str | None = None) -> tup
             raise ModelLoadError(
                 f"the {source.name} model {name!r} is missing from {folder}. {source.missing}"
             )
-        return name, str(folder), None
+        return name, str(folder), None, ()
     path = Path(name).expanduser()
     if path.exists():
+        top = path
         if path.is_dir():
             path = _encoder.transformer_folder(path)  # a sentence-transformers folder: its Transformer module
-        if not path.is_dir() or not (path / "config.json").exists():
+        if not path.is_dir() or not os.path.lexists(path / "config.json"):
             raise ModelLoadError(
                 f"{echo(name)} is not a model folder: it needs a config.json, weights and a tokenizer, as written "
                 "by model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
             )
-        return Path(name).expanduser().name, str(path), None
+        return Path(name).expanduser().name, str(path), None, (top,) if path != top else ()
     if hub_cache.offline() and hub_cache.is_hub_id(name):
         snapshot = hub_cache.find(name, revision)
         if snapshot is None:
             raise hub_cache.not_cached(name, sources.names())
-        return name, str(snapshot.folder), snapshot.revision
-    return name, name, None
+        return name, str(snapshot.folder), snapshot.revision, snapshot.roots
+    return name, name, None, ()
 
 
 def _unknown(name: str, err: Exception) -> ModelLoadError:
     known = sources.names()
-    close = difflib.get_close_matches(name[:200], known, n=1, cutoff=0.6)
+    close = [c for c in difflib.get_close_matches(name[:200], known, n=2, cutoff=0.6) if c != name]
     hint = f" Did you mean {close[0]!r}?" if close else ""
     offline = " (HF_HUB_OFFLINE=1 is set)" if os.environ.get("HF_HUB_OFFLINE") == "1" else ""
     return ModelLoadError(
@@ -189,7 +195,7 @@ def load(
     dev = None if placing else resolve_device(device)
     dtype = resolve_dtype(dtype)
     try:
-        name, src, found = _source(name_or_path, revision)
+        name, src, found, roots = _source(name_or_path, revision)
     except InputError:
         raise
     except (OSError, ValueError) as err:  # e.g. a name with a NUL byte, or one too long for a path
@@ -197,8 +203,11 @@ def load(
     local = Path(src).is_dir()
     hub = {} if local else {"revision": revision}  # a cached snapshot is a folder: its revision is found
     if local:
-        vet_folder(Path(src))
+        vet_folder(Path(src), roots)
+        # a sentence-transformers folder's pooling, for interp.objectives.similarity
+        pooling = _encoder.pooling(roots[0] if roots and not found else Path(src))
     else:
+        pooling = None
         vet_hub(src, _unknown, revision)
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -228,6 +237,7 @@ def load(
             if kind == "bidirectional":
                 hf_model, info = headless(hf_model, info)
             refuse_new_weights(name, info)
+            dropped = _dropped_head(config)
             tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False, **hub)
     except ModelLoadError:
         raise
@@ -258,10 +268,37 @@ def load(
                 "with engine='bridge' (encoder-only)"
             )
         hf_model.to(dev)
-        return nnsight_engine.wrap(
+        model = nnsight_engine.wrap(
             hf_model, tokenizer, name=name, kind=detect_kind(config, hf_model), revision=revision
         )
-    return wrap(hf_model, tokenizer, name=name, device=dev, revision=revision)
+    else:
+        model = wrap(hf_model, tokenizer, name=name, device=dev, revision=revision)
+    model.pooling = pooling
+    if dropped:
+        warnings.warn(
+            f"{echo(name)} is a {dropped}: its task head is not loaded (interp reads language models and "
+            "encoders). It loads encoder-only: attention, hooks and attribution with objective= work on the "
+            "encoder; the classifier's outputs are not part of this model",
+            InterpWarning,
+            stacklevel=2,
+        )
+    return model
+
+
+_TASK_HEADS = (
+    "ForSequenceClassification",
+    "ForTokenClassification",
+    "ForQuestionAnswering",
+    "ForMultipleChoice",
+)
+
+
+def _dropped_head(config: Any) -> str | None:
+    """The task-head class a config names (a classifier's), whose head an encoder-only load leaves out."""
+    for arch in getattr(config, "architectures", None) or ():
+        if isinstance(arch, str) and arch.endswith(_TASK_HEADS):
+            return arch
+    return None
 
 
 ENGINES = ("bridge", "nnsight")
@@ -282,6 +319,12 @@ def _remote(name: str, device: Any, device_map: Any, revision: str | None = None
 
     if device is not None or device_map is not None:
         raise ModelLoadError("a remote model runs where its server puts it: drop device and device_map")
+    if sources.find(name) is not None or Path(name).expanduser().exists():
+        raise ModelLoadError(
+            f"{echo(name)} is a {'zoo model' if sources.find(name) is not None else 'local folder'}, which runs "
+            "here, not on a remote server: drop remote=True (engine='nnsight' alone runs it locally through "
+            "nnsight), or pass a hub id that the server hosts"
+        )
     from transformers import AutoConfig
 
     try:
@@ -386,7 +429,16 @@ def wrap(
                 f"{echo(name)} is spread over several devices (device_map): wrap it without device="
             )
         hf_model.to(dev)
-    has_lm_head = _encoder.encoder_of(hf_model) is None
+    encoder = _encoder.encoder_of(hf_model)
+    has_lm_head = encoder is None
+    if encoder is not None and encoder is not hf_model:
+        warnings.warn(
+            f"{type(hf_model).__name__} has a task head that interp does not read: it is wrapped encoder-only "
+            "(attention, hooks and attribution with objective= work on the encoder; the head's outputs are not "
+            "part of this model)",
+            InterpWarning,
+            stacklevel=2,
+        )
     model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision, has_lm_head=has_lm_head)
     if _repair.EngineState.recorded(bridge) is None:
         # The bridge and transformers attach lasting hooks on the first forward; do it now, not mid-analysis,
@@ -401,6 +453,15 @@ def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any
     from transformer_lens.model_bridge import TransformerBridge
 
     config = hf_model.config
+    before = getattr(config, "_attn_implementation", None)
+    if before not in (None, "eager"):
+        warnings.warn(
+            f"interp.wrap switched {echo(str(name))} from {echo(before)} to eager attention, in place: attention "
+            "weights exist only with eager attention. The model you passed now runs eager attention (same "
+            f"outputs, slower); call hf_model.set_attn_implementation({before!r}) after interp if you need it back",
+            InterpWarning,
+            stacklevel=3,
+        )
     if hasattr(hf_model, "set_attn_implementation"):
         hf_model.set_attn_implementation("eager")
     else:

@@ -46,6 +46,13 @@ def placement_kwargs(device: Any, device_map: Any, max_memory: Any, offload_fold
             f"device_map must be one of {', '.join(DEVICE_MAPS)} or a dict of module name -> device "
             f"(0, 'cuda:1', 'cpu', 'disk'), got {echo(device_map)}"
         )
+    if isinstance(device_map, dict) and (not device_map or "" in device_map and len(device_map) > 1):
+        raise DeviceError(
+            "device_map={} places no module: name a device for each module, e.g. {'': 'cpu'} for the whole "
+            "model, or use device_map='auto'"
+            if not device_map
+            else "device_map's '' entry places the whole model: drop the other entries, or drop ''"
+        )
     out: dict[str, Any] = {"device_map": device_map}
     if max_memory is not None:
         if not isinstance(max_memory, dict) or not all(

@@ -10,7 +10,7 @@ its weights only as pickle files, or has no tokenizer files is refused with an
 
 from __future__ import annotations
 
-import json
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +26,7 @@ from interp.errors import (
     UnsupportedArchitectureError,
     echo,
 )
+from interp.models import closed_world
 from interp.models.families import SUPPORTED, describe
 
 DTYPES = {
@@ -42,7 +43,6 @@ DTYPES = {
 }
 """Accepted ``dtype`` strings (``torch.`` prefix allowed) -> torch dtypes: floating point only."""
 
-_CONFIG_BYTES = 4_000_000  # a config.json is a few kB; a larger one is not a model config
 _SAFE_WEIGHTS = ("*.safetensors", "*.safetensors.index.json")
 _PICKLE_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt", "*.pkl", "*.pickle", "*.bin.index.json")
 _TOKENIZER_FILES = (
@@ -63,23 +63,30 @@ def unsupported(model_type: Any) -> UnsupportedArchitectureError:
     )
 
 
-def _read_json(path: Path, what: str) -> dict[str, Any]:
-    """A JSON object read as plain data (no code, bounded size); ModelLoadError if it is not one."""
-    try:
-        if path.stat().st_size > _CONFIG_BYTES:
-            raise ModelLoadError(f"{_short(path)} is {path.stat().st_size} bytes: too large for a {what}")
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ModelLoadError:
-        raise
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise ModelLoadError(
-            f"{_short(path)} is not a readable {what} ({type(err).__name__}): write it again with save_pretrained"
-        ) from None
+def _read_json(path: Path, what: str, roots: tuple[Path, ...] | None = None) -> dict[str, Any]:
+    """A JSON object read as plain data (no code, a regular file inside the folder, bounded size)."""
+    data = closed_world.read_json(path, roots if roots is not None else (path.parent,), what)
     if not isinstance(data, dict):
         raise ModelLoadError(
             f"{_short(path)} is not a {what}: it holds a JSON {type(data).__name__}, not an object"
         )
     return data
+
+
+_LAYER_KEYS = ("num_hidden_layers", "n_layer", "num_layers", "n_layers")
+
+
+def _vet_layers(config: dict[str, Any], where: str) -> None:
+    """A config whose layer count is not a positive integer would fail deep inside the engine."""
+    for key in _LAYER_KEYS:
+        if key in config:
+            n = config[key]
+            if type(n) is not int or n < 1:
+                raise ModelLoadError(
+                    f"{where}'s config.json gives {key}={echo(n, 40)}: a model needs at least one layer. Fix "
+                    "config.json or save the model again with save_pretrained"
+                )
+            return
 
 
 def vet_config(config: dict[str, Any], where: str) -> str:
@@ -100,6 +107,7 @@ def vet_config(config: dict[str, Any], where: str) -> str:
         )
     if not isinstance(model_type, str) or model_type not in SUPPORTED:
         raise unsupported(model_type)
+    _vet_layers(config, where)
     archs = config.get("architectures")
     if archs is not None and not (isinstance(archs, list) and all(isinstance(a, str) for a in archs)):
         raise ModelLoadError(f"{where}: 'architectures' must be a list of class names, got {echo(archs)}")
@@ -146,13 +154,18 @@ def _files(folder: Path, patterns: tuple[str, ...]) -> set[str]:
     return {p.name for pattern in patterns for p in folder.glob(pattern) if p.is_file()}
 
 
-def vet_folder(folder: Path) -> str:
-    """Everything interp checks in a model folder before transformers reads it; returns the model's kind."""
+def vet_folder(folder: Path, roots: tuple[Path, ...] = ()) -> str:
+    """Everything interp checks in a model folder before transformers reads it; returns the model's kind.
+
+    ``roots``: where else the folder's files may resolve besides the folder itself (the hub cache's blobs, the
+    sentence-transformers folder around its Transformer module)."""
     where = _short(folder)
-    kind = vet_config(_read_json(folder / "config.json", "model config"), where)
+    closed_world.check_folder(folder, roots)  # before any file is opened: regular files inside, size-capped
+    allowed = (folder, *roots)
+    kind = vet_config(_read_json(folder / "config.json", "model config", allowed), where)
     tok_config = folder / "tokenizer_config.json"
-    if tok_config.exists():
-        _vet_tokenizer_config(_read_json(tok_config, "tokenizer config"), where)
+    if os.path.lexists(tok_config):
+        _vet_tokenizer_config(_read_json(tok_config, "tokenizer config", allowed), where)
     if not _files(folder, _SAFE_WEIGHTS):
         if _files(folder, _PICKLE_WEIGHTS):
             raise _pickle_only(folder)
@@ -177,12 +190,13 @@ def vet_hub(repo: str, unknown: Callable[[str, Exception], Exception], revision:
         path = Path(hf_hub_download(repo, "config.json", revision=revision))
     except Exception as err:
         raise unknown(repo, err) from None
-    vet_config(_read_json(path, "model config"), repo)
+    cache = (path.parents[2],)  # the repo's cache folder: snapshots link into its blobs
+    vet_config(_read_json(path, "model config", cache), repo)
     try:
         tok = Path(hf_hub_download(repo, "tokenizer_config.json", revision=revision))
     except Exception:
         return  # none: the tokenizer is read from its vocabulary files, which hold no code
-    _vet_tokenizer_config(_read_json(tok, "tokenizer config"), repo)
+    _vet_tokenizer_config(_read_json(tok, "tokenizer config", cache), repo)
 
 
 # ---- device and dtype -------------------------------------------------------------------------------------
