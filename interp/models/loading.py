@@ -140,7 +140,8 @@ def load(
     remote: bool = False,
     revision: str | None = None,
 ) -> Model:
-    """Load a zoo model (``"tiny-causal"``, ``"tiny-bidirectional"``), a local HF folder or a hub id.
+    """Load a zoo model (``"tiny-causal"``, ``"tiny-bidirectional"``, ``"tiny-diffusion"``), a local HF folder or a
+    hub id.
 
     An encoder checkpoint without its language-model head (architectures ``BertModel``, ``RobertaModel``, a
     sentence-transformers folder) loads encoder-only, with ``has_lm_head`` False; any other weight the
