@@ -31,13 +31,18 @@ def hook_table(model) -> list[tuple[str, str, str]]:
         canonical = points[name].name or name
         alias = "" if canonical == name else re.sub(r"^blocks\.\d+\.", "blocks.{i}.", canonical)
         shape = tuple(cache[name].shape) if name in cache else None
-        shape_text = "-" if shape is None else "(" + ", ".join(_dim(d, model, T) for d in shape) + ")"
+        shape_text = (
+            "-" if shape is None else "(" + ", ".join(_dim(d, model, T, i) for i, d in enumerate(shape)) + ")"
+        )
         seen[pattern] = (pattern, alias, shape_text)
     return list(seen.values())
 
 
-def _dim(d: int, model, T: int) -> str:
-    names = {1: "batch", T: "pos", model.d_model: "d_model", model.n_heads: "heads", model.d_vocab: "d_vocab"}
+def _dim(d: int, model, T: int, axis: int) -> str:
+    # Axis 0 is the one text's batch; a size-1 axis elsewhere (a norm's scale) is a size, not a batch.
+    if axis == 0:
+        return "batch"
+    names = {T: "pos", model.d_model: "d_model", model.n_heads: "heads", model.d_vocab: "d_vocab"}
     if d == model.d_model // model.n_heads and d not in names:
         return "d_head"
     return names.get(d, str(d))
