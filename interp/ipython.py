@@ -1,13 +1,18 @@
 """The ``%interp`` line magic: ``%load_ext interp``, then ``%interp help``.
 
 Thin: :data:`COMMANDS` is the one table ``{command: (parser, function)}``; each function takes the shell and
-the parsed arguments and calls the public API. ``%interp help`` is generated from the table. Errors print one
+the parsed arguments and calls the public API. An analysis declared with ``magic=Magic(...)``
+(:mod:`interp.analysis.registry`) gets its command from that declaration, added to the table on first use;
+``magic="name"`` names a command written here. ``%interp help`` is generated from the table. Errors print one
 line, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import builtins
+import keyword
+import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -27,8 +32,69 @@ class _UsageError(Exception):
     pass
 
 
-COMMANDS: dict[str, tuple[_Parser, Handler]] = {}
+class _Commands(dict):
+    """The table, completed on first read with the commands the analyses declare (importing them then, not when
+    the extension loads: ``%load_ext interp`` stays free of torch)."""
+
+    complete = False
+
+    def _complete(self) -> None:
+        if self.complete:
+            return
+        from interp.analysis import registry
+
+        self.complete = True
+        last = dict.pop(self, "help", None)  # help stays the last command listed
+        for name, spec in registry.magics():
+            if dict.__contains__(self, spec.command):
+                raise TypeError(f"%interp {spec.command} is declared by {name} and written in interp.ipython")
+            command(spec.command, spec.summary, *spec.positional, **spec.options)(_generated(name, spec))
+        if last is not None:
+            dict.__setitem__(self, "help", last)
+
+    def __contains__(self, key: object) -> bool:
+        self._complete()
+        return dict.__contains__(self, key)
+
+    def __getitem__(self, key: str) -> tuple[_Parser, Handler]:
+        self._complete()
+        return dict.__getitem__(self, key)
+
+    def __iter__(self):
+        self._complete()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        self._complete()
+        return dict.__len__(self)
+
+    def items(self):
+        self._complete()
+        return dict.items(self)
+
+
+COMMANDS: dict[str, tuple[_Parser, Handler]] = _Commands()
 """command -> (argument parser, function(shell, args) -> what the cell displays)."""
+
+
+def _generated(analysis: str, spec: Any) -> Handler:
+    """The function of a command declared with the analysis (a :class:`~interp.analysis.registry.Magic`):
+    positional arguments in order (variables named in ``spec.models`` looked up as models), then the options
+    given, as keywords, and the declaration's fixed keywords."""
+
+    def run_analysis(shell: Any, a: argparse.Namespace) -> Any:
+        import interp
+
+        values = dict(vars(a))
+        args = []
+        for arg in spec.positional:
+            dest = arg.partition(":")[0].rstrip("+*")
+            value = values.pop(dest)
+            args.append(_model(shell, value) if dest in spec.models else value)
+        keywords = {k: v for k, v in values.items() if v is not None}
+        return getattr(interp, analysis)(*args, **keywords, **spec.fixed)
+
+    return run_analysis
 
 
 def command(name: str, summary: str, *positional: str, **options: dict) -> Callable[[Handler], Handler]:
@@ -52,7 +118,7 @@ def command(name: str, summary: str, *positional: str, **options: dict) -> Calla
 
 def usage(name: str) -> str:
     """``%interp name ARG ... [--option X]`` from the command's parser."""
-    parser = COMMANDS[name][0]
+    parser = (dict.get(COMMANDS, name) or COMMANDS[name])[0]  # a listed command needs no completion
     parts = [f"%interp {name}"]
     for action in parser._actions:
         label = action.metavar
@@ -65,10 +131,11 @@ def usage(name: str) -> str:
     return " ".join(parts)
 
 
-def help_text() -> str:
-    """Every command: its usage and what it does (generated from :data:`COMMANDS`)."""
+def help_text(declared: bool = True) -> str:
+    """Every command: its usage and what it does (generated from :data:`COMMANDS`; ``declared=False``: without
+    importing the analyses for the commands they declare, unless that was done already)."""
     lines = ["%interp commands (a result displays as its view):"]
-    for name, (parser, _) in COMMANDS.items():
+    for name, (parser, _) in COMMANDS.items() if declared else dict.items(COMMANDS):
         lines += [f"  {usage(name)}", f"      {parser.description}"]
     return "\n".join(lines)
 
@@ -105,12 +172,57 @@ def _load(shell: Any, a: argparse.Namespace) -> None:
     rest = a.as_var
     if rest and (len(rest) != 2 or rest[0] != "as"):
         raise _UsageError("%interp load: usage: %interp load NAME [as VAR]")
-    var = rest[1] if rest else a.name.replace("-", "_").replace("/", "_").replace(".", "_")
-    if not var.isidentifier():
-        raise _UsageError(f"%interp load: {echo(var)} is not a valid variable name; add 'as VAR'")
-    model = interp.load(a.name)
+    name = _named(shell, a.name)
+    var = rest[1] if rest else name.replace("-", "_").replace("/", "_").replace(".", "_")
+    _check_var(shell, var, given=bool(rest))
+    model = interp.load(name)
+    if var in shell.user_ns:
+        print(f"{var} held {_what(shell.user_ns[var])}; it now holds the loaded model")
     shell.user_ns[var] = model
     print(f"{var} = {model!r}")
+
+
+_VAR = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]*)\}$")
+_IPYTHON_NAMES = {"In", "Out", "get_ipython", "display", "exit", "quit"}
+
+
+def _named(shell: Any, name: str) -> str:
+    """The model name: as written, or, written ``{VAR}``, the string the variable VAR holds. The magics expand
+    nothing else (IPython's own ``{var}``/``$var`` expansion is off, so texts reach the analyses as typed)."""
+    import interp
+
+    match = _VAR.match(name)
+    if match is None:
+        return name
+    value = shell.user_ns.get(match.group(1))
+    if not isinstance(value, str):
+        raise interp.InterpError(
+            f"{name} names the variable {match.group(1)!r}, which "
+            f"{'is not defined' if match.group(1) not in shell.user_ns else 'does not hold a string'}: set it to "
+            "a model name or folder first, or write the name itself"
+        )
+    return value
+
+
+def _check_var(shell: Any, var: str, given: bool) -> None:
+    """A variable the magic may assign: an identifier that is not a keyword, a builtin or IPython's own."""
+    hint = "pick another name with 'as VAR'" if given else "add 'as VAR' with a name of your own"
+    if not var.isidentifier():
+        raise _UsageError(f"%interp load: {echo(var)} is not a valid variable name; {hint}")
+    hidden = getattr(shell, "user_ns_hidden", {}) or {}
+    if var.startswith("_") or var in _IPYTHON_NAMES or (var in hidden and not hasattr(builtins, var)):
+        why = "one of IPython's own names"
+    elif keyword.iskeyword(var) or keyword.issoftkeyword(var):
+        why = "a Python keyword"
+    elif hasattr(builtins, var):
+        why = "a Python builtin"
+    else:
+        return
+    raise _UsageError(f"%interp load: {var!r} is {why}; {hint}")
+
+
+def _what(value: Any) -> str:
+    return f"a {type(value).__name__}" if not isinstance(value, (str, int, float)) else echo(value, 60)
 
 
 @command("hooks", "list the model's hook points", "var")
@@ -276,6 +388,9 @@ def run(shell: Any, line: str) -> Any:
 
 
 def load_ipython_extension(ipython: Any) -> None:
+    from IPython.core.magic import no_var_expand
+
+    @no_var_expand  # texts reach the analyses as typed: "{x}" and "$x" are not replaced by variables
     def interp_magic(line: str) -> Any:
         import interp
 
@@ -285,7 +400,7 @@ def load_ipython_extension(ipython: Any) -> None:
             print(f"interp: {err}", file=sys.stderr)
             return None
 
-    interp_magic.__doc__ = help_text()
+    interp_magic.__doc__ = help_text(declared=False)
     ipython.register_magic_function(interp_magic, magic_kind="line", magic_name="interp")
 
 

@@ -97,3 +97,63 @@ def test_help_and_unload(capsys):
     assert "interp" not in sh.magics_manager.magics["line"]
     sh.run_line_magic("load_ext", "interp")
     assert "interp" in sh.magics_manager.magics["line"]
+
+
+def test_texts_reach_the_analyses_as_typed(shell, capsys):
+    """IPython's {var} and $var expansion is off: a probe's braces and dollars are text, not variables (the
+    word-level vocabulary does not know them, and says so; expanded, the text would have been read)."""
+    magic(shell, "load {causal_dir} as c")
+    shell.user_ns["x"] = shell.user_ns["y"] = "cabinet"
+    assert interp.attention(shell.user_ns["c"], "the cabinet keys are cabinet here .") is not None
+    capsys.readouterr()
+    assert magic(shell, 'attention c "the {x} keys are $y here ."') is None
+    assert "'{x}' and '$y' are not in" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "var, why",
+    [
+        ("__builtins__", "one of IPython's own names"),
+        ("_", "one of IPython's own names"),
+        ("_private", "one of IPython's own names"),
+        ("In", "one of IPython's own names"),
+        ("Out", "one of IPython's own names"),
+        ("get_ipython", "one of IPython's own names"),
+        ("exit", "one of IPython's own names"),
+        ("quit", "one of IPython's own names"),
+        ("print", "a Python builtin"),
+        ("list", "a Python builtin"),
+        ("class", "a Python keyword"),
+        ("match", "a Python keyword"),
+        ("1abc", "not a valid variable name"),
+    ],
+)
+def test_as_names_that_would_break_the_namespace_are_refused(shell, capsys, var, why):
+    before = {k: shell.user_ns.get(k) for k in ("__builtins__", "In", "Out", "get_ipython", "_")}
+    capsys.readouterr()
+    assert magic(shell, f"load tiny-causal as {var}") is None
+    err = capsys.readouterr().err
+    assert why in err and err.startswith("interp: ") and err.count("\n") == 1
+    assert {k: shell.user_ns.get(k) for k in before} == before
+    assert not isinstance(shell.user_ns.get(var), interp.Model)
+
+
+def test_overwriting_a_variable_is_said(shell, capsys):
+    shell.user_ns["mydata"] = [1, 2, 3]
+    capsys.readouterr()
+    magic(shell, "load tiny-causal as mydata")
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "mydata held a list; it now holds the loaded model"
+    assert isinstance(shell.user_ns["mydata"], interp.Model)
+    shell.user_ns.pop("fresh_name", None)
+    magic(shell, "load tiny-causal as fresh_name")
+    assert "held" not in capsys.readouterr().out
+
+
+def test_a_braced_name_must_hold_a_string(shell, capsys):
+    shell.user_ns["number"] = 3
+    capsys.readouterr()
+    assert magic(shell, "load {number} as m") is None
+    assert "does not hold a string" in capsys.readouterr().err
+    assert magic(shell, "load {undefined_thing} as m") is None
+    assert "is not defined" in capsys.readouterr().err
