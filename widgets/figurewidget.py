@@ -1,12 +1,19 @@
-"""plotly's FigureWidget, with plotly.js compiled once per page instead of once per figure.
+"""plotly's FigureWidget, with plotly.js sent, stored and compiled once per kernel instead of once per figure.
 
-plotly ships FigureWidget as an anywidget whose ES module is the whole plotly.js bundle (~5 MB). anywidget
-imports every widget's module from a fresh blob URL, so the browser parses, compiles and runs plotly.js again
-for each figure it shows: most of a view's time to first paint. Here each figure's module is a small wrapper
-that carries the same bundle as a string and imports it once per page (keyed by the bundle's hash, so two
-plotly versions never mix); every later figure reuses that module. Nothing else changes: the Python side, the
-trait sync and the bundle are plotly's own, and no file or URL outside the widget's state is needed, so it
-works offline in JupyterLab, Notebook 7 and VS Code alike.
+plotly ships FigureWidget as an anywidget whose ES module (the ``_esm`` trait of every figure's model) is the
+whole plotly.js bundle, ~5 MB: each figure sends it to the browser, stores it again in a notebook saved with
+its widget state, and makes the page parse and run it once more. Here the bundle travels once, in one
+model-only widget per kernel (:class:`PlotlyLibrary`, a plain ``@jupyter-widgets/base`` model every frontend
+knows), and each figure's module is a small loader that:
+
+1. reuses plotly's module if this page already imported it (keyed by the bundle's hash, so two plotly
+   versions never mix);
+2. else reads the bundle from the library model the figure references (``model.widget_manager.get_model``),
+   which the kernel sends once and a notebook stores once with its widget state;
+3. else (a frontend that lost the library model) asks the kernel for it with an anywidget command.
+
+plotly's own factory does the rest: the Python side, the trait sync and the bundle are plotly's. Nothing
+outside the widget state is loaded, so it works offline in JupyterLab, Notebook 7 and VS Code alike.
 """
 
 from __future__ import annotations
@@ -16,35 +23,64 @@ import hashlib
 import json
 import pathlib
 
+import ipywidgets
 import plotly.graph_objects as go
+import traitlets
+from anywidget.experimental import command
 from plotly.basewidget import BaseFigureWidget
 
-_WRAPPER = """\
+BUNDLE_TRAIT = "_plotly_bundle"
+"""The library widget's trait that holds plotly's FigureWidget bundle (code, not data)."""
+
+_LOADER = """\
 const KEY = Symbol.for(%(key)s);
 const IMPORTS = Symbol.for(%(key)s + "/imports");  // how many times this page imported the bundle (tests read it)
-const SOURCE = %(source)s;
+const PREFIX = "IPY_MODEL_";
 
-function plotlyWidget() {
+// The bundle's text: from the library model this figure references, else from the kernel.
+async function bundle(model, experimental) {
+  try {
+    const ref = model.get("_plotly_library");
+    const library = await model.widget_manager.get_model(ref.slice(PREFIX.length));
+    const source = library.get(%(trait)s);
+    if (source) return source;
+  } catch (err) {
+    console.debug("plotly library model unavailable, asking the kernel", err);
+  }
+  const [, buffers] = await experimental.invoke("_send_plotly_bundle", {}, { signal: AbortSignal.timeout(60000) });
+  return new TextDecoder().decode(buffers[0]);
+}
+
+// plotly's module, imported at most once per page.
+function plotly(model, experimental) {
   if (!globalThis[KEY]) {
-    const url = URL.createObjectURL(new Blob([SOURCE], { type: "text/javascript" }));
-    globalThis[KEY] = import(url).then(
-      (module) => {
+    globalThis[KEY] = bundle(model, experimental).then(async (source) => {
+      const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+      globalThis[IMPORTS] = (globalThis[IMPORTS] || 0) + 1;
+      try {
+        return await import(url);
+      } finally {
         URL.revokeObjectURL(url);
-        return module;
-      },
-      (err) => {
-        URL.revokeObjectURL(url);
-        delete globalThis[KEY];  // let the next figure try again
-        throw err;
-      },
-    );
-    globalThis[IMPORTS] = (globalThis[IMPORTS] || 0) + 1;
+      }
+    });
+    globalThis[KEY].catch(() => delete globalThis[KEY]);  // let the next figure try again
   }
   return globalThis[KEY];
 }
 
-// anywidget calls the default export once per widget model: plotly's own factory does the rest.
-export default async () => (await plotlyWidget()).default();
+// anywidget calls the default export once per widget model; plotly's own factory does the rest.
+export default () => {
+  let figure;
+  return {
+    async initialize(context) {
+      figure = (await plotly(context.model, context.experimental)).default();
+      return figure.initialize(context);
+    },
+    render(context) {
+      return figure.render(context);
+    },
+  };
+};
 """
 
 
@@ -59,15 +95,40 @@ def plotly_bundle() -> str:
 
 
 @functools.cache
-def shared_esm() -> str:
-    """The wrapper module: plotly's bundle as a string, imported at most once per page."""
-    source = plotly_bundle()
-    key = "interp.plotly-figurewidget." + hashlib.sha256(source.encode()).hexdigest()[:16]
-    # json.dumps escapes every non-ASCII character and quote: a valid JavaScript string literal.
-    return _WRAPPER % {"key": json.dumps(key), "source": json.dumps(source)}
+def loader_esm() -> str:
+    """Each figure's module: a loader of plotly's bundle (a few hundred bytes; see the module doc)."""
+    key = "interp.plotly-figurewidget." + hashlib.sha256(plotly_bundle().encode()).hexdigest()[:16]
+    return _LOADER % {"key": json.dumps(key), "trait": json.dumps(BUNDLE_TRAIT)}
+
+
+class PlotlyLibrary(ipywidgets.Widget):
+    """A model-only widget that carries plotly's bundle once for every figure of the kernel."""
+
+    _plotly_bundle = traitlets.Unicode().tag(sync=True)
+
+
+_library: PlotlyLibrary | None = None
+
+
+def library() -> PlotlyLibrary:
+    """The kernel's library widget (a new one if there is none yet or it was closed)."""
+    global _library
+    if _library is None or _library.comm is None:
+        _library = PlotlyLibrary(_plotly_bundle=plotly_bundle())
+    return _library
 
 
 class FigureWidget(go.FigureWidget):
-    """A plotly FigureWidget whose plotly.js is shared by all figures on the page (see the module doc)."""
+    """A plotly FigureWidget that takes plotly.js from the kernel's :class:`PlotlyLibrary` (see the module doc)."""
 
-    _esm = shared_esm()
+    _esm = loader_esm()
+    _plotly_library = traitlets.Instance(PlotlyLibrary).tag(sync=True, **ipywidgets.widget_serialization)
+
+    @traitlets.default("_plotly_library")
+    def _default_library(self) -> PlotlyLibrary:
+        return library()
+
+    @command
+    def _send_plotly_bundle(self, msg: object, buffers: list) -> tuple[None, list[bytes]]:
+        """The bundle as one binary buffer, for a frontend without the library model."""
+        return None, [plotly_bundle().encode()]

@@ -13,8 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-CODE_KEYS = ("_esm", "_css")
-"""Widget state entries that carry JavaScript/CSS code (plotly.js inside each FigureWidget), not data."""
+CODE_KEYS = ("_esm", "_css", "_plotly_bundle")
+"""Widget state entries that carry JavaScript/CSS code (each figure's module loader; plotly.js in the one
+library widget that every figure references, see :mod:`widgets.figurewidget`), not data."""
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,8 @@ class Payload:
         initial_bytes: data in the widget states when the view is displayed (first tab only).
         all_tabs_bytes: data after every tab has been opened.
         update_bytes: data sent by one layer/head change.
-        code_bytes: JavaScript/CSS module text in those states (plotly.js, ~5 MB per FigureWidget, whatever
-            the result's size); counted apart from data.
+        code_bytes: JavaScript/CSS module text in those states (plotly.js once, ~5 MB, whatever the number
+            of figures and the result's size); counted apart from data.
         full_json_bytes: ``json.dumps(patterns.tolist())``, the (L, H, T, T) array as JSON float text.
         rounded_json_bytes: the same array rounded to 3 decimals, as JSON text.
     """
