@@ -354,30 +354,46 @@ def _figure_widgets(widget):
 
 
 def test_every_view_shares_one_plotly_module_per_page(results):
-    """Each figure's module carries plotly's own bundle, unchanged, as one string that the page imports once
-    (under a key naming the bundle's hash); plotly's widget factory does the rest."""
-    import widgets
-    from widgets.figurewidget import plotly_bundle, shared_esm
+    """plotly's bundle travels once per kernel, in one library widget that every figure references; each
+    figure's own module is a small loader (imported once per page under a key naming the bundle's hash), so
+    the widget state of a whole notebook holds plotly.js once."""
+    from ipywidgets import Widget
 
-    esm = shared_esm()
-    bundle = plotly_bundle()
-    literal = json.dumps(bundle)
-    assert esm.count(literal) == 1 and len(esm) - len(literal) < 2000  # the bundle plus a small wrapper
+    import widgets
+    from widgets.figurewidget import library, loader_esm, plotly_bundle
+    from widgets.payload import widget_bytes
+
+    esm, bundle = loader_esm(), plotly_bundle()
+    assert len(esm) < 4000 and bundle[:2000] not in esm and esm.count("import(") == 1
     assert re.search(r"export\{[^}]*\bFigureModel\b[^}]*as default\};", bundle)  # plotly's own factory
-    wrapper = esm.replace(literal, "SOURCE")
-    assert "(await plotlyWidget()).default()" in wrapper and wrapper.count("import(") == 1
-    assert re.search(r'Symbol\.for\("interp\.plotly-figurewidget\.[0-9a-f]{16}"\)', wrapper)
+    assert re.search(r'Symbol\.for\("interp\.plotly-figurewidget\.[0-9a-f]{16}"\)', esm)
+    lib = library()
+    assert lib._plotly_bundle == bundle and lib._model_module == "@jupyter-widgets/base"
     found = 0
     for name, r in results.items():
         view = widgets.view(r)
         tabs = getattr(view, "tabs", None)
         for i in range(len(getattr(tabs, "builders", ()))):
             tabs.build(i)
-        for fw in _figure_widgets(view):
+        figures = list(_figure_widgets(view))
+        for fw in figures:
             # by module: other tests re-import the widgets modules, which makes new class objects
             assert type(fw).__module__ == "widgets.figurewidget" and fw._esm == esm, name
+            assert fw.get_state()["_plotly_library"] == f"IPY_MODEL_{library().model_id}", name
             found += 1
+        data, code = widget_bytes(view)
+        assert len(bundle) <= code <= len(bundle) + len(figures) * (len(esm) + 100), name  # the bundle once
     assert found >= len(results)
+    # Every live widget's state, as a notebook stores it: plotly.js once, however many figures.
+    state = json.dumps(Widget.get_manager_state())
+    assert found >= 6 and state.count(json.dumps(bundle[-3000:])[1:-1]) == 1
+    # A frontend without the library model asks the figure itself (an anywidget command) for the bundle.
+    response, buffers = fw._send_plotly_bundle({}, [])
+    assert response is None and buffers == [bundle.encode()]
+    # A closed library is replaced by a new one for the next figure.
+    lib.close()
+    fresh = widgets.common.figure_widget(widgets.figure(results["induction"]))
+    assert library() is not lib and fresh.get_state()["_plotly_library"] == f"IPY_MODEL_{library().model_id}"
 
 
 def test_static_figures_do_not_load_the_widget_machinery():
@@ -443,6 +459,22 @@ def test_save_html_is_one_offline_file(results, tmp_path):
         check_html(path.read_text(encoding="utf-8"), n)
 
 
+def test_save_report_inlines_plotly_once(results, tmp_path):
+    """Five results in one report: one copy of plotly.js for all their figures, and the page weighs little
+    more than that copy."""
+    import plotly.offline
+
+    import widgets
+
+    names = ("attention", "lens", "attribution", "comparison", "induction")
+    path = widgets.save_report([(f"<h3>{n}</h3>", results[n]) for n in names], tmp_path / "report.html")
+    text = path.read_text(encoding="utf-8")
+    check_html(text, figures=5 + 2 + 1 + 3 + 1)
+    assert "&lt;h3&gt;lens&lt;/h3&gt;" in text  # headings are escaped
+    plotly_js = len(plotly.offline.get_plotlyjs().encode())
+    assert plotly_js < path.stat().st_size < plotly_js + 1_000_000
+
+
 def test_tokens_are_escaped_everywhere(xss_results, tmp_path):
     import widgets
 
@@ -485,7 +517,7 @@ def test_save_png(results, tmp_path, monkeypatch):
         raise RuntimeError("Kaleido requires Google Chrome to be installed.")
 
     with monkeypatch.context() as m:
-        m.setattr(go.Figure, "write_image", broken)
+        m.setattr(go.Figure, "to_image", broken)
         with pytest.raises(interp.InterpError, match=r"install chromium \(apt-get install chromium\)"):
             widgets.save_png(results["induction"], tmp_path / "x.png")
     if not (shutil.which("chromium") or shutil.which("google-chrome")):

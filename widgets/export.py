@@ -1,4 +1,8 @@
-"""Static export: one self-contained offline HTML file per result, and PNG through kaleido."""
+"""Static export: one self-contained offline HTML file per result, and PNG through kaleido.
+
+Every file is written through :func:`interp.atomic.write_atomically`: a full disk or a Ctrl-C mid-write leaves
+the previous file as it was.
+"""
 
 from __future__ import annotations
 
@@ -70,10 +74,22 @@ def save_html(result: Any, path: str | Path, **opts: Any) -> Path:
     path = Path(path)
     if not path.suffix:
         path = path.with_suffix(".html")
-    path.parent.mkdir(parents=True, exist_ok=True)
     title = f"{type(result).__name__} · {getattr(result, 'model_name', '')}"
-    path.write_text(render_html(sections(result, **opts), title), encoding="utf-8")
-    return path
+    return _write(path, render_html(sections(result, **opts), title).encode("utf-8"))
+
+
+def _write(path: Path, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (the folder is made if needed); InputError naming the path."""
+    from interp.atomic import write_atomically
+    from interp.errors import InputError
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return write_atomically(path, lambda f: f.write(data))
+    except OSError as err:
+        raise InputError(
+            f"cannot write {path}: {err.strerror or err} (any previous file there is unchanged)"
+        ) from None
 
 
 def save_png(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **opts: Any) -> Path:
@@ -99,16 +115,15 @@ def save_png(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **o
     path = Path(path)
     if not path.suffix:
         path = path.with_suffix(".png")
-    path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        fig.write_image(str(path), format="png", scale=scale)
+        png = fig.to_image(format="png", scale=scale)
     except Exception as err:
         raise InterpError(
             f"PNG export failed ({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}): "
             "install chromium (apt-get install chromium) for PNG export, and kaleido (pip install kaleido); "
             "save_html needs neither"
         ) from err
-    return path
+    return _write(path, png)
 
 
 def save_report(items: list, path: str | Path, title: str = "interp report", intro: str = "") -> Path:
@@ -128,7 +143,4 @@ def save_report(items: list, path: str | Path, title: str = "interp report", int
     for heading, item in items:
         parts.append(f"<h2>{esc(heading)}</h2>")
         parts += [item] if isinstance(item, str) else sections(item)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_html(parts, title), encoding="utf-8")
-    return path
+    return _write(Path(path), render_html(parts, title).encode("utf-8"))

@@ -21,7 +21,6 @@ import json
 import os
 import random
 import re
-import secrets
 import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +86,9 @@ class TunedLens:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the translators to ``path`` (safetensors, atomically); return the path."""
-        from safetensors.torch import save_file
+        from safetensors.torch import save
+
+        from interp.atomic import write_atomically
 
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -97,15 +98,8 @@ class TunedLens:
             "weights_hash": self.weights_hash,
             "settings": json.dumps(self.settings),
         }
-        tmp = path.with_name(f".{path.name[:100]}.{secrets.token_hex(6)}.tmp")
-        try:
-            save_file(
-                {"weight": self.weight.contiguous(), "bias": self.bias.contiguous()}, tmp, metadata=meta
-            )
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        data = save({"weight": self.weight.contiguous(), "bias": self.bias.contiguous()}, metadata=meta)
+        return write_atomically(path, lambda f: f.write(data))
 
     @classmethod
     def read(cls, path: str | os.PathLike) -> TunedLens:

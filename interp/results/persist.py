@@ -14,7 +14,6 @@ import dataclasses
 import json
 import math
 import os
-import secrets
 import types
 import typing
 import zipfile
@@ -24,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from interp.atomic import write_atomically
 from interp.errors import InputError, ResultError, echo
 from interp.results.base import _REGISTRY, FORMAT_VERSION, Result, _hints, _kind, _name
 
@@ -55,18 +55,10 @@ def save(result: Result, path: str | os.PathLike) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise InputError(f"cannot create the folder {_shown(target.parent)}: {err.strerror or err}") from None
-    tmp = target.parent / f".{target.name[:100]}.{secrets.token_hex(6)}.tmp"
     try:
-        with open(tmp, "xb") as f:
-            np.savez_compressed(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
+        write_atomically(target, lambda f: np.savez_compressed(f, **arrays))
     except OSError as err:
         raise InputError(f"cannot write {_shown(target)}: {err.strerror or err}") from None
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return target
 
 
