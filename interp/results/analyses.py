@@ -304,23 +304,30 @@ class AttributionResult(Result):
             return "value"
         return "objective (summed log-probability)"
 
-    def _completeness_text(self) -> str:
-        # A check against the tolerance, not the delta's digits: within it the delta is floating-point noise,
-        # and its digits differ between machines whose numbers agree to 1e-4 (docs/contributing.md).
+    def completeness_check(self, short: bool = False) -> str:
+        """IG's completeness as a check against its ``tolerance``: ``"within tolerance 1%"`` or ``"error 3.2%
+        (tolerance 1%)"`` (``short``: ``"within 1%"``, ``"3.2% > 1%"``); ``""`` for other methods.
+
+        Printed instead of the delta's digits: within the tolerance the delta is floating-point noise, and its
+        digits differ between machines whose numbers agree to 1e-4 (docs/contributing.md)."""
         error, tolerance = self.completeness_error, self.settings.get("tolerance")
         if math.isnan(error):
             return ""
         if tolerance is None:
             tolerance = 1e-4  # no tolerance asked for: only say whether the error is beyond rounding
+        tol = f"{100 * tolerance:.3g}%"
         if error <= tolerance:
-            return f", completeness within tolerance {100 * tolerance:.3g}%"
-        return f", completeness error {100 * error:.2g}% (tolerance {100 * tolerance:.3g}%)"
+            return f"within {tol}" if short else f"within tolerance {tol}"
+        return f"{100 * error:.2g}% > {tol}" if short else f"error {100 * error:.2g}% (tolerance {tol})"
 
     def summary_text(self) -> str:
         target = self.answer + (f" - {self.contrast}" if self.contrast else "")
         top = np.argsort(-np.abs(self.scores))[:5]
-        tops = ", ".join(f"{self.tokens[i]}({self.scores[i]:+.3f})" for i in top)
-        delta = self._completeness_text()
+        # two decimals, and no "-0.00": a score's third decimal and a near-zero score's sign are within what
+        # another machine's kernels move (docs/contributing.md)
+        tops = ", ".join(f"{self.tokens[i]}({round(float(self.scores[i]), 2) + 0.0:+.2f})" for i in top)
+        check = self.completeness_check()
+        delta = f", completeness {check}" if check else ""
         if self.objective_kind == "objective":
             head = f"user objective {target!r} of the final residual stream"
             masses = ""
@@ -429,6 +436,12 @@ class Comparison(Result):
             f"  {'':<18}{'causal':>12}{'bidirectional':>15}",
         ]
         for k, v in self.summary.items():
+            if k == "completeness_error":  # a check against the tolerance: within it, digits of noise
+                checks = [
+                    r.attribution.completeness_check(short=True) if r.attribution else "" for r in (c, b)
+                ]
+                lines.append(f"  {'completeness':<18}{checks[0] or 'n/a':>12}{checks[1] or 'n/a':>15}")
+                continue
             lines.append(f"  {k:<18}{v['causal']:>12.3f}{v['bidirectional']:>15.3f}")
         n = max(len(c.lens.answer_ids), len(b.lens.answer_ids))
         if n > 1:
