@@ -10,24 +10,52 @@ shape works; this module ships the one sentence encoders are used for.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 
 from interp import checks
-from interp.errors import InputError, echo
+from interp.errors import InputError, InterpWarning, echo
 from interp.models.handle import Model
+
+POOLINGS = ("mean", "cls", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean", "content")
+"""How :func:`similarity` pools a text's final states into one vector: sentence-transformers' modes (``mean``
+over all tokens, its default; ``cls``: the first token; ``max``; ``lasttoken``; ``mean_sqrt_len_tokens``;
+``weightedmean``: weighted by position 1..T) and ``content``: the mean over the tokens between the frame's
+special tokens ([CLS], [SEP]) only."""
 
 
 class Similarity:
-    """Cosine similarity of a text's mean-pooled final states to those of a fixed other text.
+    """Cosine similarity of a text's pooled final states to those of a fixed other text.
 
     Built by :func:`similarity`; called as ``objective(resid)`` with ``resid`` ``(batch, T, d_model)``, or
     ``objective(resid, mask)`` with a ``(batch, T)`` mask of the positions to pool (a padded batch).
+    ``pooling`` is the mode used, ``normalize`` whether the pooled vectors are L2-normalised (a Normalize
+    module; cosine similarity is the same either way), ``pooling_source`` where they were read from.
     """
 
-    def __init__(self, model: Model, other_text: str):
+    def __init__(self, model: Model, other_text: str, pooling: str | None = None):
         if not isinstance(other_text, str):
             raise InputError(f"similarity compares with another text, a string; got {echo(other_text)}")
+        recorded = getattr(model, "pooling", None)
+        if pooling is not None:
+            self.pooling = checks.choice("pooling", pooling, POOLINGS)
+            self.normalize = bool(recorded and recorded.get("normalize"))
+            self.pooling_source = "pooling= argument"
+        elif recorded:
+            self.pooling, self.normalize = recorded["mode"], bool(recorded.get("normalize"))
+            self.pooling_source = recorded.get("source", "the model's sentence-transformers config")
+        else:
+            self.pooling, self.normalize = "mean", False
+            self.pooling_source = "sentence-transformers' default"
+            warnings.warn(
+                f"{model.name} has no sentence-transformers pooling config (modules.json, 1_Pooling/config.json): "
+                "similarity pools the mean over all tokens, special tokens included, as sentence-transformers "
+                "does by default; pass pooling='content' for content tokens only, or pooling='cls'",
+                InterpWarning,
+                stacklevel=3,
+            )
         tokens = model.to_tokens(other_text)  # (1, T_other)
         special = set(model.tokenizer.all_special_ids)
         ordinary = [t not in special for t in tokens[0].tolist()]
@@ -40,44 +68,69 @@ class Similarity:
         # has one (ModernBERT), as sentence encoders pool it.
         self.final_norm = getattr(model.bridge, "final_norm", None)
         with torch.no_grad():
-            states = self.states(model.final_resid(tokens))  # (1, T_other, d_model)
-        self.reference = states[0, self.lead : tokens.shape[1] - self.trail].float().mean(0)  # (d_model,)
+            self.reference = self.pool(self.states(model.final_resid(tokens)).float(), None)[0]  # (d_model,)
         self.label = (
             f"similarity to {other_text!r}" if len(other_text) <= 60 else "similarity to another text"
         )
         self.other_text = other_text
 
     def __call__(self, resid: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """``(batch,)`` cosine similarities. Without ``mask`` the positions between the frame's leading and
-        trailing special tokens are pooled: interp's analyses pass one text at a time, unpadded."""
-        B, T, _ = resid.shape
-        if mask is None:
-            mask = torch.zeros(B, T, dtype=torch.bool, device=resid.device)
-            mask[:, self.lead : max(self.lead + 1, T - self.trail)] = True
-        weights = mask.to(resid.device, torch.float32)[..., None]  # (batch, T, 1)
-        states = self.states(resid).float()
-        pooled = (states * weights).sum(1) / weights.sum(1).clamp_min(1.0)  # (batch, d_model)
+        """``(batch,)`` cosine similarities. Without ``mask`` every position is pooled (``content``: those
+        between the frame's leading and trailing special tokens): interp's analyses pass one text at a time,
+        unpadded."""
+        pooled = self.pool(self.states(resid).float(), mask)  # (batch, d_model)
         return F.cosine_similarity(pooled, self.reference.to(resid.device)[None], dim=-1, eps=1e-8)
+
+    def pool(self, states: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        """``(batch, T, d_model)`` -> ``(batch, d_model)`` by :attr:`pooling`, over the positions ``mask`` keeps."""
+        B, T, _ = states.shape
+        if mask is None:
+            mask = torch.ones(B, T, dtype=torch.bool, device=states.device)
+            if self.pooling == "content":
+                mask[:] = False
+                mask[:, self.lead : max(self.lead + 1, T - self.trail)] = True
+        keep = mask.to(states.device, torch.bool)  # (batch, T)
+        weights = keep.to(torch.float32)[..., None]  # (batch, T, 1)
+        count = weights.sum(1).clamp_min(1.0)  # (batch, 1)
+        if self.pooling in ("mean", "content"):
+            pooled = (states * weights).sum(1) / count
+        elif self.pooling == "mean_sqrt_len_tokens":
+            pooled = (states * weights).sum(1) / count.sqrt()
+        elif self.pooling == "weightedmean":
+            position = torch.arange(1, T + 1, device=states.device, dtype=torch.float32)[None, :, None]
+            w = weights * position  # (batch, T, 1)
+            pooled = (states * w).sum(1) / w.sum(1).clamp_min(1e-9)
+        elif self.pooling == "max":
+            pooled = states.masked_fill(~keep[..., None], float("-inf")).max(1).values
+        elif self.pooling == "cls":
+            pooled = states[:, 0]
+        else:  # lasttoken: the last position the mask keeps
+            last = (keep.long() * torch.arange(T, device=states.device)[None]).argmax(1)  # (batch,)
+            pooled = states[torch.arange(B, device=states.device), last]
+        return F.normalize(pooled, dim=-1) if self.normalize else pooled
 
     def states(self, resid: torch.Tensor) -> torch.Tensor:
         return resid if self.final_norm is None else self.final_norm(resid)
 
     def __repr__(self) -> str:
-        return f"Similarity({self.label})"
+        return f"Similarity({self.label}, pooling={self.pooling!r})"
 
 
-def similarity(model: Model, other_text: str) -> Similarity:
-    """An objective: cosine similarity of the mean-pooled final states (content tokens only: special tokens
-    such as [CLS] and [SEP] and padding are left out) to those of ``other_text``. The final states are the
-    encoder's output: the last residual stream, through the encoder's final norm where it has one (ModernBERT).
+def similarity(model: Model, other_text: str, *, pooling: str | None = None) -> Similarity:
+    """An objective: cosine similarity of the pooled final states to those of ``other_text``, pooled as the
+    model's own sentence-transformers folder says (``modules.json`` and ``1_Pooling/config.json``, read by
+    :func:`interp.load`; a Normalize module too). A model without such a config (a plain encoder, a wrapped
+    model) is pooled as sentence-transformers pools by default, the mean over all tokens ([CLS] and [SEP]
+    included), with a warning saying so. ``pooling=`` picks a mode from :data:`POOLINGS` instead;
+    ``"content"`` leaves the special tokens out. The final states are the encoder's output: the last residual
+    stream, through the encoder's final norm where it has one (ModernBERT).
 
     ``other_text`` is read once, now, without hooks; ablations and patches later change only the text being
-    analysed. Sentence-transformers' own mean pooling also counts [CLS] and [SEP], so its scores differ
-    slightly from these. Example: ``interp.attribute(model, "a dog barked", objective=similarity(model, "a
-    puppy yelped"))``.
+    analysed. Example: ``interp.attribute(model, "a dog barked", objective=similarity(model, "a puppy
+    yelped"))``.
     """
     checks.model(model)
-    return Similarity(model, other_text)
+    return Similarity(model, other_text, pooling)
 
 
-__all__ = ["Similarity", "similarity"]
+__all__ = ["POOLINGS", "Similarity", "similarity"]

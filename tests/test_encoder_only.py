@@ -133,7 +133,7 @@ def test_similarity_is_the_cosine_of_mean_pooled_content_states(family, encoder,
         mine = hf(m.to_tokens(TEXT)).last_hidden_state
         other = hf(m.to_tokens(OTHER)).last_hidden_state
     expected = F.cosine_similarity(mean_pooled(mine), mean_pooled(other), dim=0)
-    sim = interp.objectives.similarity(m, OTHER)
+    sim = interp.objectives.similarity(m, OTHER, pooling="content")
     resid = m.final_resid(m.to_tokens(TEXT))
     assert abs(float(sim(resid)[0]) - float(expected)) <= 1e-5
     assert abs(float(sim(m.final_resid(m.to_tokens(OTHER)))[0]) - 1.0) <= 1e-5

@@ -95,12 +95,12 @@ def transformer_folder(folder: Path) -> Path:
     return folder
 
 
-def _modules(folder: Path) -> list[dict[str, Any]]:
+def _modules(folder: Path, roots: tuple[Path, ...] = ()) -> list[dict[str, Any]]:
     """modules.json's entries with a path, read as plain data through the closed-world checks (no file: none)."""
     path = folder / "modules.json"
     if not os.path.lexists(path):
         return []
-    data = closed_world.read_json(path, (folder,), "sentence-transformers module list")
+    data = closed_world.read_json(path, (folder, *roots), "sentence-transformers module list")
     if not isinstance(data, list):
         raise ModelLoadError(f"{closed_world.shown(path)} is not a list of modules: save the model again")
     out = []
@@ -121,20 +121,20 @@ def _modules(folder: Path) -> list[dict[str, Any]]:
 
 POOLING_MODES = ("cls", "mean", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean")
 """Sentence-transformers' pooling modes, as its ``1_Pooling/config.json`` names them
-(``pooling_mode_<mode>_token[s]``)."""
+(``pooling_mode_<mode>_token[s]``, ``pooling_mode_lasttoken``)."""
 
 
-def pooling(folder: Path) -> dict[str, Any] | None:
+def pooling(folder: Path, roots: tuple[Path, ...] = ()) -> dict[str, Any] | None:
     """The pooling and normalisation of a sentence-transformers folder (``modules.json``, its Pooling module's
     config.json, a Normalize module), or None where the folder has no Pooling module.
 
     Returns ``{"mode": one of POOLING_MODES, "include_prompt": bool, "normalize": bool, "source": path}``."""
-    modules = _modules(folder)
+    modules = _modules(folder, roots)
     pool = next((m for m in modules if m["type"].endswith("models.Pooling")), None)
     if pool is None:
         return None
-    config_path = closed_world.regular_folder(folder / pool["path"], (folder,)) / "config.json"
-    config = closed_world.read_json(folder / pool["path"] / "config.json", (folder,), "pooling config")
+    config_path = closed_world.regular_folder(folder / pool["path"], (folder, *roots)) / "config.json"
+    config = closed_world.read_json(folder / pool["path"] / "config.json", (folder, *roots), "pooling config")
     if not isinstance(config, dict):
         raise ModelLoadError(
             f"{closed_world.shown(config_path)} is not a pooling config: save the model again"
@@ -142,8 +142,7 @@ def pooling(folder: Path) -> dict[str, Any] | None:
     modes = [
         mode
         for mode in POOLING_MODES
-        if config.get(f"pooling_mode_{mode}_token") is True
-        or config.get(f"pooling_mode_{mode}_tokens") is True
+        if any(config.get(f"pooling_mode_{mode}{end}") is True for end in ("_token", "_tokens", ""))
     ]
     if len(modes) != 1:
         raise ModelLoadError(

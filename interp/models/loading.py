@@ -206,7 +206,9 @@ def load(
     if local:
         vet_folder(Path(src), roots)
         # a sentence-transformers folder's pooling, for interp.objectives.similarity
-        pooling = _encoder.pooling(roots[0] if roots and not found else Path(src))
+        pooling = (
+            _encoder.pooling(roots[0], ()) if roots and not found else _encoder.pooling(Path(src), roots)
+        )
     else:
         pooling = None
         vet_hub(src, _unknown, revision)
