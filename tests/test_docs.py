@@ -73,8 +73,8 @@ def test_tutorial_links_lead_to_the_rendered_tutorials(site):
     assert "notebooks/" not in re.sub(r"<pre.*?</pre>|<code>.*?</code>", "", index, flags=re.S)
 
 
-LINK = re.compile(r"(?<!!)\[[^\]]*\]\((?P<target>[^)\s]+)\)")
-"""A markdown link (not an image), ``[text](target)``."""
+LINK = re.compile(r"\[[^\]]*\]\((?P<target>[^)\s]+)\)")
+"""A markdown link or image, ``[text](target)`` or ``![text](target)``."""
 
 
 @pytest.mark.parametrize("page", ["README.md", *sorted(p.name for p in (ROOT / "docs").glob("*.md"))])
