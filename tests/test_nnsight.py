@@ -106,7 +106,7 @@ def test_decompose_matches_the_bridge_on_every_family(arch, tiny_folder):
     with nn.hooks({"blocks.0.attn.hook_z": lambda z, hook: z * 0}):
         with pytest.raises(errors.EngineError, match="does not apply hook functions attached"):
             interp.decompose(nn, PROBE)
-    assert nn._edits == {}
+    assert nn.engine_impl._edits == {}
 
 
 @pytest.mark.parametrize("name", ["tiny-causal", "tiny-diffusion"])
@@ -155,7 +155,7 @@ def test_analyses_it_does_not_offer_name_the_engine(engines):
         "attribute": lambda: interp.attribute(nn, PROBE, method="saliency"),
     }
     for remote in (False, True):
-        nn.remote = remote  # the capability table alone (no remote run starts: the check comes first)
+        nn.engine_impl.remote = remote  # the capability table alone (no remote run starts: the check comes first)
         try:
             for name, call in calls.items():
                 if name == "attribute" and not remote:
@@ -167,8 +167,8 @@ def test_analyses_it_does_not_offer_name_the_engine(engines):
                 assert "engine='bridge'" in message and ("remotely" in message) == remote
                 assert ("sends back saved values, not gradients" in message) == (name == "attribute")
         finally:
-            nn.remote = False
-        assert nn._edits == {}
+            nn.engine_impl.remote = False
+        assert nn.engine_impl._edits == {}
     assert "attention" in CAPABILITIES and set(LOCAL_ONLY) == {"attribute"} <= set(CAPABILITIES)
     with pytest.raises(errors.EngineError, match="tuned lens is not available with the nnsight engine"):
         interp.logit_lens(nn, PROBE, lens="tuned")  # not "train translators first": they would not be found
@@ -194,7 +194,7 @@ def test_a_trace_that_reads_no_logits_stops_before_the_unembedding(engines):
     _, nn = engines
     tokens = nn.to_tokens(PROBE)
     shapes: list[tuple[int, ...]] = []
-    hf = nn.bridge.original_model
+    hf = nn.engine_impl.hf_model
     handle = hf.get_output_embeddings().register_forward_hook(lambda mod, inp, out: shapes.append(out.shape))
     try:
         nn.run_with_cache(tokens, names=["blocks.0.hook_resid_post"], stop_after="blocks.0.hook_resid_post")

@@ -111,7 +111,7 @@ def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Te
         return None
     texts = reference if reference is not None else reference_texts(model)
     if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):
-        key = (tuple(texts), tuple(p._version for p in model.bridge.parameters()))
+        key = (tuple(texts), model.weights_version())
         hit = _LAST_MEANS.get(model)
         if hit is not None and hit[0] == key:
             return hit[1]

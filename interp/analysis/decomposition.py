@@ -47,18 +47,12 @@ from interp.analysis import memory as _memory
 from interp.analysis.target import tokens_of
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
-from interp.models import placement as _placement
+from interp.models.bridge_decompose import ENCODER_NORM, FINAL_NORM
 from interp.models.engine import CACHE
 from interp.models.frame import frame as _frame
 from interp.models.frame import ids_str, token_str
 from interp.models.handle import Model
-from interp.models.sublayers import POST_LN
 from interp.results import DecompositionResult
-
-FINAL_NORM = "ln_final"
-"""The bridge's final normalisation: before the unembedding (causal), inside the masked-LM head (masked)."""
-ENCODER_NORM = "final_norm"
-"""A pre-norm encoder's norm after its last block, before the masked-LM head (ModernBERT)."""
 
 CAUSAL_READ = (
     "direct logit attribution: the final norm's scale frozen at this run's value at the read position (the mean "
@@ -112,7 +106,7 @@ def decompose(
     )
     if a_ids is not None:
         _check_pair(model, a_ids, c_ids)
-    reader = _reader(model)
+    reader = model.decompose_reader()
     parts = _parts(model, reader)
     _memory.require(model, "decompose", frame.T, enabled=check_memory)
     r = frame.position
@@ -130,13 +124,13 @@ def decompose(
     _check_rebuilt(model, writes.rows.sum(0), resid, reader.dtype())
     if ENCODER_NORM in parts:
         writes.through(_norm(reader, ENCODER_NORM, cache, at), "final norm bias")
-    read = _masked_read if model.kind == "bidirectional" else _causal_read
+    read = _masked_read if model.reads_mask_token else _causal_read
     direction, scalars = read(reader, cache, at, a_ids[0], None if c_ids is None else c_ids[0])
     contributions = torch.cat([writes.rows @ direction, torch.tensor([v for _, v in scalars])])
     for label, _ in scalars:
         writes.note(label, "bias")
     target = float(logits[a_ids[0]] - (0 if c_ids is None else logits[c_ids[0]]))
-    softcap = _softcap(model)
+    softcap = model.logit_softcap
     return DecompositionResult(
         model_name=model.name,
         revision=model.revision,
@@ -179,131 +173,17 @@ def _check_pair(model: Model, answer: tuple[int, ...], contrast: tuple[int, ...]
 # ---- where the activations and weights come from --------------------------------------------------------------
 
 
-def _reader(model: Model):
-    """The engine's reader: the bridge's components, or the nnsight engine's modules (read inside its trace)."""
-    if getattr(model, "engine", "bridge") == "nnsight":
-        from interp.models.nnsight_decompose import NNsightReader
-
-        return NNsightReader(model)
-    return _BridgeReader(model)
-
-
-class _BridgeReader:
-    """decompose's view of a bridge-engine model: the pieces it has, one forward pass, and its weights (float64,
-    on the CPU). Another engine offers the same methods (:class:`interp.models.nnsight_decompose.NNsightReader`)."""
-
-    def __init__(self, model: Model):
-        self.model = model
-
-    def parts(self) -> frozenset[str]:
-        """The optional pieces of this model: embeddings, post-norm stack, sublayer norms, masked-LM head."""
-        model = self.model
-        children = {name for name, _ in model.bridge.named_children()}
-        parts = children & {"pos_embed", "token_type_embed", "embed_ln", "embed_proj", "mlm_head", FINAL_NORM}
-        parts |= children & {ENCODER_NORM}
-        model_type = getattr(getattr(model.bridge.original_model, "config", None), "model_type", None)
-        if model_type in POST_LN:
-            parts |= {"post_norm"}
-        if model.n_layers and hasattr(model.bridge.blocks[0], "ln1_post"):
-            parts |= {
-                "sublayer_norm"
-            }  # Gemma 2/3, OLMo 2: a norm on the attention's output before it is added
-        return frozenset(parts)
-
-    def run(
-        self, tokens: torch.Tensor, parts: frozenset[str], r: int, answer: int | None = None, contrast=None
-    ) -> tuple[dict[str, torch.Tensor], int]:
-        """One forward pass, stopped after the final norm (no vocabulary-sized output), keeping what the
-        decomposition reads (the answer and contrast are read later, from the weights), and where ``r`` is in
-        it (every position is kept)."""
-        _, cache = self.model.run_with_cache(
-            tokens, names=cache_names(self.model, parts), stop_after="ln_final.hook_out"
-        )
-        return cache, r
-
-    def logits(self, cache: dict[str, torch.Tensor], r: int) -> torch.Tensor:
-        """The model's own logits ``(d_vocab,)`` at ``r`` (before any soft cap)."""
-        return self.model.bridge.unembed(cache["ln_final.hook_out"][0, r])
-
-    def norm(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None, bool]:
-        """A normalisation's weight (``1 + weight`` for Gemma's), bias and whether it is an RMSNorm."""
-        model = self.model
-        bridge = model.bridge.get_submodule(name)
-        inner = bridge.original_component
-        rms = bool(getattr(bridge, "uses_rms_norm", False))
-        with _placement.readable(model, bridge):  # offloaded weights loaded for this read
-            weight = getattr(inner, "weight", None)
-            weight = torch.ones(model.d_model) if weight is None else weight.detach().double().cpu()
-            bias = None if rms or getattr(inner, "bias", None) is None else inner.bias.detach().double().cpu()
-        if getattr(bridge, "uses_weight_offset", False):  # Gemma-style norms scale by 1 + weight
-            weight = weight + 1
-        return weight, bias, rms
-
-    def heads(self, layer: int, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Every head's write ``(n_heads, d_model)`` from its ``z`` ``(n_heads, d_head)``, and the output bias."""
-        attn = self.model.bridge.blocks[layer].attn
-        with _placement.readable(self.model, attn):  # offloaded weights loaded for this read
-            W_O = attn.W_O.detach().double().cpu()
-            b_O = None if attn.b_O is None else attn.b_O.detach().double().cpu()
-        return torch.einsum("hd,hdm->hm", z, W_O), b_O
-
-    def linear(self, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """A linear map's weight ``(out, in)`` and bias: ``embed_proj`` (ELECTRA) or ``mlm_head`` (its dense)."""
-        linear = self.model.bridge.get_submodule(name).original_component
-        if not isinstance(linear, torch.nn.Linear):
-            raise InterpError(f"decompose reads {name} as a Linear layer; {self.model.name}'s is not")
-        with _placement.readable(self.model, linear):
-            bias = None if linear.bias is None else linear.bias.detach().double().cpu()
-            return linear.weight.detach().double().cpu(), bias
-
-    def unembedding(self, answer: int, contrast: int | None) -> tuple[torch.Tensor, float | None]:
-        """The unembedding direction ``u`` (answer's column minus the contrast's) and the bias difference."""
-        unembed = self.model.bridge.unembed
-        with _placement.readable(self.model, unembed):  # offloaded weights loaded for this read
-            W_U = unembed.W_U  # (d_model, d_vocab), a view
-            u = W_U[:, answer].detach().double().cpu()
-            if contrast is not None:
-                u = u - W_U[:, contrast].detach().double().cpu()
-            bias = getattr(unembed.original_component, "bias", None)
-            if bias is None:
-                return u, None
-            b = bias.detach().double().cpu()
-        return u, float(b[answer] - (0 if contrast is None else b[contrast]))
-
-    def dtype(self) -> torch.dtype:
-        return next(self.model.bridge.original_model.parameters()).dtype
-
-
 def _parts(model: Model, reader) -> frozenset[str]:
     """The reader's parts, checked: decompose needs a final norm (and a masked-LM head for a masked LM)."""
     parts = reader.parts()
-    missing = [
-        p for p in (FINAL_NORM, *(("mlm_head",) if model.kind == "bidirectional" else ())) if p not in parts
-    ]
+    missing = [p for p in (FINAL_NORM, *(("mlm_head",) if model.reads_mask_token else ())) if p not in parts]
     if missing or ("post_norm" in parts and "embed_ln" not in parts):
         raise InterpError(
-            f"decompose reads the answer through a final norm{' and a masked-LM head' if model.kind != 'causal' else ''}, "
+            f"decompose reads the answer through a final norm{' and a masked-LM head' if model.reads_mask_token else ''}, "
             f"which {model.name}'s engine does not expose ({', '.join(missing) or 'embed_ln'}): use the logit lens "
             "or attribution for this model"
         )
     return parts
-
-
-def cache_names(model: Model, parts: frozenset[str]) -> list[str]:
-    """The hook points the decomposition reads, in the bridge's names."""
-    names = ["embed.hook_out"] + [f"{p}.hook_out" for p in ("pos_embed", "token_type_embed") if p in parts]
-    names += [_hooks.name(_hooks.RESID_PRE, 0)]
-    for layer in range(model.n_layers):
-        names += [_hooks.name(_hooks.Z, layer), _hooks.name(_hooks.MLP_OUT, layer)]
-        if "post_norm" in parts:
-            names += [f"blocks.{layer}.ln1.hook_scale", f"blocks.{layer}.ln2.hook_scale"]
-        if "sublayer_norm" in parts:
-            names += [f"blocks.{layer}.ln1_post.hook_scale"]
-    names += [f"{ENCODER_NORM}.hook_scale"] if ENCODER_NORM in parts else []
-    names += ["embed_ln.hook_scale"] if "post_norm" in parts else []
-    names += ["mlm_head.hook_out"] if model.kind == "bidirectional" else []
-    names += [_hooks.final_resid_name(model), "ln_final.hook_in", "ln_final.hook_scale", "ln_final.hook_out"]
-    return names
 
 
 # ---- the writes -------------------------------------------------------------------------------------------------
@@ -470,18 +350,9 @@ def _masked_read(reader, cache, r: int, answer: int, contrast: int | None):
 
 
 def _linearization(model: Model, parts: frozenset[str]) -> str:
-    if model.kind == "causal":
+    if not model.reads_mask_token:
         return CAUSAL_READ + (SUBLAYER_READ if "sublayer_norm" in parts else "")
     return MASKED_READ if "post_norm" in parts else PRE_NORM_MASKED_READ
-
-
-def _softcap(model: Model) -> float | None:
-    """The final-logit soft cap from the model's config (Gemma 2's ``final_logit_softcapping``), if any."""
-    config = getattr(model.bridge.original_model, "config", None)
-    cap = getattr(config, "final_logit_softcapping", None)
-    if cap is None:
-        cap = getattr(model.bridge.cfg, "output_logits_soft_cap", None)
-    return float(cap) if isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap > 0 else None
 
 
 def _notes(model: Model, answer: tuple[int, ...], contrast: tuple[int, ...] | None, softcap: float | None):

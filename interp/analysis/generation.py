@@ -22,19 +22,10 @@ from interp.models.handle import Model
 from interp.models.writing import token_str
 from interp.results.generation import ORDERS, GenerationResult
 
-DIFFUSION_TYPES = ("llada", "dream")
-"""Model types that are diffusion LMs whatever their config says."""
-
 
 def generator_of(model: Model) -> str:
-    """``"causal"``, ``"diffusion"`` (a masked LM trained to generate: the config's ``objective`` is
-    ``"masked_diffusion"``, as the zoo's tiny-diffusion writes it, or a LLaDA/Dream model) or ``"masked"``."""
-    if model.kind == "causal":
-        return "causal"
-    config = model.bridge.original_model.config
-    if getattr(config, "objective", None) == "masked_diffusion" or config.model_type in DIFFUSION_TYPES:
-        return "diffusion"
-    return "masked"
+    """``model.generator``: ``"causal"``, ``"masked"`` or ``"diffusion"`` (decided in the model layer)."""
+    return model.generator
 
 
 @torch.no_grad()
@@ -68,7 +59,7 @@ def generate(
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
     if not isinstance(prompt, str):
         raise InputError(f"the prompt must be a string, got {type(prompt).__name__}")
-    causal = model.kind == "causal"
+    causal = model.generator == "causal"  # left to right; otherwise by unmasking
     tokens, positions = (
         _causal_start(model, prompt, n_tokens) if causal else _masked_start(model, prompt, n_tokens)
     )
@@ -96,7 +87,7 @@ def generate(
         revision=model.revision,
         kind=model.kind,
         prompt=prompt,
-        generator=generator_of(model),
+        generator=model.generator,
         order="left_to_right" if causal else order,
         seed=seed,
         undecided=run.undecided,
@@ -140,7 +131,7 @@ class _Run:
         self, model: Model, tokens: torch.Tensor, positions: list[int], steps: int, lens: bool, k: int
     ):
         self.model, self.positions, self.steps, self.k = model, positions, steps, k
-        causal = model.kind == "causal"
+        causal = model.generator == "causal"
         self.undecided = -1 if causal else int(model.mask_token_id)
         T = tokens.shape[1] + (len(positions) if causal else 0)
         first = np.full(T, self.undecided, dtype=np.int64)
@@ -162,7 +153,8 @@ class _Run:
         names = _hooks.resid_names(self.model)
         logits, cache = self.model.run_with_cache(self.ids, names=names)
         ids, probs = self.lens
-        g = [self.gen_index[p + 1] if self.model.kind == "causal" else self.gen_index[p] for p in read]
+        causal = self.model.generator == "causal"  # a causal read at p predicts position p + 1
+        g = [self.gen_index[p + 1] if causal else self.gen_index[p] for p in read]
         for layer, name in enumerate(names):  # one layer at a time: (len(read), d_vocab) at most
             logp = F.log_softmax(self.model.decode_resid(cache.pop(name)[0, read]).float(), dim=-1)
             p, top = logp.topk(self.k, dim=-1)

@@ -45,7 +45,7 @@ def generate_suite(
         raise InputError("prompts must be a non-empty list of strings")
     if isinstance(orders, str):
         orders = (orders,)
-    runs = [(m, "left_to_right" if m.kind == "causal" else o) for m in models for o in orders]
+    runs = [(m, "left_to_right" if m.generator == "causal" else o) for m in models for o in orders]
     runs = list(dict.fromkeys(runs))  # a causal model runs once whatever the orders
     rows = []
     bar = tqdm(total=len(runs) * len(prompts), desc="generate", disable=not progress, mininterval=2)

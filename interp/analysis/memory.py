@@ -38,9 +38,9 @@ def _sizes(model: Any) -> tuple[int, int, int, int, int, int]:
     """(bytes per activation, n_layers, n_heads, d_model, d_mlp, d_vocab)."""
     import torch
 
-    dtype = next(model.bridge.original_model.parameters()).dtype
+    dtype = model.dtype
     e = torch.empty((), dtype=dtype).element_size() if dtype.is_floating_point else 4
-    d_mlp = int(getattr(model.bridge.cfg, "d_mlp", None) or 4 * model.d_model)
+    d_mlp = model.d_mlp
     return e, model.n_layers, model.n_heads, model.d_model, d_mlp, model.d_vocab
 
 

@@ -132,7 +132,7 @@ class TunedLens:
 def weights_hash(model: Model) -> str:
     """sha256 of every parameter and buffer of the model (names, dtypes, shapes and bytes). Remembered until a
     tensor is modified in place or replaced."""
-    state = model.bridge.original_model.state_dict()
+    state = model.state_dict()
     key = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
     known = _HASHES.get(model)
     if known is not None and known[0] == key:
@@ -164,8 +164,7 @@ def cache_path(model: Model) -> Path:
 
 def own_folder(model: Model) -> Path | None:
     """The local folder the model was loaded from, if any."""
-    config = getattr(model.bridge.original_model, "config", None)
-    origin = getattr(config, "_name_or_path", None)
+    origin = getattr(model.config, "_name_or_path", None)
     return Path(origin) if origin and Path(origin).is_dir() else None
 
 
@@ -214,7 +213,7 @@ def _rows(model: Model, texts: Any, n: int, seed: int) -> list[torch.Tensor]:
 def masked(model: Model, row: torch.Tensor, rng: random.Random) -> torch.Tensor:
     """A masked LM's row with :data:`MASK_P` of its ordinary tokens masked (at least one); other rows as they
     are."""
-    if model.kind != "bidirectional" or model.mask_token_id is None:
+    if not model.reads_mask_token or model.mask_token_id is None:
         return row
     ordinary = [i for i, t in enumerate(row.tolist()) if t not in model.special_ids]
     chosen = [i for i in ordinary if rng.random() < MASK_P] or ordinary[:1]
@@ -324,7 +323,7 @@ def tuned_lens(
         "batch_size": batch_size,
         "seed": seed,
         "texts": "default corpus" if texts is None else f"{len(rows)} given",
-        "masked_inputs": model.kind == "bidirectional",
+        "masked_inputs": model.reads_mask_token,
         "seconds": round(time.perf_counter() - start, 1),
         "train_kl": [round(float(k), 4) for k in torch.stack(recent).mean(0)],
     }

@@ -22,13 +22,12 @@ def hook_table(model) -> list[tuple[str, str, str]]:
     )
     _, cache = model.run_with_cache(text)
     T = model.to_tokens(text).shape[1]
-    points = model.bridge.hook_dict
     seen: dict[str, tuple[str, str, str]] = {}
     for name in model.hook_names():
         pattern = re.sub(r"^blocks\.\d+\.", "blocks.{i}.", name)
         if pattern in seen:
             continue
-        canonical = points[name].name or name
+        canonical = model.canonical_hook_name(name)
         alias = "" if canonical == name else re.sub(r"^blocks\.\d+\.", "blocks.{i}.", canonical)
         shape = tuple(cache[name].shape) if name in cache else None
         shape_text = (

@@ -49,10 +49,10 @@ CAPABILITIES: dict[str, str] = {
 }
 """Every capability name, with the words an :class:`~interp.errors.EngineError` uses for it."""
 
-WEIGHT_ROLES = ("W_O", "b_O", "W_U", "b_U", "final_norm")
+WEIGHT_ROLES = ("W_O", "b_O", "W_U", "b_U", "encoder_norm")
 """Roles :meth:`Engine.weight` answers: per-layer ``W_O`` ``(n_heads, d_head, d_model)`` and ``b_O``
-``(d_model,)``; ``W_U`` ``(d_model, d_vocab)``, ``b_U`` ``(d_vocab,)`` or None; ``final_norm`` the final norm
-module (None where there is none)."""
+``(d_model,)`` or None; ``W_U`` ``(d_model, d_vocab)``, ``b_U`` ``(d_vocab,)`` or None; ``encoder_norm`` the norm a
+pre-norm encoder applies after its last block (ModernBERT), a module, None where there is none."""
 
 
 @runtime_checkable
@@ -99,8 +99,14 @@ class Engine(Protocol):
     def check_names(self, names: Iterable[str]) -> list[str]:
         """``names`` validated (HookNameError with a suggestion for one it does not serve)."""
 
+    def canonical_name(self, name: str) -> str:
+        """The engine's own name of a hook point (an alias's target), ``name`` itself where it has no other."""
+
     def attach(self, fns: Mapping[str, Any]) -> AbstractContextManager:
         """Hook functions applied to every forward pass inside the ``with`` block, removed on exit."""
+
+    def tidy(self) -> None:
+        """Remove hooks that an interrupted clean-up left behind (called before a forward pass)."""
 
     def reset(self) -> int:
         """Remove whatever hooks were left attached; return how many."""

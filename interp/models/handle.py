@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Mapping
-from types import SimpleNamespace
 from typing import Any
 
 import torch
 
 from interp import checks
-from interp.errors import EngineError, InputError, NoLMHeadError, NonFiniteError, echo
+from interp.errors import EngineError, InputError, NoLMHeadError, echo
 from interp.models import engine as _engine
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
-from interp.models import placement as _placement
-from interp.models import repair as _repair
-from interp.models.families import family_of
 from interp.models.frame import Frame, check_slots
 from interp.models.frame import frame as _frame
-from interp.models.sublayers import point_sublayer_hooks
 from interp.models.writing import answer_ids, display_tokens
 
 KINDS = ("causal", "bidirectional")
+DIFFUSION_TYPES = frozenset({"llada", "dream"})
+"""Model types of masked LMs trained to generate by unmasking."""
 
 
 class Model:
@@ -37,7 +34,7 @@ class Model:
 
     def __init__(
         self,
-        bridge: Any,
+        engine: Any,
         tokenizer: Any,
         *,
         name: str,
@@ -47,13 +44,18 @@ class Model:
     ):
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
-        self.bridge = bridge
+        if not isinstance(engine, _engine.Engine):  # a TransformerBridge: the default engine
+            from interp.models.bridge_engine import BridgeEngine
+
+            engine = BridgeEngine(engine)
+        self.engine_impl: _engine.Engine = engine
+        """The engine behind this handle (:mod:`interp.models.engine`); analyses reach it through the handle."""
         self.tokenizer = tokenizer
         self.name = name
         self.kind = kind
         self.revision = revision
         self.has_lm_head = bool(has_lm_head)
-        cfg = bridge.cfg
+        cfg = engine.cfg
         self.n_layers: int = int(cfg.n_layers)
         self.n_heads: int = int(cfg.n_heads)
         self.d_model: int = int(cfg.d_model)
@@ -62,33 +64,107 @@ class Model:
         self._prepend_bos = bool(getattr(cfg, "default_prepend_bos", True))
         self.lock = threading.RLock()
         """Held while an analysis runs on this model: hooks and caches of two threads never mix."""
-        point_sublayer_hooks(bridge)
+        engine.bind(self)
 
     def __repr__(self) -> str:
         return (
             f"Model({self.name!r}, kind={self.kind!r}, n_layers={self.n_layers}, n_heads={self.n_heads}, "
             f"d_model={self.d_model}, d_vocab={self.d_vocab}, n_ctx={self.n_ctx}, device={str(self.device)!r}"
             + ("" if self.has_lm_head else ", has_lm_head=False")
+            + ("" if self.engine == "bridge" else f", engine={self.engine!r}")
+            + (", remote=True" if self.engine_impl.where == "remotely" else "")
             + ")"
         )
 
-    engine = "bridge"
-    """The engine's name, as passed to ``interp.load(..., engine=)``."""
-    where = "locally"
+    @property
+    def bridge(self) -> Any:
+        """The engine's own model underneath (a TransformerBridge by default): the escape hatch for anything
+        this handle does not cover."""
+        return self.engine_impl.native
+
+    @property
+    def engine(self) -> str:
+        """The engine's name, as passed to ``interp.load(..., engine=)``: ``"bridge"`` or ``"nnsight"``."""
+        return self.engine_impl.name
 
     @property
     def capabilities(self) -> frozenset[str]:
         """What the engine offers analyses (names in :data:`interp.models.engine.CAPABILITIES`)."""
-        return frozenset(_engine.CAPABILITIES)
+        return self.engine_impl.capabilities
 
-    def lacks(self, capability: str) -> str | None:
-        return None
+    # ---- what the math needs to know (analyses branch on these, never on a family or engine name) ----------
+
+    @property
+    def has_causal_mask(self) -> bool:
+        """Whether each position sees only the past (a causal LM): a read at a position uses its prefix alone."""
+        return self.kind == "causal"
+
+    @property
+    def reads_mask_token(self) -> bool:
+        """Whether the model reads a slot at a mask token in place of it, with both sides visible (a masked LM)."""
+        return self.kind == "bidirectional"
+
+    @property
+    def generator(self) -> str:
+        """How :func:`interp.generate` fills text: ``"causal"`` (left to right), ``"diffusion"`` (a masked LM
+        trained to generate by unmasking: the config's ``objective`` is ``"masked_diffusion"``, as the zoo's
+        tiny-diffusion writes it, or a LLaDA/Dream model) or ``"masked"`` (any other masked LM)."""
+        if self.has_causal_mask:
+            return "causal"
+        config = self.config
+        diffusion = getattr(config, "objective", None) == "masked_diffusion"
+        return (
+            "diffusion" if diffusion or getattr(config, "model_type", None) in DIFFUSION_TYPES else "masked"
+        )
+
+    @property
+    def config(self) -> Any:
+        """The Hugging Face config of the model (``model_type``, ``_name_or_path``, ...)."""
+        return self.engine_impl.config
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The dtype the model's weights compute in."""
+        return self.engine_impl.dtype
+
+    @property
+    def d_mlp(self) -> int:
+        """The MLP's hidden width (``4 * d_model`` where the config does not say)."""
+        return int(getattr(self.engine_impl.cfg, "d_mlp", None) or 4 * self.d_model)
+
+    @property
+    def logit_softcap(self) -> float | None:
+        """The cap ``c`` of a model that soft-caps its logits as ``c * tanh(logit / c)`` after the unembedding
+        (Gemma 2's ``final_logit_softcapping``), else None."""
+        cap = getattr(self.config, "final_logit_softcapping", None)
+        if cap is None:
+            cap = getattr(self.engine_impl.cfg, "output_logits_soft_cap", None)
+        return float(cap) if isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap > 0 else None
+
+    def weight(self, role: str, layer: int | None = None) -> Any:
+        """A weight by role, whatever the engine calls it (roles: :data:`interp.models.engine.WEIGHT_ROLES`)."""
+        return self.engine_impl.weight(role, layer)
+
+    def weights_version(self) -> tuple[int, ...]:
+        """Changes whenever a weight is modified in place (a key for anything computed from the weights)."""
+        return tuple(p._version for p in self.engine_impl.parameters())
+
+    def state_dict(self) -> Mapping[str, torch.Tensor]:
+        """The model's weights and buffers by name."""
+        return self.engine_impl.state_dict()
+
+    def canonical_hook_name(self, name: str) -> str:
+        """The engine's own name of hook point ``name`` (an alias's target; ``name`` itself otherwise)."""
+        return self.engine_impl.canonical_name(name)
+
+    def decompose_reader(self) -> Any:
+        """decompose's reader of this model's activations and weights, from its engine."""
+        return self.engine_impl.decompose_reader()
 
     def require(self, needs: Iterable[str], analysis: str) -> None:
         """Refuse ``analysis`` with :class:`interp.errors.EngineError`, before any work, if the engine lacks one
         of the capabilities it ``needs`` (:mod:`interp.models.engine`)."""
-        view = SimpleNamespace(name=self.engine, where=self.where, capabilities=self.capabilities, lacks=self.lacks)
-        message = _engine.refusal(view, analysis, needs)
+        message = _engine.refusal(self.engine_impl, analysis, needs)
         if message is not None:
             raise EngineError(message)
 
@@ -112,7 +188,7 @@ class Model:
     @property
     def device(self) -> torch.device:
         """Where inputs go and results are combined (the first GPU of a model spread over several devices)."""
-        return _placement.execution_device(self.bridge.original_model)
+        return self.engine_impl.device
 
     @property
     def mask_token_id(self) -> int | None:
@@ -237,7 +313,7 @@ class Model:
 
     def hook_names(self) -> list[str]:
         """Every hook point's name (TransformerLens names, aliases included), in model order."""
-        return list(_hooks.hook_points(self))
+        return self.engine_impl.hook_names()
 
     def hooks(self, fns: Mapping[str, _hooks.HookFn]) -> _hooks.Attachment:
         """Attach ``{hook_name: fn}`` for a ``with`` block; ``fn(tensor, hook)`` returns None (edits in place
@@ -247,7 +323,7 @@ class Model:
         Ctrl-C, even one that lands inside the clean-up. An exception inside ``fn``, or a return value of
         another shape, dtype or type, surfaces as :class:`interp.errors.HookError` naming the hook point.
         """
-        return _hooks.Attachment(self, fns)
+        return self.engine_impl.attach(fns)
 
     def reset(self) -> int:
         """Put the model back as it was right after loading; return how many hooks were removed.
@@ -258,13 +334,7 @@ class Model:
         (:mod:`interp.models.sublayers`) and the hook-point table is rebuilt. interp's own calls never need
         it: hooks an interrupt leaves behind are removed by the next forward pass anyway.
         """
-        removed = _repair.sweep(self, everything=True)
-        self.bridge.eval()
-        for p in self.bridge.original_model.parameters():
-            p.requires_grad_(False)
-        point_sublayer_hooks(self.bridge)  # the sublayer names keep their meaning whatever the engine rebuilt
-        _hooks.forget_points(self)
-        return removed
+        return self.engine_impl.reset()
 
     def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(batch, T, d_vocab)`` for validated tokens (hooks attached by the caller fire).
@@ -281,22 +351,22 @@ class Model:
         as logits)."""
         tokens = self.check_tokens(tokens)
         attention_mask = checks.attention_mask(attention_mask, tokens)
-        _repair.sweep(self)
+        self.engine_impl.tidy()
         return self._run_checked(tokens, attention_mask)
 
     def _run_checked(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """:meth:`_run` for tokens and mask already validated, with left-over hooks already swept (a hook
         context sweeps as it opens)."""
-        kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
+        kwargs = {} if attention_mask is None else {"attention_mask": attention_mask}
         logits = self._forward(tokens, kwargs)
         if _nan.nonfinite("logits", logits):
             what = "the logits" if self.has_lm_head else "the final states"
-            self._nonfinite(what, lambda: self._forward(tokens, kwargs))
+            self.engine_impl.nonfinite(what, lambda: self._forward(tokens, kwargs))
         return logits
 
     def _forward(self, tokens: torch.Tensor, kwargs: dict[str, Any]) -> torch.Tensor:
-        out = self.bridge(tokens, return_type="logits", **kwargs)
-        return out if isinstance(out, torch.Tensor) else out.logits
+        """One forward pass of the engine, hooks attached by the caller applied (every pass goes through here)."""
+        return self.engine_impl.forward(tokens, kwargs.get("attention_mask"))
 
     def __call__(self, text_or_tokens: str | torch.Tensor) -> torch.Tensor:
         return self.forward(self.tokens_of(text_or_tokens))
@@ -320,54 +390,19 @@ class Model:
         """
         tokens = self.tokens_of(text_or_tokens)
         attention_mask = checks.attention_mask(attention_mask, tokens)
-        names = self.hook_names() if names is None else _hooks.check_names(self, names)
-        cache: dict[str, torch.Tensor] = {}
-        seen: dict[str, Any] = {}
-        fns = _hooks.caching_hooks(self, names, cache)
+        engine = self.engine_impl
+        names = engine.hook_names() if names is None else engine.check_names(names)
         if stop_after is not None:
-            fns = _hooks.stopping(self, fns, stop_after, seen)
-
-        def run() -> torch.Tensor | None:
-            try:  # tokens and mask were checked above; the hook context swept left-over hooks as it opened
-                out = self._run_checked(tokens, attention_mask)
-                return out if self.has_lm_head else None
-            except _hooks.StopForward:
-                if "last" not in seen:
-                    raise  # a stop of the caller's, not ours
-                return None
-
-        logits = _hooks.run_attached(self, fns, run, grad=False)
-        if "last" in seen and _nan.nonfinite(*seen["last"]):
-            kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
-            self._nonfinite(f"the activations at {seen['last'][0]}", lambda: self._forward(tokens, kwargs))
-        return logits, cache
+            engine.check_names([stop_after])
+        logits, cache = engine.run(tokens, attention_mask, names, stop_after)
+        return (logits if self.has_lm_head else None), cache
 
     def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        """The residual stream after the last block ``(batch, T, d_model)``, gradients kept; the forward pass
-        stops there, so no vocabulary-sized output is computed."""
+        """The residual stream after the last block ``(batch, T, d_model)``, gradients kept (where the engine
+        has them); the forward pass stops there, so no vocabulary-sized output is computed."""
         tokens = self.check_tokens(tokens)
         attention_mask = checks.attention_mask(attention_mask, tokens)
-        name = _hooks.final_resid_name(self)
-        box: dict[str, torch.Tensor] = {}
-
-        def grab(tensor: torch.Tensor, hook: Any) -> None:
-            box["resid"] = tensor
-            raise _hooks.StopForward(name)
-
-        def run() -> None:
-            try:
-                self._run(tokens, attention_mask=attention_mask)
-            except _hooks.StopForward:
-                if "resid" not in box:
-                    raise  # a stop of the caller's, not ours
-
-        _hooks.run_attached(self, {name: grab}, run)
-        # From the last block's GPU to where results are combined, where a model is spread over several.
-        resid = box["resid"].to(self.device)
-        if _nan.nonfinite(name, resid):
-            kwargs = {} if attention_mask is None else {"attention_mask": attention_mask.to(self.device)}
-            self._nonfinite(f"the activations at {name}", lambda: self._forward(tokens, kwargs))
-        return resid
+        return self.engine_impl.final_resid(tokens, attention_mask)
 
     def logits_at(
         self, tokens: torch.Tensor, position: int, attention_mask: torch.Tensor | None = None
@@ -378,29 +413,6 @@ class Model:
         T = tokens.shape[1]
         position = checks.integer("position", position, low=-T, high=T - 1)
         return self.decode_resid(self.final_resid(tokens, attention_mask)[:, position])
-
-    def _nonfinite(self, what: str, rerun: Any) -> None:
-        """Raise NonFiniteError for ``what``, naming the first hook point where NaN or infinity appears in a
-        rerun of the same forward pass, and any weights that hold such values."""
-        first = _nan.first_nonfinite(self, rerun)
-        weights, n = _nan.nonfinite_weights(self)
-        where = (
-            f"they first appear at hook point {first}"
-            if first
-            else "no hook point holds them, so they arise in the model's output head"
-        )
-        if n:
-            advice = (
-                f"; {n} weight tensor(s) hold NaN or infinite values: {', '.join(weights)}{', ...' if n > 3 else ''}. "
-                "Reload or repair the weights (a damaged checkpoint, or a float16 overflow: load with "
-                "dtype='float32')."
-            )
-        else:
-            advice = (
-                "; the weights are all finite, so a hook function attached there or an overflow made them: fix "
-                "the function, or load with dtype='float32'."
-            )
-        raise NonFiniteError(f"{what} of {self.name} are NaN or infinite: {where}{advice}")
 
     # ---- the model's own final stages (used by the logit lens) -------------------------------------------
 
@@ -419,26 +431,7 @@ class Model:
                 f"decode_resid takes a float tensor of shape (..., d_model={self.d_model}), got "
                 f"{type(resid).__name__}{tuple(resid.shape) if isinstance(resid, torch.Tensor) else ''}"
             )
-        logits = self._decode(resid)
+        logits = self.engine_impl.decode(resid)
         if _nan.nonfinite("logits", logits):
-            self._nonfinite("the decoded logits", lambda: self._decode(resid))
+            self.engine_impl.nonfinite("the decoded logits", lambda: self.engine_impl.decode(resid))
         return logits
-
-    def _decode(self, resid: torch.Tensor) -> torch.Tensor:
-        b = self.bridge
-        if self.kind != "causal":
-            return self._mlm_head(resid)
-        logits = b.unembed(b.ln_final(resid))
-        cap = getattr(b.original_model.config, "final_logit_softcapping", None)
-        if cap:  # Gemma 2 soft-caps its logits after the unembedding, as its own forward pass does
-            logits = cap * torch.tanh(logits / cap)
-        return logits
-
-    def _mlm_head(self, resid: torch.Tensor) -> torch.Tensor:
-        hf = self.bridge.original_model
-        family = family_of(getattr(hf.config, "model_type", None))
-        if family is None or not family.head:
-            raise InputError(f"{self.name} has no masked-LM head to decode with")
-        for path in family.head:  # the family's own modules, so the engine's hooks on them fire
-            resid = hf.get_submodule(path)(resid)
-        return resid

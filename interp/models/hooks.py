@@ -130,10 +130,13 @@ def forget_points(model: Model) -> None:
 
 
 def check_names(model: Model, names: Iterable[str]) -> list[str]:
-    """Return ``names`` as a list; raise :class:`HookNameError` with a suggestion for any unknown one."""
-    own = getattr(model, "check_hook_names", None)
-    if own is not None:  # another engine (nnsight) serves its own set of hook points
-        return own(names)
+    """Return ``names`` as a list; raise :class:`HookNameError` with a suggestion for any unknown one (each
+    engine serves its own set of hook points)."""
+    return model.engine_impl.check_names(names)
+
+
+def check_bridge_names(model: Model, names: Iterable[str]) -> list[str]:
+    """:func:`check_names` for the bridge engine's hook points."""
     known = hook_points(model)
     if isinstance(names, str):
         raise HookNameError(f"pass hook names as a list, not one string: [{echo(names)}]")
@@ -180,7 +183,7 @@ class Attachment:
                 f"model.hooks() takes a dict {{hook_name: fn}}, got {type(fns).__name__}: "
                 "for example model.hooks({'blocks.0.hook_resid_post': fn})"
             )
-        check_names(model, fns)
+        check_bridge_names(model, fns)
         points = hook_points(model)
         for hook_name, fn in fns.items():
             if not callable(fn):
@@ -345,7 +348,7 @@ class StopForward(InterpError):
 def stopping(model: Model, fns: dict[str, HookFn], name: str, seen: dict[str, Any]) -> dict[str, HookFn]:
     """``fns`` plus a stop after hook point ``name`` (after any function already attached there); the
     activation there is kept in ``seen["last"]``, the last thing the forward pass computed."""
-    check_names(model, [name])
+    check_bridge_names(model, [name])
     points = hook_points(model)
     key = next((k for k in fns if points[k] is points[name]), name)
     inner = fns.get(key)

@@ -1,5 +1,5 @@
 """decompose on the nnsight engine: the same activations and weights the bridge engine's reader gives
-(:class:`interp.analysis.decomposition._BridgeReader`), taken from the Hugging Face modules inside one nnsight
+(:class:`interp.models.bridge_decompose.BridgeReader`), taken from the Hugging Face modules inside one nnsight
 trace.
 
 Everything decompose needs is read or computed inside that trace, at the read position alone: the activations
@@ -87,7 +87,8 @@ class NNsightReader:
 
     def __init__(self, model: Any):
         self.model = model
-        self.hf = model.bridge.original_model  # local: the model; remote: its skeleton on the meta device
+        self.engine = model.engine_impl
+        self.hf = self.engine.hf_model  # local: the model; remote: its skeleton on the meta device
         model_type = self.hf.config.model_type
         if model_type not in PATHS:
             raise EngineError(f"decompose on the nnsight engine knows {', '.join(PATHS)}, not {model_type!r}")
@@ -95,7 +96,7 @@ class NNsightReader:
         modules = {id(module): name for name, module in self.hf.named_modules()}
         self.embed = modules[id(self.hf.get_input_embeddings())]
         self.decoder = modules[id(self.hf.get_output_embeddings())]
-        self.masked = model.kind == "bidirectional"
+        self.masked = model.reads_mask_token
         self._got: dict[str, Any] = {}
 
     def parts(self) -> frozenset[str]:
@@ -109,7 +110,7 @@ class NNsightReader:
         return self.hf.get_submodule(path)
 
     def _block(self, layer: int, path: str) -> str:
-        return f"{self.model.family.layers}.{layer}.{path}"
+        return f"{self.engine.family.layers}.{layer}.{path}"
 
     def run(self, tokens: torch.Tensor, parts: frozenset[str], r: int, answer=None, contrast=None):
         """One traced forward pass keeping what decompose reads at the read position ``r`` alone (the bridge's
@@ -118,14 +119,14 @@ class NNsightReader:
         trace; and where ``r`` is in what it keeps (0)."""
         from nnsight import save
 
-        m, p = self.model, self.paths
-        if m._edits:
+        m, e, p = self.model, self.engine, self.paths
+        if e._edits:
             raise EngineError(
                 f"decompose on the nnsight engine does not apply hook functions attached with hooks() "
-                f"({', '.join(m._edits)}): run it outside that block, or load with engine='bridge'"
+                f"({', '.join(e._edits)}): run it outside that block, or load with engine='bridge'"
             )
         H, L = m.n_heads, m.n_layers
-        envoy = m._envoy
+        envoy = e._envoy
         cache: dict[str, Any] = {}
         got: dict[str, Any] = {}
         norms = [p.final_norm] + ([p.embed_ln] if p.embed_ln else [])
@@ -138,9 +139,9 @@ class NNsightReader:
         def scale(path: str) -> Any:
             return save(_scale(at(envoy(path).input), modules[path]))
 
-        with warnings.catch_warnings(), m._remote_errors():
+        with warnings.catch_warnings(), e._remote_errors():
             warnings.simplefilter("ignore")
-            with m.traced.trace(tokens, remote=m.remote) as tracer:
+            with e.traced.trace(tokens, remote=e.remote) as tracer:
                 # in the order the forward pass reaches them (nnsight reads them in that order)
                 cache["embed.hook_out"] = save(at(envoy(self.embed).output))
                 if p.token_type_embed:
@@ -151,10 +152,10 @@ class NNsightReader:
                     cache["embed_ln.hook_scale"] = scale(p.embed_ln)
                 z_at_r = []
                 for layer in range(L):
-                    block = envoy(f"{m.family.layers}.{layer}")
+                    block = envoy(f"{e.family.layers}.{layer}")
                     if layer == 0:
                         cache[_hooks.name(_hooks.RESID_PRE, 0)] = save(at(block.input))
-                    flat = at(envoy(self._block(layer, m.family.out_proj)).input)  # (1, 1, H * d_head)
+                    flat = at(envoy(self._block(layer, e.family.out_proj)).input)  # (1, 1, H * d_head)
                     cache[_hooks.name(_hooks.Z, layer)] = save(flat.reshape(1, 1, H, -1))
                     z_at_r.append(flat[0, 0])
                     if p.ln1:
@@ -195,7 +196,7 @@ class NNsightReader:
         """Each head's write ``(H, d_model)`` from its slice of ``z`` at the read position and the output
         projection's weight, in float64 without the bias (as the bridge engine's reader computes it, so a
         low-precision model's bias does not round the heads' writes), and the bias ``(d_model,)`` or None."""
-        path = self._block(layer, self.model.family.out_proj)
+        path = self._block(layer, self.engine.family.out_proj)
         module, proj = self._module(path), envoy(path)
         weight = proj.weight.double()
         # nn.Linear keeps (out, in); GPT-2's Conv1D keeps (in, out)

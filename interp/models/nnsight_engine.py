@@ -13,6 +13,7 @@ and hooks; those that need more (gradients, the engine's own components, weights
 from __future__ import annotations
 
 import warnings
+import weakref
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,11 @@ from interp.errors import EngineError, HookError, HookNameError, echo
 from interp.models import engine as _engine
 from interp.models.handle import Model
 
+REMOTE_CAPABILITIES = frozenset({_engine.HOOKS, _engine.CACHE, _engine.STOP_AFTER, _engine.UNEMBED})
+"""What the engine offers when the model runs on a server: what comes back is saved values."""
+LOCAL_CAPABILITIES = REMOTE_CAPABILITIES | {_engine.GRADIENTS, _engine.WEIGHTS}
+"""What it offers when the model runs here. Neither has padded batches checked against the bridge (compare) nor
+the tuned lens."""
 LACKS = {
     _engine.GRADIENTS: "a remote run sends back saved values, not gradients",
     _engine.WEIGHTS: "the weights stay on the server",
@@ -125,12 +131,12 @@ class EngineShim:
         )
 
 
-class NNsightModel(Model):
-    """A :class:`~interp.Model` whose forward passes run through nnsight's tracing."""
+class NNsightEngine:
+    """nnsight's tracing as an :class:`~interp.models.engine.Engine` (``engine="nnsight"``)."""
 
-    engine = "nnsight"
+    name = "nnsight"
 
-    def __init__(self, traced: Any, hf_model: Any, tokenizer: Any, cfg: Any, *, name, kind, revision, remote):
+    def __init__(self, traced: Any, hf_model: Any, cfg: Any, *, remote: bool):
         model_type = hf_model.config.model_type
         if model_type not in SITES:
             raise EngineError(
@@ -138,13 +144,20 @@ class NNsightModel(Model):
                 "them: use engine='bridge'"
             )
         self.traced = traced
+        self.native = traced
+        self.hf_model = hf_model
+        self.cfg = cfg
         self.remote = bool(remote)
         self.family = SITES[model_type]
         self._edits: dict[str, Any] = {}
-        super().__init__(EngineShim(cfg, hf_model), tokenizer, name=name, kind=kind, revision=revision)
+        self._model: Any = None
 
-    def __repr__(self) -> str:
-        return super().__repr__()[:-1] + f", engine='nnsight'{', remote=True' if self.remote else ''})"
+    def bind(self, model: Any) -> None:
+        self._model = weakref.ref(model)  # the handle owns the engine, not the other way round
+
+    @property
+    def model(self) -> Any:
+        return self._model()
 
     @property
     def where(self) -> str:
@@ -153,25 +166,68 @@ class NNsightModel(Model):
     @property
     def capabilities(self) -> frozenset[str]:
         """Hooks, caches, stops and the unembedding everywhere; gradients and weights only locally."""
-        have = {_engine.HOOKS, _engine.CACHE, _engine.STOP_AFTER, _engine.UNEMBED}
-        return frozenset(have if self.remote else have | {_engine.GRADIENTS, _engine.WEIGHTS})
+        return REMOTE_CAPABILITIES if self.remote else LOCAL_CAPABILITIES
 
     def lacks(self, capability: str) -> str | None:
         return None if capability in self.capabilities else LACKS.get(capability)
 
-    # ---- where things are ---------------------------------------------------------------------------------
+    # ---- what it is -----------------------------------------------------------------------------------------
 
     @property
     def device(self) -> torch.device:
         if self.remote:
             return torch.device("cpu")  # inputs are sent from here; results come back here
-        return next(self.bridge.original_model.parameters()).device
+        return next(self.hf_model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.hf_model.dtype
+
+    @property
+    def config(self) -> Any:
+        return self.hf_model.config
+
+    def parameters(self):
+        return self.hf_model.parameters()
+
+    def state_dict(self) -> Mapping[str, torch.Tensor]:
+        return self.hf_model.state_dict()
+
+    def weight(self, role: str, layer: int | None = None) -> Any:
+        """A weight by role, read from the Hugging Face modules (locally: a remote model's stay on the server)."""
+        if self.remote:
+            raise EngineError(f"{LACKS[_engine.WEIGHTS]}: load the model with engine='bridge' to read {role}")
+        hf, H = self.hf_model, self.cfg.n_heads
+        if role in ("W_O", "b_O"):
+            proj = hf.get_submodule(f"{self.family.layers}.{layer}.{self.family.out_proj}")
+            if role == "b_O":
+                return proj.bias
+            # nn.Linear keeps (out, in); GPT-2's Conv1D keeps (in, out)
+            w = proj.weight.T if isinstance(proj, torch.nn.Linear) else proj.weight  # (H * d_head, d_model)
+            return w.reshape(H, -1, w.shape[-1])  # (n_heads, d_head, d_model)
+        if role == "W_U":
+            return hf.get_output_embeddings().weight.T  # (d_model, d_vocab)
+        if role == "b_U":
+            return getattr(hf.get_output_embeddings(), "bias", None)
+        if role == "encoder_norm":
+            return None  # the families served here have none
+        raise ValueError(f"unknown weight role {role!r}: the roles are {_engine.WEIGHT_ROLES}")
+
+    def decompose_reader(self) -> Any:
+        from interp.models.nnsight_decompose import NNsightReader
+
+        return NNsightReader(self.model)
+
+    # ---- where things are ---------------------------------------------------------------------------------
 
     def hook_names(self) -> list[str]:
         names = ["embed.hook_out"]
-        for layer in range(self.n_layers):
+        for layer in range(self.cfg.n_layers):
             names += [f"blocks.{layer}.{p}" for p in POINTS if self._site_path(p) is not None]
         return names
+
+    def canonical_name(self, name: str) -> str:
+        return name
 
     def _site_path(self, point: str) -> tuple[str, str] | None:
         """(module path inside a block, "input"/"output"/"pattern"/"z") of a per-block hook point."""
@@ -195,7 +251,7 @@ class NNsightModel(Model):
             order.insert(1, "attn.hook_pattern")
         return int(layer), order.index(point)
 
-    def check_hook_names(self, names: Iterable[str]) -> list[str]:
+    def check_names(self, names: Iterable[str]) -> list[str]:
         """``names`` in the order a forward pass reaches them; HookNameError for one this engine does not serve."""
         if isinstance(names, str):
             raise HookNameError(f"pass hook names as a list, not one string: [{echo(names)}]")
@@ -230,11 +286,11 @@ class NNsightModel(Model):
         """One forward pass: the hook points in ``reads`` saved, the attached hook functions applied."""
         from nnsight import save
 
-        points = self.check_hook_names([*reads, *self._edits])
+        points = self.check_names([*reads, *self._edits])
         kwargs = {} if attention_mask is None else {"attention_mask": attention_mask}
         saved: dict[str, Any] = {}
         out: dict[str, Any] = {}
-        H = self.n_heads
+        H = self.cfg.n_heads
         with warnings.catch_warnings(), self._remote_errors():
             warnings.simplefilter("ignore")
             with self.traced.trace(tokens, remote=self.remote, **kwargs) as tracer:
@@ -287,12 +343,12 @@ class NNsightModel(Model):
             raise
         except Exception as err:  # noqa: BLE001  (nnsight's and the network's errors are many)
             raise EngineError(
-                f"the remote run of {self.name} failed ({type(err).__name__}: {echo(str(err))[1:-1]}): check "
+                f"the remote run of {self.model.name} failed ({type(err).__name__}: {echo(str(err))[1:-1]}): check "
                 "NDIF_API_KEY (or nnsight.CONFIG), the model id, and that the server hosts this model"
             ) from err
 
     def _embedding_envoy(self) -> Any:
-        hf = self.bridge.original_model
+        hf = self.hf_model
         for name, module in hf.named_modules():
             if module is hf.get_input_embeddings():
                 return self._envoy(name)
@@ -315,9 +371,11 @@ class NNsightModel(Model):
 
     # ---- the handle's forward passes ----------------------------------------------------------------------
 
-    def hooks(self, fns: Mapping[str, Any]):
+    def attach(self, fns: Mapping[str, Any]):
         """Attach ``{hook_name: fn}`` for a ``with`` block: each forward pass inside it applies them."""
-        self.check_hook_names(fns)
+        if not isinstance(fns, Mapping):
+            raise HookError(f"model.hooks() takes a dict {{hook_name: fn}}, got {type(fns).__name__}")
+        self.check_names(fns)
         return self._attached(dict(fns))
 
     @contextmanager
@@ -325,46 +383,33 @@ class NNsightModel(Model):
         before = self._edits
         self._edits = {**before, **fns}
         try:
-            yield self
+            yield self.model
         finally:
             self._edits = before
+
+    def tidy(self) -> None:
+        """Nothing to sweep: hook functions live only in the traces that apply them."""
 
     def reset(self) -> int:
         removed = len(self._edits)
         self._edits = {}
         return removed
 
-    def _run(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        from interp import checks
+    def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        return self._trace(tokens, attention_mask, [], logits=True)[0]
 
-        tokens = self.check_tokens(tokens)
-        attention_mask = checks.attention_mask(attention_mask, tokens)
-        logits, _ = self._trace(tokens, attention_mask, [], logits=True)
-        return logits
-
-    def run_with_cache(self, text_or_tokens, names=None, *, attention_mask=None, stop_after=None):
-        from interp import checks
-
-        tokens = self.tokens_of(text_or_tokens)
-        attention_mask = checks.attention_mask(attention_mask, tokens)
-        names = self.hook_names() if names is None else self.check_hook_names(names)
-        if stop_after is not None:
-            self.check_hook_names([stop_after])
+    def run(self, tokens, attention_mask, names, stop_after):
         with torch.no_grad():
-            logits, cache = self._trace(tokens, attention_mask, names, logits=stop_after is None)
-        return logits, cache
+            return self._trace(tokens, attention_mask, names, logits=stop_after is None)
 
-    def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        from interp import checks
+    def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         from interp.models import hooks as _hooks
 
-        tokens = self.check_tokens(tokens)
-        attention_mask = checks.attention_mask(attention_mask, tokens)
-        name = _hooks.final_resid_name(self)
+        name = _hooks.final_resid_name(self.model)
         return self._trace(tokens, attention_mask, [name], logits=False)[1][name]
 
-    def _decode(self, resid: torch.Tensor) -> torch.Tensor:
-        hf = self.bridge.original_model
+    def decode(self, resid: torch.Tensor) -> torch.Tensor:
+        hf = self.hf_model
         f = self.family
         if self.remote:  # the weights are on the server: the head runs there, in a trace of one token
             from nnsight import save
@@ -377,12 +422,12 @@ class NNsightModel(Model):
             return hf.get_submodule(f.unembed)(resid)
         return hf.get_submodule(f.unembed)(hf.get_submodule(f.final_norm)(resid))
 
-    def _nonfinite(self, what: str, rerun: Any) -> None:
+    def nonfinite(self, what: str, rerun: Any) -> None:
         from interp.errors import NonFiniteError
 
         raise NonFiniteError(
-            f"{what} of {self.name} are NaN or infinite (nnsight engine): load with dtype='float32', or with "
-            "engine='bridge' to find the first hook point where they appear"
+            f"{what} of {self.model.name} are NaN or infinite (nnsight engine): load with dtype='float32', or "
+            "with engine='bridge' to find the first hook point where they appear"
         )
 
 
@@ -419,7 +464,7 @@ def engine_config(hf_config: Any, name: str, dtype: Any) -> Any:
     return ArchitectureAdapterFactory.select_architecture_adapter(cfg).cfg
 
 
-def wrap(hf_model: Any, tokenizer: Any, *, name: str, kind: str, revision: str | None) -> NNsightModel:
+def wrap(hf_model: Any, tokenizer: Any, *, name: str, kind: str, revision: str | None) -> Model:
     """A loaded Hugging Face model behind the nnsight engine (local)."""
     from nnsight import NNsight
 
@@ -432,12 +477,11 @@ def wrap(hf_model: Any, tokenizer: Any, *, name: str, kind: str, revision: str |
     with warnings.catch_warnings():  # nnsight renames BERT's `output` submodules and says so: we know
         warnings.simplefilter("ignore", UserWarning)
         traced = NNsight(hf_model)
-    return NNsightModel(
-        traced, hf_model, tokenizer, cfg, name=name, kind=kind, revision=revision, remote=False
-    )
+    engine = NNsightEngine(traced, hf_model, cfg, remote=False)
+    return Model(engine, tokenizer, name=name, kind=kind, revision=revision)
 
 
-def load_remote(repo_id: str, kind: str, revision: str | None = None) -> NNsightModel:
+def load_remote(repo_id: str, kind: str, revision: str | None = None) -> Model:
     """A hub model run remotely by nnsight (NDIF, or the server ``nnsight.CONFIG`` names): only its config and
     tokenizer are read here. Needs an NDIF API key: ``nnsight.CONFIG.set_default_api_key(...)`` (docs/howto.md)."""
     from nnsight import LanguageModel
@@ -449,9 +493,17 @@ def load_remote(repo_id: str, kind: str, revision: str | None = None) -> NNsight
     )
     hf_model = traced._module  # the Hugging Face model, on the meta device (no weights here)
     cfg = engine_config(hf_model.config, repo_id, hf_model.dtype)
-    return NNsightModel(
-        traced, hf_model, tokenizer, cfg, name=repo_id, kind=kind, revision=revision, remote=True
-    )
+    engine = NNsightEngine(traced, hf_model, cfg, remote=True)
+    return Model(engine, tokenizer, name=repo_id, kind=kind, revision=revision)
 
 
-__all__ = ["CAPABILITIES", "LOCAL_ONLY", "NNsightModel", "SITES", "load_remote", "wrap"]
+__all__ = [
+    "CAPABILITIES",
+    "LOCAL_CAPABILITIES",
+    "LOCAL_ONLY",
+    "NNsightEngine",
+    "REMOTE_CAPABILITIES",
+    "SITES",
+    "load_remote",
+    "wrap",
+]

@@ -25,7 +25,7 @@ LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 def low_precision(model) -> bool:
     """Whether the model computes in bfloat16 or float16 (its rounding bounds how complete IG can get)."""
-    return next(model.bridge.original_model.parameters()).dtype in LOW_PRECISION
+    return model.dtype in LOW_PRECISION
 
 
 def integrated_gradients(
