@@ -66,7 +66,7 @@ class Similarity:
         self.trail = ordinary[::-1].index(True)
         # What the encoder outputs: the residual stream, after the encoder's own final norm where the family
         # has one (ModernBERT), as sentence encoders pool it.
-        self.final_norm = getattr(model.bridge, "final_norm", None)
+        self.final_norm = model.weight("encoder_norm")
         with torch.no_grad():
             self.reference = self.pool(self.states(model.final_resid(tokens)).float(), None)[0]  # (d_model,)
         self.label = (
