@@ -1,8 +1,12 @@
 """The Model handle: loading, tokens, hook names, hooks that never outlive their context, caching, errors."""
 
+import ast
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from conftest import count_hooks
@@ -176,3 +180,188 @@ def test_wrap_a_live_model(tiny_folder):
     assert logits.shape[:2] == (1, 6)
     with pytest.raises(ModelLoadError):
         interp.wrap(object(), tok)
+
+
+# ---- the engine interface -----------------------------------------------------------------------------------
+
+PROBE = "the keys to the cabinet ___ on the table ."
+
+
+def _members(protocol) -> list[str]:
+    """The names an engine must have: the Protocol's annotated attributes, properties and methods."""
+    own = [
+        n
+        for n, v in vars(protocol).items()
+        if not n.startswith("_") and (callable(v) or isinstance(v, property))
+    ]
+    return sorted(set(own) | set(protocol.__annotations__))
+
+
+@pytest.mark.parametrize("arch", ["gpt2", "bert"])
+def test_both_engines_implement_the_interface_alike(arch, tiny_folder):
+    from interp.models.engine import CAPABILITIES, WEIGHT_ROLES, Engine
+
+    folder = tiny_folder(arch)
+    bridge, nn = interp.load(folder, device="cpu"), interp.load(folder, device="cpu", engine="nnsight")
+    members = _members(Engine)
+    assert {"run", "attach", "decode", "weight", "capabilities", "dtype", "final_resid"} <= set(members)
+    for m, name in ((bridge, "bridge"), (nn, "nnsight")):
+        e = m.engine_impl
+        assert isinstance(e, Engine) and m.engine == e.name == name
+        missing = [n for n in members if not hasattr(e, n)]
+        assert not missing, (name, missing)
+        assert e.capabilities <= set(CAPABILITIES) and m.capabilities == e.capabilities
+        assert all(e.lacks(c) is None for c in e.capabilities)
+        assert m.bridge is e.native and m.dtype == torch.float32 and m.config is e.config
+        assert isinstance(m.lock, type(threading.RLock())) and m.lock is not bridge.lock or m is bridge
+    assert set(nn.hook_names()) <= set(bridge.hook_names())
+    # the same weights, by role, whatever each engine calls them
+    for role in WEIGHT_ROLES:
+        a, b = bridge.weight(role, 0), nn.weight(role, 0)
+        if role == "encoder_norm":
+            assert a is None and b is None
+            continue
+        if role in ("b_O", "b_U"):  # a missing bias reads as None or zeros, depending on the engine
+            width = bridge.d_model if role == "b_O" else bridge.d_vocab
+            a, b = (torch.zeros(width) if x is None else x for x in (a, b))
+        assert a.shape == b.shape and torch.allclose(a, b), role
+    assert bridge.weight("W_O", 0).shape == (bridge.n_heads, bridge.d_model // bridge.n_heads, bridge.d_model)
+    assert bridge.weight("W_U").shape == (bridge.d_model, bridge.d_vocab)
+    with pytest.raises(ValueError, match="unknown weight role"):
+        bridge.weight("W_Q", 0)
+    # the same forward pass, cache, stop, decoding and final states through the interface
+    tokens = bridge.to_tokens(PROBE)
+    names = ["blocks.0.attn.hook_pattern", "blocks.1.hook_resid_post"]
+    (la, ca), (lb, cb) = (m.engine_impl.run(tokens, None, names, None) for m in (bridge, nn))
+    assert torch.allclose(la, lb, atol=1e-5) and all(torch.allclose(ca[n], cb[n], atol=1e-5) for n in names)
+    stopped = nn.engine_impl.run(tokens, None, names, "blocks.1.hook_resid_post")
+    assert stopped[0] is None and torch.allclose(stopped[1][names[1]], ca[names[1]], atol=1e-5)
+    resid = ca[names[1]]
+    assert torch.allclose(bridge.engine_impl.decode(resid), nn.engine_impl.decode(resid), atol=1e-5)
+    assert torch.allclose(bridge.engine_impl.decode(resid), la, atol=1e-5)
+    assert torch.allclose(bridge.final_resid(tokens), nn.final_resid(tokens), atol=1e-5)
+    assert bridge.canonical_hook_name("blocks.0.hook_resid_post") == "blocks.0.hook_out"
+    assert nn.canonical_hook_name("blocks.0.hook_resid_post") == "blocks.0.hook_resid_post"
+    for m in (bridge, nn):
+        with pytest.raises(HookNameError):
+            m.engine_impl.check_names(["blocks.0.no_such_point"])
+
+
+class _Toy:
+    """A third engine: the bridge engine's machinery under another name with only a cache (no Model subclass,
+    no stand-in bridge): what adding an engine takes."""
+
+    name = "toy"
+    where = "locally"
+    capabilities = frozenset({"cache", "unembed"})
+
+    def __init__(self, inner):
+        self.inner, self.forwards = inner, 0
+
+    def lacks(self, capability):
+        return None if capability in self.capabilities else "the toy engine keeps no graph"
+
+    def forward(self, tokens, attention_mask):
+        self.forwards += 1
+        return self.inner.forward(tokens, attention_mask)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_new_engine_needs_only_the_interface_and_refuses_before_any_work(tiny_folder):
+    from interp.errors import EngineError
+    from interp.models.bridge_engine import BridgeEngine
+    from interp.models.engine import Engine
+
+    ref = interp.load(tiny_folder("gpt2"), device="cpu")
+    toy = _Toy(BridgeEngine(ref.bridge))
+    m = interp.Model(toy, ref.tokenizer, name="toy-gpt2", kind="causal")
+    assert isinstance(toy, Engine) and m.engine == "toy" and "engine='toy'" in repr(m)
+    a, b = (
+        interp.attention(ref, PROBE),
+        interp.attention(m, PROBE),
+    )  # what it has runs, through the toy engine
+    assert toy.forwards > 0 and np.allclose(a.patterns, b.patterns, atol=1e-6)
+    toy.forwards = 0
+    for call in (lambda: interp.attribute(m, PROBE), lambda: interp.ablate(m, PROBE, [(0, 0)])):
+        with pytest.raises(EngineError) as info:
+            call()
+        message = str(info.value)
+        assert (
+            "is not available with the toy engine running locally (the toy engine keeps no graph)" in message
+        )
+        assert "engine='bridge'" in message
+    assert toy.forwards == 0  # refused before any forward pass
+    with pytest.raises(EngineError, match="frobnicate is not available.*gradients through the forward pass"):
+        m.require(["cache", "gradients"], "frobnicate")
+    m.require(["cache"], "anything")  # what it has: no error
+    with pytest.raises(ValueError, match="unknown capabilities"):
+        m.require(["gradient"], "typo")  # a declaration's typo is caught, not passed
+
+
+def test_models_have_their_own_lock(tiny_model):
+    a, b = tiny_model("gpt2"), tiny_model("bert")
+    assert a.lock is not b.lock and a.lock.acquire(blocking=False)
+    try:
+        assert a.lock.acquire(blocking=False)  # re-entrant: an analysis may call another on the same model
+        a.lock.release()
+    finally:
+        a.lock.release()
+
+
+def test_kinds_are_decided_in_the_model_layer(causal, bidirectional):
+    diffusion = interp.load("tiny-diffusion")
+    assert [m.generator for m in (causal, bidirectional, diffusion)] == ["causal", "masked", "diffusion"]
+    assert (causal.has_causal_mask, causal.reads_mask_token) == (True, False)
+    for m in (bidirectional, diffusion):
+        assert (m.has_causal_mask, m.reads_mask_token) == (False, True)
+
+
+# ---- the seams hold in the library's source (strings and comments aside) ----------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _library_files():
+    for package in ("interp", "widgets"):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            yield path, ast.parse(path.read_text(), filename=str(path))
+
+
+def test_outside_the_model_layer_nothing_touches_an_engine():
+    """No ``.bridge``, no branch on ``.engine``, no ``sys._getframe`` outside interp/models (the library's own
+    code; users keep ``model.bridge`` as their escape hatch)."""
+    found = []
+    for path, tree in _library_files():
+        rel = path.relative_to(ROOT).as_posix()
+        if rel.startswith("interp/models/"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("bridge", "engine", "_getframe"):
+                found.append(f"{rel}:{node.lineno} .{node.attr}")
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Name)
+                and node.func.id in ("getattr", "hasattr")
+            ):
+                if any(
+                    isinstance(a, ast.Constant) and a.value in ("bridge", "engine") for a in node.args[1:2]
+                ):
+                    found.append(f"{rel}:{node.lineno} {node.func.id}(..., {node.args[1].value!r})")
+    assert not found, found
+
+
+def test_analyses_compare_kinds_only_where_the_math_differs():
+    """At most 8 comparisons of a model's ``.kind`` in interp/analysis: the rest ask the model what the math
+    needs (``has_causal_mask``, ``reads_mask_token``, ``generator``)."""
+    found = []
+    for path, tree in _library_files():
+        if not path.relative_to(ROOT).as_posix().startswith("interp/analysis/"):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Compare):
+                sides = [node.left, *node.comparators]
+                if any(isinstance(s, ast.Attribute) and s.attr == "kind" for s in sides):
+                    found.append(f"{path.name}:{node.lineno}")
+    assert len(found) <= 8, found
