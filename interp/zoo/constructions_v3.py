@@ -109,8 +109,10 @@ class World:
     def names(self, k: int, exclude=(), plain: bool = False) -> list[str]:
         """``k`` distinct names; ``plain``: only names never said with a surname (fillers, distractors)."""
         pool = [n for n in NAMES if n not in self.avoid and n not in exclude]
-        if plain:
+        if plain and len([n for n in pool if n not in self.surname]) >= k:
             pool = [n for n in pool if n not in self.surname]
+        if len(pool) < k:
+            raise Retry("not enough names left")
         return self.rng.sample(pool, k)
 
     def _new(self, pool, used) -> str:
@@ -423,7 +425,7 @@ def induction(rng: random.Random, world: World, split: str = "train", want: dict
             head[1] = NOUNS[noun] if plural else noun
             tail = [right, "are" if plural else "is"] + fill(rng.choice(RC_TAILS), rng)[0]
         else:
-            values = {"aside": rng.choice(ASIDES)}
+            values = {"aside": want.get("aside") or rng.choice(ASIDES)}
             if right == "lives":
                 values["city"] = world.city_of(n)
             if right == "has":

@@ -40,7 +40,7 @@ words as they are; the window stops at a sentence end), computed by :func:`const
 lists five per phenomenon, each a new environment in a new combination (a relative-clause query before an
 aside, the second of two attributes before "here", the short answer to a question, a parenthetical before
 "very", coordinated names before "at the", "one key" before "in", an inverted "here ___ two keys", a surname
-after "of" before "at the", inside a relative clause before "heard", after a comma before "smiled", an adjective
+after "of" before "at the", after "with" before an aside, after a comma before "smiled", an adjective
 and a coordinated first verb before the sound, a cue before the slot and an aside after it, ...). Training text
 never holds a held-out window anywhere (a piece that would is drawn again), each probe of :func:`probes` has one
 at its slot, and both halves of every held-out window occur in training in other combinations
@@ -145,10 +145,10 @@ HELD_SPEC = {
     "left_recall:? in ___ .": dict(kind="city", query="answer", tail="end"),
     "left_recall:lives in ___ , we": dict(kind="city", query="paren", tail="we"),
     "left_recall:it is ___ today .": dict(kind="thing", query="question", tail="today"),
-    # a surname after "of" before a place; inside a relative clause; after a clause and a comma; a coordinated
-    # second name before "sat down"; after "met" before "today"
+    # a surname after "of" before a place; after "with" before an aside; after a clause and a comma; a
+    # coordinated second name before "sat down"; after "met" before "today"
     "induction:of N ___ at the": dict(left="of", right="place"),
-    "induction:that N ___ heard is": dict(left="rc", right="heard", plural=False),
+    "induction:with N ___ , i": dict(left="with", right="aside", aside="i think"),
     "induction:, N ___ smiled .": dict(left="comma", right="smiled"),
     "induction:and N ___ sat down": dict(left="coord", right="sat"),
     "induction:met N ___ today .": dict(left="met", right="today"),
@@ -252,10 +252,12 @@ def passage(
         if kind != "repeat" and (said & set(new) or len(set(new)) < len(new)):
             continue  # a sentence said twice: draw another piece
         if len(words) + len(piece.words) > max_words:
-            break
+            if words:
+                break
+            continue  # a short budget can be smaller than the piece drawn: draw again
         slots += [len(words) + i for i in piece.slots]
         if constructions is not None:
-            constructions += [construction(piece.words, i) for i in piece.slots]
+            constructions += [c for i in piece.slots if (c := construction(piece.words, i))]
         said |= set(new)
         words += piece.words
     return words, slots
@@ -308,7 +310,10 @@ def _eval_probe(rng, phenomenon: str, target: str, band: str, lead: str, gap: st
         slot = piece.slots[piece.probe]
         if construction(piece.words, slot) != target or degenerate(" ".join(piece.words)):
             continue
-        placed = _place(rng, piece, band)
+        try:
+            placed = _place(rng, piece, band)
+        except Retry:
+            continue
         if placed is None:
             continue
         words, at = placed

@@ -1,0 +1,374 @@
+"""Zoo grammar v3 (interp.zoo.corpus_v3): breadth, held-out novelty, position bands, one answer per probe, and
+the strict judge. Fast: no model is loaded."""
+
+import collections
+import json
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from interp.zoo import corpus, corpus_v3, judge_v3
+from interp.zoo.corpus_v3 import BANDS, HELD_OUT, SLOT
+
+HANDWRITTEN = Path(__file__).parent / "data" / "zoo_v3_handwritten.jsonl"
+
+
+@pytest.fixture(scope="module")
+def training_sample():
+    """2,500 training passages (~440,000 words) and the constructions of their slots."""
+    rng = random.Random(0)
+    passages, constructions = [], []
+    for _ in range(2500):
+        passages.append(corpus_v3.passage(rng, constructions=constructions)[0])
+    return passages, collections.Counter(constructions)
+
+
+@pytest.fixture(scope="module")
+def official():
+    return corpus_v3.probes(n_per_kind=60)
+
+
+def test_public_shape_matches_v2():
+    for name in ("PHENOMENA", "HELD_OUT", "Probe", "Piece", "passage", "generate", "probes", "well_formed"):
+        assert hasattr(corpus_v3, name) and hasattr(corpus, name), name
+    assert corpus_v3.GRAMMAR_VERSION == 3 and corpus_v3.PHENOMENA == corpus.PHENOMENA
+    assert issubclass(corpus_v3.Probe, corpus.Probe) and issubclass(corpus_v3.Piece, corpus.Piece)
+    # the v2 grammar and its callers are untouched
+    assert corpus.GRAMMAR_VERSION == 2
+
+
+def test_generation_is_seeded_and_passages_reach_200_words():
+    assert corpus_v3.generate(5, seed=3) == corpus_v3.generate(5, seed=3)
+    assert corpus_v3.generate(5, seed=3) != corpus_v3.generate(5, seed=4)
+    lengths = [len(t.split()) for t in corpus_v3.generate(200, seed=1)]
+    assert max(lengths) <= 200 and sum(lengths) / len(lengths) > 160
+    short = [len(t.split()) for t in corpus_v3.generate(50, seed=1, max_words=40)]
+    assert max(short) <= 40 and min(short) > 0
+
+
+def test_vocabulary_is_v2_plus_the_declared_new_words(training_sample):
+    passages, _ = training_sample
+    used = {w for p in passages for w in p}
+    v2 = corpus_v3.vocabulary() - set(corpus_v3.NEW_WORDS)
+    assert used <= corpus_v3.vocabulary()
+    assert set(corpus_v3.NEW_WORDS) <= used  # every new word is needed by some construction
+    assert not set(corpus_v3.NEW_WORDS) & v2 and len(v2) == 243  # the shipped tokenizer's words
+
+
+def test_held_out_windows_never_occur_in_training(training_sample):
+    """No held-out construction is a training slot's, no held-out window occurs anywhere in training text, no
+    evaluation probe's five-word window around the slot (answer filled in; four where the probe's sentence ends
+    right after it) occurs in the training sample, and each half of every held-out window occurs in training
+    in other combinations."""
+    passages, constructions = training_sample
+    assert not set(constructions) & HELD_OUT
+    anywhere = {
+        corpus_v3.construction(p, i) for p in passages for i, w in enumerate(p) if w in corpus_v3.CENTERS
+    }
+    assert not anywhere & HELD_OUT
+    # a passage starts a sentence: "." before it, as before every other sentence
+    grams = {
+        tuple(w[i : i + n])
+        for p in passages
+        for w in [[".", *p]]
+        for n in (4, 5)
+        for i in range(len(w) - n + 1)
+    }
+    probes = corpus_v3.probes(n_per_kind=100) + corpus_v3.probes(seed=77, n_per_kind=100)
+    assert {p.construction for p in probes} == HELD_OUT
+    for p in probes:
+        words = [".", *p.text.split()]
+        i = words.index(SLOT)
+        words[i] = p.answer
+        assert corpus_v3.construction(words, i) == p.construction, p
+        right = words[i + 1 : i + 3]
+        right = right[: right.index(".") + 1] if "." in right else right
+        window = tuple(words[max(0, i - 2) : i + 1] + right)
+        assert len(window) >= 4 and window not in grams, p
+    for held in HELD_OUT:
+        phenomenon, pair = held.split(":")
+        left, right = pair.split(" ___ ")
+        seen = [c.split(":")[1].split(" ___ ") for c in constructions if c.startswith(phenomenon + ":")]
+        assert any(a == left for a, _ in seen) and any(b == right for _, b in seen), held
+
+
+def test_each_phenomenon_has_several_held_out_constructions():
+    per = collections.Counter(c.split(":")[0] for c in HELD_OUT)
+    assert per == {ph: 5 for ph in corpus_v3.PHENOMENA}
+
+
+def test_training_covers_every_environment():
+    """Every fact form, query syntax, induction role, subject kind and cue frame occurs in training pieces."""
+    from interp.zoo import constructions_v3 as c3
+    from interp.zoo import cues_v3
+
+    rng = random.Random(5)
+    envs = collections.Counter()
+    for builder in corpus_v3.BUILDERS.values():
+        for _ in range(600):
+            world = c3.World(rng)
+            try:
+                piece = builder(rng, world)
+            except c3.Retry:
+                continue
+            envs.update(part for e in piece.envs for part in e.split(";"))
+    expected = {f"fact={f}" for forms in c3.FACTS.values() for f in forms}
+    expected |= {f"query={q}" for forms in c3.QUERIES.values() for q in forms}
+    expected |= {f"role={r}" for r in c3.AGAIN_LEFT} | {"asked=first", "asked=second"}
+    expected |= {f"subject={s}" for s in cues_v3.SUBJECTS} | {"inverted", "number=plural"}
+    expected |= {f"frame={f}" for f in cues_v3.FRAMES} | {"gap=2", "names=full>short", "names=short>full"}
+    assert expected <= set(envs), sorted(expected - set(envs))
+    assert any(e.startswith("mods=") and "rc2" in e and "paren" in e for e in envs)
+
+
+def test_probes_have_one_slot_and_one_word_answers(official):
+    assert {p.phenomenon for p in official} == set(corpus_v3.PHENOMENA)
+    for p in official:
+        assert p.text.count(SLOT) == 1 and p.text.split(SLOT)[0].strip(), p
+        assert len(p.answer.split()) == 1 and p.answer in corpus_v3.vocabulary()
+        assert len(p.text.split()) <= 215
+    # causal models cannot see an inverted subject or a cue after the slot; they can see every other answer
+    assert {p.sees_left for p in official if p.phenomenon in ("left_recall", "induction")} == {True}
+    assert {p.sees_left for p in official if p.phenomenon == "agreement"} == {True, False}
+    assert {p.sees_left for p in official if p.phenomenon == "right_cloze"} == {True, False}
+
+
+@pytest.mark.parametrize("band", list(BANDS))
+def test_probes_put_the_slot_in_the_band_asked_for(band):
+    lo, hi = BANDS[band]
+    probes = corpus_v3.probes(n_per_kind=15, band=band)
+    assert {p.band for p in probes} == {band}
+    for p in probes:
+        assert lo <= p.text.split().index(SLOT) < hi, p
+    assert len({p.construction for p in probes}) == len(HELD_OUT)
+
+
+def test_official_probes_spread_over_the_bands_and_report_their_environment(official):
+    for ph in corpus_v3.PHENOMENA:
+        mine = [p for p in official if p.phenomenon == ph]
+        assert collections.Counter(p.band for p in mine) == {b: 20 for b in BANDS}
+        assert all(p.environment for p in mine)
+
+
+def test_the_unrelated_sentence_variant_puts_one_fact_between_mention_and_repeat():
+    probes = corpus_v3.probes(n_per_kind=30, phenomena=("induction",), gap="unrelated")
+    plain = corpus_v3.probes(n_per_kind=30, phenomena=("induction",), gap="none")
+    assert {p.variant for p in probes} == {"gap unrelated"} and {p.variant for p in plain} == {"gap none"}
+    fact = re.compile(r"^\w+ (lives in \w+|has a \w+ \w+)$")
+    for p in probes:
+        words = p.text.split()
+        name = words[words.index(SLOT) - 1]
+        sents = [s.strip() for s in " ".join(words[: words.index(SLOT)]).split(" . ")]
+        first = max(k for k, s in enumerate(sents[:-1]) if re.search(rf"\b{name} \w+\b", s))
+        between = sents[first + 1 : -1]
+        assert len(between) == 1 and fact.match(between[0]), (p.text, between)
+        assert name not in between[0].split()
+
+
+def test_lead_variants_of_left_recall():
+    for lead in ("none", "filler"):
+        probes = corpus_v3.probes(n_per_kind=10, phenomena=("left_recall",), lead=lead)
+        assert {p.variant for p in probes} == {f"lead {lead}"}
+    with pytest.raises(ValueError, match="lead must be"):
+        corpus_v3.probes(lead="sometimes")
+    with pytest.raises(ValueError, match="band must be"):
+        corpus_v3.probes(band="200-300")
+    with pytest.raises(ValueError, match="gap must be"):
+        corpus_v3.probes(gap="two")
+
+
+# ---- one answer per probe ---------------------------------------------------------------------------------------
+
+
+def _facts(text: str) -> dict[tuple[str, str], set[str]]:
+    """(attribute, first name) -> values stated anywhere in ``text``, in every fact and query form."""
+    A = judge_v3._alt
+    n, s, c, col, t = (
+        f"({A(corpus.NAMES)})(?: {A(corpus.SURNAMES)})?",
+        A(corpus.SURNAMES),
+        f"({A(corpus.CITIES)})",
+        f"({A(corpus.COLORS)})",
+        f"({A(corpus.THINGS)})",
+    )
+    del s
+    aside = "(?: , (?:i think|we know) ,)?"
+    out: dict = collections.defaultdict(set)
+    for m in re.finditer(rf"\b{n}{aside} (?:has a {col} {t} and )?lives in {c}\b", text):
+        out["city", m[1]].add(m[4])
+    for m in re.finditer(rf"\bit is in {c} that {n} lives\b|\bin {c} lives {n}\b", text):
+        out["city", m[2] or m[4]].add(m[1] or m[3])
+    for m in re.finditer(rf"\b{n} and {n} live in {c}\b", text):
+        out["city", m[1]].add(m[3])
+        out["city", m[2]].add(m[3])
+    for m in re.finditer(rf"\bwhere does {n} live \? (?:\w+ (?:\w+ )?lives )?in {c}\b", text):
+        out["city", m[1]].add(m[2])
+    for m in re.finditer(rf"\b{n}{aside} (?:lives in \w+ and )?has a {col} {t}(?: and a {col} {t})?", text):
+        out[m[3], m[1]].add(m[2])
+        if m[4]:
+            out[m[5], m[1]].add(m[4])
+    for m in re.finditer(rf"\b{n} has a {t} \. it is {col}\b", text):
+        out[m[2], m[1]].add(m[3])
+    for m in re.finditer(rf"\bthe {t} that {n} has{aside} (?:\? it )?is {col}\b", text):
+        out[m[1], m[2]].add(m[3])
+    for m in re.finditer(rf"\bit is a {col} {t} that {n} has\b", text):
+        out[m[2], m[3]].add(m[1])
+    return out
+
+
+def _consistent(text: str) -> bool:
+    return all(len(v) == 1 for v in _facts(text).values())
+
+
+def test_left_recall_probes_have_exactly_one_consistent_answer():
+    """Of every city (or colour) that could fill the slot, only the answer keeps each person's facts single-
+    valued: the text states the queried fact, and no other person's fact matches the query."""
+    probes = corpus_v3.probes(n_per_kind=80, phenomena=("left_recall",)) + corpus_v3.probes(
+        seed=9, n_per_kind=40, phenomena=("left_recall",), band="100-200"
+    )
+    for p in probes:
+        pool = corpus.CITIES if p.answer in corpus.CITIES else corpus.COLORS
+        fits = [v for v in pool if _consistent(p.text.replace(SLOT, v))]
+        assert fits == [p.answer], (p.text, fits)
+    # the issue's hard case is in the set: the second of two attributes queried after both were stated
+    assert any("asked=second" in p.environment for p in probes)
+
+
+def test_induction_probes_copy_the_only_surname_said_after_that_name():
+    probes = corpus_v3.probes(n_per_kind=80, phenomena=("induction",)) + corpus_v3.probes(
+        n_per_kind=30, phenomena=("induction",), gap="unrelated"
+    )
+    for p in probes:
+        words = p.text.replace(SLOT, p.answer).split()
+        i = p.text.split().index(SLOT)
+        name = words[i - 1]
+        surnames = {
+            words[j + 1]
+            for j in range(len(words) - 1)
+            if words[j] == name and j != i - 1 and words[j + 1] in corpus.SURNAMES
+        }
+        assert surnames == {p.answer}, p.text
+        assert name in corpus.NAMES and i > words.index(name)  # said in full earlier
+
+
+def test_agreement_answers_follow_the_subjects_number_rule():
+    """The judge accepts the answer and rejects the other verb; coordination with "and" is plural."""
+    probes = corpus_v3.probes(n_per_kind=100, phenomena=("agreement",))
+    for p in probes:
+        other = "are" if p.answer == "is" else "is"
+        assert judge_v3.well_formed(p.text.replace(SLOT, p.answer)), p.text
+        assert not judge_v3.well_formed(p.text.replace(SLOT, other)), p.text
+    assert {p.answer for p in probes} == {"is", "are"}
+    coordinated = [p for p in probes if "subject=coord" in p.environment or "and N ___" in p.construction]
+    assert coordinated and {p.answer for p in coordinated} == {"are"}
+    for text, answer in (
+        ("the key and the box ___ here .", "are"),
+        ("anna and ben ___ at the park .", "are"),
+        ("one of the keys ___ old .", "is"),
+        ("here ___ the keys to the box .", "are"),
+        ("anna , i think , ___ at the park .", "is"),
+        ("the letters that the teacher that we saw left ___ gone .", "are"),
+    ):
+        assert judge_v3.well_formed(text.replace(SLOT, answer)), text
+        assert not judge_v3.well_formed(text.replace(SLOT, "is" if answer == "are" else "are")), text
+
+
+def test_right_cloze_probes_fit_only_their_animal():
+    probes = corpus_v3.probes(n_per_kind=80, phenomena=("right_cloze",))
+    for p in probes:
+        fits = [a for a in corpus.ANIMALS if judge_v3.well_formed(p.text.replace(SLOT, a))]
+        assert fits == [p.answer], (p.text, fits)
+    assert any(p.sees_left for p in probes) and any("frame=next" in p.environment for p in probes)
+
+
+# ---- the strict judge -------------------------------------------------------------------------------------------
+
+
+def test_the_judge_accepts_every_generated_passage_and_probe(training_sample, official):
+    passages, _ = training_sample
+    assert all(judge_v3.well_formed(" ".join(p)) for p in passages[:600])
+    assert all(judge_v3.well_formed(p.text.replace(SLOT, p.answer)) for p in official)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ben has a green hat and a blue cup .",
+        "it is in oslo that hana lives . hana lives in oslo today .",
+        "anna has a car . it is red .",
+        "the car that anna has is red , i think .",
+        "rosa , i think , lives in rome .",
+        "where does anna live ? in oslo .",
+        "here are the keys to the box .",
+        "two keys are on the table .",
+        "we saw a picture of anna berg at the park .",
+        "the animal that barked was a dog .",
+        "we saw a dog . it was night . it barked .",
+        "the dog sat down and barked .",
+        "red blue green . red blue green .",
+    ],
+)
+def test_the_judge_accepts_v3_sentences(text):
+    assert judge_v3.well_formed(text) and corpus_v3.well_formed(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "sam and sam talked at the park .",  # a name coordinated with itself
+        "zoe frost , zoe frost and ben lund went home .",
+        "we saw zoe frost , zoe frost , zoe frost .",
+        "ben has a red car and a red car .",  # the same item listed twice
+        "red blue red . red blue red .",
+        "the key and the key are here .",
+        "we went to the park . anna lives in oslo . we went to the park .",  # a sentence said twice
+        "anna lives in oslo . anna lives in oslo .",
+        "red blue green . red blue green . red blue green .",
+    ],
+)
+def test_the_judge_rejects_degenerate_text(text):
+    assert judge_v3.degenerate(text) and not judge_v3.well_formed(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "anna lives in oslo",
+        "the key and the box is here .",
+        "here is the keys to the box .",
+        "one of the keys are old .",
+        "we saw a dog . it mooed .",
+        "the animal that barked was a cat .",
+        "it is red .",  # a pronoun fact with nothing before it
+        "it barked .",
+        "oslo lives in anna .",
+    ],
+)
+def test_the_judge_rejects_ungrammatical_text(text):
+    assert not judge_v3.well_formed(text)
+
+
+# ---- hand-written probes in new frames --------------------------------------------------------------------------
+
+
+def _handwritten():
+    return [json.loads(line) for line in HANDWRITTEN.read_text().splitlines() if line.strip()]
+
+
+def test_handwritten_probes_use_the_vocabulary_and_one_slot(training_sample):
+    rows = _handwritten()
+    assert len(rows) == 30
+    assert collections.Counter(r["phenomenon"] for r in rows).keys() == set(corpus_v3.PHENOMENA)
+    vocab = corpus_v3.vocabulary()
+    passages, _ = training_sample
+    said = {s for p in passages for s in " ".join(p).split(" . ")}
+    for r in rows:
+        assert set(r) == {"text", "answer", "phenomenon"}, r
+        words = r["text"].split()
+        assert words.count(SLOT) == 1 and r["text"].count(SLOT) == 1, r
+        assert set(words) - {SLOT} <= vocab and r["answer"] in vocab, set(words) - vocab
+        # not generated verbatim: the sentence holding the slot is no training sentence
+        slot_sentence = next(s for s in r["text"].split(" . ") if SLOT in s)
+        assert slot_sentence.replace(SLOT, r["answer"]).strip(" .") not in said, r
