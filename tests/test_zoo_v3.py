@@ -102,7 +102,7 @@ def test_each_phenomenon_has_several_held_out_constructions():
 def test_training_covers_every_environment():
     """Every fact form, query syntax, induction role, subject kind and cue frame occurs in training pieces."""
     from interp.zoo import constructions_v3 as c3
-    from interp.zoo import cues_v3
+    from interp.zoo import copying_v3, cues_v3
 
     rng = random.Random(5)
     envs = collections.Counter()
@@ -116,7 +116,7 @@ def test_training_covers_every_environment():
             envs.update(part for e in piece.envs for part in e.split(";"))
     expected = {f"fact={f}" for forms in c3.FACTS.values() for f in forms}
     expected |= {f"query={q}" for forms in c3.QUERIES.values() for q in forms}
-    expected |= {f"role={r}" for r in c3.AGAIN_LEFT} | {"asked=first", "asked=second"}
+    expected |= {f"role={r}" for r in copying_v3.AGAIN_LEFT} | {"asked=first", "asked=second"}
     expected |= {f"subject={s}" for s in cues_v3.SUBJECTS} | {"inverted", "number=plural"}
     expected |= {f"frame={f}" for f in cues_v3.FRAMES} | {"gap=2", "names=full>short", "names=short>full"}
     assert expected <= set(envs), sorted(expected - set(envs))

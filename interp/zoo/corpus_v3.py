@@ -6,7 +6,7 @@ Design
 ------
 v2's models were perfect on v2's own held-out constructions and 53-83% on hand-written probes in other frames:
 they had learned the templates. v3 grows breadth, not templates (builders: :mod:`interp.zoo.constructions_v3`,
-:mod:`interp.zoo.cues_v3`):
+:mod:`interp.zoo.copying_v3`, :mod:`interp.zoo.cues_v3`):
 
 - ``left_recall``: facts in several forms (plain, cleft "it is in oslo that hana lives", inverted "in oslo lives
   hana", pair "anna and ben live in rome", a pronoun follow-up "anna has a car . it is red", a relative clause
@@ -61,7 +61,7 @@ import random
 from dataclasses import dataclass
 
 from interp.zoo import constructions_v3 as c3
-from interp.zoo import corpus, cues_v3
+from interp.zoo import copying_v3, corpus, cues_v3
 from interp.zoo.constructions_v3 import Piece3 as Piece
 from interp.zoo.constructions_v3 import Retry, World, sentences
 from interp.zoo.judge_v3 import degenerate
@@ -194,8 +194,8 @@ class Probe(corpus.Probe):
 
 BUILDERS = {
     "left_recall": c3.left_recall,
-    "induction": c3.induction,
-    "repeat": cues_v3.repeat,
+    "induction": copying_v3.induction,
+    "repeat": copying_v3.repeat,
     "agreement": cues_v3.agreement,
     "right_cloze": cues_v3.right_cloze,
 }

@@ -11,14 +11,9 @@ from interp.zoo.corpus import (
     ADJS,
     ANIMAL_SOUNDS,
     ANIMALS,
-    CITIES,
-    COLORS,
-    NAMES,
     NOUNS,
     PREPS,
     RC_VERBS,
-    SURNAMES,
-    THINGS,
 )
 
 VERB_TAILS = {
@@ -224,11 +219,3 @@ def right_cloze(rng: random.Random, world: World, split: str = "train", want: di
         env += f";verb={verb}"
     words += [ANIMAL_SOUNDS[x]] + tail + ["."]
     return Piece3(words, [slot], [], [env + f";mids={'+'.join(mids) or 'none'}"], 0, False)
-
-
-def repeat(rng: random.Random, world: World, split: str = "train", want: dict | None = None) -> Piece3:
-    """A list of 3-7 different words said twice: the plainest material for copying (each repeat a slot)."""
-    pool = rng.choice((NAMES, SURNAMES, CITIES, COLORS + THINGS + ADJS))
-    items = rng.sample(pool, rng.randint(3, 7))
-    words = items + ["."] + items + ["."]
-    return Piece3(words, [len(items) + 1 + i for i in range(len(items))], [], ["list"] * len(items))

@@ -17,6 +17,7 @@ import functools
 import re
 
 from interp.zoo import constructions_v3 as c3
+from interp.zoo import copying_v3 as cp
 from interp.zoo import cues_v3
 from interp.zoo.corpus import (
     ACTIONS,
@@ -111,12 +112,12 @@ def _grammar() -> dict[str, re.Pattern]:
     where = _any(cues_v3.INVERSIONS, noun=f"(?:{_alt(NOUNS)}|{_alt(PLURALS)})")
     # induction: the repeated full name in every role, then what follows it
     left = _any(
-        c3.AGAIN_LEFT.values(),
-        lead=_any(c3.INDUCTION_LEADS),
-        clead=_any(c3.COMMA_LEADS),
-        clause=_any(c3.CLAUSES),
+        cp.AGAIN_LEFT.values(),
+        lead=_any(cp.INDUCTION_LEADS),
+        clead=_any(cp.COMMA_LEADS),
+        clause=_any(cp.CLAUSES),
     )
-    again_right = _opt([*c3.SUBJECT_RIGHT.values(), *c3.OBJECT_RIGHT.values()])
+    again_right = _opt([*cp.SUBJECT_RIGHT.values(), *cp.OBJECT_RIGHT.values()])
     # right cloze
     animal = f"(?:the|a)(?: {_alt(ADJS)})? {_alt(ANIMALS)}"
     clead = f"(?:{_any(cues_v3.CLOZE_LEADS)} )?"
@@ -130,7 +131,7 @@ def _grammar() -> dict[str, re.Pattern]:
         "fact": re.compile(lead + _any(facts + queries) + tails),
         "has": re.compile(lead + f"{X} has a {_alt(THINGS)}"),
         "it_is": re.compile(f"it is {_alt(COLORS)}" + tails),
-        "intro": re.compile(lead + _any(c3.INTROS, people=people)),
+        "intro": re.compile(lead + _any(cp.INTROS, people=people)),
         "again": re.compile(left + again_right),
         "singular": re.compile(f"{alead}{sg}(?: {mod}){{0,3}} is {vtail}"),
         "plural": re.compile(f"{alead}{pl}(?: {mod}){{0,3}} are {vtail}"),
