@@ -182,43 +182,8 @@ def test_lead_variants_of_left_recall():
 # ---- one answer per probe ---------------------------------------------------------------------------------------
 
 
-def _facts(text: str) -> dict[tuple[str, str], set[str]]:
-    """(attribute, first name) -> values stated anywhere in ``text``, in every fact and query form."""
-    A = judge_v3._alt
-    n, s, c, col, t = (
-        f"({A(corpus.NAMES)})(?: {A(corpus.SURNAMES)})?",
-        A(corpus.SURNAMES),
-        f"({A(corpus.CITIES)})",
-        f"({A(corpus.COLORS)})",
-        f"({A(corpus.THINGS)})",
-    )
-    del s
-    aside = "(?: , (?:i think|we know) ,)?"
-    out: dict = collections.defaultdict(set)
-    for m in re.finditer(rf"\b{n}{aside} (?:has a {col} {t} and )?lives in {c}\b", text):
-        out["city", m[1]].add(m[4])
-    for m in re.finditer(rf"\bit is in {c} that {n} lives\b|\bin {c} lives {n}\b", text):
-        out["city", m[2] or m[4]].add(m[1] or m[3])
-    for m in re.finditer(rf"\b{n} and {n} live in {c}\b", text):
-        out["city", m[1]].add(m[3])
-        out["city", m[2]].add(m[3])
-    for m in re.finditer(rf"\bwhere does {n} live \? (?:\w+ (?:\w+ )?lives )?in {c}\b", text):
-        out["city", m[1]].add(m[2])
-    for m in re.finditer(rf"\b{n}{aside} (?:lives in \w+ and )?has a {col} {t}(?: and a {col} {t})?", text):
-        out[m[3], m[1]].add(m[2])
-        if m[4]:
-            out[m[5], m[1]].add(m[4])
-    for m in re.finditer(rf"\b{n} has a {t} \. it is {col}\b", text):
-        out[m[2], m[1]].add(m[3])
-    for m in re.finditer(rf"\bthe {t} that {n} has{aside} (?:\? it )?is {col}\b", text):
-        out[m[1], m[2]].add(m[3])
-    for m in re.finditer(rf"\bit is a {col} {t} that {n} has\b", text):
-        out[m[2], m[3]].add(m[1])
-    return out
-
-
 def _consistent(text: str) -> bool:
-    return all(len(v) == 1 for v in _facts(text).values())
+    return all(len(v) == 1 for v in judge_v3.facts(text).values())
 
 
 def test_left_recall_probes_have_exactly_one_consistent_answer():
@@ -344,6 +309,8 @@ def test_the_judge_rejects_degenerate_text(text):
         "it is red .",  # a pronoun fact with nothing before it
         "it barked .",
         "oslo lives in anna .",
+        "xena has a red hat . the dog barked . xena has a blue hat .",  # a fact contradicted
+        "it is in oslo that hana lives . hana , i think , lives in rome .",
     ],
 )
 def test_the_judge_rejects_ungrammatical_text(text):

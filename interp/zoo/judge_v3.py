@@ -4,7 +4,8 @@ and is it free of degenerate repetition?
 Grammar: each sentence must match a production (regular expressions built from the builders' own tables),
 subjects agree with their verb in number (coordination with "and" is plural), each animal makes its own sound
 (also across sentences: "we saw a dog . ... it barked", "the animal near the river quacked . it was a duck"), a
-pronoun fact follows a "has a THING" sentence, and a list is said twice word for word.
+pronoun fact follows a "has a THING" sentence, a list is said twice word for word, and no one's city or colour
+of a thing is stated twice with two values.
 
 Degeneracy (what a lax judge let through: "sam and sam talked", "zoe frost , zoe frost , zoe frost"): a name,
 noun, thing or animal twice in one sentence; the same phrase on both sides of "and" or ","; a list with an item
@@ -13,6 +14,7 @@ twice; any sentence said twice in the passage (the list said twice excepted).
 
 from __future__ import annotations
 
+import collections
 import functools
 import re
 
@@ -158,6 +160,40 @@ def _number_ok(sent: str, g) -> bool | None:
     return None
 
 
+def facts(text: str) -> dict[tuple[str, str], set[str]]:
+    """(attribute, first name) -> the values ``text`` states for it, in every fact and query form of v3 (and
+    v2's): attribute "city", or a thing whose colour is stated."""
+    A = _alt
+    n, c, col, t = (
+        f"({A(NAMES)})(?: {A(SURNAMES)})?",
+        f"({A(CITIES)})",
+        f"({A(COLORS)})",
+        f"({A(THINGS)})",
+    )
+    aside = "(?: , (?:i think|we know) ,)?"
+    out: dict = collections.defaultdict(set)
+    for m in re.finditer(rf"\b{n}{aside} (?:has a {col} {t} and )?lives in {c}\b", text):
+        out["city", m[1]].add(m[4])
+    for m in re.finditer(rf"\bit is in {c} that {n} lives\b|\bin {c} lives {n}\b", text):
+        out["city", m[2] or m[4]].add(m[1] or m[3])
+    for m in re.finditer(rf"\b{n} and {n} live in {c}\b", text):
+        out["city", m[1]].add(m[3])
+        out["city", m[2]].add(m[3])
+    for m in re.finditer(rf"\bwhere does {n} live \? (?:\w+ (?:\w+ )?lives )?in {c}\b", text):
+        out["city", m[1]].add(m[2])
+    for m in re.finditer(rf"\b{n}{aside} (?:lives in \w+ and )?has a {col} {t}(?: and a {col} {t})?", text):
+        out[m[3], m[1]].add(m[2])
+        if m[4]:
+            out[m[5], m[1]].add(m[4])
+    for m in re.finditer(rf"\b{n} has a {t} \. it is {col}\b", text):
+        out[m[2], m[1]].add(m[3])
+    for m in re.finditer(rf"\bthe {t} that {n} has{aside} (?:\? it )?is {col}\b", text):
+        out[m[1], m[2]].add(m[3])
+    for m in re.finditer(rf"\bit is a {col} {t} that {n} has\b", text):
+        out[m[2], m[3]].add(m[1])
+    return out
+
+
 def degenerate(text: str) -> str | None:
     """What is degenerate in ``text`` (a name, noun, thing or animal twice in a sentence, the same phrase on
     both sides of "and" or ",", a list with an item twice, a sentence said twice), or None."""
@@ -188,6 +224,8 @@ def well_formed(text: str) -> bool:
     words = text.split()
     if not words or words[-1] != "." or degenerate(text):
         return False
+    if any(len(values) > 1 for values in facts(text).values()):
+        return False  # "xena has a red hat . ... xena has a blue hat"
     sents = [s.strip() for s in f" {text} ".split(" . ") if s.strip()]
     i = 0
     seen_animal = heard_sound = None  # a cue waiting for its other half in a later sentence
