@@ -48,6 +48,23 @@ class AttentionResult(Result):
         _check(self.rollout.shape == (T, T), f"rollout must be ({T}, {T})")
         _check(self.special.shape == (T,), f"special must be ({T},)")
         _check(np.allclose(self.rollout.sum(-1), 1, atol=1e-4), "rollout rows must sum to 1")
+        # attention weights: each query's row is a distribution; a causal model never looks ahead (this also tells
+        # apart arrays of the same shape swapped in an edited file)
+        _check(
+            bool(np.all(p >= -1e-6)) and np.allclose(p.sum(-1), 1, atol=2e-2),
+            "patterns must be attention weights: non-negative rows that sum to 1",
+        )
+        for key, values in self.head_stats.items():
+            if not key.startswith(("entropy", "distance")):  # the others are shares of a query's attention
+                _check(
+                    bool(np.all((values >= -1e-4) & (values <= 1 + 1e-4))),
+                    f"head_stats[{key!r}] must be shares in [0, 1]",
+                )
+        if self.kind == "causal":
+            _check(
+                float(np.abs(np.triu(p, 1)).max(initial=0)) <= 1e-5,
+                "a causal model's patterns cannot attend to later positions",
+            )
 
     @property
     def n_layers(self) -> int:
@@ -158,6 +175,24 @@ class LensResult(Result):
         )
         _check(bool(np.all(np.diff(self.top_probs, axis=-1) <= 1e-6)), "top_probs must be descending")
         _check(bool(np.all(self.kl >= -1e-4)), "KL must be non-negative")
+        _check(bool(np.all(np.abs(self.kl[-1]) <= 1e-3)), "KL of the last layer to itself must be 0")
+        _check(
+            bool(np.all((self.decision_depth >= 0) & (self.decision_depth <= Lp1 - 1))),
+            "decision_depth must be a layer index",
+        )
+        _check(
+            bool(np.all(self.top_probs.sum(-1) <= 1 + 1e-3)), "top_probs of a position must sum to at most 1"
+        )
+        # the answer's probability is where its rank puts it among the top-k (or below them)
+        at_rank = np.take_along_axis(self.top_probs, np.minimum(self.answer_rank, k - 1)[..., None], -1)[
+            ..., 0
+        ]
+        inside = self.answer_rank < k
+        _check(
+            bool(np.all(np.abs(self.answer_prob - at_rank)[inside] <= 1e-3))
+            and bool(np.all(self.answer_prob[~inside] <= at_rank[~inside] + 1e-3)),
+            "answer_prob and answer_rank must agree with top_probs",
+        )
         _check(self.lens in ("logit", "tuned"), "lens must be 'logit' or 'tuned'")
 
     @property
@@ -403,6 +438,8 @@ class Comparison(Result):
     tokens left / right of the slot, mean over layers and heads) and, with an attribution,
     ``attr_left_mass`` / ``attr_right_mass`` (its shares left / right of the slot) and ``completeness_error``
     (integrated gradients' relative error)."""
+
+    kinds = ("comparison",)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "words", _tokens(self.words))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import types
 import typing
 from dataclasses import dataclass
@@ -59,6 +60,8 @@ class Result:
 
     allow_nan: ClassVar[tuple[str, ...]] = ()
     """Fields whose float arrays may hold NaN or infinities (every other float array must be finite)."""
+    kinds: ClassVar[tuple[str, ...]] = ("causal", "bidirectional")
+    """The values ``kind`` may take."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -121,13 +124,49 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 def _check_fields(result: Result) -> None:
-    """Check (and normalise: lists to tuples, numpy scalars to Python's) every field against its annotation."""
+    """Check (and normalise: lists to tuples, numpy scalars to Python's, float16 arrays to float32) every field
+    against its annotation, then the invariants every result shares: ``kind`` from :attr:`Result.kinds`,
+    probabilities (fields named ``..._prob``/``..._probs``/``prob_...``) in [0, 1], ranks non-negative."""
     cls = type(result)
     hints = _hints(cls)
     for f in dataclasses.fields(result):
         where = f"{cls.__name__}.{f.name}"
-        value = _conform(getattr(result, f.name), hints[f.name], where, f.name in cls.allow_nan)
+        nan_ok = f.name in cls.allow_nan
+        value = _conform(getattr(result, f.name), hints[f.name], where, nan_ok)
+        if isinstance(value, np.ndarray) and value.dtype == np.float16:
+            value = value.astype(
+                np.float32
+            )  # results hold float32 or float64 (half precision is the model's)
+        if _PROBABILITY.search(f.name):
+            _in_unit_interval(value, where, nan_ok)
+        elif _RANK.search(f.name) and isinstance(value, np.ndarray):
+            _check(not value.size or bool(value.min() >= 0), f"{where} holds negative ranks")
         object.__setattr__(result, f.name, value)
+    _check(
+        result.kind in cls.kinds,
+        f"{cls.__name__}.kind must be one of {', '.join(map(repr, cls.kinds))}, got {echo(result.kind, 60)}",
+    )
+
+
+_PROBABILITY = re.compile(r"(^|_)probs?(_|$)")
+_RANK = re.compile(r"(^|_)ranks?(_|$)")
+_SLACK = 1e-4  # float32 softmax and exp(sum of log-probabilities) land a few ulps outside [0, 1]
+
+
+def _in_unit_interval(value: Any, where: str, nan_ok: bool) -> None:
+    if isinstance(value, float):
+        values = np.array([value])
+    elif isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        values = value
+    else:
+        return
+    if nan_ok:
+        values = values[~np.isnan(values)]
+    ok = bool(np.all((values >= -_SLACK) & (values <= 1 + _SLACK))) if values.size else True
+    _check(
+        ok,
+        f"{where} must hold probabilities in [0, 1]; it holds values from {values.min():.4g} to {values.max():.4g}",
+    )
 
 
 def _name(hint: Any) -> str:

@@ -35,6 +35,7 @@ META = "__interp__"
 _MAX_META_BYTES = 64 << 20
 _MAX_DEPTH = 32
 _MAX_ARRAYS = 100_000
+_FLOATS = (np.dtype("<f4"), np.dtype("<f8"), np.dtype("=f4"), np.dtype("=f8"))
 
 
 def save(result: Result, path: str | os.PathLike) -> Path:
@@ -145,7 +146,12 @@ class _Arrays:
         if key in self.used:
             raise _Damaged(f"two fields share the array {key!r}")
         self.used.add(key)
-        return self.npz[key]
+        array = self.npz[key]
+        if array.dtype.kind == "f" and array.dtype not in _FLOATS:
+            # result.save writes float32 and float64 only (a float16 array is made float32 when built): another
+            # float dtype is an edit that would pass as the original numbers
+            raise _Damaged(f"the array {key!r} is {array.dtype}, which result.save never writes")
+        return array
 
 
 def _decode(value: Any, arrays: _Arrays, depth: int = 0) -> Any:
