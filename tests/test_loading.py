@@ -323,3 +323,42 @@ def test_a_checkpoint_missing_weights_is_refused(tiny_folder, tmp_path, arch, ke
         interp.load(folder)
     # the intact folder still loads
     assert interp.load(tiny_folder(arch)).n_layers == 2
+
+
+def test_wrap_says_when_it_switches_the_attention_implementation(word_tokenizer):
+    import warnings
+
+    from interp.errors import InterpWarning
+
+    hf, tok = _in_memory(word_tokenizer, "causal")
+    hf.set_attn_implementation("sdpa")
+    with pytest.warns(InterpWarning, match="switched .* from 'sdpa' to eager attention, in place"):
+        interp.wrap(hf, tok)
+    assert hf.config._attn_implementation == "eager"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # once: wrapping again (or an eager model) says nothing
+        interp.wrap(hf, tok, name="again")
+        eager, _ = _in_memory(word_tokenizer, "causal")
+        eager.set_attn_implementation("eager")
+        interp.wrap(eager, tok)
+
+
+def test_a_classifier_is_not_silently_loaded_without_its_head(word_tokenizer, tmp_path):
+    from transformers import BertForSequenceClassification
+
+    from interp.errors import InterpWarning
+    from interp.zoo.tokenizer import hf_tokenizer
+
+    config, _ = tiny_config("bert", word_tokenizer.get_vocab_size())
+    config.id2label, config.label2id = {0: "NEGATIVE", 1: "POSITIVE"}, {"NEGATIVE": 0, "POSITIVE": 1}
+    torch.manual_seed(0)
+    classifier = BertForSequenceClassification(config)
+    tok = hf_tokenizer(word_tokenizer, "bidirectional")
+    classifier.save_pretrained(tmp_path / "clf")
+    tok.save_pretrained(tmp_path / "clf")
+    with pytest.warns(InterpWarning, match="BertForSequenceClassification: its task head is not loaded"):
+        m = interp.load(tmp_path / "clf", device="cpu")
+    assert (m.kind, m.has_lm_head) == ("bidirectional", False)
+    classifier.config._attn_implementation = "eager"
+    with pytest.warns(InterpWarning, match="has a task head that interp does not read"):
+        interp.wrap(classifier, tok)
