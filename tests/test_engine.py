@@ -227,7 +227,7 @@ def test_both_engines_implement_the_interface_alike(arch, tiny_folder):
         assert a.shape == b.shape and torch.allclose(a, b), role
     assert bridge.weight("W_O", 0).shape == (bridge.n_heads, bridge.d_model // bridge.n_heads, bridge.d_model)
     assert bridge.weight("W_U").shape == (bridge.d_model, bridge.d_vocab)
-    with pytest.raises(ValueError, match="unknown weight role"):
+    with pytest.raises(InputError, match="unknown weight role"):
         bridge.weight("W_Q", 0)
     # the same forward pass, cache, stop, decoding and final states through the interface
     tokens = bridge.to_tokens(PROBE)

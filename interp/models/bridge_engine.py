@@ -81,7 +81,7 @@ class BridgeEngine:
             return getattr(b.unembed.original_component, "bias", None)
         if role == "encoder_norm":
             return getattr(b, "final_norm", None)
-        raise ValueError(f"unknown weight role {role!r}: the roles are {_engine.WEIGHT_ROLES}")
+        raise InputError(f"unknown weight role {role!r}: pass one of {', '.join(_engine.WEIGHT_ROLES)}")
 
     def decompose_reader(self) -> Any:
         from interp.models.bridge_decompose import BridgeReader

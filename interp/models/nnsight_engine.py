@@ -5,9 +5,10 @@ server), and locally on any Hugging Face model of the families below.
 ``interp.load(name, engine="nnsight")`` wraps the model with ``nnsight.NNsight`` (local) or
 ``nnsight.LanguageModel(repo_id)`` (``remote=True``: no weights are downloaded). Hook names map onto the Hugging
 Face modules of each family (:data:`SITES`); reading one is saving that module's input or output inside a trace,
-a hook function replaces it there. Analyses reach the engine only through the handle's forward passes, caches
-and hooks; those that need more (gradients, the engine's own components, weights read directly) are not in
-:data:`CAPABILITIES`, and asking for them is an :class:`~interp.errors.EngineError` naming the engine.
+a hook function replaces it there. :class:`NNsightEngine` implements :class:`interp.models.engine.Engine`, and
+:class:`~interp.Model` holds it as any engine: hooks, caches, stops and the unembedding everywhere, gradients
+and weights only locally (:data:`LOCAL_CAPABILITIES`, :data:`REMOTE_CAPABILITIES`); an analysis that needs
+another capability is an :class:`~interp.errors.EngineError` naming the engine, before any work.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 
 import torch
 
-from interp.errors import EngineError, HookError, HookNameError, echo
+from interp.errors import EngineError, HookError, HookNameError, InputError, echo
 from interp.models import engine as _engine
 from interp.models.handle import Model
 
@@ -211,7 +212,7 @@ class NNsightEngine:
             return getattr(hf.get_output_embeddings(), "bias", None)
         if role == "encoder_norm":
             return None  # the families served here have none
-        raise ValueError(f"unknown weight role {role!r}: the roles are {_engine.WEIGHT_ROLES}")
+        raise InputError(f"unknown weight role {role!r}: pass one of {', '.join(_engine.WEIGHT_ROLES)}")
 
     def decompose_reader(self) -> Any:
         from interp.models.nnsight_decompose import NNsightReader
