@@ -9,7 +9,7 @@ widgets.save_png(result, "a.png")   # needs kaleido and Chrome/Chromium
 ```
 
 Built only from ipywidgets 8 and plotly's FigureWidget (an anywidget module shipped with plotly; see
-:mod:`widgets.figurewidget` for how a page compiles plotly.js once): no JS build step, no CDN, no network at
+:mod:`widgets.figurewidget` for how a notebook carries plotly.js once): no JS build step, no CDN, no network at
 render time. Every token string is HTML-escaped. Colours live in
 :mod:`widgets.theme`; how each result class is drawn lives in :data:`widgets.registry.REGISTRY`, which other
 modules extend with :func:`widgets.registry.register`.

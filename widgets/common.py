@@ -117,7 +117,7 @@ def figure_widget(fig: go.Figure) -> go.FigureWidget:
 
 
 class LazyTabs:
-    """Tabs whose content is built the first time the tab is selected (each FigureWidget ships plotly.js).
+    """Tabs whose content is built the first time the tab is selected (figures and their data are sent on demand).
 
     Args:
         titles: tab titles.
