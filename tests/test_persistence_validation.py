@@ -27,6 +27,7 @@ def saved(tmp_path_factory):
         "attention": interp.attention(c, PROBE),
         "attention_b": interp.attention(b, PROBE),
         "ablation": interp.ablate(c, PROBE, [(0, 0)], answer="are"),
+        "importance": interp.head_importance(c, PROBE, answer="are", progress=False),
         "comparison": interp.compare(c, b, PROBE, method=None),
     }
     return {name: (r, r.save(folder / f"{name}.npz")) for name, r in results.items()}
@@ -142,6 +143,17 @@ def test_swapped_same_shape_arrays_are_caught(saved, tmp_path):
     # a causal model's patterns transposed: it would look ahead
     with pytest.raises(ResultError, match="cannot attend to later positions"):
         interp.load_result(_edited(saved, "attention", tmp_path, _transpose_patterns))
+
+
+def test_swapped_effects_of_head_importance_are_caught(saved, tmp_path):
+    def edit(meta, arrays):
+        fields = meta["result"]["fields"]
+        fields["effects"], fields["logit_effects"] = fields["logit_effects"], fields["effects"]
+
+    with pytest.raises(
+        ResultError, match=r"effects in \[-1, 1\]|prob_before \+ effects must be probabilities"
+    ):
+        interp.load_result(_edited(saved, "importance", tmp_path, edit))
 
 
 def _swap_stats(meta, arrays):

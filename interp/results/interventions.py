@@ -52,6 +52,11 @@ class AblationResult(Result):
         _check(0 <= self.position < len(self.tokens), "position out of range")
         for p in (self.prob_before, self.prob_after, self.top1_prob_before, self.top1_prob_after):
             _check(0 <= p <= 1 + 1e-6, "probabilities in [0, 1]")
+        _check(bool(self.heads) and all(len(h) == 2 for h in self.heads), "heads are (layer, head) pairs")
+        _check(
+            self.prob_before <= self.top1_prob_before + 1e-4, "the answer cannot be likelier than the top-1"
+        )
+        _check(self.prob_after <= self.top1_prob_after + 1e-4, "the answer cannot be likelier than the top-1")
 
     @property
     def answer_id(self) -> int:
@@ -116,6 +121,12 @@ class HeadImportanceResult(Result):
         _check(self.top1_after.shape == self.effects.shape, "top1_after must be (n_layers, n_heads)")
         _check(
             bool(np.all(self.effects >= -1 - 1e-6) & np.all(self.effects <= 1 + 1e-6)), "effects in [-1, 1]"
+        )
+        _check(0 <= self.position < len(self.tokens), "position out of range")
+        after = self.prob_before + self.effects  # each head's ablated probability (a swapped array breaks it)
+        _check(
+            bool(np.all((after >= -1e-4) & (after <= 1 + 1e-4))),
+            "prob_before + effects must be probabilities",
         )
 
     @property
