@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from interp import checks
 from interp.errors import InputError, InterpWarning, echo
+from interp.models.frame import content_mask
 from interp.models.handle import Model
 
 POOLINGS = ("mean", "cls", "max", "lasttoken", "mean_sqrt_len_tokens", "weightedmean", "content")
@@ -57,8 +58,7 @@ class Similarity:
                 stacklevel=3,
             )
         tokens = model.to_tokens(other_text)  # (1, T_other)
-        special = set(model.tokenizer.all_special_ids)
-        ordinary = [t not in special for t in tokens[0].tolist()]
+        ordinary = content_mask(model, tokens[0].tolist()).tolist()
         if not any(ordinary):
             raise InputError(f"the text {echo(other_text)} has no ordinary tokens to pool: pass a few words")
         # The frame every text gets (e.g. [CLS] ... [SEP]): the special tokens before and after its own.

@@ -25,8 +25,8 @@ from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models import sources
 from interp.models.frame import Frame, ids_str, token_str
-from interp.models.frame import frame as _frame
 from interp.models.handle import Model
+from interp.models.reading import read
 from interp.results import (
     AblationResult,
     HeadImportanceResult,
@@ -156,9 +156,8 @@ def _objective_target(
     model: Model, text: str, objective: Any, answer: Any, allow_unknown: bool
 ) -> tuple[Frame, _target.Target]:
     """The frame (the text read whole) and target of a user objective."""
-    fn = _target.check_objective(objective, answer=answer)
-    frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
-    return frame, _target.of_objective(model, frame, fn)
+    reading = read(model, text, objective=objective, answer=answer, allow_unknown=allow_unknown)
+    return reading.frame, reading.target
 
 
 def _ablation_hooks(model: Model, rows: list[list[tuple[int, int]]], mode: str, means: torch.Tensor | None):
@@ -224,8 +223,8 @@ def ablate(
             value_before=float(values[0]),
             value_after=float(values[1]),
         )
-    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
-    frame = _frame(model, text, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
+    reading = read(model, text, answer=answer, allow_unknown=allow_unknown)
+    frame, ids = reading.frame, reading.answer
     _memory.require(model, "ablate", *_memory.rows_of(model, frame.T, ids, None), enabled=check_memory)
     target, logits = _read(model, frame, ids, [[], heads], mode, _means(model, mode, reference))
     prob = target.answer_logprob(logits).exp()  # (2,): before, after
@@ -279,8 +278,8 @@ def head_importance(
         return _objective_importance(
             model, probe, objective, answer, mode, reference, allow_unknown, progress, check_memory
         )
-    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=probe)
-    frame = _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown)
+    reading = read(model, probe, answer=answer, allow_unknown=allow_unknown)
+    frame, ids = reading.frame, reading.answer
     _memory.require(
         model, "head_importance", *_memory.rows_of(model, frame.T, ids, None), enabled=check_memory
     )

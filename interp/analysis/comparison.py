@@ -14,16 +14,15 @@ from typing import Any
 import torch
 
 from interp import checks
-from interp.analysis import target as _target
 from interp.analysis.attribution import check_method, explain
-from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_result
+from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_result, rank_of
 from interp.analysis.patterns import attention_result, pattern_names
 from interp.analysis.tuned import TunedLens, translators_for
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
-from interp.models.frame import Frame, split_probe, token_str
-from interp.models.frame import frame as _frame
+from interp.models.frame import pad_id, split_probe, token_str
 from interp.models.handle import Model
+from interp.models.reading import Reading, read
 from interp.results import Comparison, ProbeRun
 from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
 
@@ -52,11 +51,11 @@ def check_pair(causal: Model, bidirectional: Model) -> None:
 
 
 @dataclass
-class Reading:
-    """One probe read by one model in one pass: its frame, target, summary and (for compare) the full arrays."""
+class Readout:
+    """What one pass gives of one probe's reading (its answer resolved: the given one, else the model's top-1):
+    the summary and (for compare) the full arrays."""
 
-    frame: Frame
-    target: _target.Target
+    reading: Reading
     summary: dict[str, float]
     top1: str
     value: float
@@ -72,30 +71,21 @@ def lens_translators(lens: str, causal: Model, bidirectional: Model) -> dict[str
     return {m.kind: translators_for(m) if lens == "tuned" else None for m in (causal, bidirectional)}
 
 
-def frame_probe(
-    model: Model, probe: str, answer: Any, allow_unknown: bool
-) -> tuple[Frame, tuple[int, ...] | None]:
-    ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=probe)
-    return _frame(model, probe, n_slot=len(ids) if ids else 1, allow_unknown=allow_unknown), ids
-
-
 @torch.no_grad()
 def read_probes(
     model: Model,
-    frames: list[Frame],
-    answers: list[tuple[int, ...] | None],
+    readings: list[Reading],
     *,
     keep: bool = False,
     translators: TunedLens | None = None,
-) -> list[Reading]:
+) -> list[Readout]:
     """One padded forward pass over the probes' answer rows: prediction, lens rows at the read position and
     attention from it, summarised per probe (``keep``: also the full residuals and patterns). ``translators``:
     the lens rows are the tuned lens's (the final row, the prediction, is the model's own either way)."""
-    targets = [None if a is None else _target.make(model, f, a) for f, a in zip(frames, answers)]
-    rows = [f.tokens[0] if t is None else t.rows[0, : t.lengths[0]] for f, t in zip(frames, targets)]
+    targets = [None if r.answer is None else r.target for r in readings]
+    rows = [r.frame.tokens[0] if t is None else t.rows[0, : t.lengths[0]] for r, t in zip(readings, targets)]
     B, T = len(rows), max(len(r) for r in rows)
-    pad = model.tokenizer.pad_token_id or 0
-    tokens = torch.full((B, T), pad, dtype=torch.long, device=model.device)  # (B, T), right-padded
+    tokens = torch.full((B, T), pad_id(model), dtype=torch.long, device=model.device)  # (B, T), right-padded
     mask = torch.zeros(B, T, dtype=torch.long, device=model.device)
     for i, r in enumerate(rows):
         tokens[i, : len(r)], mask[i, : len(r)] = r, 1
@@ -108,7 +98,8 @@ def read_probes(
         for row in resid:  # (L+1, T, d_model) views, translated in place
             translators.translate_(row)
     out = []
-    for i, (f, target) in enumerate(zip(frames, targets)):
+    for i, (reading, target) in enumerate(zip(readings, targets)):
+        f = reading.frame
         pos, n = f.position, len(rows[i])
         # compare (keep) decodes every layer at every position once where that fits the lens's memory bound:
         # the lens and the summary below share it (larger models: the lens decodes in chunks as before).
@@ -117,7 +108,9 @@ def read_probes(
         layer_logits = full[:, pos] if full is not None else model.decode_resid(resid[i, :, pos]).float()
         probs = layer_logits[-1].softmax(-1)
         top = int(probs.argmax())
-        target = target or _target.make(model, f, (top,))
+        if target is None:  # no answer given: the model's own top-1 is read
+            reading = reading.answered((top,))
+            target = reading.target
         # The answer's reads are decoded on their own: the objective attribution starts from stays bit-identical.
         reads = model.decode_resid(resid[i, -1, target.site_pos]).float()[None]  # (1, sites, V)
         if keep:
@@ -126,8 +119,7 @@ def read_probes(
         else:
             pattern_rows = torch.stack([cache[p][i, :, pos, : f.T] for p in pats])  # (L, H, T)
         past, future = f.side_shares(pattern_rows.float().cpu().numpy())  # numpy has no bfloat16
-        aid = target.answer[0]
-        rank = int((layer_logits[-1] > layer_logits[-1, aid]).sum())
+        rank = int(rank_of(layer_logits[-1], target.answer[0]))
         summary = {
             "answer_prob": float(target.answer_logprob(reads).exp()[0]),
             "answer_rank": float(rank),
@@ -137,20 +129,21 @@ def read_probes(
             "attn_past_mass": float(past.mean()),
             "attn_future_mass": float(future.mean()),
         }
-        reading = Reading(f, target, summary, token_str(model, top), float(target.value(reads)[0]))
+        readout = Readout(reading, summary, token_str(model, top), float(target.value(reads)[0]))
         if keep:
-            reading.resid, reading.logits = resid[i, :, :n], full
-            reading.patterns = every_pattern.float()
-        out.append(reading)
+            readout.resid, readout.logits = resid[i, :, :n], full
+            readout.patterns = every_pattern.float()
+        out.append(readout)
     return out
 
 
 def attribute_reading(
-    model: Model, reading: Reading, method: str, n_steps: int, tolerance: float | None
+    model: Model, readout: Readout, method: str, n_steps: int, tolerance: float | None
 ) -> Any:
-    """The attribution of a reading's answer; its masses and completeness go into the summary."""
-    attr = explain(model, reading.frame, reading.target, method, n_steps, tolerance, value=reading.value)
-    reading.summary.update(
+    """The attribution of a readout's answer; its masses and completeness go into the summary."""
+    reading = readout.reading
+    attr = explain(model, reading.frame, reading.target, method, n_steps, tolerance, value=readout.value)
+    readout.summary.update(
         attr_left_mass=attr.attr_left_mass,
         attr_right_mass=attr.attr_right_mass,
         completeness_error=attr.completeness_error,
@@ -190,9 +183,10 @@ def compare(
         method, n_steps, tolerance = check_method(method, n_steps, tolerance)
     runs, summaries = [], []
     for model in (causal, bidirectional):
-        frame, ids = frame_probe(model, probe, answer, allow_unknown)
-        (reading,) = read_probes(model, [frame], [ids], keep=True, translators=translators[model.kind])
-        attr = None if method is None else attribute_reading(model, reading, method, n_steps, tolerance)
+        given = read(model, probe, answer=answer, allow_unknown=allow_unknown)
+        (readout,) = read_probes(model, [given], keep=True, translators=translators[model.kind])
+        attr = None if method is None else attribute_reading(model, readout, method, n_steps, tolerance)
+        reading, frame = readout.reading, given.frame
         runs.append(
             ProbeRun(
                 model_name=model.name,
@@ -202,16 +196,16 @@ def compare(
                 text=frame.read_text,
                 position=frame.position,
                 word_index=frame.word_index,
-                attention=attention_result(model, frame, reading.patterns),
+                attention=attention_result(model, frame, readout.patterns),
                 lens=lens_result(
-                    model, frame, reading.resid, reading.target.answer, logits=reading.logits, lens=lens
+                    model, frame, readout.resid, reading.target.answer, logits=readout.logits, lens=lens
                 ),
                 attribution=attr,
-                top1=reading.top1,
-                top1_prob=reading.summary["top1_prob"],
+                top1=readout.top1,
+                top1_prob=readout.summary["top1_prob"],
             )
         )
-        summaries.append(reading.summary)
+        summaries.append(readout.summary)
     metrics = METRICS + (ATTRIBUTION_METRICS if method is not None else ())
     c, b = runs
     sc, sb = summaries

@@ -44,14 +44,13 @@ import torch
 
 from interp import checks
 from interp.analysis import memory as _memory
-from interp.analysis.target import tokens_of
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
 from interp.models.bridge_decompose import ENCODER_NORM, FINAL_NORM
 from interp.models.engine import CACHE
-from interp.models.frame import frame as _frame
 from interp.models.frame import ids_str, token_str
 from interp.models.handle import Model
+from interp.models.reading import read as read_input
 from interp.results import DecompositionResult
 
 CAUSAL_READ = (
@@ -99,11 +98,10 @@ def decompose(
     """
     checks.model(model).require([CACHE], "decompose")
     model.require_lm_head()  # decompose splits an answer's logit
-    a_ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
-    c_ids = tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
-    frame = _frame(
-        model, text, n_slot=len(a_ids) if a_ids else 1, position=position, allow_unknown=allow_unknown
+    reading = read_input(
+        model, text, answer=answer, contrast=contrast, position=position, allow_unknown=allow_unknown
     )
+    frame, a_ids, c_ids = reading.frame, reading.answer, reading.contrast
     if a_ids is not None:
         _check_pair(model, a_ids, c_ids)
     reader = model.decompose_reader()

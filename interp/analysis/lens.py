@@ -13,21 +13,27 @@ import torch.nn.functional as F
 
 from interp import checks
 from interp.analysis import memory as _memory
-from interp.analysis.target import tokens_of
 from interp.analysis.tuned import translators_for
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str, token_str
-from interp.models.frame import frame as _frame
 from interp.models.handle import Model
+from interp.models.reading import read
 from interp.results import LensResult
 
 LAYER_GROUP_BYTES = 8 * 2**20
 """The most bytes of float32 logits one decode of the lens makes (per chunk of positions)."""
 
 
+def rank_of(logits: torch.Tensor, token: int) -> torch.Tensor:
+    """The rank ``(...)`` of ``token`` in logits ``(..., d_vocab)``: how many tokens score strictly higher (0:
+    it is the top-1). The one definition of an answer's rank."""
+    return (logits > logits[..., token : token + 1]).sum(-1)
+
+
 def decision_depth(top1: torch.Tensor) -> torch.Tensor:
-    """The decision depth ``(...)`` from the top-1 ids of every lens row ``(n_layers + 1, ...)``: the first row
-    from which every later row agrees with the last (the model's own top-1). The one definition."""
+    """The decision depth ``(...)`` from the top-1 ids of every lens row ``(n_layers + 1, ...)``, each the
+    ``argmax`` of that row's logits: the first row from which every later row agrees with the last (the model's
+    own top-1). The one definition."""
     agrees = top1 == top1[-1]
     disagree_after = torch.flip(torch.cummax(torch.flip(~agrees, [0]).long(), dim=0).values, [0])
     return disagree_after.sum(0)
@@ -63,8 +69,8 @@ def logit_lens(
     translators = translators_for(model) if lens == "tuned" else None
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
     chunk = checks.integer("chunk", chunk, low=1)
-    ids = tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
-    frame = _frame(model, text, n_slot=len(ids) if ids else 1, position=position, allow_unknown=allow_unknown)
+    reading = read(model, text, answer=answer, position=position, allow_unknown=allow_unknown)
+    frame, ids = reading.frame, reading.answer
     _memory.require(model, "logit_lens", frame.T, enabled=check_memory, chunk=chunk, top_k=top_k, lens=lens)
     names = _hooks.resid_names(model)
     # Stop after the last block: the model's own logits are exactly the lens's last row, never needed whole.
@@ -77,7 +83,7 @@ def logit_lens(
 
 def focus_of(frame: Frame) -> tuple[int, ...]:
     """Positions the lens focuses on: every slot mask of a masked probe, else the read position."""
-    if frame.slot_positions and frame.position == frame.slot:
+    if frame.at_slot:
         return tuple(frame.slot_positions)
     return (frame.position,)
 
@@ -117,6 +123,7 @@ def lens_result(
     top_probs = torch.zeros(Lp1, T, top_k)
     answer_prob = torch.zeros(Lp1, T)
     answer_rank = torch.zeros(Lp1, T, dtype=torch.long)
+    top1 = torch.zeros(Lp1, T, dtype=torch.long)  # argmax of each row, for the decision depth
     kl = torch.zeros(Lp1, T)
     # Layers are decoded together while a group's logits stay under LAYER_GROUP_BYTES (tiny vocabularies: all
     # at once; gpt2-sized ones: one layer at a time, so memory never grows with n_layers * chunk * d_vocab).
@@ -137,7 +144,8 @@ def lens_result(
             ls = slice(first, min(Lp1, first + group))
             layer_logits = every if every is not None else model.decode_resid(resid[ls, sl]).float()
             every = final = None  # (g, c, V) logits are held once
-            answer_rank[ls, sl] = (layer_logits > layer_logits[..., aid : aid + 1]).sum(-1).cpu()
+            answer_rank[ls, sl] = rank_of(layer_logits, aid).cpu()
+            top1[ls, sl] = layer_logits.argmax(-1).cpu()
             logp = F.log_softmax(layer_logits, dim=-1)
             del layer_logits
             p, ids = logp.topk(top_k, dim=-1)
@@ -165,7 +173,7 @@ def lens_result(
         answer_prob=answer_prob.numpy(),
         answer_rank=answer_rank.numpy(),
         kl=kl.numpy(),
-        decision_depth=decision_depth(top_ids[:, :, 0]).numpy(),
+        decision_depth=decision_depth(top1).numpy(),
         position=frame.position,
         lens=lens,
     )

@@ -252,24 +252,18 @@ def _shape(model: Any, analysis: str, text: Any, kwargs: dict[str, Any]) -> tupl
         raise InputError(
             f"text_or_T must be a text, token ids or a number of tokens, got {type(text).__name__}"
         )
-    from interp.analysis import target as _target
     from interp.models.frame import frame as _frame
+    from interp.models.reading import read
 
     unknown = checks.flag("allow_unknown", kwargs.get("allow_unknown", False))
     if analysis == "attention":
         f = _frame(model, text, position=kwargs.get("position"), allow_unknown=unknown, require_read=False)
         return f.T, 1
+    given = {k: kwargs.get(k) for k in ("answer", "contrast")}
     if kwargs.get("objective") is not None:
-        _target.check_objective(
-            kwargs["objective"], answer=kwargs.get("answer"), contrast=kwargs.get("contrast")
-        )
-        return _frame(model, text, allow_unknown=unknown, require_read=False).T, 1
-    answer = _target.tokens_of(model, kwargs.get("answer"), allow_unknown=unknown, role="answer", text=text)
-    contrast = _target.tokens_of(
-        model, kwargs.get("contrast"), allow_unknown=unknown, role="contrast", text=text
-    )
-    a = answer or (0,)
-    f = _frame(model, text, n_slot=len(a), position=kwargs.get("position"), allow_unknown=unknown)
+        return read(model, text, objective=kwargs["objective"], allow_unknown=unknown, **given).frame.T, 1
+    reading = read(model, text, position=kwargs.get("position"), allow_unknown=unknown, **given)
+    f, a, contrast = reading.frame, reading.answer or (0,), reading.contrast
     if analysis in ("logit_lens", "decompose"):
         return f.T, 1
     if analysis == "patch" and contrast is None:

@@ -21,8 +21,8 @@ from interp.analysis import target as _target
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str
-from interp.models.frame import frame as _frame
 from interp.models.handle import Model
+from interp.models.reading import read
 from interp.results import PatchingResult
 from interp.results.interventions import MIN_GAP
 
@@ -143,17 +143,16 @@ def patch(
     checks.flag("progress", progress)
     _hooks.check_names(model, _hooks.names(template, model.n_layers))
     if objective is not None:
-        fn = _target.check_objective(objective, answer=answer, contrast=contrast)
-        frames = [_frame(model, t, allow_unknown=allow_unknown, require_read=False) for t in (clean, corrupt)]
+        given = {"answer": answer, "contrast": contrast, "allow_unknown": allow_unknown}
+        readings = [read(model, t, objective=objective, **given) for t in (clean, corrupt)]
+        frames = [r.frame for r in readings]
         _same_length(*frames)
         _memory.require(model, "patch", frames[0].T, enabled=check_memory)
-        targets = [_target.of_objective(model, f, fn) for f in frames]
-        return _patch(model, hook, template, *frames, *targets, progress)
-    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=clean)
-    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=clean)
-    n = len(a_ids) if a_ids else 1
-    clean_f = _frame(model, clean, n_slot=n, allow_unknown=allow_unknown)
-    corrupt_f = _frame(model, corrupt, n_slot=n, allow_unknown=allow_unknown)
+        return _patch(model, hook, template, *frames, *(r.target for r in readings), progress)
+    clean_r = read(model, clean, answer=answer, contrast=contrast, allow_unknown=allow_unknown)
+    a_ids, c_ids, clean_f = clean_r.answer, clean_r.contrast, clean_r.frame
+    # The corrupt text is read with the clean text's answer: the same tokens, the same number of masks.
+    corrupt_f = read(model, corrupt, answer=a_ids and list(a_ids), allow_unknown=allow_unknown).frame
     _same_length(clean_f, corrupt_f)
     if clean_f.position != corrupt_f.position:
         raise InputError(

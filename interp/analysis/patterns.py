@@ -10,7 +10,7 @@ from interp.analysis import memory as _memory
 from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.engine import CACHE
-from interp.models.frame import Frame
+from interp.models.frame import Frame, content_mask
 from interp.models.frame import frame as _frame
 from interp.models.handle import Model
 from interp.results import AttentionResult, InductionResult
@@ -129,7 +129,7 @@ def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int
     seed = checks.integer("seed", seed, low=0, high=checks.MAX_SEED)
     n_seqs = checks.integer("n_seqs", n_seqs, low=1, high=MAX_SEQS)
     frame = model.to_tokens(model.tokenizer.decode([_ordinary_ids(model)[0]]))[0].tolist()
-    n_before = next(i for i, t in enumerate(frame) if t not in model.special_ids)
+    n_before = int(content_mask(model, frame).argmax())  # the first content token
     n_after = len(frame) - n_before - 1
     if n_before + 2 * seq_len + n_after > model.n_ctx:
         raise InputError(
@@ -161,8 +161,9 @@ def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int
 
 
 def _ordinary_ids(model: Model) -> list[int]:
-    specials = model.special_ids | {model.mask_token_id, model.tokenizer.unk_token_id}
-    return [i for i in range(min(model.d_vocab, len(model.tokenizer))) if i not in specials]
+    ids = range(min(model.d_vocab, len(model.tokenizer)))
+    unk = model.tokenizer.unk_token_id  # content, but never sampled: its attention says nothing of copying
+    return [i for i, c in zip(ids, content_mask(model, ids)) if c and i != unk]
 
 
 __all__ = ["attention", "induction_scores"]

@@ -11,15 +11,10 @@ from tqdm.auto import tqdm
 from interp import checks
 from interp.analysis.attribution import check_method
 from interp.analysis.attribution.integrated_gradients import MAX_STEP_FACTOR
-from interp.analysis.comparison import (
-    attribute_reading,
-    check_pair,
-    frame_probe,
-    lens_translators,
-    read_probes,
-)
+from interp.analysis.comparison import attribute_reading, check_pair, lens_translators, read_probes
 from interp.errors import InputError, InterpWarning, echo
 from interp.models.handle import Model
+from interp.models.reading import read
 from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
 
 
@@ -99,15 +94,14 @@ def compare_suite(
     incomplete: dict[str, int] = {}
     bar = tqdm(total=len(recs) * 2, desc="compare_suite", disable=not progress)
     for kind, model in (("causal", causal), ("bidirectional", bidirectional)):
-        framed = [frame_probe(model, r["text"], r["answer"], allow_unknown) for r in recs]
+        given = [read(model, r["text"], answer=r["answer"], allow_unknown=allow_unknown) for r in recs]
         readings = []
         for start in range(0, len(recs), batch_size):
-            batch = framed[start : start + batch_size]
-            frames, answers = [f for f, _ in batch], [a for _, a in batch]
-            for reading in read_probes(model, frames, answers, translators=translators[kind]):
+            batch = given[start : start + batch_size]
+            for readout in read_probes(model, batch, translators=translators[kind]):
                 if method is not None:
-                    attribute_reading(model, reading, method, n_steps, tolerance)
-                readings.append(reading)
+                    attribute_reading(model, readout, method, n_steps, tolerance)
+                readings.append(readout)
                 bar.update(1)
         columns[f"{kind}_top1"] = [r.top1 for r in readings]
         for metric in metrics:

@@ -35,6 +35,7 @@ from interp.models import hooks as _hooks
 from interp.models import placement as _placement
 from interp.models import sources
 from interp.models.engine import TUNED_LENS
+from interp.models.frame import content_mask, pad_id
 from interp.models.handle import Model
 
 FILE_NAME = "tuned_lens.safetensors"
@@ -215,7 +216,7 @@ def masked(model: Model, row: torch.Tensor, rng: random.Random) -> torch.Tensor:
     are."""
     if not model.reads_mask_token or model.mask_token_id is None:
         return row
-    ordinary = [i for i, t in enumerate(row.tolist()) if t not in model.special_ids]
+    ordinary = content_mask(model, row.tolist()).nonzero()[0].tolist()
     chosen = [i for i in ordinary if rng.random() < MASK_P] or ordinary[:1]
     row = row.clone()
     row[chosen] = model.mask_token_id
@@ -225,8 +226,7 @@ def masked(model: Model, row: torch.Tensor, rng: random.Random) -> torch.Tensor:
 def _batch(model: Model, rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """Right-padded ``(B, T)`` tokens and their attention mask."""
     T = max(len(r) for r in rows)
-    pad = model.tokenizer.pad_token_id or 0
-    tokens = torch.full((len(rows), T), pad, dtype=torch.long)
+    tokens = torch.full((len(rows), T), pad_id(model), dtype=torch.long)
     mask = torch.zeros(len(rows), T, dtype=torch.long)
     for i, r in enumerate(rows):
         tokens[i, : len(r)], mask[i, : len(r)] = r, 1

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -25,7 +25,7 @@ import torch
 
 from interp import checks
 from interp.errors import InputError, echo
-from interp.models.writing import SLOT, unknown_id
+from interp.models.writing import SLOT, display_tokens, unknown_id
 
 # Re-exported: the analyses read answers and token strings from the reading rule's module.
 from interp.models.writing import answer_ids as answer_ids
@@ -65,6 +65,9 @@ class Frame:
     """Whether the input had a ``___`` slot."""
     model: Model = field(repr=False, compare=False)
     """The model it was framed for."""
+    offsets: tuple[tuple[int, int], ...] | None = field(default=None, repr=False, compare=False)
+    """``(T,)`` each token's character span in ``read_text``, from the one tokenization the frame was built from
+    (``(0, 0)`` for special tokens); None for token ids and for tokenizers without offsets."""
 
     def __post_init__(self) -> None:
         T = self.tokens.shape[-1]
@@ -78,14 +81,14 @@ class Frame:
     @cached_property
     def str_tokens(self) -> tuple[str, ...]:
         """``(T,)`` display strings of ``tokens``."""
-        return tuple(self.model.to_str_tokens(self.tokens))
+        return tuple(display_tokens(self.model, self.tokens[0].tolist()))
 
     @cached_property
     def word_index(self) -> np.ndarray:
         """``(T,)`` index of the input word each token came from (-1 for special and mask tokens)."""
-        if self.read_text is None or self.text is None:
+        if self.read_text is None or self.text is None or self.offsets is None:
             return np.full(self.T, -1, dtype=np.int64)
-        return word_index(self.model, self.read_text, self.text, self.tokens[0].tolist())
+        return word_index(self.model, self.read_text, self.text, self.tokens[0].tolist(), self.offsets)
 
     @property
     def T(self) -> int:
@@ -106,6 +109,13 @@ class Frame:
         return np.where(total > 0, left / safe, 0.0), np.where(total > 0, right / safe, 0.0)
 
     @property
+    def at_slot(self) -> bool:
+        """Whether the read is at a probe's masked slot (whose masks hold the answer's tokens), rather than at
+        a mask written in the text, a chosen position or a causal prefix's end. The one definition of "the read
+        is at the slot"."""
+        return bool(self.is_probe and self.n_slot and self.position == self.slot)
+
+    @property
     def slot_positions(self) -> list[int]:
         """Indices of the slot's mask tokens in ``tokens`` (empty for a causal model)."""
         return [] if self.slot is None else list(range(self.slot, self.slot + self.n_slot))
@@ -116,6 +126,13 @@ class Frame:
 
 def check_slots(text: str) -> int:
     """The number of ``___`` slots in ``text``; malformed slots (``____``, ``__``, ``the___``) are errors."""
+    return _parse(text)[0]
+
+
+@lru_cache(maxsize=256)
+def _parse(text: str) -> tuple[int, str, str]:
+    """``(number of slots, before, after)`` of ``text`` (before and after only for exactly one slot), parsed once
+    however many models and analyses read the same probe."""
     n = 0
     for match in _UNDERSCORES.finditer(text):
         run, start, end = match.group(), match.start(), match.end()
@@ -130,17 +147,19 @@ def check_slots(text: str) -> int:
         raise InputError(
             f"{what}: a slot is written ___ (three underscores) with a space on each side, e.g. {EXAMPLE}"
         )
-    return n
+    if n != 1:
+        return n, "", ""
+    before, after = text.split(SLOT)
+    return n, before, after
 
 
 def split_probe(probe: str) -> tuple[str, str]:
     """``(before, after)`` of a probe with exactly one slot."""
-    n = check_slots(probe) if isinstance(probe, str) else 0
+    n, before, after = _parse(probe) if isinstance(probe, str) else (0, "", "")
     if n != 1:
         raise InputError(
             f"a probe needs exactly one {SLOT} slot, found {n} in {echo(probe)}: write e.g. {EXAMPLE}"
         )
-    before, after = probe.split(SLOT)
     return before, after
 
 
@@ -175,6 +194,61 @@ def check_known(model: Model, text: str, tokens: torch.Tensor) -> None:
 # ---- framing ------------------------------------------------------------------------------------------------
 
 
+def content_mask(model: Model, ids: list[int]) -> np.ndarray:
+    """``(T,)`` bool: which of ``ids`` are the text's own tokens: not special tokens (BOS, [CLS], [SEP], [PAD],
+    ...) and not mask tokens. The one definition of "content tokens"."""
+    drop = model.special_ids | {model.mask_token_id}
+    return np.array([i not in drop for i in ids], dtype=bool)
+
+
+def pad_id(model: Model) -> int:
+    """The id that pads a batch's shorter rows (and the attribution baseline's token): the tokenizer's pad
+    token, else 0 (padded positions are masked out, so any id serves). The one fallback."""
+    pad = model.tokenizer.pad_token_id
+    return 0 if pad is None else int(pad)
+
+
+def encode(model: Model, text: str) -> tuple[list[int], list[tuple[int, int]] | None]:
+    """One tokenizer call: the ids the model reads for ``text`` and each one's character span (None where the
+    tokenizer gives no offsets; ``(0, 0)`` for special tokens). Causal models: BOS first where the model expects
+    one, never a trailing special token; masked LMs: the tokenizer's own frame ([CLS] ... [SEP])."""
+    tok = model.tokenizer
+    fast = bool(getattr(tok, "is_fast", False))
+    enc = tok(text, add_special_tokens=True, return_offsets_mapping=True) if fast else tok(text)
+    ids: list[int] = list(enc["input_ids"])
+    offsets = [(int(a), int(b)) for a, b in enc["offset_mapping"]] if fast else None
+    if model.kind == "causal":
+        trailing = {tok.eos_token_id, tok.sep_token_id} - {None, tok.bos_token_id}
+        while len(ids) > 1 and ids[-1] in trailing:
+            ids.pop()
+            if offsets is not None:
+                offsets.pop()
+        if model._prepend_bos and tok.bos_token_id is not None and (not ids or ids[0] != tok.bos_token_id):
+            ids.insert(0, tok.bos_token_id)
+            if offsets is not None:
+                offsets.insert(0, (0, 0))
+    return ids, offsets
+
+
+def tokenize(
+    model: Model, text: str, *, truncate: bool = False
+) -> tuple[torch.Tensor, list[tuple[int, int]] | None]:
+    """``(1, T)`` token ids of ``text`` on the model's device, checked (not empty, not only special tokens,
+    within the context and the vocabulary; ``truncate``: cut to the context instead), and their character
+    spans (:func:`encode`). The one tokenization behind :meth:`interp.Model.to_tokens` and every frame."""
+    if not text.strip():
+        raise InputError("the text is empty: pass at least one word")
+    ids, offsets = encode(model, text)
+    specials = model.special_ids
+    if all(i in specials for i in ids):
+        raise InputError(f"the text {echo(text)} has no tokens besides special ones: pass at least one word")
+    if truncate:
+        ids = ids[: model.n_ctx]
+        offsets = None if offsets is None else offsets[: model.n_ctx]
+    tokens = torch.tensor([ids], dtype=torch.long)  # (1, T)
+    return model.check_tokens(tokens), offsets
+
+
 def mask_positions(model: Model, tokens: torch.Tensor) -> list[int]:
     if model.mask_token_id is None:
         return []
@@ -190,6 +264,36 @@ def _check_position(position: Any, T: int) -> int:
     return int(position) % T
 
 
+def framed(
+    model: Model,
+    text: str | torch.Tensor,
+    *,
+    answer: Any = None,
+    contrast: Any = None,
+    position: int | None = None,
+    allow_unknown: bool = False,
+    require_read: bool = True,
+) -> tuple[Frame, tuple[int, ...] | None, tuple[int, ...] | None]:
+    """The answer's and the contrast's token ids as the model writes them at the slot of ``text``, and the
+    frame with one mask per answer token: ``(frame, answer_ids, contrast_ids)`` (None for a side not given).
+    The one place where "answer, then slot count, then frame" is written."""
+    a = None if answer is None else answer_ids(model, answer, allow_unknown=allow_unknown, text=text)
+    c = (
+        None
+        if contrast is None
+        else answer_ids(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
+    )
+    f = frame(
+        model,
+        text,
+        n_slot=len(a) if a else 1,
+        position=position,
+        allow_unknown=allow_unknown,
+        require_read=require_read,
+    )
+    return f, a, c
+
+
 def frame(
     model: Model,
     text: str | torch.Tensor,
@@ -199,51 +303,51 @@ def frame(
     allow_unknown: bool = False,
     require_read: bool = True,
 ) -> Frame:
-    """Frame ``text`` for ``model`` (see the module docstring). ``n_slot``: mask tokens a masked LM's slot
-    becomes (one per answer token). ``position`` overrides the read position. ``require_read=False`` lets a
-    masked LM's text without a mask through with ``position=None`` (for views that read nothing)."""
+    """Frame ``text`` for ``model`` (see the module docstring) from one tokenization. ``n_slot``: mask tokens a
+    masked LM's slot becomes (one per answer token). ``position`` overrides the read position.
+    ``require_read=False`` lets a masked LM's text without a mask through with ``position=None`` (for views
+    that read nothing)."""
     checks.model(model)
     checks.flag("allow_unknown", allow_unknown)
-    if isinstance(text, str):
-        model.check_length(text)
     if isinstance(text, torch.Tensor):
         tokens = model.check_tokens(text)
         if tokens.shape[0] != 1:
             raise InputError(f"pass one sequence of tokens, shape (1, T); got {tuple(tokens.shape)}")
-        return _plain(model, None, tokens, position, require_read)
+        return _plain(model, None, tokens, position, require_read, None)
     if not isinstance(text, str):
         raise InputError(
             f"expected a text, a probe with one ___ slot, or token ids; got {type(text).__name__}"
         )
-    n = check_slots(text)
+    model.check_length(text)
+    n, before, after = _parse(text)
     if n == 0:
-        tokens = model.to_tokens(text)
+        tokens, offsets = tokenize(model, text)
         if not allow_unknown:
             check_known(model, text, tokens)
-        return _plain(model, text, tokens, position, require_read)
+        return _plain(model, text, tokens, position, require_read, offsets)
     if n > 1:
         raise InputError(
             f"a probe needs exactly one {SLOT} slot, found {n} in {echo(text)}: write e.g. {EXAMPLE}"
         )
-    before, after = text.split(SLOT)
-    if model.kind == "causal":
+    causal = model.kind == "causal"
+    if causal:
         if not before.strip():
             raise InputError(
                 f"{model.name} is causal and reads the slot from the words before it, but {echo(text)} starts with "
                 f"the slot: put at least one word before {SLOT}"
             )
         read_text = before.rstrip()
+        tokens, offsets = tokenize(model, read_text)
     else:
         mask = model.tokenizer.mask_token
         if mask is None:
             raise InputError(f"{model.name} has no mask token, so it cannot read a {SLOT} slot")
         n_slot = checks.integer("n_slot", n_slot, low=1, high=model.n_ctx)
-        read_text = masked_text(model, before, mask * n_slot, after)
-    tokens = model.to_tokens(read_text)
+        read_text, tokens, offsets = _masked(model, before, mask * n_slot, after)
     if not allow_unknown:
         check_known(model, read_text, tokens)
     T = tokens.shape[1]
-    if model.kind == "causal":
+    if causal:
         slot, count = T, 0
     else:
         masks = mask_positions(model, tokens)
@@ -254,10 +358,10 @@ def frame(
                 f"{model.name}'s tokenizer does not keep {n_slot} mask tokens side by side at the slot, so the "
                 "answer's tokens cannot be read there: use a shorter answer or pass token ids"
             )
-    pos = slot - 1 if model.kind == "causal" else slot
+    pos = slot - 1 if causal else slot
     if position is not None:
         pos = _check_position(position, T)
-    return _build(model, text, read_text, tokens, pos, slot, count, is_probe=True)
+    return _build(model, text, read_text, tokens, pos, slot, count, offsets, is_probe=True)
 
 
 def masked_text(model: Model, before: str, masks: str, after: str) -> str:
@@ -275,8 +379,44 @@ def masked_text(model: Model, before: str, masks: str, after: str) -> str:
     return spaced
 
 
+def _masked(
+    model: Model, before: str, masks: str, after: str
+) -> tuple[str, torch.Tensor, list[tuple[int, int]] | None]:
+    """:func:`masked_text` and its tokens from one tokenization: the spaced text is tokenized, and a space left
+    as a token of its own before the first mask (a mask without ``lstrip``) is dropped, which is exactly the
+    glued text's tokenization (the mask, a special token, is split off before anything else is tokenized)."""
+    spaced = before + masks + after
+    glued = before.rstrip() + masks + after
+    if glued == spaced or not before.strip():
+        return (spaced, *tokenize(model, spaced))
+    tokens, offsets = tokenize(model, spaced)
+    if offsets is None:  # no character spans: compare the two tokenizations as masked_text does
+        text = masked_text(model, before, masks, after)
+        return (text, tokens, None) if text == spaced else (text, tokenize(model, text)[0], None)
+    masks_at = mask_positions(model, tokens)
+    first = before.count(model.tokenizer.mask_token)
+    if first >= len(masks_at):
+        return spaced, tokens, offsets  # framing says what is wrong
+    at, cut = masks_at[first], len(before.rstrip())
+    ids, specials = tokens[0].tolist(), model.special_ids
+    start = at
+    while start > 0 and ids[start - 1] not in specials and offsets[start - 1][0] >= cut:
+        start -= 1  # a token of the spaces between the word before and the mask
+    if start == at:
+        return spaced, tokens, offsets
+    shift = len(before) - cut
+    moved = [(a - shift, b - shift) if b > 0 else (a, b) for a, b in offsets[at:]]
+    kept = torch.cat([tokens[:, :start], tokens[:, at:]], 1)  # (1, T - spaces)
+    return glued, kept, offsets[:start] + moved
+
+
 def _plain(
-    model: Model, text: str | None, tokens: torch.Tensor, position: int | None, require_read: bool
+    model: Model,
+    text: str | None,
+    tokens: torch.Tensor,
+    position: int | None,
+    require_read: bool,
+    offsets: list[tuple[int, int]] | None,
 ) -> Frame:
     T = tokens.shape[1]
     if position is not None:
@@ -297,7 +437,7 @@ def _plain(
         slot, count = pos + 1, 0
     else:
         slot, count = pos, int(tokens[0, pos] == model.mask_token_id)
-    return _build(model, text, text, tokens, pos, slot, count, is_probe=False)
+    return _build(model, text, text, tokens, pos, slot, count, offsets, is_probe=False)
 
 
 def _build(
@@ -308,11 +448,10 @@ def _build(
     position: int | None,
     slot: int | None,
     n_slot: int,
+    offsets: list[tuple[int, int]] | None,
     *,
     is_probe: bool,
 ) -> Frame:
-    drop = model.special_ids | {model.mask_token_id}
-    content = np.array([i not in drop for i in tokens[0].tolist()], dtype=bool)
     return Frame(
         text=text,
         read_text=read_text,
@@ -320,18 +459,19 @@ def _build(
         position=position,
         slot=slot,
         n_slot=n_slot,
-        content=content,
+        content=content_mask(model, tokens[0].tolist()),
         is_probe=is_probe,
         model=model,
+        offsets=None if offsets is None else tuple(offsets),
     )
 
 
-def word_index(model: Model, read_text: str, text: str, ids: list[int]) -> np.ndarray:
-    """For each token of ``read_text``: the index of the word of ``text`` it came from (-1 for special and
-    mask tokens, and wherever the tokenizer gives no character offsets)."""
+def word_index(
+    model: Model, read_text: str, text: str, ids: list[int], offsets: tuple[tuple[int, int], ...]
+) -> np.ndarray:
+    """For each token of ``read_text`` (``ids``, with their character spans ``offsets``): the index of the word
+    of ``text`` it came from (-1 for special and mask tokens)."""
     out = np.full(len(ids), -1, dtype=np.int64)
-    if not getattr(model.tokenizer, "is_fast", False):
-        return out
     mask = model.tokenizer.mask_token
     spans, cursor = [], 0
     for i, w in enumerate(text.split()):
@@ -347,25 +487,14 @@ def word_index(model: Model, read_text: str, text: str, ids: list[int]) -> np.nd
                 end += len(mask)
         spans.append((start, end, -1 if w == SLOT else i))
         cursor = end
-    enc = model.tokenizer(read_text, return_offsets_mapping=True, add_special_tokens=True)
-    enc_ids, offsets = enc["input_ids"], enc["offset_mapping"]
-    # The model's tokens may add a BOS or drop a trailing special: align by skipping the tokenizer's extras.
-    drop = model.special_ids | {model.mask_token_id}
-    j = 0
-    for t_pos, t in enumerate(ids):
-        if t in drop:  # a BOS the model prepends may be missing from the tokenizer's own ids: never search
-            j += j < len(enc_ids) and enc_ids[j] == t
+    content = content_mask(model, ids)
+    for t_pos, (s, e) in enumerate(offsets):
+        if not content[t_pos]:
             continue
-        while j < len(enc_ids) and enc_ids[j] != t:
-            j += 1
-        if j >= len(enc_ids):
-            break
-        s, e = offsets[j]
         # A space token whose offsets were trimmed to nothing (RoBERTa's lone Ġ) starts the word after it.
         mid = (s + e - 1) / 2 if e > s else s
         for a, b, w in spans:
             if a - 1 <= mid < b:
                 out[t_pos] = w
                 break
-        j += 1
     return out

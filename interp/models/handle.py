@@ -14,7 +14,8 @@ from interp.models import engine as _engine
 from interp.models import hooks as _hooks
 from interp.models import nonfinite as _nan
 from interp.models.frame import Frame, check_slots
-from interp.models.frame import frame as _frame
+from interp.models.frame import framed as _framed
+from interp.models.frame import tokenize as _tokenize
 from interp.models.writing import answer_ids, display_tokens
 
 KINDS = ("causal", "bidirectional")
@@ -216,26 +217,7 @@ class Model:
         if checks.flag("truncate", truncate):
             text = text[: self.n_ctx * checks.MAX_CHARS_PER_TOKEN]  # the rest could never be read
         self.check_length(text)
-        if not text.strip():
-            raise InputError("the text is empty: pass at least one word")
-        ids: list[int] = self.tokenizer(text, add_special_tokens=True)["input_ids"]
-        tok = self.tokenizer
-        if self.kind == "causal":
-            trailing = {tok.eos_token_id, tok.sep_token_id} - {None, tok.bos_token_id}
-            while len(ids) > 1 and ids[-1] in trailing:
-                ids = ids[:-1]
-            if self._prepend_bos and tok.bos_token_id is not None and (not ids or ids[0] != tok.bos_token_id):
-                ids = [tok.bos_token_id] + ids
-        specials = self.special_ids
-        if all(i in specials for i in ids):
-            raise InputError(
-                f"the text {echo(text)} has no tokens besides special ones: pass at least one word"
-            )
-        if truncate:
-            ids = ids[: self.n_ctx]
-        tokens = torch.tensor([ids], dtype=torch.long, device=self.device)  # (1, T)
-        self.check_tokens(tokens)
-        return tokens
+        return _tokenize(self, text, truncate=truncate)[0]
 
     def check_length(self, text: str, what: str = "the text") -> None:
         """Refuse a text with more characters than the context can hold, before it is tokenized (a cheap bound:
@@ -306,8 +288,7 @@ class Model:
         token. Every analysis frames its input here. Words outside the vocabulary are an error unless
         ``allow_unknown``.
         """
-        n = 1 if answer is None else len(answer_ids(self, answer, allow_unknown=allow_unknown, text=text))
-        return _frame(self, text, n_slot=n, position=position, allow_unknown=allow_unknown)
+        return _framed(self, text, answer=answer, position=position, allow_unknown=allow_unknown)[0]
 
     # ---- forward passes and hooks -------------------------------------------------------------------------
 

@@ -112,6 +112,18 @@ def _written_after(model: Model, before: str, answer: str) -> list[int] | None:
     head = before.rstrip()
     if not head:
         return _ids(model, answer)  # the answer starts the text
+    tok, text = model.tokenizer, before + answer
+    if getattr(tok, "do_lower_case", False):
+        text = text.lower()
+    if getattr(tok, "is_fast", False) and len(text) == len(before) + len(answer):
+        # One call: the tokens that start within ``before``'s words are theirs, the rest the answer's; a token
+        # that crosses from the words into the answer means the tokenizer merged them.
+        enc = tok(text, add_special_tokens=False, return_offsets_mapping=True)
+        cut = len(head)
+        n = sum(1 for s, _ in enc["offset_mapping"] if s < cut)
+        if any(e > cut for _, e in enc["offset_mapping"][:n]) or n == len(enc["input_ids"]):
+            return None
+        return list(enc["input_ids"][n:])
     # ``before`` is tokenized without its trailing space, which byte-level BPE would make a token of its own.
     start, whole = _ids(model, head), _ids(model, before + answer)
     if whole[: len(start)] != start or len(whole) == len(start):

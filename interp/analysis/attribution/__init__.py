@@ -27,8 +27,8 @@ from interp.analysis.attribution.saliency import saliency
 from interp.analysis.memory import rows_of
 from interp.errors import InputError
 from interp.models.frame import Frame, ids_str
-from interp.models.frame import frame as _frame
 from interp.models.handle import Model
+from interp.models.reading import read
 from interp.results import AttributionResult
 
 METHODS = {
@@ -91,19 +91,23 @@ def attribute(
     checks.model(model).require(["gradients"], "attribute")
     method, n_steps, tolerance = check_method(method, n_steps, tolerance)
     integral = checks.choice("integral", integral, INTEGRALS)
+    reading = read(
+        model,
+        text,
+        answer=answer,
+        contrast=contrast,
+        position=position,
+        objective=objective,
+        allow_unknown=allow_unknown,
+    )
+    frame = reading.frame
     if objective is not None:
-        fn = _target.check_objective(objective, answer=answer, contrast=contrast, position=position)
-        frame = _frame(model, text, allow_unknown=allow_unknown, require_read=False)
         _memory.check_memory(model, frame.T, 1, method, n_steps, tolerance, check_memory)
-        target = _target.of_objective(model, frame, fn)
+        target = reading.target
         return explain(
             model, frame, target, method, n_steps, tolerance, check_memory=check_memory, integral=integral
         )
-    a_ids = _target.tokens_of(model, answer, allow_unknown=allow_unknown, role="answer", text=text)
-    c_ids = _target.tokens_of(model, contrast, allow_unknown=allow_unknown, role="contrast", text=text)
-    frame = _frame(
-        model, text, n_slot=len(a_ids) if a_ids else 1, position=position, allow_unknown=allow_unknown
-    )
+    a_ids, c_ids = reading.answer, reading.contrast
     if frame.position is None:  # unreachable with require_read; kept for type checkers
         raise InputError("nothing to read")
     # Before any forward pass: the most tokens and rows the target can have.

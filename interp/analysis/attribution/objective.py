@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from interp.analysis.target import Target, batch_rows, reads_of
 from interp.models import hooks as _hooks
+from interp.models.frame import content_mask, pad_id
 from interp.models.handle import Model
 
 
@@ -40,15 +42,15 @@ class Objective:
         # float32 whatever the model's dtype: the path's steps, the gradients and their sum stay exact to
         # float32 (a bfloat16 model still runs each step in bfloat16: the hook below casts).
         emb = input_embeddings(m, t.rows[:, : max(t.lengths)]).float()  # (R, T_max, d)
-        pad = m.tokenizer.pad_token_id
-        pad_ids = torch.tensor([[0 if pad is None else pad]], device=t.rows.device)
+        pad_ids = torch.tensor([[pad_id(m)]], device=t.rows.device)
         pad_emb = input_embeddings(m, pad_ids)[0, 0].float()
         ids = t.rows[0, :T0].tolist()
-        # Attributed: the frame's own tokens (specials such as BOS, [CLS], [SEP] stay, as does a causal
-        # answer's continuation); the baseline replaces them by the pad token's embedding.
-        keep = torch.tensor(
-            [i >= t.frame_length or tok in m.special_ids for i, tok in enumerate(ids)], device=emb.device
-        )
+        # Attributed: the frame's content tokens and its masks (a mask is an input like any word: the baseline
+        # replaces it too); specials such as BOS, [CLS], [SEP] stay, as does a causal answer's continuation.
+        # The baseline replaces the attributed tokens by the pad token's embedding.
+        attributed = content_mask(m, ids) | np.array([i == m.mask_token_id for i in ids], dtype=bool)
+        attributed[t.frame_length :] = False
+        keep = torch.tensor(~attributed, device=emb.device)
         object.__setattr__(self, "inputs", emb[:1, :T0])  # (1, T0, d)
         object.__setattr__(self, "baseline", torch.where(keep[None, :, None], emb[:1, :T0], pad_emb))
         object.__setattr__(self, "attributed", ~keep)
