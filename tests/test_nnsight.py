@@ -155,7 +155,10 @@ def test_analyses_it_does_not_offer_name_the_engine(engines):
         "attribute": lambda: interp.attribute(nn, PROBE, method="saliency"),
     }
     for remote in (False, True):
-        nn.engine_impl.remote = remote  # the capability table alone (no remote run starts: the check comes first)
+        nn.engine_impl.remote = (
+            remote  # the capability table alone (no remote run starts: the check comes first)
+        )
+        assert nn.remote is remote and ("remote=True" in repr(nn)) == remote
         try:
             for name, call in calls.items():
                 if name == "attribute" and not remote:
