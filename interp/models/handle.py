@@ -89,6 +89,12 @@ class Model:
         return self.engine_impl.name
 
     @property
+    def remote(self) -> bool:
+        """Whether the model runs on a server (``interp.load(..., engine="nnsight", remote=True)``): what comes
+        back is saved values, and this machine's memory bounds nothing but them."""
+        return self.engine_impl.where == "remotely"
+
+    @property
     def capabilities(self) -> frozenset[str]:
         """What the engine offers analyses (names in :data:`interp.models.engine.CAPABILITIES`)."""
         return self.engine_impl.capabilities
