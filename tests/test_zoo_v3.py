@@ -171,6 +171,9 @@ def test_lead_variants_of_left_recall():
     for lead in ("none", "filler"):
         probes = corpus_v3.probes(n_per_kind=10, phenomena=("left_recall",), lead=lead)
         assert {p.variant for p in probes} == {f"lead {lead}"}
+    # a variant names only what changed for its own phenomenon
+    other = corpus_v3.probes(n_per_kind=5, phenomena=("left_recall", "agreement"), gap="none")
+    assert {p.variant for p in other} == {""}
     with pytest.raises(ValueError, match="lead must be"):
         corpus_v3.probes(lead="sometimes")
     with pytest.raises(ValueError, match="band must be"):

@@ -35,8 +35,8 @@ excepted) and no name, noun, thing or animal twice in a sentence, which the stri
 Held out
 --------
 A slot's *construction* is its five-word window in word classes, ``phenomenon:L2 L1 ___ R1 R2`` (names N,
-surnames S, cities C, colours COL, things T, nouns n (either number), adjectives ADJ, places P, times TIME; other
-words as they are; the window stops at a sentence end), computed by :func:`construction`. :data:`HELD_OUT`
+surnames S, cities C, colours COL, things T, nouns n (either number), adjectives ADJ, places P, times TIME,
+animals A, sounds SND; other words as they are; the window stops at a sentence end), computed by :func:`construction`. :data:`HELD_OUT`
 lists five per phenomenon, each a new environment in a new combination (a relative-clause query before an
 aside, the second of two attributes before "here", the short answer to a question, a parenthetical before
 "very", coordinated names before "at the", "one key" before "in", an inverted "here ___ two keys", a surname
@@ -44,7 +44,10 @@ after "of" before "at the", after "with" before an aside, after a comma before "
 and a coordinated first verb before the sound, a cue before the slot and an aside after it, ...). Training text
 never holds a held-out window anywhere (a piece that would is drawn again), each probe of :func:`probes` has one
 at its slot, and both halves of every held-out window occur in training in other combinations
-(``tests/test_zoo_v3.py`` checks all three on a large sample).
+(``tests/test_zoo_v3.py`` checks all three on a large sample). Why windows: a model that reads a phenomenon
+from its cause (the fact, the earlier full name, the subject, the sound) answers in a local frame it never saw;
+one that memorised frames does not. Each held-out window joins a v3 environment to a continuation trained
+elsewhere, so the test is new combinations, not new words.
 
 Words added to the v2 vocabulary, each for the construction that needs it: "where", "does", "live", "?" (the
 question "where does anna live ? in ___"; "live" also for the pair fact "anna and ben live in rome"), "what",
@@ -318,13 +321,17 @@ def _eval_probe(rng, phenomenon: str, target: str, band: str, lead: str, gap: st
             continue
         words, at = placed
         answer, words[at] = words[at], SLOT
-        variant = {"none": "lead none", "filler": "lead filler", "unrelated": "gap unrelated"}
+        variant = ""
+        if phenomenon == "left_recall" and lead != "random":
+            variant = f"lead {lead}"
+        if phenomenon == "induction" and gap != "random":
+            variant = f"gap {gap}"
         return Probe(
             " ".join(words),
             answer,
             phenomenon,
             target,
-            variant.get(lead if phenomenon == "left_recall" else gap, "") if gap != "none" else "gap none",
+            variant,
             band,
             piece.envs[piece.probe],
             piece.sees_left,
