@@ -17,7 +17,6 @@ import warnings
 import weakref
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -26,6 +25,7 @@ import torch
 from interp.errors import EngineError, HookError, HookNameError, InputError, echo
 from interp.models import engine as _engine
 from interp.models.handle import Model
+from interp.models.nnsight_sites import POINTS, SITES
 
 REMOTE_CAPABILITIES = frozenset({_engine.HOOKS, _engine.CACHE, _engine.STOP_AFTER, _engine.UNEMBED})
 """What the engine offers when the model runs on a server: what comes back is saved values."""
@@ -56,62 +56,6 @@ and compare_suite (they read both models through the bridge's components) and th
 engine='bridge'."""
 LOCAL_ONLY = {"attribute": "a remote run sends back saved values, not gradients"}
 """Capabilities the engine has only when the model runs here."""
-
-
-@dataclass(frozen=True)
-class Family:
-    """Where each hook point is among a family's Hugging Face modules."""
-
-    layers: str
-    attn: str
-    out_proj: str
-    mlp: str | None
-    final_norm: str | None
-    """The final norm before the unembedding (causal families); None: the masked-LM head decodes."""
-    unembed: str
-    pattern_first: bool = False
-    """Whether the attention returns its pattern before the output projection runs (BERT's layout)."""
-
-
-CAUSAL_LLAMA = Family("model.layers", "self_attn", "self_attn.o_proj", "mlp", "model.norm", "lm_head")
-SITES: dict[str, Family] = {
-    "gpt2": Family("transformer.h", "attn", "attn.c_proj", "mlp", "transformer.ln_f", "lm_head"),
-    "llama": CAUSAL_LLAMA,
-    "qwen2": CAUSAL_LLAMA,
-    "mistral": CAUSAL_LLAMA,
-    "gpt_neox": Family(
-        "gpt_neox.layers", "attention", "attention.dense", "mlp", "gpt_neox.final_layer_norm", "lm_head"
-    ),
-    "bert": Family(
-        "bert.encoder.layer",
-        "attention.self",
-        "attention.output.dense",
-        "output.dense",  # the MLP's write before the block's norm (the bridge's hook_mlp_out)
-        None,
-        "cls",
-        pattern_first=True,
-    ),
-    "roberta": Family(
-        "roberta.encoder.layer",
-        "attention.self",
-        "attention.output.dense",
-        "output.dense",  # the MLP's write before the block's norm (the bridge's hook_mlp_out)
-        None,
-        "lm_head",
-        pattern_first=True,
-    ),
-}
-
-POINTS = (
-    "hook_resid_pre",
-    "attn.hook_z",
-    "hook_attn_out",
-    "attn.hook_pattern",
-    "hook_mlp_out",
-    "hook_resid_post",
-)
-"""Per-block hook points this engine serves, in the order a forward pass reaches them (nnsight reads them in
-that order)."""
 
 
 class EngineShim:
