@@ -133,4 +133,56 @@ def similarity(model: Model, other_text: str, *, pooling: str | None = None) -> 
     return Similarity(model, other_text, pooling)
 
 
-__all__ = ["POOLINGS", "Similarity", "similarity"]
+class Label:
+    """The logit of one class of a sequence classifier's head, read from the final residual stream.
+
+    Built by :func:`label`; called as ``objective(resid)`` with ``resid`` ``(batch, T, d_model)``."""
+
+    def __init__(self, model: Model, which: str | int):
+        head = getattr(model, "classifier_head", None)
+        if head is None:
+            raise InputError(
+                f"{model.name} has no sequence-classification head: label() reads a classifier's class logit. "
+                "Load a ...ForSequenceClassification folder of BERT, RoBERTa or ELECTRA (interp.load keeps its head)"
+            )
+        labels = {int(k): str(v) for k, v in (getattr(model, "labels", None) or {}).items()}
+        if isinstance(which, str) and which.startswith("label:"):
+            which = which[len("label:") :]
+        if isinstance(which, bool) or not isinstance(which, (str, int)):
+            raise InputError(f"label takes a class name or index, got {echo(which)}")
+        if isinstance(which, int):
+            if which not in labels:
+                raise InputError(
+                    f"class index {which} is not one of {sorted(labels)} ({model.name}'s classes)"
+                )
+            index = which
+        else:
+            found = [i for i, name in labels.items() if name == which]
+            if not found:
+                raise InputError(
+                    f"{model.name} has no class {echo(which)}: its classes are "
+                    f"{', '.join(f'{i}: {n}' for i, n in sorted(labels.items()))}"
+                )
+            index = found[0]
+        self.head, self.index = head, index
+        self.label = f"logit of class {labels[index]!r}"
+
+    def __call__(self, resid: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """``(batch,)`` the class's logit (the head reads the first token: padding on the right leaves it as is)."""
+        return self.head(resid)[:, self.index]
+
+    def __repr__(self) -> str:
+        return f"Label({self.label})"
+
+
+def label(model: Model, which: str | int) -> Label:
+    """An objective: the logit of class ``which`` (its name, e.g. ``"POSITIVE"`` or ``"label:POSITIVE"``, or
+    its index) of a sequence classifier's head, computed from the final residual stream exactly as the
+    classifier computes it. ``interp.load`` keeps the head of a BERT, RoBERTa or ELECTRA
+    ``...ForSequenceClassification`` folder (``interp.wrap`` of such a model too). Example:
+    ``interp.attribute(clf, "a great film", objective=interp.objectives.label(clf, "POSITIVE"))``."""
+    checks.model(model)
+    return Label(model, which)
+
+
+__all__ = ["POOLINGS", "Label", "Similarity", "label", "similarity"]

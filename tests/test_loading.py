@@ -4,6 +4,7 @@ clear InterpError subclass. Wrapping is idempotent."""
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 import transformers
@@ -12,6 +13,7 @@ from conftest import count_hooks, tiny_config
 import interp
 from interp.errors import (
     DeviceError,
+    InputError,
     InterpError,
     ModelLoadError,
     TokenizerError,
@@ -343,22 +345,66 @@ def test_wrap_says_when_it_switches_the_attention_implementation(word_tokenizer)
         interp.wrap(eager, tok)
 
 
-def test_a_classifier_is_not_silently_loaded_without_its_head(word_tokenizer, tmp_path):
-    from transformers import BertForSequenceClassification
+def _classifier(word_tokenizer, tmp_path, cls_name="BertForSequenceClassification", family="bert"):
+    import transformers
 
-    from interp.errors import InterpWarning
     from interp.zoo.tokenizer import hf_tokenizer
 
-    config, _ = tiny_config("bert", word_tokenizer.get_vocab_size())
+    config, _ = tiny_config(family, word_tokenizer.get_vocab_size())
     config.id2label, config.label2id = {0: "NEGATIVE", 1: "POSITIVE"}, {"NEGATIVE": 0, "POSITIVE": 1}
     torch.manual_seed(0)
-    classifier = BertForSequenceClassification(config)
+    clf = getattr(transformers, cls_name)(config)
     tok = hf_tokenizer(word_tokenizer, "bidirectional")
-    classifier.save_pretrained(tmp_path / "clf")
-    tok.save_pretrained(tmp_path / "clf")
-    with pytest.warns(InterpWarning, match="BertForSequenceClassification: its task head is not loaded"):
-        m = interp.load(tmp_path / "clf", device="cpu")
-    assert (m.kind, m.has_lm_head) == ("bidirectional", False)
-    classifier.config._attn_implementation = "eager"
+    clf.save_pretrained(tmp_path / family)
+    tok.save_pretrained(tmp_path / family)
+    return clf.eval(), tok, tmp_path / family
+
+
+def test_a_classifier_keeps_its_head_and_offers_its_labels(word_tokenizer, tmp_path):
+    import warnings
+
+    from captum.attr import LayerIntegratedGradients
+
+    clf, tok, folder = _classifier(word_tokenizer, tmp_path)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", interp.errors.InterpWarning)  # nothing is dropped: nothing to warn about
+        m = interp.load(folder, device="cpu")
+    assert (m.kind, m.has_lm_head, m.labels) == ("bidirectional", False, {0: "NEGATIVE", 1: "POSITIVE"})
+    text = "anna lives in oslo ."
+    ids = m.to_tokens(text)
+    with torch.no_grad():
+        expected = clf(ids).logits[0]  # (n_labels,)
+        resid = m.final_resid(ids)
+    for which, index in (("POSITIVE", 1), ("label:NEGATIVE", 0), (1, 1)):
+        objective = interp.objectives.label(m, which)
+        assert abs(float(objective(resid)[0]) - float(expected[index])) <= 1e-5
+    # attribution to a class logit, checked against captum on the same classifier
+    r = interp.attribute(
+        m, text, objective=interp.objectives.label(m, "POSITIVE"), n_steps=64, tolerance=None
+    )
+    assert r.answer == "logit of class 'POSITIVE'" and abs(r.objective - float(expected[1])) <= 1e-5
+    special = torch.tensor([t in tok.all_special_ids for t in ids[0].tolist()])
+    baseline = torch.where(special, ids[0], torch.tensor(tok.pad_token_id))[None]
+    lig = LayerIntegratedGradients(lambda x: clf(x).logits[:, 1], clf.bert.embeddings.word_embeddings)
+    theirs = lig.attribute(ids, baselines=baseline, n_steps=64, method="riemann_middle").sum(-1)[0]
+    assert np.abs(r.scores - theirs.detach().numpy()).max() <= 1e-4
+    with pytest.raises(InputError, match="has no class 'MAYBE': its classes are 0: NEGATIVE, 1: POSITIVE"):
+        interp.objectives.label(m, "MAYBE")
+    with pytest.raises(InputError, match="has no sequence-classification head"):
+        interp.objectives.label(interp.load("tiny-bidirectional", device="cpu"), "POSITIVE")
+
+
+def test_a_classifier_whose_head_interp_cannot_read_says_it_is_dropped(word_tokenizer, tmp_path):
+    from interp.errors import InterpWarning
+
+    clf, tok, folder = _classifier(
+        word_tokenizer, tmp_path, "DistilBertForSequenceClassification", "distilbert"
+    )
+    with pytest.warns(
+        InterpWarning, match="DistilBertForSequenceClassification: its task head is not loaded"
+    ):
+        m = interp.load(folder, device="cpu")
+    assert (m.kind, m.has_lm_head, m.classifier_head) == ("bidirectional", False, None)
+    clf.config._attn_implementation = "eager"
     with pytest.warns(InterpWarning, match="has a task head that interp does not read"):
-        interp.wrap(classifier, tok)
+        interp.wrap(clf, tok)

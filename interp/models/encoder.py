@@ -76,6 +76,24 @@ def boot(encoder: torch.nn.Module, tokenizer: Any, name: str) -> Any:
     )
 
 
+CLASSIFIER_FAMILIES = ("bert", "roberta", "electra")
+"""Families whose sequence-classification head interp keeps (:func:`classifier_head`)."""
+
+
+def classifier_head(hf_model: Any) -> Any:
+    """``(batch, T, d_model)`` final states -> ``(batch, n_labels)`` logits: a sequence classifier's head,
+    computed as its own forward pass computes it after the encoder (BERT: pooler, dropout, classifier; RoBERTa
+    and ELECTRA: their classification head on the first token). None for any other model."""
+    if not type(hf_model).__name__.endswith("ForSequenceClassification"):
+        return None
+    family = getattr(hf_model.config, "model_type", None)
+    if family == "bert" and getattr(hf_model.bert, "pooler", None) is not None:
+        return lambda states: hf_model.classifier(hf_model.dropout(hf_model.bert.pooler(states)))
+    if family in ("roberta", "electra"):
+        return lambda states: hf_model.classifier(states)
+    return None
+
+
 def transformer_folder(folder: Path) -> Path:
     """Where a folder's transformer lives: the folder itself, or, for a sentence-transformers model whose
     config.json is not at the top, the subfolder of its Transformer module (named in modules.json;

@@ -226,7 +226,14 @@ def load(
             warnings.simplefilter("ignore")
             config = AutoConfig.from_pretrained(src, trust_remote_code=False, **hub)
             kind = detect_kind(config)
+            task = _dropped_head(config)
+            # a sequence classifier of a family whose head interp reads keeps its head (objectives.label)
+            keep = bool(task and task.endswith("ForSequenceClassification")) and (
+                config.model_type in _encoder.CLASSIFIER_FAMILIES
+            )
             auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
+            if keep:
+                from transformers import AutoModelForSequenceClassification as auto
             hf_model, info = auto.from_pretrained(
                 src,
                 trust_remote_code=False,
@@ -237,10 +244,10 @@ def load(
                 **placing,
                 **hub,
             )
-            if kind == "bidirectional":
+            if kind == "bidirectional" and not keep:
                 hf_model, info = headless(hf_model, info)
             refuse_new_weights(name, info)
-            dropped = _dropped_head(config)
+            dropped = None if keep else task
             tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False, **hub)
     except ModelLoadError:
         raise
@@ -434,7 +441,8 @@ def wrap(
         hf_model.to(dev)
     encoder = _encoder.encoder_of(hf_model)
     has_lm_head = encoder is None
-    if encoder is not None and encoder is not hf_model:
+    head = _encoder.classifier_head(hf_model)
+    if encoder is not None and encoder is not hf_model and head is None:
         warnings.warn(
             f"{type(hf_model).__name__} has a task head that interp does not read: it is wrapped encoder-only "
             "(attention, hooks and attribution with objective= work on the encoder; the head's outputs are not "
@@ -443,6 +451,9 @@ def wrap(
             stacklevel=2,
         )
     model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision, has_lm_head=has_lm_head)
+    # a sequence classifier's head and labels, for interp.objectives.label
+    model.classifier_head = head
+    model.labels = dict(getattr(config, "id2label", None) or {}) if head is not None else {}
     if _repair.EngineState.recorded(bridge) is None:
         # The bridge and transformers attach lasting hooks on the first forward; do it now, not mid-analysis,
         # then record every module's hooks: the state that Model.reset() restores.
