@@ -240,3 +240,21 @@ def test_a_zoo_model_with_remote_says_it_runs_here():
 def test_an_empty_device_map_is_a_clear_error(folder):
     with pytest.raises(DeviceError, match=r"device_map=\{\} places no module"):
         interp.load(folder, device_map={})
+
+
+def test_tuned_lens_translators_linked_outside_the_folder_are_refused(tmp_path, monkeypatch):
+    from interp.analysis import tuned
+    from interp.errors import InputError
+    from interp.zoo import ZOO_DIR
+
+    folder = tmp_path / "tiny-causal"
+    shutil.copytree(ZOO_DIR / "tiny-causal", folder)
+    monkeypatch.setattr(tuned, "cache_dir", lambda: tmp_path / "no-cache")
+    m = interp.load(folder, device="cpu")
+    assert tuned.translators_for(m).path == folder / tuned.FILE_NAME  # the folder's own file is read
+    tuned._TRAINED.pop(m, None)
+    outside = tmp_path / "planted.safetensors"
+    shutil.move(folder / tuned.FILE_NAME, outside)
+    (folder / tuned.FILE_NAME).symlink_to(outside)
+    with pytest.raises(InputError, match="leads outside the model folder"):
+        tuned.translators_for(m)

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from interp import checks
-from interp.errors import InputError, echo
+from interp.errors import InputError, InterpError, echo
 from interp.models import hooks as _hooks
 from interp.models import placement as _placement
 from interp.models import sources
@@ -107,7 +107,13 @@ class TunedLens:
         """Translators saved by :meth:`save` (nothing is unpickled); InputError for anything else."""
         from safetensors import safe_open
 
+        from interp.models import closed_world
+
         path = Path(path)
+        try:  # a regular file inside its folder, exactly as large as its header says, before it is opened
+            closed_world.safetensors(path, (path.parent,))
+        except InterpError as err:
+            raise InputError(f"{err}; or delete it and run interp.tuned_lens(model) again") from None
         try:
             with safe_open(path, framework="pt") as f:
                 meta = f.metadata() or {}
