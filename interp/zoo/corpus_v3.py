@@ -29,7 +29,7 @@ they had learned the templates. v3 grows breadth, not templates (builders: :mod:
 
 A passage concatenates pieces of every kind and filler up to ``max_words`` (200 by default; the models' context
 grows to 256 positions), so a slot can sit anywhere; no sentence is said twice in a passage (a list said twice
-excepted) and no name, noun, thing or animal twice in a sentence, which the strict judge (:func:`well_formed`,
+excepted) and no name, noun, thing, animal, place or time twice in a sentence, which the strict judge (:func:`well_formed`,
 :mod:`interp.zoo.judge_v3`) also demands.
 
 Held out
@@ -275,6 +275,13 @@ def generate(n: int, seed: int = 0, max_words: int = 200) -> list[str]:
 # ---- evaluation ------------------------------------------------------------------------------------------------
 
 
+def _filler(rng: random.Random, world: World) -> list[str]:
+    """A filler sentence the strict judge accepts ("one morning gus ran to the market in the morning" is not)."""
+    while degenerate(" ".join(words := c3.filler(rng, world))):
+        pass
+    return words
+
+
 def _place(rng: random.Random, piece: Piece, band: str) -> tuple[list[str], int] | None:
     """The piece inside unrelated text (people other than the piece's) so that its probe slot's word index
     falls in ``band``; None where the piece is too long for the band."""
@@ -287,12 +294,12 @@ def _place(rng: random.Random, piece: Piece, band: str) -> tuple[list[str], int]
     need = rng.randrange(max(0, lo - slot), hi - slot)
     prefix = passage(rng, max_words=need, world=world)[0] if need else []
     while len(prefix) + slot < lo:
-        prefix += c3.filler(rng, world)
+        prefix += _filler(rng, world)
     if len(prefix) + slot >= hi or set(sentences(prefix)) & set(sentences(piece.words)):
         return None
     suffix: list[str] = []
     if rng.random() < 0.5 and len(prefix) + len(piece.words) < 190:
-        suffix = c3.filler(rng, world)
+        suffix = _filler(rng, world)
     words = prefix + piece.words + suffix
     if len(set(sentences(words))) < len(sentences(words)):
         return None

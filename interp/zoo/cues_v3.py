@@ -88,7 +88,11 @@ def agreement(rng: random.Random, world: World, split: str = "train", want: dict
         mods = [m for m in mods if m != "paren"][:2]
     if "paren" in mods:  # one parenthetical, right before the verb
         mods = [m for m in mods if m != "paren"] + ["paren"]
+    for k in range(1, len(mods)):  # never two relative clauses in a row on one noun
+        if mods[k] in ("rc", "rc2") and mods[k - 1] in ("rc", "rc2"):
+            mods[k] = "pp"
     words: list[str] = []
+    verbs = list(RC_VERBS)  # each relative clause its own verb
     for m in mods:
         other = (not plural) if ev else rng.random() < 0.5
         if m == "pp":
@@ -101,9 +105,12 @@ def agreement(rng: random.Random, world: World, split: str = "train", want: dict
             inner = {"we": ["we"], "i": ["i"]}.get(who) or (
                 world.names(1, exclude=subj, plain=True) if who == "name" else _person(rng, other, used)
             )
+            verb = want.get("rcv") or rng.choice(verbs)
+            verbs = [v for v in verbs if v != verb] or list(RC_VERBS)
             if m == "rc2":  # a relative clause nested in another
-                inner = _person(rng, other, used) + ["that", "we", rng.choice(RC_VERBS)]
-            words += ["that"] + inner + [want.get("rcv") or rng.choice(RC_VERBS)]
+                inner = _person(rng, other, used) + ["that", "we", rng.choice(verbs)]
+                verbs = [v for v in verbs if v != inner[-1]] or list(RC_VERBS)
+            words += ["that"] + inner + [verb]
     verb = "are" if plural else "is"
     env = f"subject={subject};number={'plural' if plural else 'singular'};mods={'+'.join(mods) or 'none'}"
     if inverted:
@@ -206,8 +213,10 @@ def right_cloze(rng: random.Random, world: World, split: str = "train", want: di
     words += head
     n_mids = rng.choice((0, 1, 1, 2)) if frame == "mid" else rng.choice((0, 0, 1))
     mids = list(want.get("mids", rng.sample(list(MIDDLES), n_mids)))
-    if sum(m in ("i", "we") for m in mids) > 1 or (mids and mids[-1] == "loudly" and len(mids) > 1):
+    if sum(m in ("i", "we") for m in mids) > 1:
         mids = mids[:1]
+    if "loudly" in mids:  # right before the verb: "a snake in the evening loudly hissed"
+        mids = [m for m in mids if m != "loudly"] + ["loudly"]
     used = {x}
     for m in mids:
         noun = rng.choice([w for w in NOUNS if w not in used])

@@ -8,7 +8,7 @@ pronoun fact follows a "has a THING" sentence, a list is said twice word for wor
 of a thing is stated twice with two values.
 
 Degeneracy (what a lax judge let through: "sam and sam talked", "zoe frost , zoe frost , zoe frost"): a name,
-noun, thing or animal twice in one sentence; the same phrase on both sides of "and" or ","; a list with an item
+noun, thing, animal, place or time twice in one sentence; the same phrase on both sides of "and" or ","; a list with an item
 twice; any sentence said twice in the passage (the list said twice excepted).
 """
 
@@ -43,8 +43,10 @@ from interp.zoo.corpus import (
 
 LIST_POOLS = (NAMES, SURNAMES, CITIES, COLORS + THINGS + ADJS)
 _LEMMA = {**{n: n for n in NOUNS}, **{p: n for n, p in NOUNS.items()}}
-_ONCE = set(NAMES) | set(NOUNS) | set(PLURALS) | set(THINGS) | set(ANIMALS)
-"""Words a sentence never says twice (nouns by lemma: "the key near the keys" is degenerate too)."""
+_ONCE = set(NAMES) | set(NOUNS) | set(PLURALS) | set(THINGS) | set(ANIMALS) | set(TIMES) | set(PLACES)
+_ONCE.add("loudly")
+"""Words a sentence never says twice (nouns by lemma: "the key near the keys" is degenerate too; "one evening
+it was evening", "the lion loudly roared loudly")."""
 
 
 def _alt(words) -> str:
@@ -195,7 +197,7 @@ def facts(text: str) -> dict[tuple[str, str], set[str]]:
 
 
 def degenerate(text: str) -> str | None:
-    """What is degenerate in ``text`` (a name, noun, thing or animal twice in a sentence, the same phrase on
+    """What is degenerate in ``text`` (a name, noun, thing, animal, place or time twice in a sentence, the same phrase on
     both sides of "and" or ",", a list with an item twice, a sentence said twice), or None."""
     words = text.split()
     said = c3.sentences(words)
