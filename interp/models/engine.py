@@ -79,7 +79,7 @@ class Engine(Protocol):
 
     @property
     def where(self) -> str:
-        """ "locally" or "remotely": where its forward passes run."""
+        """Where its forward passes run: ``"locally"`` or ``"remotely"``."""
 
     @property
     def device(self) -> Any:
