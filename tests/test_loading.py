@@ -367,7 +367,9 @@ def test_a_classifier_keeps_its_head_and_offers_its_labels(word_tokenizer, tmp_p
 
     clf, tok, folder = _classifier(word_tokenizer, tmp_path)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", interp.errors.InterpWarning)  # nothing is dropped: nothing to warn about
+        warnings.simplefilter(
+            "error", interp.errors.InterpWarning
+        )  # nothing is dropped: nothing to warn about
         m = interp.load(folder, device="cpu")
     assert (m.kind, m.has_lm_head, m.labels) == ("bidirectional", False, {0: "NEGATIVE", 1: "POSITIVE"})
     text = "anna lives in oslo ."
@@ -408,3 +410,14 @@ def test_a_classifier_whose_head_interp_cannot_read_says_it_is_dropped(word_toke
     clf.config._attn_implementation = "eager"
     with pytest.warns(InterpWarning, match="has a task head that interp does not read"):
         interp.wrap(clf, tok)
+
+
+def test_a_model_without_layers_is_refused_when_wrapped(word_tokenizer):
+    from transformers import GPT2LMHeadModel
+
+    from interp.zoo.tokenizer import hf_tokenizer
+
+    config, _ = tiny_config("gpt2", word_tokenizer.get_vocab_size())
+    config.n_layer = 0
+    with pytest.raises(ModelLoadError, match="has 0 layers .*needs at least one"):
+        interp.wrap(GPT2LMHeadModel(config), hf_tokenizer(word_tokenizer, "causal"))

@@ -427,6 +427,12 @@ def wrap(
     if revision is not None and not isinstance(revision, str):
         raise ModelLoadError(f"revision must be a string (a commit or tag), got {type(revision).__name__}")
     kind = detect_kind(config, hf_model)
+    layers = getattr(config, "num_hidden_layers", None)
+    if isinstance(layers, int) and layers < 1:
+        raise ModelLoadError(
+            f"{type(hf_model).__name__} has {layers} layers (config.num_hidden_layers): interp reads a model "
+            "through its layers, so it needs at least one"
+        )
     _check_tokenizer(tokenizer, name or type(hf_model).__name__)
     dev = resolve_device(device) if device is not None else None
     name = name or getattr(config, "name_or_path", None) or type(hf_model).__name__
