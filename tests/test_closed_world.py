@@ -258,3 +258,23 @@ def test_tuned_lens_translators_linked_outside_the_folder_are_refused(tmp_path, 
     (folder / tuned.FILE_NAME).symlink_to(outside)
     with pytest.raises(InputError, match="leads outside the model folder"):
         tuned.translators_for(m)
+
+
+def test_translators_holding_nan_are_refused_by_their_values(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    from interp.analysis import tuned
+    from interp.errors import InputError
+    from interp.zoo import ZOO_DIR
+
+    src = ZOO_DIR / "tiny-causal" / tuned.FILE_NAME
+    from safetensors import safe_open
+
+    with safe_open(src, framework="pt") as f:
+        meta = f.metadata()
+    tensors = load_file(src)
+    tensors["weight"][0, 0, 0] = float("nan")
+    save_file(tensors, tmp_path / tuned.FILE_NAME, metadata=meta)
+    with pytest.raises(InputError, match="holds NaN or infinite translator weights"):
+        tuned.TunedLens.read(tmp_path / tuned.FILE_NAME)
+    assert tuned.TunedLens.read(src).weight.isfinite().all()

@@ -128,6 +128,11 @@ class TunedLens:
             raise InputError(
                 f"{path} was not written by this interp: delete it and run interp.tuned_lens(model)"
             )
+        if not (torch.isfinite(weight).all() and torch.isfinite(bias).all()):
+            raise InputError(
+                f"{path} holds NaN or infinite translator weights, which no training writes: delete it and run "
+                "interp.tuned_lens(model) again"
+            )
         return cls(meta["model_name"], meta["weights_hash"], weight.float(), bias.float(), settings, path)
 
     def fits(self, model: Model) -> bool:
