@@ -1,8 +1,10 @@
 """interp: notebook-first interpretability for causal and bidirectional transformer language models.
 
 Computation only: views live in the separate ``widgets`` package, imported lazily when a result displays.
-Public names resolve on first use (a module ``__getattr__``): ``import interp.results, widgets`` opens and
-draws a saved result without importing torch. The analyses are those listed in ``interp.analysis.__all__``.
+Public names resolve on first use (a module ``__getattr__``) through one explicit name -> module map:
+``import interp.results, widgets`` opens and draws a saved result without importing torch. The analyses are those
+declared with ``@analysis`` (:mod:`interp.analysis.registry`), read without importing them; a module named like
+a public function never hides it.
 """
 
 from __future__ import annotations
@@ -10,14 +12,14 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from interp import analysis as _analysis
 from interp import results as _results
 from interp import zoo as _zoo  # noqa: F401  (registers the embedded models as a source for interp.load)
+from interp.analysis import registry as _registry
 
 __version__ = "0.1.0"
 
 _NAMES: dict[str, str] = {
-    **{name: "interp.analysis" for name in _analysis.__all__},
+    **_registry.declared(),
     **{name: "interp.results" for name in _results.__all__ if name[0].isupper() or name == "load_result"},
     "Model": "interp.models",
     "load": "interp.models",
@@ -45,6 +47,7 @@ def __getattr__(name: str) -> Any:
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
 
 
 def load_ipython_extension(ipython):

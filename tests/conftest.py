@@ -12,13 +12,29 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import pytest
 import torch
 
+from interp.models.families import FAMILIES
+
 torch.set_num_threads(1)
 
-NEW_CAUSAL = ["mistral", "gemma", "gemma2", "gemma3_text", "gemma3", "phi3", "olmo2"]
-NEW_MASKED = ["distilbert", "electra", "modernbert"]
-ARCHS = ["gpt2", "gpt_neox", "llama", "qwen2", "opt", "bert", "roberta", *NEW_CAUSAL, *NEW_MASKED]
-MASKED = ("bert", "roberta", *NEW_MASKED)
+ARCHS = [f.model_type for f in FAMILIES]
+"""Every supported family, from its one declaration: each needs a tiny config in :func:`tiny_config` (the parity
+tests, parametrised over these, fail for one without)."""
+MASKED = tuple(f.model_type for f in FAMILIES if f.kind == "bidirectional")
 """Test architectures that are masked LMs (the rest are causal)."""
+OFF_INIT = (
+    "mistral",
+    "gemma",
+    "gemma2",
+    "gemma3_text",
+    "gemma3",
+    "phi3",
+    "olmo2",
+    "distilbert",
+    "electra",
+    "modernbert",
+)
+"""Families whose tiny models get their norms moved off their initial values (:func:`move_off_init`) and are
+built by :func:`_new_family_config`."""
 
 
 def tiny_config(arch: str, vocab_size: int):
@@ -94,7 +110,7 @@ def tiny_config(arch: str, vocab_size: int):
             max_position_embeddings=66,
             **common,
         ), tf.RobertaForMaskedLM
-    if arch in NEW_CAUSAL or arch in NEW_MASKED:
+    if arch in OFF_INIT:
         return _new_family_config(arch, common)
     raise ValueError(arch)
 
@@ -152,6 +168,8 @@ def _new_family_config(arch: str, common: dict):
             max_position_embeddings=64,
             **common,
         ), tf.ElectraForMaskedLM
+    if arch != "modernbert":
+        raise ValueError(f"no tiny config for {arch!r}")
     # ModernBERT: layer 0 attends globally (its first norm is an identity), layer 1 within a window.
     return tf.ModernBertConfig(
         hidden_size=32,
@@ -220,7 +238,7 @@ def tiny_folder(tmp_path_factory, word_tokenizer):
             config._attn_implementation = "eager"
             torch.manual_seed(0)
             model = cls(config)
-            if arch in NEW_CAUSAL or arch in NEW_MASKED:
+            if arch in OFF_INIT:
                 move_off_init(model)
             folder = tmp_path_factory.mktemp(arch)
             model.save_pretrained(folder)

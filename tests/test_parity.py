@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 import torch
-from conftest import ARCHS, MASKED
+from conftest import ARCHS, tiny_config
+
+from interp.models.families import BY_TYPE, FAMILIES
 
 TEXT = "anna lives in oslo . ben lives in rome . anna lives in"
 
@@ -13,7 +15,7 @@ def test_logits_resid_and_patterns_match_hf(arch, tiny_model, tiny_folder):
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM
 
     m = tiny_model(arch)
-    assert m.kind == ("bidirectional" if arch in MASKED else "causal")
+    assert m.kind == BY_TYPE[arch].kind
     tokens = m.to_tokens(TEXT)
     # An independent copy of the same weights, loaded by transformers alone.
     auto = AutoModelForCausalLM if m.kind == "causal" else AutoModelForMaskedLM
@@ -135,7 +137,19 @@ def test_attn_out_is_the_attention_sublayers_own_output(arch, tiny_model):
         assert not np.allclose(r.restored, s.restored)
 
 
-@pytest.mark.parametrize("arch", [a for a in ARCHS if a not in POST_LN_MID])
+def test_every_family_has_a_tiny_model_and_its_tables():
+    """A family added to FAMILIES alone fails here: the parity tests are parametrised from FAMILIES, and each
+    needs a tiny config of that model_type and its sublayer tables."""
+    assert ARCHS == [f.model_type for f in FAMILIES]
+    for family in FAMILIES:
+        config, cls = tiny_config(family.model_type, 64)
+        assert config.model_type == family.model_type, family.model_type
+        assert cls.__name__.endswith("ForMaskedLM") == (family.kind == "bidirectional"), cls.__name__
+    assert set(ATTENTION_OUTPUT) == set(ARCHS)
+    assert set(POST_LN_MID) == {f.model_type for f in FAMILIES if f.post_ln}
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHS if not BY_TYPE[a].post_ln])
 def test_sublayer_outputs_add_up_to_the_residual_stream(arch, tiny_model):
     """Pre-LN families (norms on sublayer outputs included): resid_mid = resid_pre + attn_out and resid_post =
     resid_mid + mlp_out (both sublayers added at once in parallel blocks, GPT-NeoX), so patching or decomposing

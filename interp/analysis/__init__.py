@@ -1,45 +1,33 @@
 """The analyses, one per module; attribution methods one per file in :mod:`interp.analysis.attribution`.
 
-``__all__`` is the one list of public analyses: ``interp``'s exports, the API reference (docs/api.md) and the
-docs test derive from it. Names resolve lazily (a module ``__getattr__``), so listing them imports nothing.
+Each public analysis is declared once, by ``@analysis("name", ...)`` on its function
+(:mod:`interp.analysis.registry`). ``__all__`` and the lazy names below are read from those declarations without
+importing any analysis module (so without torch); ``interp``'s exports, the API reference and the docs tests
+derive from them. A name resolves to the function of the module that declares it, also when that module bears
+the same name as the function.
 """
 
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from typing import Any
 
-__all__ = [
-    "attention",
-    "induction_scores",
-    "logit_lens",
-    "tuned_lens",
-    "attribute",
-    "estimate_memory",
-    "compare",
-    "compare_suite",
-    "ablate",
-    "head_importance",
-    "patch",
-    "decompose",
-    "generate",
-    "generate_suite",
-]
+from interp.analysis import registry as _registry
+
+_DECLARED = _registry.declared()
+__all__ = list(_DECLARED)
 
 
 def __getattr__(name: str) -> Any:
-    if name in __all__:
-        for info in pkgutil.iter_modules(__path__):
-            module = importlib.import_module(f"{__name__}.{info.name}")
-            if name in getattr(module, "__all__", ()):
-                globals()[name] = value = getattr(module, name)
-                return value
-        raise AttributeError(
-            f"no module of interp.analysis exports {name!r}: add it to that module's __all__"
-        )
+    if name in _DECLARED:
+        value = getattr(importlib.import_module(_DECLARED[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'interp.analysis' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
+
+
+_registry.exports(__name__, _DECLARED)

@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 from interp import checks
 from interp.analysis import memory as _memory
 from interp.analysis import target as _target
+from interp.analysis.registry import analysis
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models import sources
@@ -179,6 +180,7 @@ def _ablation_hooks(model: Model, rows: list[list[tuple[int, int]]], mode: str, 
     return {z_name(layer): make(layer) for layer in by_layer}
 
 
+@analysis("ablate", result=(AblationResult, ObjectiveAblationResult), needs={"hooks"}, memory=_memory.ablate_memory, magic="ablate")
 def ablate(
     model: Model,
     text: str,
@@ -254,6 +256,13 @@ def ablate(
     )
 
 
+@analysis(
+    "head_importance",
+    result=(HeadImportanceResult, ObjectiveImportanceResult),
+    needs={"hooks"},
+    memory=_memory.head_importance_memory,
+    magic="importance",
+)
 def head_importance(
     model: Model,
     probe: str,

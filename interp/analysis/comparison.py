@@ -17,6 +17,7 @@ from interp import checks
 from interp.analysis.attribution import check_method, explain
 from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_result, rank_of
 from interp.analysis.patterns import attention_result, pattern_names
+from interp.analysis.registry import analysis
 from interp.analysis.tuned import TunedLens, translators_for
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
@@ -151,6 +152,7 @@ def attribute_reading(
     return attr
 
 
+@analysis("compare", result=Comparison, needs={"cache", "unembed", "padded_batches"}, memory=None, magic="compare")
 def compare(
     causal: Model,
     bidirectional: Model,

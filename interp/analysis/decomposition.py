@@ -44,6 +44,7 @@ import torch
 
 from interp import checks
 from interp.analysis import memory as _memory
+from interp.analysis.registry import analysis
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
 from interp.models.bridge_decompose import ENCODER_NORM, FINAL_NORM
@@ -69,6 +70,7 @@ PRE_NORM_MASKED_READ = (
 )
 
 
+@analysis("decompose", result=DecompositionResult, needs={"cache"}, memory=_memory.decompose_memory, magic="decompose")
 @torch.no_grad()
 def decompose(
     model: Model,

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from interp import checks
+from interp.analysis.registry import analysis
 from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.frame import SLOT, check_known, check_slots, masked_text
@@ -28,6 +29,7 @@ def generator_of(model: Model) -> str:
     return model.generator
 
 
+@analysis("generate", result=GenerationResult, needs=(), memory=None, magic="generate")
 @torch.no_grad()
 def generate(
     model: Model,

@@ -9,10 +9,12 @@ from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis.generation import generate
+from interp.analysis.registry import analysis
 from interp.errors import InputError
 from interp.models.handle import Model
 
 
+@analysis("generate_suite", result=None, needs=(), memory=None)
 def generate_suite(
     models: Model | Sequence[Model],
     prompts: Iterable[str],

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from interp import checks
 from interp.analysis import memory as _memory
+from interp.analysis.registry import analysis
 from interp.analysis.tuned import translators_for
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str, token_str
@@ -39,6 +40,7 @@ def decision_depth(top1: torch.Tensor) -> torch.Tensor:
     return disagree_after.sum(0)
 
 
+@analysis("logit_lens", result=LensResult, needs={"cache", "unembed"}, memory=_memory.lens_memory, magic="lens")
 @torch.no_grad()
 def logit_lens(
     model: Model,

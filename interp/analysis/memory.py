@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from interp import checks
+from interp.analysis.registry import analysis
 from interp.errors import InputError, echo
 
 # ---- the engine's forward pass, measured ---------------------------------------------------------------------
@@ -140,15 +141,20 @@ def decompose_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
     return int(forward_bytes(model, 1, T) + kept + writes + OVERHEAD)
 
 
-ESTIMATES: dict[str, Callable[..., int]] = {
-    "attention": attention_memory,
-    "logit_lens": lens_memory,
-    "attribute": attribution_memory,
-    "patch": patch_memory,
-    "ablate": ablate_memory,
-    "head_importance": head_importance_memory,
-    "decompose": decompose_memory,
-}
+def estimates() -> dict[str, Callable[..., int]]:
+    """Analysis name -> its estimate, as each analysis declares it (``@analysis(..., memory=...)``; None there is
+    an explicit "no estimate")."""
+    from interp.analysis import registry
+
+    return registry.estimates()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ESTIMATES":  # derived from the declarations on each use, never a second list
+        return estimates()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 ADVICE = {
     "attention": "shorten the text (patterns grow with its square)",
     "logit_lens": "shorten the text or pass a smaller chunk=",
@@ -162,7 +168,7 @@ ADVICE = {
 
 def need(model: Any, analysis: str, T: int, rows: int = 1, **settings: Any) -> int:
     """Bytes ``analysis`` needs above the loaded model for ``rows`` rows of ``T`` tokens."""
-    return ESTIMATES[analysis](model, T, rows, **settings)
+    return estimates()[analysis](model, T, rows, **settings)
 
 
 def require(
@@ -177,7 +183,7 @@ def require(
             estimate,
             model.device,
             f"{analysis} on {T} tokens ({rows} row(s)) of {model.name}",
-            f"{ADVICE[analysis]}, run on a machine with more memory, or pass check_memory=False to try anyway",
+            f"{ADVICE.get(analysis, 'shorten the text')}, run on a machine with more memory, or pass check_memory=False to try anyway",
         )
     return estimate
 
@@ -185,6 +191,7 @@ def require(
 # ---- the public estimate ----------------------------------------------------------------------------------------
 
 
+@analysis("estimate_memory", result=None, needs=(), memory=None)
 def estimate_memory(model: Any, analysis_name: str, text_or_T: Any, **kwargs: Any) -> int:
     """Peak bytes that ``interp.<analysis_name>(model, text, **kwargs)`` would add above the loaded model,
     without running anything: the estimate each analysis checks against the free memory of the model's device
@@ -200,7 +207,7 @@ def estimate_memory(model: Any, analysis_name: str, text_or_T: Any, **kwargs: An
     not included. Calibrated within +-30% of the measured peak at gpt2-small shape (docs/benchmarks.md).
     """
     checks.model(model)
-    analysis = checks.choice("analysis_name", analysis_name, ESTIMATES)
+    analysis = checks.choice("analysis_name", analysis_name, estimates())
     _check_keywords(analysis, kwargs)
     settings = _settings(model, analysis, kwargs)
     T, rows = _shape(model, analysis, text_or_T, kwargs)

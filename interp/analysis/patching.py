@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from interp import checks
 from interp.analysis import memory as _memory
 from interp.analysis import target as _target
+from interp.analysis.registry import analysis
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str
@@ -109,6 +110,7 @@ def patched_reads(
     return _target.reads_of(corrupt, resid)
 
 
+@analysis("patch", result=PatchingResult, needs={"hooks", "cache"}, memory=_memory.patch_memory, magic="patch")
 @torch.no_grad()
 def patch(
     model: Model,

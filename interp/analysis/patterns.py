@@ -7,6 +7,7 @@ import torch
 
 from interp import checks
 from interp.analysis import memory as _memory
+from interp.analysis.registry import analysis
 from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.engine import CACHE
@@ -72,6 +73,7 @@ def rollout(patterns: torch.Tensor) -> torch.Tensor:
     return result.float()
 
 
+@analysis("attention", result=AttentionResult, needs={"cache"}, memory=_memory.attention_memory, magic="attention")
 def attention(
     model: Model,
     text: str | torch.Tensor,
@@ -116,6 +118,7 @@ MAX_SEQS = 1000
 """The most random sequences :func:`induction_scores` averages over."""
 
 
+@analysis("induction_scores", result=InductionResult, needs={"cache"}, memory=None)
 def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int = 4) -> InductionResult:
     """Per-head induction score on ``n_seqs`` random token sequences of ``seq_len`` repeated twice.
 

@@ -12,6 +12,7 @@ from interp import checks
 from interp.analysis.attribution import check_method
 from interp.analysis.attribution.integrated_gradients import MAX_STEP_FACTOR
 from interp.analysis.comparison import attribute_reading, check_pair, lens_translators, read_probes
+from interp.analysis.registry import analysis
 from interp.errors import InputError, InterpWarning, echo
 from interp.models.handle import Model
 from interp.models.reading import read
@@ -47,6 +48,7 @@ def records(probes: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
+@analysis("compare_suite", result=None, needs={"cache", "unembed", "padded_batches"}, memory=None)
 def compare_suite(
     causal: Model,
     bidirectional: Model,

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from interp import checks
+from interp.analysis.registry import analysis
 from interp.errors import InputError, InterpError, echo
 from interp.models import hooks as _hooks
 from interp.models import placement as _placement
@@ -271,6 +272,7 @@ def _kl_backward(model: Model, resid: torch.Tensor, weight: torch.Tensor, bias: 
     return kl
 
 
+@analysis("tuned_lens", result=None, needs={"tuned_lens"}, memory=None)
 def tuned_lens(
     model: Model,
     texts: list[str] | None = None,

@@ -1,9 +1,9 @@
 """The supported model families: the one list that loading, vetting, error messages and docs read.
 
 Each family is a Hugging Face ``model_type`` whose parity with Hugging Face (logits, residual stream, attention
-patterns) is tested in tests/test_parity.py. Causal families run through the engine's own adapters; the
-masked LMs the engine does not know (DistilBERT, ELECTRA, ModernBERT) through ours in
-:mod:`interp.models.adapters`.
+patterns) is tested in tests/test_parity.py, parametrised from :data:`FAMILIES` (a family without a tiny test
+model there fails). Causal families run through the engine's own adapters; the masked LMs the engine does not
+know (DistilBERT, ELECTRA, ModernBERT) through ours in :mod:`interp.models.adapters`, named here.
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ class Family:
     """Blocks apply LayerNorm after each residual addition (BERT-like), not before each sublayer."""
     lm_class: str | None = None
     """A model class of the family, not named ``*ForCausalLM``, that carries its language-model head."""
+    adapter: str | None = None
+    """``"module:Class"`` of our TransformerLens adapter, for a masked LM the engine does not know (it serves
+    the ``masked_lm`` architecture)."""
 
 
 FAMILIES: tuple[Family, ...] = (
@@ -57,6 +60,7 @@ FAMILIES: tuple[Family, ...] = (
         "DistilBertForMaskedLM",
         ("vocab_transform", "activation", "vocab_layer_norm", "vocab_projector"),
         post_ln=True,
+        adapter="interp.models.adapters.distilbert:DistilBertAdapter",
     ),
     Family(
         "electra",
@@ -65,6 +69,7 @@ FAMILIES: tuple[Family, ...] = (
         "ElectraForMaskedLM",
         ("generator_predictions", "generator_lm_head"),
         post_ln=True,
+        adapter="interp.models.adapters.electra:ElectraAdapter",
     ),
     Family(
         "modernbert",
@@ -72,6 +77,7 @@ FAMILIES: tuple[Family, ...] = (
         "ModernBERT",
         "ModernBertForMaskedLM",
         ("model.final_norm", "head", "decoder"),
+        adapter="interp.models.adapters.modernbert:ModernBertAdapter",
     ),
 )
 BY_TYPE = {f.model_type: f for f in FAMILIES}

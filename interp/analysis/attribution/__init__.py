@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 
 from interp import checks
+from interp.analysis import memory as _estimate
 from interp.analysis import target as _target
 from interp.analysis.attribution import memory as _memory
 from interp.analysis.attribution.input_x_gradient import input_x_gradient
@@ -25,6 +26,7 @@ from interp.analysis.attribution.objective import Objective
 from interp.analysis.attribution.occlusion import occlusion
 from interp.analysis.attribution.saliency import saliency
 from interp.analysis.memory import rows_of
+from interp.analysis.registry import analysis
 from interp.errors import InputError
 from interp.models.frame import Frame, ids_str
 from interp.models.handle import Model
@@ -51,6 +53,7 @@ def check_method(method: str, n_steps: int, tolerance: float | None) -> tuple[st
     return method, n_steps, tolerance
 
 
+@analysis("attribute", result=AttributionResult, needs={"gradients"}, memory=_estimate.attribution_memory, magic="attribute")
 def attribute(
     model: Model,
     text: str | torch.Tensor,

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-_ADAPTERS = {
-    "DistilBertForMaskedLM": ("interp.models.adapters.distilbert", "DistilBertAdapter"),
-    "ElectraForMaskedLM": ("interp.models.adapters.electra", "ElectraAdapter"),
-    "ModernBertForMaskedLM": ("interp.models.adapters.modernbert", "ModernBertAdapter"),
-}
-"""Hugging Face architecture -> (module, adapter class)."""
+from interp.models.families import FAMILIES
+
+_ADAPTERS = {f.masked_lm: tuple(f.adapter.split(":")) for f in FAMILIES if f.adapter}
+"""Hugging Face architecture -> (module, adapter class), from each family's declaration."""
 FROM_MODULE = frozenset({"Gemma3ForConditionalGeneration"})
 """Architectures the engine knows but that boot from the loaded module here: booting by name loads an image
 processor for them, and the engine installs torchvision with pip when that is missing."""
