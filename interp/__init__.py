@@ -49,7 +49,6 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-
 def load_ipython_extension(ipython):
     """``%load_ext interp``: register the ``%interp`` magics (imported only now)."""
     from interp.ipython import load_ipython_extension as _load

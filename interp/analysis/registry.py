@@ -251,4 +251,3 @@ def exports(module_name: str, public: Mapping[str, str]) -> None:
     module = sys.modules[module_name]
     module.__class__ = ExportsPackage
     object.__setattr__(module, "_public", public)
-

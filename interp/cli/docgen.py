@@ -164,7 +164,9 @@ def render_api() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-GENERATED = "<!-- Generated below by `python -m interp docs` from the @analysis declarations: edit above only. -->"
+GENERATED = (
+    "<!-- Generated below by `python -m interp docs` from the @analysis declarations: edit above only. -->"
+)
 """The line of docs/parameters.md after which the page is generated."""
 
 
