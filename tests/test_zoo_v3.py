@@ -48,6 +48,27 @@ def test_generation_is_seeded_and_passages_reach_200_words():
     assert max(short) <= 40 and min(short) > 0
 
 
+def test_training_slots_of_every_phenomenon_fill_every_position_band():
+    """Accuracy must not depend on absolute position: training puts each phenomenon's slots in every band, the
+    last one (words 100-200, beyond v2's texts) included."""
+    rng = random.Random(2)
+    bands = collections.Counter()
+    for _ in range(300):
+        words, slots = corpus_v3.passage(rng)
+        for i in slots:
+            if words[i] in corpus_v3.CENTERS:
+                band = next(b for b, (lo, hi) in BANDS.items() if lo <= i < hi)
+                bands[corpus_v3.CENTERS[words[i]], band] += 1
+    for ph in corpus_v3.PHENOMENA:
+        counts = [bands[ph, b] for b in BANDS]
+        assert min(counts) >= 60 and bands[ph, "100-200"] >= 0.5 * bands[ph, "0-50"], (ph, counts)
+
+
+def test_probes_are_seeded():
+    assert corpus_v3.probes(seed=5, n_per_kind=8) == corpus_v3.probes(seed=5, n_per_kind=8)
+    assert corpus_v3.probes(seed=5, n_per_kind=8) != corpus_v3.probes(seed=6, n_per_kind=8)
+
+
 def test_vocabulary_is_v2_plus_the_declared_new_words(training_sample):
     passages, _ = training_sample
     used = {w for p in passages for w in p}
