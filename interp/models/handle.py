@@ -31,6 +31,11 @@ class Model:
     encoder-only checkpoint (``BertModel``, a sentence encoder): it has attention, activations and objectives of
     its final states, but no logits or answers. ``bridge`` is the TransformerBridge underneath, for anything
     this handle does not cover.
+
+    Threads: every analysis holds the model's :attr:`lock` (a reentrant lock) for its whole call, so analyses
+    started from two threads (notebook callbacks, background tasks) on one model run one after the other and
+    return what they return run alone. Your own ``with model.hooks(...)`` blocks and ``run_with_cache`` calls
+    are not serialised for you: hold ``with model.lock:`` around them when another thread may use the model.
     """
 
     def __init__(
