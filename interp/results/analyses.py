@@ -358,9 +358,9 @@ class AttributionResult(Result):
     def summary_text(self) -> str:
         target = self.answer + (f" - {self.contrast}" if self.contrast else "")
         top = np.argsort(-np.abs(self.scores))[:5]
-        # two decimals, and no "-0.00": a score's third decimal and a near-zero score's sign are within what
-        # another machine's kernels move (docs/contributing.md)
-        tops = ", ".join(f"{self.tokens[i]}({round(float(self.scores[i]), 2) + 0.0:+.2f})" for i in top)
+        # one decimal, and no "-0.0": a score's later decimals and a near-zero score's sign are within what
+        # another machine's kernels move (docs/contributing.md); to_dataframe() has the scores themselves
+        tops = ", ".join(f"{self.tokens[i]}({round(float(self.scores[i]), 1) + 0.0:+.1f})" for i in top)
         check = self.completeness_check()
         delta = f", completeness {check}" if check else ""
         if self.objective_kind == "objective":
