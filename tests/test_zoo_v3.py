@@ -224,6 +224,27 @@ def test_left_recall_probes_have_exactly_one_consistent_answer():
     assert any("asked=second" in p.environment for p in probes)
 
 
+def test_training_queries_are_answered_by_their_own_piece():
+    """In training too, a left-recall query asks for a fact its piece states (pieces share one world, as in a
+    passage, where earlier pieces may have been drawn and rejected): any other value contradicts it."""
+    from interp.zoo import constructions_v3 as c3
+
+    rng = random.Random(4)
+    world = c3.World(rng)
+    checked = 0
+    while checked < 300:
+        try:
+            piece = c3.left_recall(rng, world)
+        except c3.Retry:
+            continue
+        words = list(piece.words)
+        i = piece.slots[piece.probe]
+        pool = corpus.CITIES if words[i] in corpus.CITIES else corpus.COLORS
+        words[i] = next(v for v in pool if v != words[i])
+        assert not _consistent(" ".join(words)), " ".join(piece.words)
+        checked += 1
+
+
 def test_induction_probes_copy_the_only_surname_said_after_that_name():
     probes = corpus_v3.probes(n_per_kind=80, phenomena=("induction",)) + corpus_v3.probes(
         n_per_kind=30, phenomena=("induction",), gap="unrelated"
@@ -360,6 +381,7 @@ def test_handwritten_probes_use_the_vocabulary_and_one_slot(training_sample):
         words = r["text"].split()
         assert words.count(SLOT) == 1 and r["text"].count(SLOT) == 1, r
         assert set(words) - {SLOT} <= vocab and r["answer"] in vocab, set(words) - vocab
-        # not generated verbatim: the sentence holding the slot is no training sentence
-        slot_sentence = next(s for s in r["text"].split(" . ") if SLOT in s)
-        assert slot_sentence.replace(SLOT, r["answer"]).strip(" .") not in said, r
+        # not generated verbatim: the sentence holding the slot is no v3 production and no training sentence
+        slot_sentence = next(s for s in r["text"].split(" . ") if SLOT in s).replace(SLOT, r["answer"])
+        assert not judge_v3.well_formed(slot_sentence.strip(" .") + " ."), r
+        assert slot_sentence.strip(" .") not in said, r

@@ -267,6 +267,7 @@ def left_recall(rng: random.Random, world: World, split: str = "train", want: di
         return {k: start + v for k, v in at.items()}
 
     stated = set()
+    stated_things: dict[str, list[str]] = {n: [] for n in names}
     for i, n in enumerate(names):
         if n in stated:
             continue
@@ -281,9 +282,12 @@ def left_recall(rng: random.Random, world: World, split: str = "train", want: di
         if kind == "thing" or form == "mixed":
             values["thing"] = thing if kind == "thing" else rng.choice(THINGS)
             values["color"] = world.color_of(n, values["thing"])
+        if kind == "thing" or form == "mixed":
+            stated_things[n].append(values["thing"])
         if form == "two":
             values["thing2"] = rng.choice([t for t in THINGS if t != thing])
             values["color2"] = world.color_of(n, values["thing2"])
+            stated_things[n].append(values["thing2"])
         if form == "pair":
             y = names[i + 1]
             if world.city.setdefault(y, values["city"]) != values["city"]:
@@ -317,12 +321,12 @@ def left_recall(rng: random.Random, world: World, split: str = "train", want: di
                 values["thing"] = (world.things_of(q) or [rng.choice(THINGS)])[0]
                 values["color"] = world.color_of(q, values["thing"])
         else:
-            own = world.things_of(q)
-            values["thing"] = want.get("thing") or rng.choice(own)
-            if want.get("asked") == "second" or (want.get("asked") != "first" and len(own) > 1):
-                values["thing"] = own[-1] if want.get("asked") == "second" else values["thing"]
-            if len(own) > 1:
-                asked = "second" if values["thing"] == own[-1] else "first"
+            own = stated_things[
+                q
+            ]  # stated in this piece (the world may hold more: drawn for rejected pieces)
+            asked = want.get("asked") or rng.choice(("first", "second"))
+            values["thing"] = own[-1] if asked == "second" else own[0]
+            asked = asked if len(own) > 1 else "only"
             values["color"] = world.color_of(q, values["thing"])
             if qform == "coord":
                 values["city"] = world.city_of(q)
