@@ -11,6 +11,7 @@ import struct
 import threading
 
 import pytest
+import torch
 
 import interp
 from interp.errors import DeviceError, ModelLoadError, UnsafeModelError
@@ -278,3 +279,61 @@ def test_translators_holding_nan_are_refused_by_their_values(tmp_path):
     with pytest.raises(InputError, match="holds NaN or infinite translator weights"):
         tuned.TunedLens.read(tmp_path / tuned.FILE_NAME)
     assert tuned.TunedLens.read(src).weight.isfinite().all()
+
+
+def _rewrite_header(path, edit):
+    data = path.read_bytes()
+    (n,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8 : 8 + n])
+    edit(header)
+    text = json.dumps(header).encode()
+    path.write_bytes(struct.pack("<Q", len(text)) + text + data[8 + n :])
+
+
+def _tensors(header):
+    return [v for k, v in header.items() if k != "__metadata__"]
+
+
+def _overlap(header):
+    """The second tensor moved onto the first's bytes (same length)."""
+    second = _tensors(header)[1]
+    start, stop = second["data_offsets"]
+    second["data_offsets"] = [0, stop - start]
+
+
+@pytest.mark.parametrize(
+    "edit, said",
+    [
+        (lambda h: _tensors(h)[0].update(dtype="F64"), "do not match"),
+        (lambda h: _tensors(h)[0].update(dtype="Q7"), "has dtype 'Q7'"),
+        (lambda h: _tensors(h)[0].update(shape=[-1]), "no valid shape"),
+        (_overlap, "overlap or leave gaps"),
+    ],
+)
+def test_a_header_that_contradicts_itself_names_the_file(folder, edit, said):
+    _rewrite_header(folder / "model.safetensors", edit)
+    with pytest.raises(ModelLoadError, match=rf"model\.safetensors is damaged .*{said}"):
+        _load_quickly(folder)
+
+
+def test_a_tokenizer_config_naming_a_file_elsewhere_is_refused(folder):
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config["tokenizer_file"] = "/etc/passwd"
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    with pytest.raises(UnsafeModelError, match="names the file '/etc/passwd' .* outside the model folder"):
+        _load_quickly(folder)
+
+
+def test_a_sharded_save_loads(tiny_folder, tmp_path):
+    import transformers
+
+    src = tiny_folder("gpt2")
+    hf = transformers.AutoModelForCausalLM.from_pretrained(src)
+    hf.save_pretrained(tmp_path / "sharded", max_shard_size="20KB")
+    for f in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(f"{src}/{f}", tmp_path / "sharded" / f)
+    assert len(list((tmp_path / "sharded").glob("model-*.safetensors"))) > 1
+    m = _load_quickly(tmp_path / "sharded")
+    reference = _load_quickly(src)
+    text = "anna lives in oslo ."
+    assert torch.equal(m(text), reference(text))

@@ -12,6 +12,7 @@ names the file and says what to do.
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import struct
@@ -30,6 +31,12 @@ MAX_HEADER_BYTES = 100 * 2**20
 _TEXT_SUFFIXES = (".json", ".txt", ".model", ".jinja", ".tiktoken", ".vocab")
 _WEIGHTS_SUFFIX = ".safetensors"
 _TEMPLATES = "additional_chat_templates"
+_DTYPE_BYTES = {
+    **dict.fromkeys(("F64", "I64", "U64", "C64"), 8),
+    **dict.fromkeys(("F32", "I32", "U32"), 4),
+    **dict.fromkeys(("F16", "BF16", "I16", "U16"), 2),
+    **dict.fromkeys(("I8", "U8", "BOOL", "F8_E4M3", "F8_E5M2", "F8_E8M0"), 1),
+}
 
 
 def shown(path: Any) -> str:
@@ -113,11 +120,12 @@ def safetensors(path: Path, roots: Iterable[Path]) -> None:
         raise ModelLoadError(damaged.format(f"unreadable header: {type(err).__name__}")) from None
     if not isinstance(header, dict):
         raise ModelLoadError(damaged.format("its header is not a JSON object"))
-    end = 0
+    ranges = []
     for key, entry in header.items():
         if key == "__metadata__":
             continue
-        offsets = entry.get("data_offsets") if isinstance(entry, dict) else None
+        entry = entry if isinstance(entry, dict) else {}
+        offsets, shape = entry.get("data_offsets"), entry.get("shape")
         if not (
             isinstance(offsets, list)
             and len(offsets) == 2
@@ -125,7 +133,24 @@ def safetensors(path: Path, roots: Iterable[Path]) -> None:
             and offsets[0] <= offsets[1]
         ):
             raise ModelLoadError(damaged.format(f"tensor {echo(key, 60)} has no valid byte range"))
-        end = max(end, offsets[1])
+        if not (isinstance(shape, list) and all(type(d) is int and d >= 0 for d in shape)):
+            raise ModelLoadError(damaged.format(f"tensor {echo(key, 60)} has no valid shape"))
+        width = _DTYPE_BYTES.get(entry.get("dtype"))
+        if width is None:
+            raise ModelLoadError(
+                damaged.format(f"tensor {echo(key, 60)} has dtype {echo(entry.get('dtype'), 20)}")
+            )
+        if math.prod(shape) * width != offsets[1] - offsets[0]:
+            raise ModelLoadError(
+                damaged.format(f"tensor {echo(key, 60)}'s shape and dtype do not match its byte range")
+            )
+        ranges.append(offsets)
+    ranges.sort()
+    end = 0
+    for start, stop in ranges:  # the tensors tile the data exactly: no gap, no overlap
+        if start != end:
+            raise ModelLoadError(damaged.format("its tensors overlap or leave gaps"))
+        end = stop
     if size < 8 + n + end:
         raise ModelLoadError(damaged.format(f"it holds {size} bytes where its header declares {8 + n + end}"))
     if size > 8 + n + end:

@@ -260,6 +260,13 @@ def load(
         raise ModelLoadError(
             f"could not load the model or tokenizer of {echo(name)}: {type(err).__name__}: {echo(str(err))}"
         ) from err
+    except Exception as err:
+        if type(err).__name__ != "SafetensorError":  # safetensors' own error type names no file
+            raise
+        raise ModelLoadError(
+            f"the weights of {echo(name)} could not be read ({echo(str(err))}): the safetensors file is damaged; "
+            "save the model again with model.save_pretrained(folder)"
+        ) from None
     finally:
         hf_logging.set_verbosity(verbosity)
         if bars:

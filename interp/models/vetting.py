@@ -131,6 +131,14 @@ def _vet_tokenizer_config(data: dict[str, Any], where: str) -> None:
             "entry): interp never runs code from a model folder. Save a standard tokenizer with "
             "tokenizer.save_pretrained(folder)."
         )
+    for key, value in data.items():
+        # save_pretrained never writes file paths here; one that names another place is not read
+        if key.endswith(("_file", "_files")) and isinstance(value, str) and ("/" in value or "\\" in value):
+            raise UnsafeModelError(
+                f"{where}'s tokenizer_config.json names the file {echo(value, 80)} ({key}), outside the model "
+                "folder: interp reads only files inside it. Remove the entry or save the tokenizer again with "
+                "tokenizer.save_pretrained(folder)"
+            )
 
 
 def _short(path: Any) -> str:
