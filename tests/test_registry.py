@@ -169,6 +169,33 @@ def test_declared_needs_are_engine_capabilities_and_magics_exist():
     assert set(COMMANDS) - commands == {"load", "hooks", "help"}
 
 
+def test_hand_written_engine_tables_agree_with_the_declarations():
+    """What the nnsight engine runs follows from its capabilities and each analysis's needs; the how-to's table
+    (which adds how each runs) and any table the engine module still keeps must say the same."""
+    import re
+
+    from interp.models import nnsight_engine
+
+    local = set(registry.runs_with(nnsight_engine.LOCAL_CAPABILITIES))
+    remote = set(registry.runs_with(nnsight_engine.REMOTE_CAPABILITIES))
+    assert {"attribute"} == local - remote and remote <= local
+    assert {"compare", "compare_suite", "tuned_lens"}.isdisjoint(local)
+    if hasattr(nnsight_engine, "CAPABILITIES"):
+        assert set(nnsight_engine.CAPABILITIES) == local
+    if hasattr(nnsight_engine, "LOCAL_ONLY"):
+        assert set(nnsight_engine.LOCAL_ONLY) == local - remote
+    howto = (ROOT / "docs" / "howto.md").read_text().split("What the nnsight engine runs")[1]
+    rows = [line for line in howto.split("\n\n")[1].splitlines() if line.startswith("| `")]
+    seen = set()
+    for row in rows:
+        names, here, there = row.split("|")[1:4]
+        for name in set(re.findall(r"`(\w+)`", names)) & set(registry.declared()):
+            seen.add(name)
+            assert here.strip().startswith("yes") == (name in local), row
+            assert (not there.strip().startswith("no")) == (name in remote), row
+    assert seen >= local
+
+
 def test_the_wrapper_refuses_before_any_work_and_keeps_the_signature(causal, monkeypatch):
     import inspect
 
