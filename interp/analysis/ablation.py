@@ -204,7 +204,7 @@ def ablate(
     :class:`~interp.results.ObjectiveAblationResult` with its value before and after. Past the free memory of
     the model's device it is refused before it starts, unless ``check_memory=False``.
     """
-    checks.model(model).require(["hooks"], "ablate")
+    checks.model(model)
     _check_mode(mode)
     heads = _check_heads(model, heads)
     if not heads:
@@ -280,7 +280,7 @@ def head_importance(
     ``objective`` (a function of the final residual stream ``(batch, T, d_model) -> (batch,)``) instead of an
     answer, ``effects`` is the change of that objective (:class:`~interp.results.ObjectiveImportanceResult`). Past
     the free memory of the model's device it is refused before it starts, unless ``check_memory=False``."""
-    checks.model(model).require(["hooks"], "head_importance")
+    checks.model(model)
     _check_mode(mode)
     checks.flag("progress", progress)
     if objective is not None:

@@ -35,8 +35,6 @@ def check_pair(causal: Model, bidirectional: Model) -> None:
             "compare takes two models from interp.load(...) (causal first, bidirectional second), got "
             f"{type(bad).__name__}"
         )
-    for m in (causal, bidirectional):
-        m.require(["cache", "unembed", "padded_batches"], "compare")
     if getattr(causal, "kind", None) != "causal":
         raise InputError(
             f"the first model must be causal, but {echo(getattr(causal, 'name', causal))} is "

@@ -48,7 +48,6 @@ from interp.analysis.registry import analysis
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
 from interp.models.bridge_decompose import ENCODER_NORM, FINAL_NORM
-from interp.models.engine import CACHE
 from interp.models.frame import ids_str, token_str
 from interp.models.handle import Model
 from interp.models.reading import read as read_input
@@ -98,7 +97,7 @@ def decompose(
     ``approximation_error`` is ``target - sum(contributions)``. Past the free memory of the model's device it is
     refused before it starts, unless ``check_memory=False``.
     """
-    checks.model(model).require([CACHE], "decompose")
+    checks.model(model)
     model.require_lm_head()  # decompose splits an answer's logit
     reading = read_input(
         model, text, answer=answer, contrast=contrast, position=position, allow_unknown=allow_unknown

@@ -65,7 +65,7 @@ def logit_lens(
     by :func:`interp.tuned_lens` for these weights. Past the free memory of the model's device it is refused
     before it starts, unless ``check_memory=False``.
     """
-    checks.model(model).require(["cache", "unembed"], "logit_lens")
+    checks.model(model)
     model.require_lm_head()  # before the tuned lens's translators, which a model without a head never has
     lens = checks.choice("lens", lens, ("logit", "tuned"))
     translators = translators_for(model) if lens == "tuned" else None

@@ -140,7 +140,7 @@ def patch(
     change that each patch restores. Past the free memory of the model's device it is refused before it starts,
     unless ``check_memory=False``.
     """
-    checks.model(model).require(["hooks", "cache"], "patch")
+    checks.model(model)
     template = hook_template(hook)
     checks.flag("progress", progress)
     _hooks.check_names(model, _hooks.names(template, model.n_layers))

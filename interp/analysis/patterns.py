@@ -10,7 +10,6 @@ from interp.analysis import memory as _memory
 from interp.analysis.registry import analysis
 from interp.errors import InputError
 from interp.models import hooks as _hooks
-from interp.models.engine import CACHE
 from interp.models.frame import Frame, content_mask
 from interp.models.frame import frame as _frame
 from interp.models.handle import Model
@@ -89,7 +88,7 @@ def attention(
     text without a mask: attention needs no reading). Past the free memory of the model's device (the patterns
     grow with the square of the text's length) it is refused before it starts, unless ``check_memory=False``.
     """
-    checks.model(model).require([CACHE], "attention")
+    checks.model(model)
     frame = _frame(model, text, position=position, allow_unknown=allow_unknown, require_read=False)
     _memory.require(model, "attention", frame.T, enabled=check_memory)
     return attention_result(model, frame, patterns_of(model, frame.tokens))
@@ -127,7 +126,7 @@ def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int
     ``seq_len``: an integer >= 2 whose two copies fit the context; ``seed``: an integer from 0 to 2**63 - 1;
     ``n_seqs``: an integer from 1 to ``MAX_SEQS`` (1000).
     """
-    checks.model(model).require([CACHE], "induction_scores")
+    checks.model(model)
     seq_len = checks.integer("seq_len", seq_len, low=2)
     seed = checks.integer("seed", seed, low=0, high=checks.MAX_SEED)
     n_seqs = checks.integer("n_seqs", n_seqs, low=1, high=MAX_SEQS)

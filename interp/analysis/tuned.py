@@ -296,7 +296,7 @@ def tuned_lens(
 
     from tqdm.auto import tqdm
 
-    checks.model(model).require([TUNED_LENS], "tuned_lens")
+    checks.model(model)
     steps = checks.integer("steps", steps, low=1, high=100_000)
     lr = checks.number("lr", lr, low=0, low_open=True, high=10)
     batch_size = checks.integer("batch_size", batch_size, low=1, high=4096)

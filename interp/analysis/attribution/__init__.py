@@ -91,7 +91,7 @@ def attribute(
     one number per row ``(batch,)``, e.g. ``interp.objectives.similarity(model, "another text")``. The text is
     then read whole (no slot, no read position); this works on a model without a language-model head.
     """
-    checks.model(model).require(["gradients"], "attribute")
+    checks.model(model)
     method, n_steps, tolerance = check_method(method, n_steps, tolerance)
     integral = checks.choice("integral", integral, INTEGRALS)
     reading = read(
