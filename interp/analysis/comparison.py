@@ -77,10 +77,13 @@ def read_probes(
     *,
     keep: bool = False,
     translators: TunedLens | None = None,
+    exact: bool = True,
 ) -> list[Readout]:
     """One padded forward pass over the probes' answer rows: prediction, lens rows at the read position and
     attention from it, summarised per probe (``keep``: also the full residuals and patterns). ``translators``:
-    the lens rows are the tuned lens's (the final row, the prediction, is the model's own either way)."""
+    the lens rows are the tuned lens's (the final row, the prediction, is the model's own either way).
+    ``exact``: the answer's reads are decoded on their own, so that the objective an attribution starts from
+    is bit-identical to its own; without an attribution they are taken from the decoded layers (``keep``)."""
     targets = [None if r.answer is None else r.target for r in readings]
     rows = [r.frame.tokens[0] if t is None else t.rows[0, : t.lengths[0]] for r, t in zip(readings, targets)]
     B, T = len(rows), max(len(r) for r in rows)
@@ -96,6 +99,13 @@ def read_probes(
     if translators is not None:
         for row in resid:  # (L+1, T, d_model) views, translated in place
             translators.translate_(row)
+    positions = torch.tensor([r.frame.position for r in readings], device=resid.device)
+    at = resid[torch.arange(B, device=resid.device), :, positions]  # (B, L+1, d_model) at each read position
+    if not keep:  # every probe's lens rows decoded together, in groups within the lens's memory bound
+        group = max(1, LAYER_GROUP_BYTES // (4 * at.shape[1] * model.d_vocab))
+        lens_rows = torch.cat([model.decode_resid(at[s : s + group]).float() for s in range(0, B, group)])
+        # (B, L, H, T): attention from each read position
+        pattern_rows_all = torch.stack([cache[p][torch.arange(B), :, positions] for p in pats], 1)
     out = []
     for i, (reading, target) in enumerate(zip(readings, targets)):
         f = reading.frame
@@ -104,19 +114,27 @@ def read_probes(
         # the lens and the summary below share it (larger models: the lens decodes in chunks as before).
         whole = keep and 4 * resid.shape[1] * n * model.d_vocab <= LAYER_GROUP_BYTES
         full = model.decode_resid(resid[i, :, :n]).float() if whole else None  # (L+1, n, V)
-        layer_logits = full[:, pos] if full is not None else model.decode_resid(resid[i, :, pos]).float()
+        if full is not None:
+            layer_logits = full[:, pos]
+        else:
+            layer_logits = lens_rows[i] if not keep else model.decode_resid(at[i]).float()  # (L+1, V)
         probs = layer_logits[-1].softmax(-1)
         top = int(probs.argmax())
         if target is None:  # no answer given: the model's own top-1 is read
             reading = reading.answered((top,))
             target = reading.target
-        # The answer's reads are decoded on their own: the objective attribution starts from stays bit-identical.
-        reads = model.decode_resid(resid[i, -1, target.site_pos]).float()[None]  # (1, sites, V)
+        sites = target.site_pos.tolist()
+        if not exact and full is not None and not bool(target.site_row.any()):  # every site in row 0
+            reads = full[-1, sites][None]  # (1, sites, V), already decoded
+        elif not exact and sites == [pos] and not bool(target.site_row.any()):  # the read position alone
+            reads = layer_logits[-1:][None]  # (1, 1, V)
+        else:
+            reads = model.decode_resid(resid[i, -1, target.site_pos]).float()[None]  # (1, sites, V)
         if keep:
             every_pattern = torch.stack([cache[p][i, :, : f.T, : f.T] for p in pats])  # (L, H, T, T)
             pattern_rows = every_pattern[:, :, pos]  # (L, H, T)
         else:
-            pattern_rows = torch.stack([cache[p][i, :, pos, : f.T] for p in pats])  # (L, H, T)
+            pattern_rows = pattern_rows_all[i, :, :, : f.T]  # (L, H, T)
         past, future = f.side_shares(pattern_rows.float().cpu().numpy())  # numpy has no bfloat16
         rank = int(rank_of(layer_logits[-1], target.answer[0]))
         summary = {
@@ -184,7 +202,9 @@ def compare(
     runs, summaries = [], []
     for model in (causal, bidirectional):
         given = read(model, probe, answer=answer, allow_unknown=allow_unknown)
-        (readout,) = read_probes(model, [given], keep=True, translators=translators[model.kind])
+        (readout,) = read_probes(
+            model, [given], keep=True, translators=translators[model.kind], exact=method is not None
+        )
         attr = None if method is None else attribute_reading(model, readout, method, n_steps, tolerance)
         reading, frame = readout.reading, given.frame
         runs.append(
