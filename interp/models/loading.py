@@ -6,7 +6,6 @@ load passes ``trust_remote_code=False`` and reads weights from safetensors only.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import os
 import warnings
@@ -25,7 +24,8 @@ from interp.errors import (
     UnsupportedArchitectureError,
     echo,
 )
-from interp.models import adapters as _adapters
+from interp.models import booting as _booting
+from interp.models import checkpoint as _checkpoint
 from interp.models import encoder as _encoder
 from interp.models import hub_cache, sources
 from interp.models import placement as _placement
@@ -226,7 +226,7 @@ def load(
             warnings.simplefilter("ignore")
             config = AutoConfig.from_pretrained(src, trust_remote_code=False, **hub)
             kind = detect_kind(config)
-            task = _dropped_head(config)
+            task = _checkpoint.dropped_head(config)
             # a sequence classifier of a family whose head interp reads keeps its head (objectives.label)
             keep = bool(task and task.endswith("ForSequenceClassification")) and (
                 config.model_type in _encoder.CLASSIFIER_FAMILIES
@@ -245,8 +245,8 @@ def load(
                 **hub,
             )
             if kind == "bidirectional" and not keep:
-                hf_model, info = headless(hf_model, info)
-            refuse_new_weights(name, info)
+                hf_model, info = _checkpoint.headless(hf_model, info)
+            _checkpoint.refuse_new_weights(name, info)
             dropped = None if keep else task
             tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False, **hub)
     except ModelLoadError:
@@ -302,22 +302,6 @@ def load(
     return model
 
 
-_TASK_HEADS = (
-    "ForSequenceClassification",
-    "ForTokenClassification",
-    "ForQuestionAnswering",
-    "ForMultipleChoice",
-)
-
-
-def _dropped_head(config: Any) -> str | None:
-    """The task-head class a config names (a classifier's), whose head an encoder-only load leaves out."""
-    for arch in getattr(config, "architectures", None) or ():
-        if isinstance(arch, str) and arch.endswith(_TASK_HEADS):
-            return arch
-    return None
-
-
 ENGINES = ("bridge", "nnsight")
 VLLM = (
     "there is no local vLLM engine: vLLM runs behind nnsight's server on your cluster; point NDIF_HOST (or "
@@ -349,56 +333,6 @@ def _remote(name: str, device: Any, device_map: Any, revision: str | None = None
     except (OSError, ValueError) as err:
         raise _unknown(name, err) from None
     return nnsight_engine.load_remote(name, detect_kind(config), revision)
-
-
-# Weights a language-model head owns, by family: missing alone, they mean an encoder-only checkpoint.
-HEAD_PREFIXES = ("cls.", "lm_head.", "head.", "decoder.", "generator_", "vocab_")
-
-
-def _group(key: str) -> str:
-    """``transformer.h.1.mlp.c_fc.weight`` -> ``transformer.h.1.*``; ``cls.predictions.bias`` -> ``cls.predictions.*``."""
-    parts = key.split(".")
-    digit = next((i for i, p in enumerate(parts) if p.isdigit()), None)
-    return ".".join(parts[: digit + 1 if digit is not None else min(2, len(parts) - 1)] or parts) + ".*"
-
-
-def headless(hf_model: Any, info: dict) -> tuple[Any, dict]:
-    """A masked LM whose checkpoint lacks only the head (``BertModel`` weights, a sentence encoder): its encoder
-    alone, with no missing weights left, so that it loads encoder-only. Anything else is returned as it is."""
-    missing = set(info.get("missing_keys") or ())
-    encoder = getattr(hf_model, "base_model", None)
-    if (
-        not missing
-        or info.get("mismatched_keys")
-        or not all(k.startswith(HEAD_PREFIXES) for k in missing)
-        or encoder is hf_model
-        or _encoder.encoder_of(encoder) is None
-    ):
-        return hf_model, info
-    return encoder, {**info, "missing_keys": set()}  # the randomly initialised head is dropped unused
-
-
-def refuse_new_weights(name: str, info: dict) -> None:
-    """Refuse a checkpoint that leaves any weight newly (randomly) initialised: its outputs would look like the
-    model's and be noise. ``info`` is transformers' loading info (missing and mismatched keys)."""
-    mismatched = [k[0] if isinstance(k, (tuple, list)) else k for k in info.get("mismatched_keys") or ()]
-    new = sorted(set(info.get("missing_keys") or ()) | set(mismatched))
-    if not new:
-        return
-    groups = sorted({_group(k) for k in new})
-    shown = ", ".join(groups[:6]) + (f" and {len(groups) - 6} more" if len(groups) > 6 else "")
-    if all(k.startswith(HEAD_PREFIXES) for k in new):
-        why = (
-            "this checkpoint has no language-model head: interp reads answers through the model's own head and "
-            "will not read them through random weights. Load a checkpoint saved with its head (a ...ForCausalLM "
-            f"or ...ForMaskedLM model); only encoders of {', '.join(_encoder.MASKED_LM)} load without one "
-            "(encoder-only)"
-        )
-    else:
-        why = "the checkpoint is incomplete or does not match its config.json: save the model again and reload it"
-    raise ModelLoadError(
-        f"{echo(name)} would leave {len(new)} weight(s) newly initialised at random ({shown}): {why}"
-    )
 
 
 def wrap(
@@ -440,12 +374,12 @@ def wrap(
             f"{type(hf_model).__name__} has {layers} layers (config.num_hidden_layers): interp reads a model "
             "through its layers, so it needs at least one"
         )
-    _check_tokenizer(tokenizer, name or type(hf_model).__name__)
+    _booting.check_tokenizer(tokenizer, name or type(hf_model).__name__)
     dev = resolve_device(device) if device is not None else None
     name = name or getattr(config, "name_or_path", None) or type(hf_model).__name__
     bridge = vars(hf_model).get("_interp_bridge")
     if bridge is None:
-        bridge = _boot(hf_model, tokenizer, name, dev if dev is not None else default_device())
+        bridge = _booting.boot(hf_model, tokenizer, name, dev if dev is not None else default_device())
     elif dev is not None and dev != next(hf_model.parameters()).device:
         if _placement.device_map_of(hf_model) is not None:
             raise ModelLoadError(
@@ -471,89 +405,6 @@ def wrap(
         # The bridge and transformers attach lasting hooks on the first forward; do it now, not mid-analysis,
         # then record every module's hooks: the state that Model.reset() restores.
         with torch.no_grad():
-            model._forward(model.to_tokens(_warmup_text(tokenizer)), {})
+            model._forward(model.to_tokens(_booting.warmup_text(tokenizer)), {})
         _repair.EngineState.of(bridge)
     return model
-
-
-def _boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any:
-    from transformer_lens.model_bridge import TransformerBridge
-
-    config = hf_model.config
-    before = getattr(config, "_attn_implementation", None)
-    if before not in (None, "eager"):
-        warnings.warn(
-            f"interp.wrap switched {echo(str(name))} from {echo(before)} to eager attention, in place: attention "
-            "weights exist only with eager attention. The model you passed now runs eager attention (same "
-            f"outputs, slower); call hf_model.set_attn_implementation({before!r}) after interp if you need it back",
-            InterpWarning,
-            stacklevel=3,
-        )
-    if hasattr(hf_model, "set_attn_implementation"):
-        hf_model.set_attn_implementation("eager")
-    else:
-        config._attn_implementation = "eager"
-    hf_model.eval()
-    if _placement.device_map_of(hf_model) is None:  # a placed model stays where its device map put it
-        hf_model.to(device)
-    encoder = _encoder.encoder_of(hf_model)
-    engine_tokenizer = _engine_tokenizer(tokenizer)
-    # The engine finds the adapter by the config's architectures; a config built in memory has none.
-    declared = getattr(config, "architectures", None)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            if encoder is not None:
-                bridge = _encoder.boot(encoder, engine_tokenizer, str(name))
-            elif _adapters.covers(hf_model):  # ours, or the engine's booted from the module
-                bridge = _adapters.boot(hf_model, engine_tokenizer, str(name))
-            else:
-                if not declared:
-                    config.architectures = [type(hf_model).__name__]
-                bridge = TransformerBridge.boot_transformers(
-                    str(getattr(config, "name_or_path", "") or name),
-                    hf_model=hf_model,
-                    tokenizer=engine_tokenizer,
-                    trust_remote_code=False,
-                )
-    except (ValueError, KeyError, OSError, TypeError, AssertionError, AttributeError) as err:
-        raise ModelLoadError(f"the engine could not wrap {echo(name)}: {echo(str(err))}") from err
-    finally:
-        if not declared and encoder is None:
-            config.architectures = declared  # the user's config stays as it was
-    bridge.eval()
-    for p in bridge.original_model.parameters():
-        p.requires_grad_(False)
-    object.__setattr__(hf_model, "_interp_bridge", bridge)  # wrap(hf_model) again reuses it
-    return bridge
-
-
-def _engine_tokenizer(tokenizer: Any) -> Any:
-    """A copy of ``tokenizer`` for the engine, which normalises the tokenizer it is given in place (it adds
-    missing EOS, BOS and pad tokens) and re-reads it by its recorded name unless it already adds BOS: a model
-    built in memory has no name to re-read. The copy says it adds BOS, so nothing is read from disk or the hub,
-    and the user's tokenizer stays as it was. interp tokenizes with the original; the engine's copy serves only
-    strings handed to the engine directly."""
-    engine = copy.deepcopy(tokenizer)
-    engine.init_kwargs.update(
-        name_or_path=tokenizer.name_or_path or "", add_bos_token=True, trust_remote_code=False
-    )
-    return engine
-
-
-def _check_tokenizer(tok: Any, name: str) -> None:
-    """A tokenizer that knows no ordinary token cannot read any text: say so now, not at the first analysis."""
-    vocab = tok.get_vocab()
-    specials = set(tok.all_special_tokens)
-    if not any(word not in specials for word in vocab):
-        raise TokenizerError(
-            f"the tokenizer of {echo(name)} has no ordinary tokens (only special ones): it is empty or not this "
-            "model's; save the model's own tokenizer with tokenizer.save_pretrained(folder)"
-        )
-
-
-def _warmup_text(tokenizer: Any) -> str:
-    vocab = tokenizer.get_vocab()
-    specials = set(tokenizer.all_special_tokens)
-    word = next((w for w in sorted(vocab, key=vocab.get) if w not in specials and w.strip()), "a")
-    return word
