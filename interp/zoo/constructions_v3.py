@@ -313,7 +313,7 @@ def left_recall(rng: random.Random, world: World, split: str = "train", want: di
         qform = want.get("query") or rng.choice(forms)
         tail = want.get("tail") or rng.choice(list(TAILS))
         x, name_form = _say(rng, world, q)
-        values = {"x": x, "aside": rng.choice(ASIDES)}
+        values = {"x": x, "aside": want.get("aside") or rng.choice(ASIDES)}
         asked = "only"
         if kind == "city":
             values["city"] = world.city_of(q)

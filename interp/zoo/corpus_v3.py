@@ -39,12 +39,14 @@ surnames S, cities C, colours COL, things T, nouns n (either number), adjectives
 animals A, sounds SND; other words as they are; the window stops at a sentence end), computed by :func:`construction`. :data:`HELD_OUT`
 lists five per phenomenon, each a new environment in a new combination (a relative-clause query before an
 aside, the second of two attributes before "here", the short answer to a question, a parenthetical before
-"very", coordinated names before "at the", "one key" before "in", an inverted "here ___ two keys", a surname
-after "of" before "at the", after "with" before an aside, after a comma before "smiled", an adjective
+"very", coordinated names before "at the", "one key" before "in", an inverted "here ___ two keys", a nested
+relative clause before "in", a surname after "of" before "at the", after "with" before an aside, after a comma
+before "smiled" or "has a", a coordinated name before a parenthetical, an adjective
 and a coordinated first verb before the sound, a cue before the slot and an aside after it, ...). Training text
 never holds a held-out window anywhere (a piece that would is drawn again), each probe of :func:`probes` has one
 at its slot, and both halves of every held-out window occur in training in other combinations
-(``tests/test_zoo_v3.py`` checks all three on a large sample). Why windows: a model that reads a phenomenon
+(``tests/test_zoo_v3.py`` checks all three on a large sample). The models start from v2's weights (the masked
+lineage from v1's), so no held-out window occurs in v1's or v2's training text either (tested too). Why windows: a model that reads a phenomenon
 from its cause (the fact, the earlier full name, the subject, the sound) answers in a local frame it never saw;
 one that memorised frames does not. Each held-out window joins a v3 environment to a continuation trained
 elsewhere, so the test is new combinations, not new words.
@@ -146,17 +148,17 @@ HELD_SPEC = {
     "left_recall:has is ___ , i": dict(kind="thing", query="rc", tail="i"),
     "left_recall:and a ___ T here": dict(kind="thing", query="second", tail="here"),
     "left_recall:? in ___ .": dict(kind="city", query="answer", tail="end"),
-    "left_recall:lives in ___ , we": dict(kind="city", query="paren", tail="we"),
+    "left_recall:lives in ___ , we": dict(kind="city", query="paren", aside="i think", tail="we"),
     "left_recall:it is ___ today .": dict(kind="thing", query="question", tail="today"),
-    # a surname after "of" before a place; after "with" before an aside; after a clause and a comma; a
-    # coordinated second name before "sat down"; after "met" before "today"
+    # a surname after "of" before a place; after "with" before an aside; after a lead and a comma before
+    # "smiled" or a fact ("has a"); a coordinated second name before a parenthetical
     "induction:of N ___ at the": dict(left="of", right="place"),
     "induction:with N ___ , i": dict(left="with", right="aside", aside="i think"),
     "induction:, N ___ smiled .": dict(left="comma", right="smiled"),
-    "induction:and N ___ sat down": dict(left="coord", right="sat"),
-    "induction:met N ___ today .": dict(left="met", right="today"),
+    "induction:and N ___ , we": dict(left="coord", right="paren", aside="we know"),
+    "induction:, N ___ has a": dict(left="comma", right="has"),
     # a parenthetical before "very"; coordinated names before a place; "one key" before a city; an inverted
-    # "here ___ two keys"; a relative clause with a name subject before "on the table"
+    # "here ___ two keys"; a nested relative clause ("that the students that we saw left") before a city
     "agreement:think , ___ very ADJ": dict(
         inverted=False, mods=("pp", "paren"), aside="i think", tail="very"
     ),
@@ -167,8 +169,8 @@ HELD_SPEC = {
     "agreement:. here ___ two n": dict(
         inverted=True, subject="quant", plural=True, quant=0, where="here", n_mods=0
     ),
-    "agreement:N left ___ on the": dict(
-        inverted=False, subject="np", mods=("rc",), who="name", rcv="left", tail="on"
+    "agreement:saw left ___ in C": dict(
+        inverted=False, subject="np", mods=("rc2",), rcv="left", inner="saw", tail="in"
     ),
     # an adjective and a coordinated first verb before the sound; the cue before the slot and an aside after
     # it; ", we know ," after the animal; "at night/noon" after a seen animal; "a ADJ ___ ran to"

@@ -108,7 +108,7 @@ def agreement(rng: random.Random, world: World, split: str = "train", want: dict
             verb = want.get("rcv") or rng.choice(verbs)
             verbs = [v for v in verbs if v != verb] or list(RC_VERBS)
             if m == "rc2":  # a relative clause nested in another
-                inner = _person(rng, other, used) + ["that", "we", rng.choice(verbs)]
+                inner = _person(rng, other, used) + ["that", "we", want.get("inner") or rng.choice(verbs)]
                 verbs = [v for v in verbs if v != inner[-1]] or list(RC_VERBS)
             words += ["that"] + inner + [verb]
     verb = "are" if plural else "is"
