@@ -8,54 +8,54 @@ v2's models were perfect on v2's own held-out constructions and 53-83% on hand-w
 they had learned the templates. v3 grows breadth, not templates (builders: :mod:`interp.zoo.constructions_v3`,
 :mod:`interp.zoo.copying_v3`, :mod:`interp.zoo.cues_v3`):
 
-- ``left_recall``: facts in several forms (plain, cleft "it is in oslo that hana lives", inverted "in oslo lives
-  hana", pair "anna and ben live in rome", a pronoun follow-up "anna has a car . it is red", a relative clause
-  "the car that anna has is red", two attributes "ben has a green hat and a blue cup", mixed "ben lives in rome
-  and has a red car"), full or short names in the fact and in the query independently; queries in several
-  syntaxes (plain, parenthetical "rosa , i think , lives in", relative clause "the car that anna has is",
-  cleft, coordinated verb phrases, questions "where does anna live ? in ___", "what color is the cup that ben
-  has ? it is ___", the second of two attributes "ben has a green hat and a ___ cup").
+- ``left_recall``: facts in several forms (plain, cleft "it is in oslo that hana lives", inverted "in oslo
+  lives hana", pair "anna and ben live in rome", a pronoun follow-up "anna has a car . it is red", a relative
+  clause "the car that anna has is red", two attributes "ben has a green hat and a blue cup", mixed "ben lives
+  in rome and has a red car"), full or short names in the fact and in the query independently; queries in
+  several syntaxes (plain, parenthetical "rosa , i think , lives in", relative clause "the car that anna has
+  is", cleft, coordinated verb phrases, questions "where does anna live ? in ___", "what color is the cup that
+  ben has ? it is ___", the second of two attributes "ben has a green hat and a ___ cup").
 - ``induction``: a full name repeated in any role (subject at the start, after a lead, after a clause and
-  "and", coordinated with another name, object of "saw"/"met"/"talked to"/"with", after "of", inside a relative
-  clause) after 0-3 sentences, among them facts about other people ("omar lives in rome .").
+  "and", coordinated with another name, object of "saw"/"met"/"talked to"/"with", after "of", inside a
+  relative clause) after 0-3 sentences, among them facts about other people ("omar lives in rome .").
 - ``agreement``: subjects that are noun phrases, coordinated noun phrases ("the key and the box" -> are),
   names ("anna", "anna and ben"), quantified ("one key", "one of the keys", "all the keys", "two keys"), or
   inverted after the verb ("here are the keys to the box"); 0-3 prepositional phrases, relative clauses (one
   may nest another) and parentheticals between subject and verb.
-- ``right_cloze``: the animal fixed by its sound after it (0-2 middles), after a coordinated first verb
-  ("the dog sat down and barked"), one to three sentences later ("we saw a dog . ... it barked"), or before
-  it ("the animal that barked was a dog", also sentences apart): the cue on either side, at sentence and
-  paragraph distance.
+- ``right_cloze``: the animal fixed by its sound after it (0-2 middles), after a coordinated first verb ("the
+  dog sat down and barked"), one to three sentences later ("we saw a dog . ... it barked"), or before it ("the
+  animal that barked was a dog", also sentences apart): the cue on either side, at sentence and paragraph
+  distance.
 
-A passage concatenates pieces of every kind and filler up to ``max_words`` (200 by default; the models' context
-grows to 256 positions), so a slot can sit anywhere; no sentence is said twice in a passage (a list said twice
-excepted) and no name, noun, thing, animal, place or time twice in a sentence, which the strict judge (:func:`well_formed`,
-:mod:`interp.zoo.judge_v3`) also demands.
+A passage concatenates pieces of every kind and filler up to ``max_words`` (200 by default; the models'
+context grows to 256 positions), so a slot can sit anywhere; no sentence is said twice in a passage (a list
+said twice excepted) and no name, noun, thing, animal, place or time twice in a sentence, which the strict
+judge (:func:`well_formed`, :mod:`interp.zoo.judge_v3`) also demands.
 
 Held out
 --------
 A slot's *construction* is its five-word window in word classes, ``phenomenon:L2 L1 ___ R1 R2`` (names N,
 surnames S, cities C, colours COL, things T, nouns n (either number), adjectives ADJ, places P, times TIME,
-animals A, sounds SND; other words as they are; the window stops at a sentence end), computed by :func:`construction`. :data:`HELD_OUT`
-lists five per phenomenon, each a new environment in a new combination (a relative-clause query before an
-aside, the second of two attributes before "here", the short answer to a question, a parenthetical before
-"very", coordinated names before "at the", "one key" before "in", an inverted "here ___ two keys", a nested
-relative clause before "in", a surname after "of" before "at the", after "with" before an aside, after a comma
-before "smiled" or "has a", a coordinated name before a parenthetical, an adjective
-and a coordinated first verb before the sound, a cue before the slot and an aside after it, ...). Training text
-never holds a held-out window anywhere (a piece that would is drawn again), each probe of :func:`probes` has one
-at its slot, and both halves of every held-out window occur in training in other combinations
-(``tests/test_zoo_v3.py`` checks all three on a large sample). The models start from v2's weights (the masked
-lineage from v1's), so no held-out window occurs in v1's or v2's training text either (tested too). Why windows: a model that reads a phenomenon
-from its cause (the fact, the earlier full name, the subject, the sound) answers in a local frame it never saw;
-one that memorised frames does not. Each held-out window joins a v3 environment to a continuation trained
-elsewhere, so the test is new combinations, not new words.
+animals A, sounds SND; other words as they are; the window stops at a sentence end), computed by
+:func:`construction`. :data:`HELD_OUT` lists five per phenomenon, each a new environment in a new combination
+(a relative-clause query before an aside, the second of two attributes before "here", the short answer to a
+question, a parenthetical before "very", coordinated names before "at the", "one key" before "in", an inverted
+"here ___ two keys", a nested relative clause before "in", a surname after "of" before "at the", after "with"
+before an aside, after a comma before "smiled" or "has a", a coordinated name before a parenthetical, an
+adjective and a coordinated first verb before the sound, a cue before the slot and an aside after it, ...).
+Training text never holds a held-out window anywhere (a piece that would is drawn again), each probe of
+:func:`probes` has one at its slot, and both halves of every held-out window occur in training in other
+combinations (``tests/test_zoo_v3.py`` checks all three on a large sample). The models start from v2's weights
+(the masked lineage from v1's), so no held-out window occurs in v1's or v2's training text either (tested
+too). Why windows: a model that reads a phenomenon from its cause (the fact, the earlier full name, the
+subject, the sound) answers in a local frame it never saw; one that memorised frames does not. Each held-out
+window joins a v3 environment to a continuation trained elsewhere, so the test is new combinations, not new
+words.
 
 Words added to the v2 vocabulary, each for the construction that needs it: "where", "does", "live", "?" (the
 question "where does anna live ? in ___"; "live" also for the pair fact "anna and ben live in rome"), "what",
 "color" (the question "what color is the cup that ben has ? it is ___"), "two" (the quantified plural subject
-"two keys are"), "animal" (the cue before the slot: "the animal that barked was a ___").
-"""
+"two keys are"), "animal" (the cue before the slot: "the animal that barked was a ___")."""
 
 from __future__ import annotations
 
@@ -254,7 +254,7 @@ def passage(
         if piece is None:
             continue
         new = sentences(piece.words)
-        if kind != "repeat" and (said & set(new) or len(set(new)) < len(new)):
+        if said & set(new) or (kind != "repeat" and len(set(new)) < len(new)):
             continue  # a sentence said twice: draw another piece
         if len(words) + len(piece.words) > max_words:
             if words:

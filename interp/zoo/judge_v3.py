@@ -7,9 +7,9 @@ subjects agree with their verb in number (coordination with "and" is plural), ea
 pronoun fact follows a "has a THING" sentence, a list is said twice word for word, and no one's city or colour
 of a thing is stated twice with two values.
 
-Degeneracy (what a lax judge let through: "sam and sam talked", "zoe frost , zoe frost , zoe frost"): a name,
-noun, thing, animal, place or time twice in one sentence; the same phrase on both sides of "and" or ","; a list with an item
-twice; any sentence said twice in the passage (the list said twice excepted).
+Degeneracy (what a lax judge let through: "sam and sam talked", "zoe frost , zoe frost , zoe frost"): a
+name, noun, thing, animal, place or time twice in one sentence; the same phrase on both sides of "and" or ",";
+a list with an item twice; any sentence said twice in the passage (the list said twice excepted).
 """
 
 from __future__ import annotations
@@ -197,8 +197,8 @@ def facts(text: str) -> dict[tuple[str, str], set[str]]:
 
 
 def degenerate(text: str) -> str | None:
-    """What is degenerate in ``text`` (a name, noun, thing, animal, place or time twice in a sentence, the same phrase on
-    both sides of "and" or ",", a list with an item twice, a sentence said twice), or None."""
+    """What is degenerate in ``text`` (a name, noun, thing, animal, place or time twice in a sentence, the same
+    phrase on both sides of "and" or ",", a list with an item twice, a sentence said twice), or None."""
     words = text.split()
     said = c3.sentences(words)
     for k, sent in enumerate(said):
