@@ -371,7 +371,7 @@ class AttributionResult(Result):
             masses = f"; mass left/right of slot {self.attr_left_mass:.2f}/{self.attr_right_mass:.2f}"
         return (
             f"AttributionResult({self.model_name}, {self.kind}, {self.method}, {head})\n"
-            f"  {self._objective_text()} {self.objective:.3f}{masses}{delta}\n  strongest: {tops}"
+            f"  {self._objective_text()} {self.objective:.2f}{masses}{delta}\n  strongest: {tops}"
             + "".join(f"\n  warning: {w}" for w in self.warnings)
         )
 

@@ -174,11 +174,14 @@ class DecompositionResult(Result):
         return f"+ approximation error {error:+.2g}"
 
     def summary_text(self) -> str:
-        tops = ", ".join(f"{self.labels[i]} {self.contributions[i]:+.3f}" for i in self.top(5))
+        # two decimals: a third is within what another machine's kernels move (docs/contributing.md)
+        tops = ", ".join(
+            f"{self.labels[i]} {round(float(self.contributions[i]), 2) + 0.0:+.2f}" for i in self.top(5)
+        )
         lines = [
             f"DecompositionResult({self.model_name}, {self.kind}, {self.objective} at {self.position}"
             f"·{self.tokens[self.position]!r})",
-            f"  target {self.target:.3f} = sum of {len(self.labels)} components {self._error_text()}",
+            f"  target {self.target:.2f} = sum of {len(self.labels)} components {self._error_text()}",
             f"  largest: {tops}",
         ]
         return "\n".join(lines + [f"  note: {note}" for note in self.notes])
