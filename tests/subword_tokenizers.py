@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from tokenizers import AddedToken, Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
 
+from interp.models.families import FAMILIES
+
 # The split patterns of Llama 3 and Qwen2 (letters with one leading non-letter, digits, punctuation runs).
 LLAMA3_PATTERN = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|"
@@ -274,7 +276,7 @@ class Case:
         return self.arch in MASKED
 
 
-MASKED = ("bert", "roberta", "distilbert", "electra", "modernbert")
+MASKED = tuple(f.model_type for f in FAMILIES if f.kind == "bidirectional")
 CASES = [
     Case("gpt2", "gpt2", "byte-level", gpt2_tokenizer),
     Case("gpt_neox", "gpt_neox", "byte-level", neox_tokenizer),

@@ -87,7 +87,7 @@ from interp.cli import docgen
 assert "::: interp.token_count\\n" in docgen.render_api()
 params = docgen.render_parameters(open("docs/parameters.md").read())
 row = next(line for line in params.splitlines() if line.startswith("| `interp.token_count`"))
-assert "`model`, `text`, `check_memory=True`" in row and "`TokenCountResult`" in row and "`%interp tokens`" in row
+assert "`model`, `text`, `check_memory=True`" in row and "`TokenCountResult`" in row and '`tokens VAR "text"`' in row
 assert "| `token_count` | yes |" in params
 
 from interp import ipython

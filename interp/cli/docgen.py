@@ -188,8 +188,12 @@ def render_parameters(page: str) -> str:
         return " or ".join(f"`{c.__name__}`" for c in classes if c is not None) or "(not a saved result)"
 
     def magic(a: registry.Analysis) -> str:
+        from interp import ipython
+
         command = a.magic if isinstance(a.magic, str) else getattr(a.magic, "command", None)
-        return f"`%interp {command}`" if command else ""
+        if not command:
+            return ""
+        return "`" + ipython.usage(command).replace("%interp ", "", 1).replace("|", "\\|") + "`"
 
     lines = [
         hand,
