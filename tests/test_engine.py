@@ -296,7 +296,7 @@ def test_a_new_engine_needs_only_the_interface_and_refuses_before_any_work(tiny_
     with pytest.raises(EngineError, match="frobnicate is not available.*gradients through the forward pass"):
         m.require(["cache", "gradients"], "frobnicate")
     m.require(["cache"], "anything")  # what it has: no error
-    with pytest.raises(ValueError, match="unknown capabilities"):
+    with pytest.raises(InputError, match="unknown capabilities"):
         m.require(["gradient"], "typo")  # a declaration's typo is caught, not passed
 
 

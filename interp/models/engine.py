@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from contextlib import AbstractContextManager
 from typing import Any, Protocol, runtime_checkable
 
+from interp.errors import InputError
+
 # ---- capabilities -----------------------------------------------------------------------------------------------
 
 HOOKS = "hooks"
@@ -146,7 +148,7 @@ def refusal(engine: Any, analysis: str, needs: Iterable[str]) -> str | None:
     needs = [needs] if isinstance(needs, str) else list(needs)
     unknown = [n for n in needs if n not in CAPABILITIES]
     if unknown:  # a declaration's typo, not the user's input
-        raise ValueError(f"unknown capabilities {unknown}: the names are {sorted(CAPABILITIES)}")
+        raise InputError(f"unknown capabilities {unknown}: the names are {', '.join(sorted(CAPABILITIES))}")
     have = engine.capabilities
     missing = [n for n in needs if n not in have]
     if not missing:
