@@ -69,12 +69,24 @@ LENS_CHUNK_COPIES = 7
 distribution, the layer's logits, log-probabilities, the decode's and the KL's temporaries)."""
 
 
+def advice(text: str) -> Callable[[Callable[..., int]], Callable[..., int]]:
+    """Mark an estimate with what to do when the memory is refused (otherwise: "shorten the text")."""
+
+    def mark(estimate: Callable[..., int]) -> Callable[..., int]:
+        estimate.advice = text  # type: ignore[attr-defined]
+        return estimate
+
+    return mark
+
+
+@advice("shorten the text (patterns grow with its square)")
 def attention_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
     e, L, H, d, _, _ = _sizes(model)
     stacked = STACK_COPIES * 4 * L * H * T * T  # float32 patterns
     return int(max(forward_bytes(model, 1, T), stacked) + e * L * T * d + OVERHEAD)
 
 
+@advice("shorten the text or pass a smaller chunk=")
 def lens_memory(
     model: Any, T: int, rows: int = 1, *, chunk: int = 32, top_k: int = 5, lens: str = "logit", **_: Any
 ) -> int:
@@ -101,6 +113,7 @@ def _translator_bytes(model: Any) -> int:
     return 4 * model.n_layers * model.d_model * (model.d_model + 1)
 
 
+@advice("shorten the text, use method='saliency' (one step), or fewer n_steps")
 def attribution_memory(
     model: Any,
     T: int,
@@ -116,6 +129,7 @@ def attribution_memory(
     return _attribution(model, T, rows, method, n_steps, tolerance)
 
 
+@advice("shorten the texts")
 def patch_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
     e, L, _, d, _, _ = _sizes(model)
     clean = e * (L + 1) * rows * T * d  # the clean run's activations at every layer
@@ -155,17 +169,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-ADVICE = {
-    "attention": "shorten the text (patterns grow with its square)",
-    "logit_lens": "shorten the text or pass a smaller chunk=",
-    "attribute": "shorten the text, use method='saliency' (one step), or fewer n_steps",
-    "patch": "shorten the texts",
-    "ablate": "shorten the text",
-    "head_importance": "shorten the text",
-    "decompose": "shorten the text",
-}
-
-
 def need(model: Any, analysis: str, T: int, rows: int = 1, **settings: Any) -> int:
     """Bytes ``analysis`` needs above the loaded model for ``rows`` rows of ``T`` tokens."""
     return estimates()[analysis](model, T, rows, **settings)
@@ -177,13 +180,14 @@ def require(
     """The estimate of :func:`need`; a :class:`~interp.errors.ResourceError` with it, before any work, when it
     exceeds the memory free on the model's device (``enabled=False``: the estimate only)."""
     estimate = need(model, analysis, T, rows, **settings)
+    what_to_do = getattr(estimates()[analysis], "advice", "shorten the text")
     # A remote model's memory is its server's, which says so itself.
     if checks.flag("check_memory", enabled) and not getattr(model, "remote", False):
         checks.memory(
             estimate,
             model.device,
             f"{analysis} on {T} tokens ({rows} row(s)) of {model.name}",
-            f"{ADVICE.get(analysis, 'shorten the text')}, run on a machine with more memory, or pass check_memory=False to try anyway",
+            f"{what_to_do}, run on a machine with more memory, or pass check_memory=False to try anyway",
         )
     return estimate
 
@@ -198,7 +202,8 @@ def estimate_memory(model: Any, analysis_name: str, text_or_T: Any, **kwargs: An
     before it starts (refusing with :class:`~interp.errors.ResourceError` past it, unless
     ``check_memory=False``).
 
-    ``analysis_name``: ``"attention"``, ``"logit_lens"`` (``lens="tuned"`` too), ``"attribute"`` (per
+    ``analysis_name``: an analysis that declares an estimate (:data:`ESTIMATES`, read from the ``@analysis``
+    declarations), e.g. ``"attention"``, ``"logit_lens"`` (``lens="tuned"`` too), ``"attribute"`` (per
     ``method`` and ``n_steps``), ``"patch"``, ``"ablate"``, ``"head_importance"`` or ``"decompose"``.
     ``text_or_T``: the text (a probe, plain text or tokens; for ``patch`` the clean text) or a number of tokens.
     ``kwargs`` are the analysis's own keywords (``answer``, ``contrast``, ``objective``, ``method``, ``n_steps``,
