@@ -117,8 +117,9 @@ def test_held_out_windows_never_occur_in_training(training_sample):
 
 def test_held_out_windows_never_occurred_in_the_lineages_training_text():
     """v3 models start from v2's weights (the masked lineage from v1's): v2's and v1's training text must not
-    hold a v3 held-out window either (measured: none in 16,000 passages of each, 6,000 checked here; v2 text held three windows of an
-    earlier choice, e.g. "met N ___ today ." 1,033 times in 16,000 passages, which were replaced)."""
+    hold a v3 held-out window either (measured: none in 16,000 passages of each, 6,000 checked here; v2 text
+    held three windows of an earlier choice, e.g. "met N ___ today ." 1,033 times in 16,000 passages, which
+    were replaced)."""
     import importlib.util
     import sys
 
