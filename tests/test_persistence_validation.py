@@ -204,3 +204,24 @@ def test_results_built_in_memory_meet_the_same_invariants(saved):
         dataclasses.replace(lens, top_probs=lens.top_probs + 2)
     half = dataclasses.replace(lens, kl=lens.kl.astype(np.float16))
     assert half.kl.dtype == np.float32  # made float32 when built, so a save never writes float16
+
+
+@pytest.mark.parametrize(
+    "field, dtype, said",
+    [
+        ("kl", np.int64, "LensResult.kl must be ndarray, got an array of dtype int64"),
+        (
+            "answer_rank",
+            np.float32,
+            "LensResult.answer_rank must be an array of dtype kind 'iu', got float32",
+        ),
+        ("top_tokens", np.int64, "LensResult.top_tokens must be an array of dtype kind 'U'"),
+    ],
+)
+def test_arrays_of_another_dtype_kind_are_refused(saved, tmp_path, field, dtype, said):
+    def edit(meta, arrays):
+        key = _key(meta, field)
+        arrays[key] = np.zeros(arrays[key].shape, dtype=dtype)
+
+    with pytest.raises(ResultError, match=said):
+        interp.load_result(_edited(saved, "lens", tmp_path, edit))

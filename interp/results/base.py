@@ -133,10 +133,11 @@ def _check_fields(result: Result) -> None:
         where = f"{cls.__name__}.{f.name}"
         nan_ok = f.name in cls.allow_nan
         value = _conform(getattr(result, f.name), hints[f.name], where, nan_ok)
+        # results hold float32 or float64 (half precision is the model's); a plain array field holds floats
         if isinstance(value, np.ndarray) and value.dtype == np.float16:
-            value = value.astype(
-                np.float32
-            )  # results hold float32 or float64 (half precision is the model's)
+            value = value.astype(np.float32)
+        elif _plain_array(hints[f.name]) and isinstance(value, np.ndarray) and value.dtype.kind in "biu":
+            value = value.astype(np.float64)
         if _PROBABILITY.search(f.name):
             _in_unit_interval(value, where, nan_ok)
         elif _RANK.search(f.name) and isinstance(value, np.ndarray):
@@ -146,6 +147,13 @@ def _check_fields(result: Result) -> None:
         result.kind in cls.kinds,
         f"{cls.__name__}.kind must be one of {', '.join(map(repr, cls.kinds))}, got {echo(result.kind, 60)}",
     )
+
+
+def _plain_array(hint: Any) -> bool:
+    """Whether ``hint`` is ``np.ndarray`` itself (or Optional of it), not an annotated id/flag/string array."""
+    if hint is np.ndarray:
+        return True
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and np.ndarray in typing.get_args(hint)
 
 
 _PROBABILITY = re.compile(r"(^|_)probs?(_|$)")

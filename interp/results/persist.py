@@ -208,6 +208,11 @@ def _strict(value: Any, hint: Any, where: str) -> None:
     """The decoded JSON is exactly of the annotated type (no float for an int, no bool for a number)."""
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Annotated:
+        kinds = "".join(a for a in args[1:] if isinstance(a, str))
+        if kinds and isinstance(value, np.ndarray):
+            if value.dtype.kind not in kinds:
+                raise _Damaged(f"{where} must be an array of dtype kind {kinds!r}, got {value.dtype}")
+            return None
         return _strict(value, args[0], where)
     if origin in (typing.Union, types.UnionType):
         if value is None and type(None) in args:
@@ -229,8 +234,8 @@ def _strict(value: Any, hint: Any, where: str) -> None:
         ok = type(value) is str
     elif hint is bool:
         ok = type(value) is bool
-    elif hint is np.ndarray:
-        ok = isinstance(value, np.ndarray)
+    elif hint is np.ndarray:  # a plain array field holds floats (ids, flags and strings are annotated)
+        ok = isinstance(value, np.ndarray) and value.dtype.kind == "f"
     elif isinstance(hint, type) and issubclass(hint, Result):
         ok = isinstance(value, hint)
     elif origin is tuple or hint is tuple:
