@@ -25,7 +25,7 @@ def test_the_package_exports_derive_from_the_one_list_of_analyses():
         fn = getattr(interp, name)
         assert fn.__module__.startswith("interp.analysis.") and fn.__doc__, name
     # every public name an analysis module defines (re-exports aside) is a declared analysis or a known helper:
-    # nothing exported by accident, and (tests/test_registry.py) nothing declared is left out
+    # nothing exported by accident (a module need not list its analysis: the @analysis line declares it)
     import importlib
 
     from interp.analysis import registry
@@ -36,7 +36,6 @@ def test_the_package_exports_derive_from_the_one_list_of_analyses():
         for name in getattr(module, "__all__", ()):
             if getattr(getattr(module, name), "__module__", module_name) == module_name:
                 exported.add(name)
-    assert set(interp.analysis.__all__) <= exported
     assert exported - set(interp.analysis.__all__) <= {"METHODS", "explain", "records"}
 
 
