@@ -84,7 +84,7 @@ class AblationResult(Result):
         return (
             f"AblationResult({self.model_name}, {self.kind}, {self.mode} ablation of {heads})\n"
             f"  p({self.answer!r}) {self.prob_before:.3f} -> {self.prob_after:.3f} ({self.change:+.3f}); "
-            f"logit {self.logit_before:.2f} -> {self.logit_after:.2f}\n"
+            f"logit {self.logit_before:.1f} -> {self.logit_after:.1f}\n"  # 1 decimal: holds on any machine
             f"  top-1 {self.top1_before!r} ({self.top1_prob_before:.3f}) -> {self.top1_after!r} "
             f"({self.top1_prob_after:.3f})"
         )
