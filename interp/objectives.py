@@ -73,6 +73,7 @@ class Similarity:
             f"similarity to {other_text!r}" if len(other_text) <= 60 else "similarity to another text"
         )
         self.other_text = other_text
+        self.model = model  # the model whose states it compares: an analysis of another model refuses it
 
     def __call__(self, resid: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
         """``(batch,)`` cosine similarities. Without ``mask`` every position is pooled (``content``: those
@@ -165,6 +166,7 @@ class Label:
                 )
             index = found[0]
         self.head, self.index = head, index
+        self.model = model  # the model whose head it reads: an analysis of another model refuses it
         self.label = f"logit of class {labels[index]!r}"
 
     def __call__(self, resid: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

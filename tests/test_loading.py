@@ -421,3 +421,15 @@ def test_a_model_without_layers_is_refused_when_wrapped(word_tokenizer):
     config.n_layer = 0
     with pytest.raises(ModelLoadError, match="has 0 layers .*needs at least one"):
         interp.wrap(GPT2LMHeadModel(config), hf_tokenizer(word_tokenizer, "causal"))
+
+
+def test_objective_label_string_reads_the_class_logit(word_tokenizer, tmp_path):
+    clf, tok, folder = _classifier(word_tokenizer, tmp_path)
+    m = interp.load(folder, device="cpu")
+    text = "anna lives in oslo ."
+    with torch.no_grad():
+        expected = float(clf(m.to_tokens(text)).logits[0, 1])
+    r = interp.attribute(m, text, objective="label:POSITIVE", method="saliency")
+    assert r.answer == "logit of class 'POSITIVE'" and abs(r.objective - expected) <= 1e-5
+    with pytest.raises(InputError, match="has no class 'MAYBE'"):
+        interp.attribute(m, text, objective="label:MAYBE")

@@ -141,3 +141,13 @@ def test_a_pooling_config_with_two_modes_is_refused(encoder_files, tmp_path):
     (folder / "1_Pooling" / "config.json").write_text(json.dumps(config))
     with pytest.raises(interp.InterpError, match="turns on 2 pooling modes"):
         interp.load(folder, device="cpu")
+
+
+def test_an_objective_of_another_model_is_refused(encoder_files, tmp_path):
+    m = interp.load(encoder_files, device="cpu")
+    other = interp.load(sentence_folder(encoder_files, tmp_path / "st", "mean"), device="cpu")
+    sim = interp.objectives.similarity(other, OTHER)
+    with pytest.raises(InputError, match=r"was built for st, not bert-encoder\d*: .*Build it with this one"):
+        interp.attribute(m, TEXT, objective=sim, method="saliency")
+    same = interp.attribute(other, TEXT, objective=sim, method="saliency")
+    assert abs(same.objective - float(sim(other.final_resid(other.to_tokens(TEXT)))[0])) <= 1e-6

@@ -20,7 +20,7 @@ import torch
 from interp import checks
 from interp.errors import InputError
 from interp.models.frame import Frame, frame, framed
-from interp.models.target import Target, check_objective, make, of_objective
+from interp.models.target import Target, check_objective, make, objective_label, of_objective
 
 if TYPE_CHECKING:
     from interp.models.handle import Model
@@ -86,7 +86,20 @@ def read(
     """
     checks.model(model)
     if objective is not None:
+        if isinstance(objective, str) and objective.startswith("label:"):
+            from interp.objectives import label  # a classifier's class logit, named as objective="label:NAME"
+
+            objective = label(model, objective)
         fn = check_objective(objective, answer=answer, contrast=contrast, position=position)
+        built_for = getattr(fn, "model", None)
+        if built_for is not None and getattr(built_for, "bridge", built_for) is not getattr(
+            model, "bridge", model
+        ):
+            raise InputError(
+                f"the objective {objective_label(fn)!r} was built for {getattr(built_for, 'name', 'another model')}, "
+                f"not {model.name}: its reference states or head belong to that model. Build it with this one, "
+                f"e.g. interp.objectives.similarity(model, ...)"
+            )
         f = frame(model, text_or_tokens, allow_unknown=allow_unknown, require_read=False)
         return Reading(f, None, None, fn)
     model.require_lm_head()
