@@ -37,25 +37,11 @@ const KEY = Symbol.for(%(key)s);
 const IMPORTS = Symbol.for(%(key)s + "/imports");  // how many times this page imported the bundle (tests read it)
 const PREFIX = "IPY_MODEL_";
 
-// The bundle's text: from the library model this figure references, else from the kernel.
-async function bundle(model, experimental) {
-  try {
-    const ref = model.get("_plotly_library");
-    const library = await model.widget_manager.get_model(ref.slice(PREFIX.length));
-    const source = library.get(%(trait)s);
-    if (source) return source;
-  } catch (err) {
-    console.debug("plotly library model unavailable, asking the kernel", err);
-  }
-  const [, buffers] = await experimental.invoke("_send_plotly_bundle", {}, { signal: AbortSignal.timeout(60000) });
-  return new TextDecoder().decode(buffers[0]);
-}
-
-// plotly's module, imported at most once per page.
-function plotly(model, experimental) {
+// plotly's module, imported at most once per page; source() gives the bundle's text.
+function plotly(source) {
   if (!globalThis[KEY]) {
-    globalThis[KEY] = bundle(model, experimental).then(async (source) => {
-      const url = URL.createObjectURL(new Blob([source], { type: "text/javascript" }));
+    globalThis[KEY] = source().then(async (text) => {
+      const url = URL.createObjectURL(new Blob([text], { type: "text/javascript" }));
       globalThis[IMPORTS] = (globalThis[IMPORTS] || 0) + 1;
       try {
         return await import(url);
@@ -68,16 +54,45 @@ function plotly(model, experimental) {
   return globalThis[KEY];
 }
 
+// The bundle from the library model this figure references; null without one.
+async function fromLibrary(model) {
+  try {
+    const ref = model.get("_plotly_library");
+    const library = await model.widget_manager.get_model(ref.slice(PREFIX.length));
+    return library.get(%(trait)s) || null;
+  } catch (err) {
+    console.debug("plotly library model unavailable, asking the kernel", err);
+    return null;
+  }
+}
+
+async function fromKernel(experimental) {
+  const [, buffers] = await experimental.invoke("_send_plotly_bundle", {}, { signal: AbortSignal.timeout(60000) });
+  return new TextDecoder().decode(buffers[0]);
+}
+
 // anywidget calls the default export once per widget model; plotly's own factory does the rest.
 export default () => {
   let figure;
   return {
     async initialize(context) {
-      figure = (await plotly(context.model, context.experimental)).default();
-      return figure.initialize(context);
+      const start = (module) => {
+        const widget = module.default();
+        widget.initialize(context);
+        return widget;
+      };
+      const text = globalThis[KEY] ? null : await fromLibrary(context.model);
+      if (!globalThis[KEY] && text === null) {
+        // anywidget holds this model's messages, the kernel's reply included, until initialize returns:
+        // ask without waiting here, and make the figure when the bundle has come.
+        figure = plotly(() => fromKernel(context.experimental)).then(start);
+        return;
+      }
+      figure = plotly(async () => text).then(start);
+      await figure;
     },
-    render(context) {
-      return figure.render(context);
+    async render(context) {
+      return (await figure).render(context);
     },
   };
 };
@@ -96,7 +111,7 @@ def plotly_bundle() -> str:
 
 @functools.cache
 def loader_esm() -> str:
-    """Each figure's module: a loader of plotly's bundle (a few hundred bytes; see the module doc)."""
+    """Each figure's module: a loader of plotly's bundle (about 2 kB; see the module doc)."""
     key = "interp.plotly-figurewidget." + hashlib.sha256(plotly_bundle().encode()).hexdigest()[:16]
     return _LOADER % {"key": json.dumps(key), "trait": json.dumps(BUNDLE_TRAIT)}
 

@@ -8,6 +8,11 @@
   slider change to the redrawn figure in artifacts/browser/timings.json (read by ``make bench``).
 - ``test_quickstart``: notebooks/00_quickstart.ipynb (a copy) runs to the end with every figure and view drawn
   and a clean console; its comparison view's head slider redraws the side-by-side heads.
+- ``test_stored_widget_state``: a notebook of views executed by nbconvert with its widget state stored holds
+  plotly.js once (one library model that every figure references; at most 6 MB) and, reopened, draws every
+  view from that state alone, offline.
+- ``test_plotly_from_the_kernel``: a figure whose library model lacks the bundle gets it from the kernel and
+  draws; the page imports plotly.js once.
 - ``test_tokens_are_escaped`` (JupyterLab): views and figures of results whose tokens and model name are HTML /
   script injections show them as text: no dialog opens, no injected element exists.
 
@@ -21,6 +26,8 @@ import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -67,6 +74,31 @@ VIEWS = [
 ]
 VIEW_CELLS = {"cold": 1, "static": 2, "warm": 3, "lens": 4}  # index among code cells
 
+# Setup without the bidirectional model (not needed by the notebooks below).
+CAUSAL_SETUP = "\n".join(line for line in SETUP.splitlines() if "bidirectional" not in line)
+STORED = [CAUSAL_SETUP, "widgets.view(att)", "widgets.view(lens)"]
+FALLBACK = [
+    CAUSAL_SETUP,
+    """\
+import traitlets
+
+from widgets.figurewidget import FigureWidget, PlotlyLibrary
+
+
+class Orphan(FigureWidget):
+    \"\"\"A figure whose library model lacks the bundle, as a frontend that lost the library would see it.\"\"\"
+
+    @traitlets.default("_plotly_library")
+    def _default_library(self):
+        return PlotlyLibrary()
+
+
+Orphan(widgets.figure(lens, kind="answer"))""",
+    "widgets.view(att)",
+]
+STORED_LIMIT = 6_000_000  # bytes: a notebook with its widget state holds plotly.js (~5 MB) once
+
+
 EVIL = (
     "<img src=x onerror=alert(1)>",
     "<script>alert(2)</script>",
@@ -75,8 +107,7 @@ EVIL = (
     "&lt;img src=x onerror=alert(4)&gt;",
 )
 XSS = [
-    # The setup without the bidirectional model (not needed here).
-    "\n".join(line for line in SETUP.splitlines() if "bidirectional" not in line),
+    CAUSAL_SETUP,
     f"""\
 import dataclasses
 
@@ -97,6 +128,19 @@ evil_lens = dataclasses.replace(
     'widgets.figure(evil_lens, kind="heatmap")',
     "print(evil_att)",
 ]
+
+
+def plotly_imports(nb) -> tuple[list[str], list[int]]:
+    """The page-wide keys of plotly's module and how many times the page imported the bundle under each."""
+    shared = nb.page.evaluate(
+        """() => Object.getOwnPropertySymbols(globalThis).map(String)
+                 .filter(s => s.includes('interp.plotly-figurewidget.'))"""
+    )
+    imports = nb.page.evaluate(
+        """() => Object.getOwnPropertySymbols(globalThis)
+                 .filter(s => String(s).endsWith('/imports)')).map(s => globalThis[s])"""
+    )
+    return shared, imports
 
 
 def check_clean(nb, what: str) -> None:
@@ -216,14 +260,7 @@ def test_views(jupyter, open_notebook, timings):
     assert svg.locator(".hm, image").count() > 0, f"{nb.frontend}: the head view has no heatmap drawn"
     check_clean(nb, "after run-all")
     # Four views, one plotly.js: every figure's module awaited the same page-wide import of plotly's bundle.
-    shared = nb.page.evaluate(
-        """() => Object.getOwnPropertySymbols(globalThis).map(String)
-                 .filter(s => s.includes('interp.plotly-figurewidget.'))"""
-    )
-    imports = nb.page.evaluate(
-        """() => Object.getOwnPropertySymbols(globalThis)
-                 .filter(s => String(s).endsWith('/imports)')).map(s => globalThis[s])"""
-    )
+    shared, imports = plotly_imports(nb)
     assert len(shared) == 2 and imports == [1], (
         f"{nb.frontend}: plotly imports on the page: {shared} {imports}"
     )
@@ -309,6 +346,54 @@ def first_paint(nb, root: Path, index: int, name: str) -> dict:
         polling=100,
     ).json_value()
     return {"ms": painted - clock["t0"], "kernel_ms": clock["t1"] - clock["t0"]}
+
+
+def test_stored_widget_state(jupyter, open_notebook, model_env):
+    """A notebook executed with its widget state stored (nbconvert, as `jupyter nbconvert --execute` users and
+    docs builds do) holds plotly.js once, and reopened, draws its views from that state alone: nothing is run,
+    nothing is fetched."""
+    path = write_notebook(jupyter.root / "stored.ipynb", STORED)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nbconvert", "--to", "notebook", "--execute", "--inplace",
+         "--ExecutePreprocessor.store_widget_state=True", str(path)],
+        cwd=jupyter.root, env={**os.environ, **model_env}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    # Outputs of a notebook written elsewhere render only once it is trusted (Jupyter shows its widget views as
+    # plain text until then), as after a user's own `jupyter trust`.
+    trust = [sys.executable, "-m", "jupyter", "trust", str(path)]
+    assert subprocess.run(trust, capture_output=True, text=True, timeout=60).returncode == 0
+    size = path.stat().st_size
+    state = json.loads(path.read_text())["metadata"]["widgets"]["application/vnd.jupyter.widget-state+json"]
+    libraries = [k for k, m in state["state"].items() if "_plotly_bundle" in m["state"]]
+    figures = [m["state"] for m in state["state"].values() if m["model_name"] == "AnyModel"]
+    assert len(libraries) == 1 and len(figures) >= 2, (libraries, len(figures))
+    assert {f["_plotly_library"] for f in figures} == {f"IPY_MODEL_{libraries[0]}"}
+    assert size <= STORED_LIMIT, f"stored.ipynb weighs {size / 1e6:.2f} MB"
+
+    nb = open_notebook(path.name)
+    nb.wait_plots({1: 1, 2: 1}, timeout_ms=90_000)
+    check_clean(nb, "stored widget state")
+    shared, imports = plotly_imports(nb)
+    assert len(shared) == 2 and imports == [1], (
+        f"{nb.frontend}: plotly imports on the page: {shared} {imports}"
+    )
+    nb.screenshot(f"stored-{jupyter.app}")
+
+
+def test_plotly_from_the_kernel(jupyter, open_notebook):
+    """The fallback: a figure whose library model lacks the bundle gets it from the kernel (an anywidget
+    command) and draws; later figures reuse that import."""
+    path = write_notebook(jupyter.root / "fallback.ipynb", FALLBACK)
+    nb = open_notebook(path.name)
+    nb.run_all()
+    nb.wait_executed(code_cell_count(path))
+    nb.wait_plots({1: 1, 2: 1})
+    check_clean(nb, "plotly.js from the kernel")
+    shared, imports = plotly_imports(nb)
+    assert len(shared) == 2 and imports == [1], (
+        f"{nb.frontend}: plotly imports on the page: {shared} {imports}"
+    )
 
 
 def quickstart() -> Path:
