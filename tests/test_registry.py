@@ -87,8 +87,9 @@ from interp.cli import docgen
 assert "::: interp.token_count\\n" in docgen.render_api()
 params = docgen.render_parameters(open("docs/parameters.md").read())
 row = next(line for line in params.splitlines() if line.startswith("| `interp.token_count`"))
-assert "`model`, `text`, `check_memory=True`" in row and "`TokenCountResult`" in row and '`tokens VAR "text"`' in row
+assert "`model`, `text`, `check_memory` = `True`" in row and "`TokenCountResult`" in row and '`tokens VAR "text"`' in row
 assert "| `token_count` | yes |" in params
+assert "`check_memory`" in row and "`tokens " in params  # what the parameter audit (test_bounds) looks for
 
 from interp import ipython
 help_text = ipython.help_text()

@@ -180,8 +180,8 @@ def render_parameters(page: str) -> str:
 
     def shown(p: inspect.Parameter) -> str:
         star = "*" if p.kind is p.VAR_POSITIONAL else "**" if p.kind is p.VAR_KEYWORD else ""
-        default = "" if p.default is p.empty else f"={p.default!r}"
-        return f"`{star}{p.name}{default}`"
+        default = "" if p.default is p.empty else f" = `{p.default!r}`"
+        return f"`{star}{p.name}`{default}"
 
     def result(a: registry.Analysis) -> str:
         classes = a.result if isinstance(a.result, tuple) else (a.result,)
