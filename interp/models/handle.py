@@ -29,8 +29,9 @@ class Model:
     Build one with :func:`interp.load` or :func:`interp.wrap`. ``kind`` is ``"causal"`` (each position sees the
     past) or ``"bidirectional"`` (each position sees both sides; a masked LM). ``has_lm_head`` is False for an
     encoder-only checkpoint (``BertModel``, a sentence encoder): it has attention, activations and objectives of
-    its final states, but no logits or answers. ``bridge`` is the TransformerBridge underneath, for anything
-    this handle does not cover.
+    its final states, but no logits or answers. ``engine_impl`` is the engine that runs it (an
+    :class:`interp.models.engine.Engine`; a TransformerBridge passed here gets the default bridge engine), and
+    ``bridge`` the engine's own model underneath, for anything this handle does not cover.
 
     Threads: every analysis holds the model's :attr:`lock` (a reentrant lock) for its whole call, so analyses
     started from two threads (notebook callbacks, background tasks) on one model run one after the other and
