@@ -47,13 +47,13 @@ CALLS = []
     result=TokenCountResult,
     needs={"cache"},
     memory=token_count_memory,
-    magic=Magic("tokens", "count the tokens of a text"),
+    magic=Magic("tokens", "count the tokens of a text", options={"max": {"type": int, "dest": "limit"}}),
 )
-def token_count(model, text, *, check_memory=True):
-    """The number of tokens of ``text`` for ``model``."""
+def token_count(model, text, *, limit=None, check_memory=True):
+    """The number of tokens of ``text`` for ``model`` (at most ``limit``)."""
     CALLS.append(model.lock._is_owned())  # the model's lock is held for the whole call
     n = checks.model(model).to_tokens(text).shape[1]
-    return TokenCountResult(model.name, model.kind, n_tokens=int(n))
+    return TokenCountResult(model.name, model.kind, n_tokens=int(n if limit is None else min(n, limit)))
 '''
 
 CHECK = """
@@ -87,13 +87,13 @@ from interp.cli import docgen
 assert "::: interp.token_count\\n" in docgen.render_api()
 params = docgen.render_parameters(open("docs/parameters.md").read())
 row = next(line for line in params.splitlines() if line.startswith("| `interp.token_count`"))
-assert "`model`, `text`, `check_memory` = `True`" in row and "`TokenCountResult`" in row and '`tokens VAR "text"`' in row
+assert "`model`, `text`, `limit` = `None`, `check_memory` = `True`" in row and "`TokenCountResult`" in row and '`tokens VAR "text" [--max M]`' in row
 assert "| `token_count` | yes |" in params
 assert "`check_memory`" in row and "`tokens " in params  # what the parameter audit (test_bounds) looks for
 
 from interp import ipython
 help_text = ipython.help_text()
-assert "%interp tokens VAR \\"text\\"\\n      count the tokens of a text\\n  %interp help" in help_text, help_text
+assert "%interp tokens VAR \\"text\\" [--max M]\\n      count the tokens of a text\\n  %interp help" in help_text, help_text
 
 m = interp.load("tiny-causal")
 assert interp.estimate_memory(m, "token_count", 10) == 80
@@ -101,7 +101,8 @@ class Shell:
     user_ns = {"c": m}
 result = ipython.run(Shell(), 'tokens c "the keys to the cabinet"')
 assert isinstance(result, toy.TokenCountResult) and result.n_tokens == m.to_tokens("the keys to the cabinet").shape[1]
-assert toy.CALLS == [True] and not m.lock._is_owned()
+assert ipython.run(Shell(), 'tokens c "the keys to the cabinet" --max 2').n_tokens == 2
+assert toy.CALLS == [True, True] and not m.lock._is_owned()
 print("ok")
 """
 
