@@ -59,7 +59,6 @@ def test_an_analysis_holds_the_models_lock_for_its_whole_call(causal):
         assert entered.wait(60)
         assert not causal.lock.acquire(blocking=False)  # held by the first thread
         second = pool.submit(interp.attention, causal, PROBE)
-        assert not second.done() and not entered.clear()
         threading.Event().wait(0.3)
         assert not second.done()  # waiting for the lock, not running beside the first
         release.set()
