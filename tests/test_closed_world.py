@@ -337,3 +337,15 @@ def test_a_sharded_save_loads(tiny_folder, tmp_path):
     reference = _load_quickly(src)
     text = "anna lives in oslo ."
     assert torch.equal(m(text), reference(text))
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"version": "1.0", "added_tokens": [], "model": {"type": "Nope"}}', "not json", "[1, 2]"],
+)
+def test_a_damaged_tokenizer_file_is_a_clear_error(folder, content):
+    (folder / "tokenizer.json").write_text(content)
+    with pytest.raises(
+        ModelLoadError, match="'model'.* could not be read|could not load the model or tokenizer of 'model'"
+    ):
+        _load_quickly(folder)

@@ -17,6 +17,7 @@ import torch
 from interp import checks
 from interp.errors import (
     InputError,
+    InterpError,
     InterpWarning,
     ModelLoadError,
     TokenizerError,
@@ -249,7 +250,7 @@ def load(
             _checkpoint.refuse_new_weights(name, info)
             dropped = None if keep else task
             tokenizer = AutoTokenizer.from_pretrained(src, trust_remote_code=False, **hub)
-    except ModelLoadError:
+    except InterpError:
         raise
     except (OSError, ValueError, KeyError, TypeError, AttributeError, RuntimeError) as err:
         if not local and "safetensors" in str(err):
@@ -260,12 +261,11 @@ def load(
         raise ModelLoadError(
             f"could not load the model or tokenizer of {echo(name)}: {type(err).__name__}: {echo(str(err))}"
         ) from err
-    except Exception as err:
-        if type(err).__name__ != "SafetensorError":  # safetensors' own error type names no file
-            raise
+    except Exception as err:  # safetensors' and tokenizers' own error types (they name no file)
+        what = "weights" if type(err).__name__ == "SafetensorError" else "model or tokenizer files"
         raise ModelLoadError(
-            f"the weights of {echo(name)} could not be read ({echo(str(err))}): the safetensors file is damaged; "
-            "save the model again with model.save_pretrained(folder)"
+            f"the {what} of {echo(name)} could not be read ({type(err).__name__}: {echo(str(err))}): a file is "
+            "damaged or not what its name says; save the model and tokenizer again with save_pretrained"
         ) from None
     finally:
         hf_logging.set_verbosity(verbosity)
