@@ -349,3 +349,9 @@ def test_a_damaged_tokenizer_file_is_a_clear_error(folder, content):
         ModelLoadError, match="'model'.* could not be read|could not load the model or tokenizer of 'model'"
     ):
         _load_quickly(folder)
+
+
+def test_a_snapshot_folder_of_the_cache_loads_directly(hub):
+    snapshot = hub / "snapshots" / ("3f2a" * 10)
+    assert (snapshot / "config.json").is_symlink()
+    assert _load_quickly(snapshot).n_layers >= 1

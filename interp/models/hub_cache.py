@@ -146,6 +146,15 @@ def _snapshot(repo: str, revision: str, snapshots: Path) -> Snapshot:
     return Snapshot(repo, revision, folder)
 
 
+def blobs_of(folder: Path) -> tuple[Path, ...]:
+    """The cache's ``blobs`` folder when ``folder`` is a snapshot of the cache layout
+    (``models--org--name/snapshots/<revision>``), whose files link there; nothing otherwise."""
+    real = Path(os.path.realpath(folder))
+    if real.parent.name == "snapshots" and real.parent.parent.name.startswith("models--"):
+        return (real.parent.parent / "blobs",)
+    return ()
+
+
 def cached_repos() -> list[str]:
     """Hub ids of the models in the cache."""
     try:

@@ -77,11 +77,12 @@ def detect_kind(config: Any, model: Any | None = None) -> str:
 
 def _source(
     name_or_path: str | os.PathLike, revision: str | None = None
-) -> tuple[str, str, str | None, tuple[Path, ...]]:
-    """(display name, where to load from, revision if known, where else its files may resolve) for a source's
-    model name (the zoo's), a folder or a hub id (with the hub off: its snapshot in the local Hugging Face
-    cache; ``revision`` picks another). The last item: the sentence-transformers folder around its Transformer
-    module, or the cache's blobs of a snapshot."""
+) -> tuple[str, str, str | None, tuple[Path, ...], Path | None]:
+    """(display name, where to load from, revision if known, where else its files may resolve, the folder its
+    sentence-transformers modules are in) for a source's model name (the zoo's), a folder or a hub id (with the
+    hub off: its snapshot in the local Hugging Face cache; ``revision`` picks another). Where else files may
+    resolve: the sentence-transformers folder around its Transformer module, or the cache's blobs of a
+    snapshot."""
     name = str(name_or_path)
     found = sources.find(name)
     if revision is not None and (found is not None or Path(name).expanduser().exists()):
@@ -95,7 +96,7 @@ def _source(
             raise ModelLoadError(
                 f"the {source.name} model {name!r} is missing from {folder}. {source.missing}"
             )
-        return name, str(folder), None, ()
+        return name, str(folder), None, (), folder
     path = Path(name).expanduser()
     if path.exists():
         top = path
@@ -106,13 +107,14 @@ def _source(
                 f"{echo(name)} is not a model folder: it needs a config.json, weights and a tokenizer, as written "
                 "by model.save_pretrained(folder) and tokenizer.save_pretrained(folder)"
             )
-        return Path(name).expanduser().name, str(path), None, (top,) if path != top else ()
+        roots = ((top,) if path != top else ()) + hub_cache.blobs_of(path)  # a snapshot folder links to blobs
+        return Path(name).expanduser().name, str(path), None, roots, top
     if hub_cache.offline() and hub_cache.is_hub_id(name):
         snapshot = hub_cache.find(name, revision)
         if snapshot is None:
             raise hub_cache.not_cached(name, sources.names())
-        return name, str(snapshot.folder), snapshot.revision, snapshot.roots
-    return name, name, None, ()
+        return name, str(snapshot.folder), snapshot.revision, snapshot.roots, snapshot.folder
+    return name, name, None, (), None
 
 
 def _unknown(name: str, err: Exception) -> ModelLoadError:
@@ -197,7 +199,7 @@ def load(
     dev = None if placing else resolve_device(device)
     dtype = resolve_dtype(dtype)
     try:
-        name, src, found, roots = _source(name_or_path, revision)
+        name, src, found, roots, top = _source(name_or_path, revision)
     except InputError:
         raise
     except (OSError, ValueError) as err:  # e.g. a name with a NUL byte, or one too long for a path
@@ -207,9 +209,7 @@ def load(
     if local:
         vet_folder(Path(src), roots)
         # a sentence-transformers folder's pooling, for interp.objectives.similarity
-        pooling = (
-            _encoder.pooling(roots[0], ()) if roots and not found else _encoder.pooling(Path(src), roots)
-        )
+        pooling = _encoder.pooling(top, roots)
     else:
         pooling = None
         vet_hub(src, _unknown, revision)
