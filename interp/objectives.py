@@ -5,7 +5,10 @@
 An objective takes the final residual stream ``(batch, T, d_model)`` (``blocks.{n_layers - 1}.hook_resid_post``)
 and returns one number per row ``(batch,)``, differentiably where attribution needs gradients. It is what a
 model without a language-model head, a sentence encoder say, can still be asked about. Any function of that
-shape works; this module ships the one sentence encoders are used for.
+shape works; this module ships the two such models are used for: :func:`similarity` (a sentence encoder's
+pooled embedding, pooled as its sentence-transformers folder says) and :func:`label` (a sequence classifier's
+class logit; ``objective="label:NAME"`` for short). An objective remembers its model (``.model``): an analysis
+of another model refuses it.
 """
 
 from __future__ import annotations
