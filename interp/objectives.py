@@ -50,6 +50,14 @@ class Similarity:
         elif recorded:
             self.pooling, self.normalize = recorded["mode"], bool(recorded.get("normalize"))
             self.pooling_source = recorded.get("source", "the model's sentence-transformers config")
+            if recorded.get("unapplied"):
+                warnings.warn(
+                    f"{model.name}'s sentence-transformers modules also include "
+                    f"{', '.join(recorded['unapplied'])}, which similarity does not apply: its scores are those of "
+                    "the pooled encoder output, not of sentence-transformers' encode()",
+                    InterpWarning,
+                    stacklevel=3,
+                )
         else:
             self.pooling, self.normalize = "mean", False
             self.pooling_source = "sentence-transformers' default"

@@ -151,3 +151,14 @@ def test_an_objective_of_another_model_is_refused(encoder_files, tmp_path):
         interp.attribute(m, TEXT, objective=sim, method="saliency")
     same = interp.attribute(other, TEXT, objective=sim, method="saliency")
     assert abs(same.objective - float(sim(other.final_resid(other.to_tokens(TEXT)))[0])) <= 1e-6
+
+
+def test_modules_similarity_does_not_apply_are_named(encoder_files, tmp_path):
+    folder = sentence_folder(encoder_files, tmp_path / "st", "mean")
+    modules = json.loads((folder / "modules.json").read_text())
+    modules.append({"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"})
+    (folder / "modules.json").write_text(json.dumps(modules))
+    m = interp.load(folder, device="cpu")
+    assert m.pooling["unapplied"] == ["Dense"]
+    with pytest.warns(InterpWarning, match="also include Dense, which similarity does not apply"):
+        interp.objectives.similarity(m, OTHER)

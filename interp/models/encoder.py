@@ -146,7 +146,8 @@ def pooling(folder: Path, roots: tuple[Path, ...] = ()) -> dict[str, Any] | None
     """The pooling and normalisation of a sentence-transformers folder (``modules.json``, its Pooling module's
     config.json, a Normalize module), or None where the folder has no Pooling module.
 
-    Returns ``{"mode": one of POOLING_MODES, "include_prompt": bool, "normalize": bool, "source": path}``."""
+    Returns ``{"mode": one of POOLING_MODES, "include_prompt": bool, "normalize": bool, "source": path,
+    "unapplied": names of other modules (Dense, ...)}``."""
     modules = _modules(folder, roots)
     pool = next((m for m in modules if m["type"].endswith("models.Pooling")), None)
     if pool is None:
@@ -172,4 +173,9 @@ def pooling(folder: Path, roots: tuple[Path, ...] = ()) -> dict[str, Any] | None
         "include_prompt": config.get("include_prompt", True) is not False,
         "normalize": any(m["type"].endswith("models.Normalize") for m in modules),
         "source": str(config_path),
+        "unapplied": [  # modules after the encoder that similarity does not reproduce (Dense, ...)
+            m["type"].rsplit(".", 1)[-1]
+            for m in modules
+            if not m["type"].endswith(("models.Transformer", "models.Pooling", "models.Normalize"))
+        ],
     }
