@@ -76,7 +76,7 @@ def run(
     per_hf, per_ours = t["hf"] / len(singles) * 1e3, t["ours"] / len(singles) * 1e3
     rows.append(
         {
-            "benchmark": "compare(method=None) per zoo probe vs one plain HF forward of both models",
+            "benchmark": "compare(method=None) per zoo probe vs a plain HF forward of each model on the tokens it reads",
             "measured": f"{per_ours:.1f} ms vs {per_hf:.1f} ms (per probe, {len(singles)} probes, median of "
             f"{n_repeats} interleaved runs; one pass per model, full-position lens and attention statistics included)",
             "ratio": per_ours / per_hf,
