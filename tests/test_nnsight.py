@@ -11,8 +11,9 @@ import torch
 
 import interp
 from interp import errors
+from interp.analysis import registry
 from interp.models.nnsight_decompose import PATHS, NNsightReader
-from interp.models.nnsight_engine import CAPABILITIES, LOCAL_ONLY, SITES
+from interp.models.nnsight_engine import LOCAL_CAPABILITIES, REMOTE_CAPABILITIES, SITES
 
 PROBE = "the keys to the cabinet ___ on the table ."
 CORRUPT = "the key to the cabinet ___ on the table ."
@@ -172,7 +173,8 @@ def test_analyses_it_does_not_offer_name_the_engine(engines):
         finally:
             nn.engine_impl.remote = False
         assert nn.engine_impl._edits == {}
-    assert "attention" in CAPABILITIES and set(LOCAL_ONLY) == {"attribute"} <= set(CAPABILITIES)
+    local, remote = set(registry.runs_with(LOCAL_CAPABILITIES)), set(registry.runs_with(REMOTE_CAPABILITIES))
+    assert "attention" in remote and local - remote == {"attribute"} and not {"compare", "tuned_lens"} & local
     with pytest.raises(errors.EngineError, match="tuned lens is not available with the nnsight engine"):
         interp.logit_lens(nn, PROBE, lens="tuned")  # not "train translators first": they would not be found
 

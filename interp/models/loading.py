@@ -169,7 +169,7 @@ def load(
     no placement of its own.
 
     ``engine="nnsight"`` runs every forward pass through nnsight's tracing (the same handle, hook names and
-    results, for the analyses in ``interp.models.nnsight_engine.CAPABILITIES``); with ``remote=True`` a hub id
+    results, for the analyses whose needs its capabilities meet: docs/parameters.md lists them); with ``remote=True`` a hub id
     runs on NDIF's hosted models (or the nnsight server configured in ``nnsight.CONFIG``): only its config and
     tokenizer are read here (docs/howto.md says how to set up an NDIF key).
     """
@@ -311,7 +311,7 @@ VLLM = (
 )
 """Why ``engine="vllm"`` is refused, and what to do instead (docs/howto.md)."""
 """``bridge``: TransformerLens's TransformerBridge (every analysis); ``nnsight``: nnsight's tracing (local or
-remote; the analyses in ``interp.models.nnsight_engine.CAPABILITIES``)."""
+remote; the analyses whose needs ``nnsight_engine.LOCAL_CAPABILITIES`` or ``REMOTE_CAPABILITIES`` meet)."""
 
 
 def _remote(name: str, device: Any, device_map: Any, revision: str | None = None) -> Model:

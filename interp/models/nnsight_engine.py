@@ -31,31 +31,14 @@ REMOTE_CAPABILITIES = frozenset({_engine.HOOKS, _engine.CACHE, _engine.STOP_AFTE
 """What the engine offers when the model runs on a server: what comes back is saved values."""
 LOCAL_CAPABILITIES = REMOTE_CAPABILITIES | {_engine.GRADIENTS, _engine.WEIGHTS}
 """What it offers when the model runs here. Neither has padded batches checked against the bridge (compare) nor
-the tuned lens."""
+the tuned lens. Which analyses each runs follows from their declared needs
+(``interp.analysis.registry.runs_with``; the table in docs/parameters.md)."""
 LACKS = {
     _engine.GRADIENTS: "a remote run sends back saved values, not gradients",
     _engine.WEIGHTS: "the weights stay on the server",
     _engine.TUNED_LENS: "its translators are trained and found through the bridge engine's weights",
 }
 """Why the engine lacks a capability (gradients and weights: only when it runs remotely)."""
-CAPABILITIES = {
-    "attention": "attention patterns (eager attention)",
-    "induction_scores": "induction scores",
-    "logit_lens": "the logit lens (lens='logit')",
-    "patch": "activation patching",
-    "ablate": "head ablation",
-    "head_importance": "head importance",
-    "attribute": "attribution (locally: gradients flow through the trace; not remotely)",
-    "decompose": "direct logit attribution (each head's write computed inside the trace)",
-    "generate": "generation (causal, masked and diffusion)",
-    "generate_suite": "generation over a suite of prompts",
-    "estimate_memory": "memory estimates",
-}
-"""The analyses the nnsight engine runs (remotely too, except those in :data:`LOCAL_ONLY`). Not here: compare
-and compare_suite (they read both models through the bridge's components) and the tuned lens: use
-engine='bridge'."""
-LOCAL_ONLY = {"attribute": "a remote run sends back saved values, not gradients"}
-"""Capabilities the engine has only when the model runs here."""
 
 
 class EngineShim:
@@ -443,9 +426,7 @@ def load_remote(repo_id: str, kind: str, revision: str | None = None) -> Model:
 
 
 __all__ = [
-    "CAPABILITIES",
     "LOCAL_CAPABILITIES",
-    "LOCAL_ONLY",
     "NNsightEngine",
     "REMOTE_CAPABILITIES",
     "SITES",
