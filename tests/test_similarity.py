@@ -162,3 +162,18 @@ def test_modules_similarity_does_not_apply_are_named(encoder_files, tmp_path):
     assert m.pooling["unapplied"] == ["Dense"]
     with pytest.warns(InterpWarning, match="also include Dense, which similarity does not apply"):
         interp.objectives.similarity(m, OTHER)
+
+
+def test_a_pooling_config_outside_the_folder_or_special_is_refused(encoder_files, tmp_path):
+    from interp.errors import UnsafeModelError
+
+    folder = sentence_folder(encoder_files, tmp_path / "st", "mean")
+    (folder / "1_Pooling" / "config.json").unlink()
+    (folder / "1_Pooling" / "config.json").symlink_to("/dev/zero")
+    with pytest.raises(UnsafeModelError, match=r"1_Pooling/config\.json leads outside the model folder"):
+        interp.load(folder, device="cpu")
+    shutil.rmtree(folder / "1_Pooling")
+    (tmp_path / "elsewhere").mkdir()
+    (folder / "1_Pooling").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(UnsafeModelError, match="1_Pooling leads outside the model folder"):
+        interp.load(folder, device="cpu")
