@@ -168,3 +168,77 @@ def test_compare_and_compare_suite_read_through_the_tuned_lens(causal, bidirecti
         interp.compare(untrained, bidirectional, probes[0], lens="tuned")
     with pytest.raises(errors.InputError, match="unknown lens 'probe'"):
         interp.compare_suite(causal, bidirectional, probes, lens="probe")
+
+
+def test_an_edit_through_data_makes_the_translators_stale():
+    """``param.data`` edits leave PyTorch's version counters as they were: the weights hash still sees them, and
+    the translators trained for the old weights are refused with a message saying to retrain."""
+    model = interp.load("tiny-causal")
+    before = tl.weights_hash(model)
+    assert interp.logit_lens(model, PROBE, lens="tuned").lens == "tuned"
+    param = next(model.bridge.original_model.parameters())
+    kept = param.detach().clone()
+    version = param._version
+    param.data.mul_(1.5)
+    assert param._version == version  # the edit PyTorch does not count
+    assert tl.weights_hash(model) != before
+    _input_error(
+        lambda: interp.logit_lens(model, PROBE, lens="tuned"),
+        "changed since",
+        "retrain",
+        "interp.tuned_lens(model)",
+    )
+    param.data.copy_(kept)  # the very weights again: the same translators fit
+    assert tl.weights_hash(model) == before
+    assert interp.logit_lens(model, PROBE, lens="tuned").lens == "tuned"
+    param.data[0, 0] += 1.0  # one number, in place through .data
+    assert tl.weights_hash(model) != before
+
+
+def _plant(model, weight, bias):
+    """Translators saved under the model's own weights hash, where translators_for looks first."""
+    d, L = model.d_model, model.n_layers
+    lens = tl.TunedLens(model.name, tl.weights_hash(model), weight(L, d), bias(L, d))
+    return lens.save(tl.cache_path(model))
+
+
+@pytest.mark.parametrize(
+    "weight, bias, fragment",
+    [
+        (lambda L, d: torch.eye(d).repeat(L, 1, 1) * 1e30, torch.zeros, "scales states by 1e+30"),
+        (lambda L, d: torch.zeros(L, d, d), lambda L, d: torch.full((L, d), 1e30), "a bias of norm"),
+        (lambda L, d: torch.full((L, d, d), math.nan), torch.zeros, "NaN or infinite translator weights"),
+    ],
+)
+def test_a_planted_file_with_the_right_hash_is_judged_by_its_values(weight, bias, fragment):
+    """A matching hash is not enough: translators that no training writes are an InputError naming the file and
+    saying to retrain (never junk rows, and never a NonFiniteError that blames a hook function)."""
+    model = interp.load("tiny-causal")
+    path = _plant(model, weight, bias)
+    err = _input_error(
+        lambda: interp.logit_lens(model, PROBE, lens="tuned"), fragment, "interp.tuned_lens(model)"
+    )
+    assert str(path) in str(err) and not isinstance(err, errors.NonFiniteError)
+    assert interp.logit_lens(model, PROBE).lens == "logit"  # the logit lens still reads
+
+
+def test_translators_within_bounds_still_read(tmp_path):
+    """The value checks leave a plausible file alone: twice the shipped translators read as usual."""
+    model = interp.load("tiny-causal")
+    shipped = tl.TunedLens.read(ZOO_DIR / "tiny-causal" / tl.FILE_NAME)
+    _plant(model, lambda L, d: shipped.weight * 2, lambda L, d: shipped.bias * 2)
+    result = interp.logit_lens(model, PROBE, lens="tuned")
+    assert np.isfinite(result.kl).all() and result.lens == "tuned"
+
+
+def test_translated_rows_that_overflow_are_blamed_on_the_translators():
+    """States a translator within bounds still overflows (float16 past 65504) are an InputError naming the
+    translators, not NaN rows passed on to the lens."""
+    L, d = 2, 4
+    lens = tl.TunedLens("m", "0" * 64, torch.eye(d).repeat(L, 1, 1) * 900, torch.zeros(L, d))
+    resid = torch.full((L + 1, 3, d), 100.0, dtype=torch.float16)  # (L+1, T, d_model)
+    _input_error(
+        lambda: lens.translate_(resid), "NaN or infinite states in row 0", "interp.tuned_lens(model)"
+    )
+    fine = torch.ones(L + 1, 3, d)
+    np.testing.assert_allclose(lens.translate_(fine)[:L].numpy(), 901.0)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from interp import checks
+from interp.analysis import memory as _memory
 from interp.analysis.registry import analysis
 from interp.errors import InputError, InterpError, echo
 from interp.models import hooks as _hooks
@@ -49,8 +50,12 @@ PIECE_BYTES = 32 * 2**20
 about 160 positions at a time; a zoo model: the whole batch at once)."""
 MASK_P = 0.15
 """Share of a masked LM's ordinary tokens replaced by its mask token in training and evaluation text."""
+MAX_GAIN = 1e3
+"""The most a plausible translator scales a state: each weight's RMS singular value (``||weight[l]||_F /
+sqrt(d_model)``; the logit lens is 0, trained zoo translators about 1), and each bias's norm relative to the
+largest final-layer state it is used with. Training from zero never gets near it; a file past it is junk."""
 
-_HASHES: weakref.WeakKeyDictionary[Model, tuple[tuple, str]] = weakref.WeakKeyDictionary()
+_HASHES: weakref.WeakKeyDictionary[Model, tuple[tuple, list[torch.Tensor], str]] = weakref.WeakKeyDictionary()
 _TRAINED: weakref.WeakKeyDictionary[Model, TunedLens] = weakref.WeakKeyDictionary()
 
 
@@ -80,11 +85,27 @@ class TunedLens:
 
     def translate_(self, resid: torch.Tensor) -> torch.Tensor:
         """Translate the lens rows ``(n_layers + 1, ..., d_model)`` in place (the last row, the final layer,
-        stays as it is); one ``(..., d_model)`` temporary at a time."""
+        stays as it is); one ``(..., d_model)`` temporary at a time. InputError, naming the file, for a bias far
+        larger than the states it is added to or a translated row that is not finite (junk translators, not a
+        fault of the model or of a hook function)."""
         w, b = self.weight.to(resid.device), self.bias.to(resid.device)
+        scale = float(resid[-1].float().norm(dim=-1).max()) if resid[-1].numel() else 0.0
+        largest = float(b.double().norm(dim=-1).max())  # in float64: a planted 1e30 overflows float32's norm
+        if largest > MAX_GAIN * max(scale, 1.0):
+            raise self._junk(
+                f"a bias of norm {largest:.3g} for final-layer states of norm at most {scale:.3g}"
+            )
         for layer in range(w.shape[0]):
             resid[layer] += (resid[layer].float() @ w[layer].T + b[layer]).to(resid.dtype)
+            if not bool(torch.isfinite(resid[layer]).all()):
+                raise self._junk(f"NaN or infinite states in row {layer} once translated")
         return resid
+
+    def _junk(self, what: str) -> InputError:
+        where = self.path if self.path is not None else f"the translators of {self.model_name}"
+        return InputError(
+            f"{where} gives {what}, which no training produces: delete it and run interp.tuned_lens(model) again"
+        )
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the translators to ``path`` (safetensors, atomically); return the path."""
@@ -134,6 +155,22 @@ class TunedLens:
                 f"{path} holds NaN or infinite translator weights, which no training writes: delete it and run "
                 "interp.tuned_lens(model) again"
             )
+        if weight.dim() != 3 or weight.shape[1] != weight.shape[2] or bias.shape != weight.shape[:2]:
+            raise InputError(
+                f"{path} holds translators of shapes {tuple(weight.shape)} and {tuple(bias.shape)}, not (n_layers, "
+                "d_model, d_model) and (n_layers, d_model): delete it and run interp.tuned_lens(model) again"
+            )
+        # Judged by its values, not only by the hash it claims: a translator scaling states by orders of
+        # magnitude (a planted or corrupted file) would decode to junk rows.
+        gain = (
+            torch.stack([w.double().norm() for w in weight]) / max(1, weight.shape[1]) ** 0.5
+        )  # (n_layers,)
+        if weight.numel() and float(gain.max()) > MAX_GAIN:
+            raise InputError(
+                f"{path} holds a translator that scales states by {float(gain.max()):.3g} (RMS singular value; "
+                f"trained ones stay near 1, at most {MAX_GAIN:g}): it is not a trained tuned lens; delete it and run "
+                "interp.tuned_lens(model) again"
+            )
         return cls(meta["model_name"], meta["weights_hash"], weight.float(), bias.float(), settings, path)
 
     def fits(self, model: Model) -> bool:
@@ -142,21 +179,39 @@ class TunedLens:
         return tuple(self.weight.shape) == shape and self.weights_hash == weights_hash(model)
 
 
+def _fingerprint(state: Any) -> list[torch.Tensor]:
+    """One matrix-vector product per tensor (rows x a fixed ramp; about a tenth of the cost of hashing its
+    bytes): it changes with an edit through ``param.data``, which leaves the version counters and pointers
+    as they were, and with rows swapped. Offloaded (meta) tensors have no values here to edit."""
+    prints = []
+    for t in state.values():
+        t = t.detach()
+        if t.is_meta or not t.numel():
+            prints.append(torch.empty(0))
+            continue
+        m = t.reshape(t.shape[0], -1) if t.dim() > 1 else t.reshape(1, -1)  # (rows, cols)
+        m = m if m.is_floating_point() else m.double()
+        prints.append(m @ torch.linspace(-1, 2, m.shape[1], dtype=m.dtype, device=m.device))  # (rows,)
+    return prints
+
+
 def weights_hash(model: Model) -> str:
     """sha256 of every parameter and buffer of the model (names, dtypes, shapes and bytes). Remembered until a
-    tensor is modified in place or replaced."""
+    tensor is replaced or modified, in place or through ``.data`` (a cheap fingerprint catches what the version
+    counters miss)."""
     state = model.state_dict()
     key = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
+    prints = _fingerprint(state)
     known = _HASHES.get(model)
-    if known is not None and known[0] == key:
-        return known[1]
+    if known is not None and known[0] == key and all(map(torch.equal, known[1], prints)):
+        return known[2]
     digest = hashlib.sha256()
     for name in sorted(state):
         t = _placement.read_tensor(model, name, state[name]).detach().cpu().contiguous()
         digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    _HASHES[model] = (key, digest.hexdigest())
-    return _HASHES[model][1]
+        digest.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
+    _HASHES[model] = (key, prints, digest.hexdigest())
+    return _HASHES[model][2]
 
 
 def cache_dir() -> Path:
@@ -199,6 +254,11 @@ def translators_for(model: Model) -> TunedLens:
     stale = sorted(cache_dir().glob(f"{glob.escape(_slug(model))}-*.safetensors"))
     stale += [folder / FILE_NAME] if folder and (folder / FILE_NAME).is_file() else []
     note = f" ({', '.join(map(str, stale[:3]))} hold translators for other weights)" if stale else ""
+    if trained is not None:  # trained or found for this very model, whose weights have changed since
+        raise InputError(
+            f"the weights of {model.name} changed since its tuned-lens translators were trained (edited in place?), "
+            f"so they no longer fit{note}: retrain them with interp.tuned_lens(model), or pass lens='logit'"
+        )
     raise InputError(
         f"{model.name} has no tuned-lens translators for its current weights{note}: call "
         "interp.tuned_lens(model) first (about a minute for a zoo model), or pass lens='logit'"
@@ -272,7 +332,7 @@ def _kl_backward(model: Model, resid: torch.Tensor, weight: torch.Tensor, bias: 
     return kl
 
 
-@analysis("tuned_lens", result=None, needs={"tuned_lens"}, memory=None)
+@analysis("tuned_lens", result=None, needs={"tuned_lens"}, memory=_memory.tuned_lens_memory)
 def tuned_lens(
     model: Model,
     texts: list[str] | None = None,
@@ -283,6 +343,7 @@ def tuned_lens(
     seed: int = 0,
     path: str | os.PathLike | None = None,
     progress: bool = True,
+    check_memory: bool = True,
 ) -> TunedLens:
     """Train the model's tuned-lens translators, save them and use them for ``logit_lens(..., lens="tuned")``.
 
@@ -290,7 +351,9 @@ def tuned_lens(
     takes ``steps * batch_size`` fresh passages of the model's source (the zoo corpus for zoo models, drawn with
     ``seed``). Each of ``steps`` Adam steps (learning rate ``lr``, decaying linearly to zero) reads
     ``batch_size`` texts, cycling through them in a ``seed``-shuffled order. Saved to ``path`` (default: the
-    cache folder, :func:`cache_dir`). A zoo model takes well under a minute on one CPU thread.
+    cache folder, :func:`cache_dir`). A zoo model takes well under a minute on one CPU thread. Past the free
+    memory of the model's device (one batch of the longest text) it is refused before training, unless
+    ``check_memory=False``.
     """
     import time
 
@@ -306,6 +369,7 @@ def tuned_lens(
         raise InputError(f"path must be None or a file path, got {echo(path, 80)}")
     start = time.perf_counter()
     rows = _rows(model, texts, steps * batch_size, seed)
+    _memory.require(model, "tuned_lens", max(len(r) for r in rows), batch_size, enabled=check_memory)
     rng = random.Random(seed)
     L, d = model.n_layers, model.d_model
     weight = torch.zeros(L, d, d, device=model.device, requires_grad=True)
