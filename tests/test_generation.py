@@ -12,7 +12,7 @@ from conftest import count_hooks
 
 import interp
 from interp.analysis.generation import generator_of
-from interp.errors import InterpError, ResultError
+from interp.errors import InputError, InterpError, ResultError
 from interp.results.generation import kendall_tau
 
 PROMPT = "in the evening lena has a blue hat and xena has a red hat ."
@@ -245,3 +245,76 @@ def test_the_zoo_diffusion_model_generates_as_its_card_measures():
     for prompt, text in zip(prompts, batched):
         r = interp.generate(m, prompt, 8)
         assert r.generator == "diffusion" and r.text == text
+
+
+def test_mask_tokens_written_in_the_prompt_are_refused(bidirectional):
+    """``n_tokens`` means what it says: typed mask tokens would be filled too (4 tokens for n_tokens=2), so they
+    are refused with a message saying to write slots; the same places written as slots give n_tokens each."""
+    mask = bidirectional.tokenizer.mask_token
+    with pytest.raises(InputError, match="___") as info:
+        interp.generate(bidirectional, f"the {mask} {mask} hooted", 2)
+    assert f"2 {mask} token(s)" in str(info.value)
+    with pytest.raises(InputError, match="of its own"):
+        interp.generate(bidirectional, f"the ___ on the {mask} .", 1)
+    assert len(interp.generate(bidirectional, "the owl hooted", 2).generated) == 2
+    assert (
+        len(interp.generate(bidirectional, "the ___ ___ hooted", 2).generated) == 4
+    )  # 2 per slot, as promised
+
+
+@pytest.mark.parametrize("bad", ["no", 1, 0, None])
+def test_allow_unknown_must_be_a_bool(causal, bidirectional, bad):
+    for m in (causal, bidirectional):
+        with pytest.raises(InputError, match="allow_unknown must be True or False"):
+            interp.generate(m, "the owl hooted", 2, allow_unknown=bad)
+
+
+def test_an_unknown_word_stays_visible_in_the_text(causal, bidirectional):
+    for m in (causal, bidirectional):
+        with pytest.raises(InputError, match="'glorpish'"):
+            interp.generate(m, "the glorpish owl hooted", 2)
+        r = interp.generate(m, "the glorpish owl hooted", 2, allow_unknown=True)
+        unk = m.tokenizer.unk_token
+        assert r.text.startswith(f"the {unk} owl hooted"), r.text
+        assert not any(
+            s in r.text for s in (m.tokenizer.cls_token, m.tokenizer.sep_token, m.tokenizer.bos_token) if s
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs, fragment",
+    [
+        (dict(orders=[]), "orders is empty"),
+        (dict(orders=["bogus"]), "bogus"),
+        (dict(orders=("confidence", "sideways")), "sideways"),
+        (dict(orders=3), "orders"),
+        (dict(progress="no"), "progress must be True or False"),
+        (dict(progress=1), "progress must be True or False"),
+        (dict(judge="well_formed"), "judge must be None or a function"),
+        (dict(prompts="one string"), "pass ['one string']"),
+        (dict(prompts=[]), "non-empty list"),
+        (dict(models="tiny-causal"), "models must be a model"),
+    ],
+)
+def test_suite_bad_input_is_refused_for_every_model(causal, bidirectional, kwargs, fragment):
+    """Unknown or empty orders are refused with a causal model alone too (it would ignore them); a single
+    string of prompts is refused saying what to pass, never split into letters."""
+    for models in ([causal], [bidirectional], [causal, bidirectional]):
+        args = {"models": models, "prompts": [PROMPT], "n_tokens": 2, "progress": False, **kwargs}
+        with pytest.raises(InputError) as info:
+            interp.generate_suite(**args)
+        assert fragment in str(info.value), str(info.value)
+
+
+def test_a_judge_must_return_a_bool(causal, bidirectional):
+    for verdict in ("no", 1, None, np.float64(0.0)):
+        with pytest.raises(InputError) as info:
+            interp.generate_suite(
+                [causal, bidirectional], [PROMPT], 2, judge=lambda text, v=verdict: v, progress=False
+            )
+        assert ("returned 'no' (str)" in str(info.value)) == (verdict == "no")
+        assert type(verdict).__name__ in str(info.value) and "True or False" in str(info.value)
+    df = interp.generate_suite(
+        [causal, bidirectional], [PROMPT], 2, judge=lambda text: np.bool_("owl" in text), progress=False
+    )
+    assert df.judged.dtype == bool and len(df) == 2

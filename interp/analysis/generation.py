@@ -15,12 +15,13 @@ import torch
 import torch.nn.functional as F
 
 from interp import checks
+from interp.analysis import memory as _memory
 from interp.analysis.registry import analysis
 from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.frame import SLOT, check_known, check_slots, masked_text
 from interp.models.handle import Model
-from interp.models.writing import token_str
+from interp.models.writing import token_str, unknown_id
 from interp.results.generation import ORDERS, GenerationResult
 
 
@@ -29,7 +30,7 @@ def generator_of(model: Model) -> str:
     return model.generator
 
 
-@analysis("generate", result=GenerationResult, needs=(), memory=None, magic="generate")
+@analysis("generate", result=GenerationResult, needs=(), memory=_memory.generate_memory, magic="generate")
 @torch.no_grad()
 def generate(
     model: Model,
@@ -42,15 +43,22 @@ def generate(
     lens: bool = False,
     top_k: int = 5,
     allow_unknown: bool = False,
+    check_memory: bool = True,
 ) -> GenerationResult:
     """Generate ``n_tokens`` tokens after ``prompt`` (a masked LM: ``n_tokens`` per ``___`` slot if it has any).
+
+    The places a masked LM writes are the slots (or the end of the prompt), never a mask token written into the
+    prompt itself: that is refused, so that ``n_tokens`` is exactly what is generated. A word the vocabulary
+    does not know is an InputError unless ``allow_unknown=True`` (a bool); it then reads as the unknown token,
+    which ``.text`` keeps visible (e.g. ``[UNK]``) rather than dropping it with the special tokens.
 
     Causal models: greedy, one token per step (``steps`` must be None or ``n_tokens``; ``order`` is recorded as
     ``"left_to_right"``). Masked LMs: the masks are unmasked over ``steps`` steps (default: one per step; at most
     one step per mask), as evenly as possible, in ``order`` "confidence" (highest top-1 probability first),
     "random" (positions drawn with ``seed``) or "left_to_right". ``lens=True`` also keeps the logit lens's
     ``top_k`` at every position each step reads (one layer decoded at a time, never a vocabulary-sized array
-    per step).
+    per step). Past the free memory of the model's device it is refused before it starts, unless
+    ``check_memory=False``.
     """
     checks.model(model)
     model.require_lm_head()
@@ -58,6 +66,7 @@ def generate(
     order = checks.choice("order", order, ORDERS)
     seed = checks.integer("seed", seed, low=0)
     lens = checks.flag("lens", lens)
+    allow_unknown = checks.flag("allow_unknown", allow_unknown)
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
     if not isinstance(prompt, str):
         raise InputError(f"the prompt must be a string, got {type(prompt).__name__}")
@@ -78,6 +87,9 @@ def generate(
             f"{model.name} is causal: it writes one token per step, so steps is {n_tokens} (or None)"
         )
     steps = M if steps is None else checks.integer("steps", steps, low=1, high=M)
+    T = tokens.shape[1] + (n_tokens if causal else 0)
+    settings = {"new": M, "steps": steps, "read": 1 if causal else M, "lens": lens, "top_k": top_k}
+    _memory.require(model, "generate", T, enabled=check_memory, **settings)
     run = _Run(model, tokens, positions, steps, lens, top_k)
     if causal:
         run.causal()
@@ -97,7 +109,7 @@ def generate(
         str_tokens=[token_str(model, i) for i in final],
         commit_step=run.commit_step,
         commit_prob=run.commit_prob,
-        text=model.tokenizer.decode([int(i) for i in final], skip_special_tokens=True).strip(),
+        text=_text(model, final),
         **run.lens_fields(),
     )
 
@@ -123,7 +135,22 @@ def _masked_start(model: Model, prompt: str, n: int) -> tuple[torch.Tensor, list
         text = masked_text(model, text, mask * n, after)
     tokens = model.to_tokens(text)
     positions = (tokens[0] == model.mask_token_id).nonzero()[:, 0].tolist()
+    written = len(positions) - n * (len(parts) - 1)
+    if written:  # masks the user typed would be filled too, and n_tokens would not be what is generated
+        raise InputError(
+            f"the prompt holds {written} {mask} token(s) of its own: mark each place to fill with {SLOT} instead "
+            f"({model.name} writes n_tokens={n} tokens per {SLOT} slot, or after the prompt if it has none)"
+        )
     return tokens, positions
+
+
+def _text(model: Model, ids: np.ndarray) -> str:
+    """The generated row as text: special tokens dropped, the unknown token kept (a word the model could not
+    read stays visible)."""
+    unk = unknown_id(model)
+    skip = model.special_ids | {model.mask_token_id}
+    kept = [int(i) for i in ids if int(i) == unk or int(i) not in skip]
+    return model.tokenizer.decode(kept, skip_special_tokens=False).strip()
 
 
 class _Run:

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis.generation import generate
 from interp.analysis.registry import analysis
-from interp.errors import InputError
+from interp.errors import InputError, echo
 from interp.models.handle import Model
+from interp.results.generation import ORDERS
 
 
 @analysis("generate_suite", result=None, needs=(), memory=None)
@@ -32,21 +34,39 @@ def generate_suite(
     Returns a pandas DataFrame, one row per generation: ``model``, ``generator``, ``order``, ``prompt_index``,
     ``prompt``, ``text``, ``first_token`` (the token committed first; the leftmost of a first step's),
     ``kendall_tau``, ``first_decision``, ``content_step``, ``function_step``, ``mean_commit_prob`` and, with
-    ``judge`` (a function of the final text, e.g. :func:`interp.zoo.grammar.well_formed`), ``judged``. The random
-    order draws with ``seed + prompt_index``.
+    ``judge`` (a function of the final text returning True or False, e.g.
+    :func:`interp.zoo.grammar.well_formed`), ``judged``. The random order draws with ``seed + prompt_index``.
+    ``orders``: a non-empty list of ``"confidence"``, ``"random"`` and ``"left_to_right"`` (one such string is
+    read as a list of it), checked whatever the models; ``prompts``: a list of strings (one prompt too:
+    ``["the owl ___ ."]``).
     """
     import pandas as pd
 
+    if isinstance(models, (str, bytes)) or not isinstance(models, (Model, Iterable)):
+        raise InputError(
+            f"models must be a model from interp.load(...) or a list of them, got {echo(models, 80)}"
+        )
     models = [models] if isinstance(models, Model) else list(models)
     if not models:
         raise InputError("pass at least one model")
-    for m in models:
-        checks.model(m)
+    for i, m in enumerate(models):
+        checks.model(m, f"models[{i}]")
+    if isinstance(prompts, (str, bytes)):  # list() would split it into letters, each read as a prompt
+        raise InputError(
+            f"prompts must be a list of strings, got one string {echo(prompts, 80)}: pass [{echo(prompts, 60)}] "
+            "for a single prompt"
+        )
+    if not isinstance(prompts, Iterable):
+        raise InputError(f"prompts must be a non-empty list of strings, got {echo(prompts, 80)}")
     prompts = list(prompts)
     if not prompts or not all(isinstance(p, str) for p in prompts):
         raise InputError("prompts must be a non-empty list of strings")
-    if isinstance(orders, str):
-        orders = (orders,)
+    orders = _orders(orders)
+    if judge is not None and not callable(judge):
+        raise InputError(
+            f"judge must be None or a function of the text returning a bool, got {echo(judge, 80)}"
+        )
+    progress = checks.flag("progress", progress)
     runs = [(m, "left_to_right" if m.generator == "causal" else o) for m in models for o in orders]
     runs = list(dict.fromkeys(runs))  # a causal model runs once whatever the orders
     rows = []
@@ -65,11 +85,38 @@ def generate_suite(
                 **r.order_stats(),
             }
             if judge is not None:
-                row["judged"] = bool(judge(r.text))
+                row["judged"] = _judged(judge, r.text)
             rows.append(row)
             bar.update()
     bar.close()
     return pd.DataFrame(rows)
+
+
+def _orders(orders: object) -> list[str]:
+    """The orders asked for, each one of :data:`ORDERS` (unknown ones are refused for a causal model too, which
+    runs left to right whatever they are)."""
+    if isinstance(orders, str):
+        orders = (orders,)
+    if not isinstance(orders, Iterable):
+        raise InputError(
+            f"orders must be a list of generation orders ({', '.join(ORDERS)}), got {echo(orders, 80)}"
+        )
+    orders = list(orders)
+    if not orders:
+        raise InputError(f"orders is empty: pass at least one of {', '.join(ORDERS)}")
+    return [checks.choice("orders", o, ORDERS) for o in orders]
+
+
+def _judged(judge: Callable[[str], bool], text: str) -> bool:
+    """The judge's verdict on ``text``: True or False only (``"no"`` would otherwise count as True)."""
+    verdict = judge(text)
+    if isinstance(verdict, (bool, np.bool_)):
+        return bool(verdict)
+    name = getattr(judge, "__name__", type(judge).__name__)
+    raise InputError(
+        f"the judge {name!r} returned {echo(verdict, 80)} ({type(verdict).__name__}) for {echo(text, 80)}: it must "
+        "return True or False"
+    )
 
 
 def first_committed(result) -> int:
