@@ -155,6 +155,89 @@ def decompose_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
     return int(forward_bytes(model, 1, T) + kept + writes + OVERHEAD)
 
 
+INDUCTION_STACK_COPIES = 2
+"""Float32 pattern stacks ``(n_layers, n_heads, T, T)`` alive at once in :func:`interp.induction_scores`: the
+cached patterns and their stack (the pass stops at the last pattern and keeps nothing else; measured 2.0 at
+T = 512)."""
+
+
+@advice("pass a smaller seq_len (patterns grow with the square of 2 * seq_len)")
+def induction_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
+    """``T``: the tokens of one sequence (its two copies and the special tokens around them)."""
+    e, L, H, _, d_mlp, _ = _sizes(model)
+    one_block = e * MLP_TRANSIENT * T * d_mlp  # the block being run
+    return int(INDUCTION_STACK_COPIES * 4 * L * H * T * T + one_block + OVERHEAD // 4)
+
+
+GENERATE_READ_COPIES = 4
+"""Vocabulary-sized ``(read, d_vocab)`` tensors alive at once while one step reads its positions (the logits'
+float copy, the softmax and their temporaries; with the lens: one layer's decode, float copy, log-softmax)."""
+GENERATE_LENS_LOGITS = 1
+"""Extra ``(T, d_vocab)`` logits-sized tensors a step with the lens holds (its run with a cache returns the
+logits alongside the residual streams; measured 0.97-1.16 at T = 128 and 512)."""
+
+
+def _token_chars(model: Any) -> int:
+    """Characters of the longest token string: a numpy string array holds each element at that width."""
+    try:
+        return max(1, max(len(t) for t in model.tokenizer.get_vocab()))
+    except Exception:  # noqa: BLE001  (a tokenizer without a vocabulary listing: a generous word length)
+        return 32
+
+
+@advice("generate fewer tokens, a shorter prompt, a smaller top_k, or lens=False")
+def generate_memory(
+    model: Any,
+    T: int,
+    rows: int = 1,
+    *,
+    new: int = 1,
+    steps: int = 1,
+    read: int = 1,
+    lens: bool = False,
+    top_k: int = 5,
+    **_: Any,
+) -> int:
+    """``T``: the tokens of the finished row; ``new`` positions written over ``steps`` steps, each reading at
+    most ``read`` positions; ``lens``: the lens's ``top_k`` kept at every layer, step and written position."""
+    e, L, _, d, d_mlp, V = _sizes(model)
+    # A step's peak is at the end of its pass: the kept activations (no block running) and the full logits.
+    step = forward_bytes(model, 1, T) - e * MLP_TRANSIENT * T * d_mlp + e * T * V
+    step += GENERATE_READ_COPIES * 4 * read * V
+    history = 2 * 8 * (steps + 1) * T  # every step's row (int64), and their stack in the result
+    need = step + history
+    if lens:
+        need += e * (L + 1) * T * d + GENERATE_LENS_LOGITS * e * T * V  # the cached residual streams
+        n = steps * (L + 1) * new * top_k
+        # ids (int64) and probabilities (float32) kept; at the end np.unique's sorted copy, the object array
+        # np.vectorize builds and the fixed-width string array (4 bytes a character) of the token strings.
+        need += n * (8 + 4 + 8 + 8 + 4 * _token_chars(model))
+    return int(need)
+
+
+TUNED_PIECE_COPIES = 4
+"""Vocabulary-sized pieces ``(group, chunk, d_vocab)`` alive at once in one step of tuned-lens training (the
+final distribution, the translated logits' log-softmax kept for the backward pass, the product with the final
+distribution and the gradient flowing back; measured 4.5 at T = 128 and 512, with the pass's activations)."""
+
+
+@advice("pass shorter texts or a smaller batch_size")
+def tuned_lens_memory(model: Any, T: int, rows: int = 1, **_: Any) -> int:
+    """``T``: the longest training text's tokens; ``rows``: the batch size."""
+    from interp.analysis.tuned import PIECE_BYTES
+
+    e, L, _, d, _, V = _sizes(model)
+    params = 4 * L * (d * d + d)  # the translators (float32); their gradient, and Adam's two moments
+    N = rows * T  # positions of one batch
+    resid = 4 * (L + 1) * N * d  # the residual stream at every layer, stacked (float32 at most)
+    chunk = min(N, max(1, PIECE_BYTES // (4 * V)))
+    group = max(1, min(L, PIECE_BYTES // (4 * V * chunk)))
+    # Measured: the forward pass's activations are still held by the process while the KL pieces run.
+    kl = 2 * params + forward_bytes(model, rows, T) + resid + TUNED_PIECE_COPIES * 4 * group * chunk * V
+    step = 4 * params + resid  # Adam's update
+    return int(max(kl, step) + OVERHEAD)
+
+
 def estimates() -> dict[str, Callable[..., int]]:
     """Analysis name -> its estimate, as each analysis declares it (``@analysis(..., memory=...)``; None there is
     an explicit "no estimate")."""
@@ -204,8 +287,11 @@ def estimate_memory(model: Any, analysis_name: str, text_or_T: Any, **kwargs: An
 
     ``analysis_name``: an analysis that declares an estimate (:data:`ESTIMATES`, read from the ``@analysis``
     declarations), e.g. ``"attention"``, ``"logit_lens"`` (``lens="tuned"`` too), ``"attribute"`` (per
-    ``method`` and ``n_steps``), ``"patch"``, ``"ablate"``, ``"head_importance"`` or ``"decompose"``.
-    ``text_or_T``: the text (a probe, plain text or tokens; for ``patch`` the clean text) or a number of tokens.
+    ``method`` and ``n_steps``), ``"patch"``, ``"ablate"``, ``"head_importance"``, ``"decompose"``,
+    ``"induction_scores"``, ``"generate"`` (``lens=True`` and ``top_k`` too) or ``"tuned_lens"``.
+    ``text_or_T``: the text (a probe, plain text or tokens; for ``patch`` the clean text) or a number of tokens;
+    for ``induction_scores`` its ``seq_len``, for ``generate`` the prompt (``n_tokens=`` the tokens to write),
+    for ``tuned_lens`` the training texts (None: the default corpus; a number: the longest text's tokens).
     ``kwargs`` are the analysis's own keywords (``answer``, ``contrast``, ``objective``, ``method``, ``n_steps``,
     ``tolerance``, ``chunk``, ``top_k``, ``lens``, ...); those that do not change its memory are accepted and
     ignored. An answer that is not given counts as one token. Mean ablation's pass over its reference texts is
@@ -214,9 +300,57 @@ def estimate_memory(model: Any, analysis_name: str, text_or_T: Any, **kwargs: An
     checks.model(model)
     analysis = checks.choice("analysis_name", analysis_name, estimates())
     _check_keywords(analysis, kwargs)
-    settings = _settings(model, analysis, kwargs)
-    T, rows = _shape(model, analysis, text_or_T, kwargs)
+    if analysis in _SHAPES:  # not a text of T tokens: a sequence length, a prompt to continue, training texts
+        T, rows, settings = _SHAPES[analysis](model, text_or_T, kwargs)
+    else:
+        settings = _settings(model, analysis, kwargs)
+        T, rows = _shape(model, analysis, text_or_T, kwargs)
     return need(model, analysis, T, rows, **settings)
+
+
+def _induction_shape(model: Any, seq_len: Any, kwargs: dict[str, Any]) -> tuple[int, int, dict[str, Any]]:
+    from interp.analysis.patterns import induction_length
+
+    return induction_length(model, checks.integer("seq_len", seq_len, low=2)), 1, {}
+
+
+def _generate_shape(model: Any, prompt: Any, kwargs: dict[str, Any]) -> tuple[int, int, dict[str, Any]]:
+    """A prompt (or its number of tokens) and generate's keywords -> the finished row's tokens and the steps."""
+    from interp.analysis import generation
+
+    n = checks.integer("n_tokens", kwargs.get("n_tokens", 1), low=1, high=model.n_ctx)
+    lens = checks.flag("lens", kwargs.get("lens", False))
+    top_k = checks.integer("top_k", kwargs.get("top_k", 5), low=1, high=model.d_vocab)
+    causal = model.generator == "causal"
+    if isinstance(prompt, int) and not isinstance(prompt, bool):
+        T = checks.integer("text_or_T", prompt, low=1, high=model.n_ctx)
+        new, T = n, T + n
+    elif isinstance(prompt, str):
+        start = generation._causal_start if causal else generation._masked_start
+        tokens, positions = start(model, prompt, n)
+        new, T = len(positions), tokens.shape[1] + (n if causal else 0)
+    else:
+        raise InputError(f"text_or_T must be a prompt or a number of tokens, got {type(prompt).__name__}")
+    steps = kwargs.get("steps")
+    steps = new if causal or steps is None else checks.integer("steps", steps, low=1, high=max(1, new))
+    read = 1 if causal else new
+    return T, 1, {"new": new, "steps": steps, "read": read, "lens": lens, "top_k": top_k}
+
+
+def _tuned_shape(model: Any, texts: Any, kwargs: dict[str, Any]) -> tuple[int, int, dict[str, Any]]:
+    """Training texts (None: the default corpus; or a number of tokens) -> the longest row and the batch."""
+    batch = checks.integer("batch_size", kwargs.get("batch_size", 16), low=1, high=4096)
+    if isinstance(texts, int) and not isinstance(texts, bool):
+        return checks.integer("text_or_T", texts, low=1, high=model.n_ctx), batch, {}
+    from interp.analysis import tuned
+
+    steps = checks.integer("steps", kwargs.get("steps", 300), low=1, high=100_000)
+    seed = checks.integer("seed", kwargs.get("seed", 0), low=0, high=checks.MAX_SEED)
+    rows = tuned._rows(model, texts, steps * batch, seed)
+    return max(len(r) for r in rows), batch, {}
+
+
+_SHAPES = {"induction_scores": _induction_shape, "generate": _generate_shape, "tuned_lens": _tuned_shape}
 
 
 def _public(analysis: str) -> Callable[..., Any]:

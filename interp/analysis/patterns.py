@@ -72,7 +72,9 @@ def rollout(patterns: torch.Tensor) -> torch.Tensor:
     return result.float()
 
 
-@analysis("attention", result=AttentionResult, needs={"cache"}, memory=_memory.attention_memory, magic="attention")
+@analysis(
+    "attention", result=AttentionResult, needs={"cache"}, memory=_memory.attention_memory, magic="attention"
+)
 def attention(
     model: Model,
     text: str | torch.Tensor,
@@ -117,27 +119,28 @@ MAX_SEQS = 1000
 """The most random sequences :func:`induction_scores` averages over."""
 
 
-@analysis("induction_scores", result=InductionResult, needs={"cache"}, memory=None)
-def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int = 4) -> InductionResult:
+@analysis(
+    "induction_scores", result=InductionResult, needs={"cache"}, memory=_memory.induction_memory, magic=None
+)
+def induction_scores(
+    model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int = 4, *, check_memory: bool = True
+) -> InductionResult:
     """Per-head induction score on ``n_seqs`` random token sequences of ``seq_len`` repeated twice.
 
     The score of a head is its mean attention from each token of the second copy to the token right after that
     token's first occurrence: the signature of an induction head. Special tokens are never sampled.
     ``seq_len``: an integer >= 2 whose two copies fit the context; ``seed``: an integer from 0 to 2**63 - 1;
-    ``n_seqs``: an integer from 1 to ``MAX_SEQS`` (1000).
+    ``n_seqs``: an integer from 1 to ``MAX_SEQS`` (1000). Past the free memory of the model's device (the
+    patterns grow with the square of ``2 * seq_len``) it is refused before it starts, unless
+    ``check_memory=False``.
     """
     checks.model(model)
     seq_len = checks.integer("seq_len", seq_len, low=2)
     seed = checks.integer("seed", seed, low=0, high=checks.MAX_SEED)
     n_seqs = checks.integer("n_seqs", n_seqs, low=1, high=MAX_SEQS)
-    frame = model.to_tokens(model.tokenizer.decode([_ordinary_ids(model)[0]]))[0].tolist()
-    n_before = int(content_mask(model, frame).argmax())  # the first content token
-    n_after = len(frame) - n_before - 1
-    if n_before + 2 * seq_len + n_after > model.n_ctx:
-        raise InputError(
-            f"seq_len {seq_len} repeated twice does not fit the context of {model.n_ctx}: use seq_len <= "
-            f"{(model.n_ctx - n_before - n_after) // 2}"
-        )
+    frame, n_before, n_after = _frame_ids(model)
+    T = induction_length(model, seq_len, (frame, n_before, n_after))
+    _memory.require(model, "induction_scores", T, enabled=check_memory)
     gen = torch.Generator().manual_seed(seed)
     pool = torch.tensor(_ordinary_ids(model))
     total = torch.zeros(model.n_layers, model.n_heads)
@@ -160,6 +163,25 @@ def induction_scores(model: Model, seq_len: int = 20, seed: int = 0, n_seqs: int
         seq_len=seq_len,
         seed=seed,
     )
+
+
+def _frame_ids(model: Model) -> tuple[list[int], int, int]:
+    """The token ids of one ordinary token as the model frames it, and the special tokens before and after."""
+    frame = model.to_tokens(model.tokenizer.decode([_ordinary_ids(model)[0]]))[0].tolist()
+    n_before = int(content_mask(model, frame).argmax())  # the first content token
+    return frame, n_before, len(frame) - n_before - 1
+
+
+def induction_length(model: Model, seq_len: int, ids: tuple[list[int], int, int] | None = None) -> int:
+    """Tokens of one :func:`induction_scores` sequence: ``seq_len`` twice and the special tokens around them
+    (an :class:`~interp.errors.InputError` when that does not fit the context). ``ids``: :func:`_frame_ids`."""
+    _, n_before, n_after = ids or _frame_ids(model)
+    if n_before + 2 * seq_len + n_after > model.n_ctx:
+        raise InputError(
+            f"seq_len {seq_len} repeated twice does not fit the context of {model.n_ctx}: use seq_len <= "
+            f"{(model.n_ctx - n_before - n_after) // 2}"
+        )
+    return n_before + 2 * seq_len + n_after
 
 
 def _ordinary_ids(model: Model) -> list[int]:
