@@ -125,3 +125,50 @@ def test_views_of_a_comparison_without_attribution(tiny_model, tmp_path):
         widgets.figure(cmp, kind="attribution")
     page = widgets.save_html(cmp, tmp_path / "cmp.html").read_text()
     assert page.count("Plotly.newPlot") == 2  # heads and lens; no attribution figure
+
+
+def test_compare_builds_attention_and_lens_on_first_read_with_the_values_it_read(
+    causal, bidirectional, tmp_path
+):
+    import copy
+
+    from interp.results import load_result
+    from interp.results.lazy import Later, pending
+
+    cmp = interp.compare(causal, bidirectional, PROBE, answer="anna berg", method=None)
+    runs = (cmp.causal, cmp.bidirectional)
+    assert all(pending(r, name) for r in runs for name in ("attention", "lens"))
+    assert "up to 2 tokens" in repr(cmp)  # the summary reads the answer's length without building the lens
+    assert all(pending(r, "lens") for r in runs)
+    twin = copy.deepcopy(cmp)  # a deep copy holds the values, not what builds them
+    assert not any(isinstance(twin.causal.__dict__[n], Later) for n in ("attention", "lens"))
+    loaded = load_result(cmp.save(tmp_path / "cmp.npz"))  # saving builds them; the file holds plain results
+    assert not any(pending(r, n) for r in runs for n in ("attention", "lens"))
+    for m, run, back in (
+        (causal, cmp.causal, loaded.causal),
+        (bidirectional, cmp.bidirectional, loaded.bidirectional),
+    ):
+        np.testing.assert_array_equal(back.attention.patterns, run.attention.patterns)
+        np.testing.assert_array_equal(back.lens.top_ids, run.lens.top_ids)
+        assert back.lens.answer_ids == run.lens.answer_ids and len(run.lens.answer_ids) == 2
+        att, lens = interp.attention(m, run.text), interp.logit_lens(m, PROBE, answer="anna berg")
+        assert run.attention.tokens == att.tokens == run.lens.tokens
+        np.testing.assert_allclose(run.attention.rollout, att.rollout, atol=1e-6)
+        for k, v in att.head_stats.items():
+            np.testing.assert_allclose(run.attention.head_stats[k], v, atol=1e-6)
+        np.testing.assert_array_equal(run.lens.decision_depth, lens.decision_depth)
+        np.testing.assert_allclose(run.lens.kl, lens.kl, atol=1e-5)
+        assert cmp.summary["decision_depth"][m.kind] == run.lens.decision_depth[run.position]
+    assert twin.causal.attention.patterns.shape == cmp.causal.attention.patterns.shape
+    assert cmp.to_dataframe().equals(loaded.to_dataframe())
+
+
+def test_suite_takes_a_dict_of_probe_to_answer(tiny_model):
+    c, b = tiny_model("gpt2"), tiny_model("bert")
+    other = "the key to the cabinet ___ on the table ."
+    by_dict = interp.compare_suite(c, b, {PROBE: "are", other: "is"}, method=None, progress=False)
+    by_pairs = interp.compare_suite(c, b, [(PROBE, "are"), (other, "is")], method=None, progress=False)
+    assert list(by_dict["answer"]) == ["are", "is"]
+    assert by_dict.equals(by_pairs)
+    with pytest.raises(InputError, match=r"one record .*\[record\]"):
+        interp.compare_suite(c, b, {"text": PROBE, "answer": "are"}, method=None, progress=False)

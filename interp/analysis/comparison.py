@@ -21,11 +21,12 @@ from interp.analysis.registry import analysis
 from interp.analysis.tuned import TunedLens, translators_for
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
-from interp.models.frame import pad_id, split_probe, token_str
+from interp.models.frame import Frame, ids_str, pad_id, split_probe, token_str
 from interp.models.handle import Model
 from interp.models.reading import Reading, read
-from interp.results import Comparison, ProbeRun
+from interp.results import Comparison, LensResult, ProbeRun
 from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
+from interp.results.lazy import Later
 
 
 def check_pair(causal: Model, bidirectional: Model) -> None:
@@ -154,6 +155,22 @@ def read_probes(
     return out
 
 
+def deferred_views(model: Model, frame: Frame, readout: Readout, lens: str) -> tuple[Any, Any]:
+    """A run's attention and lens, built on first read from the patterns and decoded layers this pass already
+    holds (most callers read only the summary). The lens is built now where the layers were not all decoded
+    (larger vocabularies): later it would decode through weights that may have changed since."""
+    patterns, resid, logits = readout.patterns, readout.resid, readout.logits
+    answer = readout.reading.target.answer
+    attention = Later(lambda: attention_result(model, frame, patterns), n_tokens=frame.T)
+
+    def build_lens() -> LensResult:
+        return lens_result(model, frame, resid, answer, logits=logits, lens=lens)
+
+    if logits is None:
+        return attention, build_lens()
+    return attention, Later(build_lens, n_tokens=frame.T, answer_ids=tuple(answer))
+
+
 def attribute_reading(
     model: Model, readout: Readout, method: str, n_steps: int, tolerance: float | None
 ) -> Any:
@@ -168,7 +185,9 @@ def attribute_reading(
     return attr
 
 
-@analysis("compare", result=Comparison, needs={"cache", "unembed", "padded_batches"}, memory=None, magic="compare")
+@analysis(
+    "compare", result=Comparison, needs={"cache", "unembed", "padded_batches"}, memory=None, magic="compare"
+)
 def compare(
     causal: Model,
     bidirectional: Model,
@@ -207,6 +226,7 @@ def compare(
         )
         attr = None if method is None else attribute_reading(model, readout, method, n_steps, tolerance)
         reading, frame = readout.reading, given.frame
+        attention, lens_run = deferred_views(model, frame, readout, lens)
         runs.append(
             ProbeRun(
                 model_name=model.name,
@@ -216,16 +236,18 @@ def compare(
                 text=frame.read_text,
                 position=frame.position,
                 word_index=frame.word_index,
-                attention=attention_result(model, frame, readout.patterns),
-                lens=lens_result(
-                    model, frame, readout.resid, reading.target.answer, logits=readout.logits, lens=lens
-                ),
+                attention=attention,
+                lens=lens_run,
                 attribution=attr,
                 top1=readout.top1,
                 top1_prob=readout.summary["top1_prob"],
             )
         )
         summaries.append(readout.summary)
+        if model is causal:
+            causal_answer = ids_str(
+                model, reading.target.answer
+            )  # the lens's answer, without building the lens
     metrics = METRICS + (ATTRIBUTION_METRICS if method is not None else ())
     c, b = runs
     sc, sb = summaries
@@ -236,7 +258,7 @@ def compare(
         if causal.revision is None and bidirectional.revision is None
         else f"{causal.revision or 'none'} | {bidirectional.revision or 'none'}",
         probe=probe,
-        answer=c.lens.answer if answer is None else str(answer),
+        answer=causal_answer if answer is None else str(answer),
         words=tuple(probe.split()),
         causal=c,
         bidirectional=b,

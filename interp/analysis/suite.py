@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from tqdm.auto import tqdm
@@ -20,11 +20,19 @@ from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
 
 
 def records(probes: Iterable[Any]) -> list[dict[str, Any]]:
-    """``probes`` as ``{"text", "answer", "phenomenon"}`` records."""
+    """``probes`` as ``{"text", "answer", "phenomenon"}`` records; a dict maps each probe to its answer."""
     if isinstance(probes, (str, bytes)) or not isinstance(probes, Iterable):
         raise InputError(
-            f"probes must be a list of probes (strings, (probe, answer) pairs or records), got {echo(probes)}"
+            "probes must be a list of probes (strings, (probe, answer) pairs or records) or a dict "
+            f"{{probe: answer}}, got {echo(probes)}"
         )
+    if isinstance(probes, Mapping):
+        if "text" in probes:  # iterating it would read its keys as probes
+            raise InputError(
+                "probes is one record (a dict with 'text'): pass a list of records, e.g. [record], or a dict "
+                "{probe: answer}"
+            )
+        probes = list(probes.items())  # {probe: answer}: iterating the dict alone would drop the answers
     out = []
     for p in probes:
         if isinstance(p, str):
@@ -64,8 +72,8 @@ def compare_suite(
 ):
     """:func:`interp.compare`'s summary over many probes: a pandas DataFrame, one row per probe.
 
-    ``probes``: the zoo's probe records, ``(probe, answer)`` pairs, dicts with ``text``/``answer`` or plain
-    probe strings. Forward passes run ``batch_size`` probes at a time, right-padded with attention masks (equal
+    ``probes``: a list of the zoo's probe records, ``(probe, answer)`` pairs, dicts with ``text``/``answer``
+    or plain probe strings (no answer: each model's own top-1 is read), or one dict ``{probe: answer}``. Forward passes run ``batch_size`` probes at a time, right-padded with attention masks (equal
     to one-by-one runs), through the code :func:`interp.compare` uses. Columns: ``probe``, ``answer``,
     ``phenomenon``, and per model (``causal_``/``bidirectional_`` prefix) ``top1`` (its own top-1 token) and
     every summary metric. With attribution (``method``, default integrated gradients), each row is refined by

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from interp.results.base import BoolArray, IntArray, Result, StrArray, _check, _tokens, head_table
+from interp.results.lazy import deferred, peek, pending
 
 # ------------------------------------------------------------------------------------------------------------
 HEAD_STATS = ("entropy", "past", "self", "future", "distance", "prev_token")
@@ -69,6 +70,10 @@ class AttentionResult(Result):
     @property
     def n_layers(self) -> int:
         return self.patterns.shape[0]
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
 
     @property
     def n_heads(self) -> int:
@@ -198,6 +203,10 @@ class LensResult(Result):
     @property
     def n_layers(self) -> int:
         return self.top_ids.shape[0] - 1
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.tokens)
 
     @property
     def layer_names(self) -> list[str]:
@@ -388,8 +397,10 @@ class ProbeRun(Result):
     """Read position (causal: last prefix token; bidirectional: the first mask)."""
     word_index: IntArray
     """``(T,)`` index of the probe word each token belongs to (-1 for special and mask tokens)."""
-    attention: AttentionResult
-    lens: LensResult
+    attention: AttentionResult = deferred(AttentionResult)
+    """Built on first read where the analysis deferred it (:mod:`interp.results.lazy`): the same values."""
+    lens: LensResult = deferred(LensResult)
+    """Built on first read where the analysis deferred it, like ``attention``."""
     attribution: AttributionResult | None
     """None when the comparison ran without attribution (``method=None``)."""
     top1: str
@@ -398,9 +409,12 @@ class ProbeRun(Result):
     """Its probability."""
 
     def __post_init__(self) -> None:
-        T = len(self.attention.tokens)
+        attention, lens = peek(self, "attention"), peek(self, "lens")  # a deferred one knows its n_tokens
+        T = attention.n_tokens
         _check(self.word_index.shape == (T,), f"word_index must be ({T},)")
-        _check(self.lens.tokens == self.attention.tokens, "lens and attention must share tokens")
+        _check(lens.n_tokens == T, "lens and attention must share tokens")
+        if not pending(self, "attention") and not pending(self, "lens"):
+            _check(self.lens.tokens == self.attention.tokens, "lens and attention must share tokens")
         _check(0 <= self.position < T, "position out of range")
         _check(0 <= self.top1_prob <= 1 + 1e-6, "top1_prob must be a probability")
 
@@ -480,7 +494,8 @@ class Comparison(Result):
                 lines.append(f"  {'completeness':<18}{checks[0] or 'n/a':>12}{checks[1] or 'n/a':>15}")
                 continue
             lines.append(f"  {k:<18}{v['causal']:>12.3f}{v['bidirectional']:>15.3f}")
-        n = max(len(c.lens.answer_ids), len(b.lens.answer_ids))
+        # the answer's length, known to a deferred lens before it is built
+        n = max(len(peek(c, "lens").answer_ids), len(peek(b, "lens").answer_ids))
         if n > 1:
             lines.append(
                 f"  (an answer of up to {n} tokens: answer_prob is the product of their probabilities; answer_rank, "
