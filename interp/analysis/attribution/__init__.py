@@ -89,7 +89,9 @@ def attribute(
 
     ``objective``, instead of an answer: a function from the final residual stream ``(batch, T, d_model)`` to
     one number per row ``(batch,)``, e.g. ``interp.objectives.similarity(model, "another text")``. The text is
-    then read whole (no slot, no read position); this works on a model without a language-model head.
+    then read whole (no read position); this works on a model without a language-model head. A probe's
+    ``___`` slot still splits its scores: ``attr_left_mass`` / ``attr_right_mass`` are their shares left and
+    right of it (0 for text without a slot).
     """
     checks.model(model)
     method, n_steps, tolerance = check_method(method, n_steps, tolerance)
@@ -170,7 +172,10 @@ def explain(
         with torch.no_grad():
             value = float(objective(objective.inputs)[0])
     scores = out["scores"].float().cpu().numpy()[: frame.T]
-    left, right = frame.side_shares(scores) if target.objective is None else (0.0, 0.0)  # no slot, no sides
+    # A user objective reads the whole text, but a probe's ___ slot still splits it: its masses are reported
+    # around the slot as an answer's are (only an objective of plain text, with no slot, has no sides).
+    sided = target.objective is None or frame.is_probe
+    left, right = frame.side_shares(scores) if sided else (0.0, 0.0)
     delta = out.get("delta", math.nan)
     baseline = value - out["gap"] if "gap" in out else math.nan
     if target.objective is not None:
