@@ -287,12 +287,18 @@ def load_result(path: str | os.PathLike) -> Result:
     return load(path)
 
 
+HEAD_COLUMN = "head_index"
+"""The head's column in every table: not ``head``, which would shadow ``DataFrame.head`` (``df[df.head == 2]``
+compares the method with 2 and is silently empty)."""
+
+
 def head_table(**columns: np.ndarray):
-    """A pandas DataFrame with one row per (layer, head) from ``(n_layers, n_heads)`` arrays."""
+    """A pandas DataFrame with one row per (layer, head) from ``(n_layers, n_heads)`` arrays: columns ``layer``,
+    ``head_index`` (:data:`HEAD_COLUMN`), then ``columns``."""
     import pandas as pd
 
     L, H = next(iter(columns.values())).shape
-    rows = {"layer": np.repeat(np.arange(L), H), "head": np.tile(np.arange(H), L)}
+    rows = {"layer": np.repeat(np.arange(L), H), HEAD_COLUMN: np.tile(np.arange(H), L)}
     rows.update({k: v.reshape(-1) for k, v in columns.items()})
     return pd.DataFrame(rows)
 

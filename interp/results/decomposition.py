@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.results.base import IntArray, Result, _check, _tokens
+from interp.results.base import HEAD_COLUMN, IntArray, Result, _check, _tokens
 
 COMPONENT_KINDS = ("embedding", "head", "attention_bias", "mlp", "bias")
 """What a component is: an embedding (token, position, token type), one attention head, an attention layer's
@@ -152,7 +152,8 @@ class DecompositionResult(Result):
         return text if self.contrast is None else f"{text} - logit({self.contrast})"
 
     def to_dataframe(self):
-        """One row per component: label, kind, layer, head, contribution."""
+        """One row per component: label, kind, layer, head_index (not ``head``, which would shadow
+        ``DataFrame.head``), contribution."""
         import pandas as pd
 
         return pd.DataFrame(
@@ -160,7 +161,7 @@ class DecompositionResult(Result):
                 "label": self.labels,
                 "kind": self.component_kinds,
                 "layer": self.layers,
-                "head": self.heads,
+                HEAD_COLUMN: self.heads,
                 "contribution": self.contributions,
             }
         )
