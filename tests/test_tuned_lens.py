@@ -242,3 +242,22 @@ def test_translated_rows_that_overflow_are_blamed_on_the_translators():
     )
     fine = torch.ones(L + 1, 3, d)
     np.testing.assert_allclose(lens.translate_(fine)[:L].numpy(), 901.0)
+
+
+def test_nan_translators_in_the_models_own_folder_are_blamed_on_the_file(tmp_path):
+    """The folder's own ``tuned_lens.safetensors`` with NaN weights (and the right hash) is an InputError naming
+    that file and saying to retrain: never a NonFiniteError that blames a hook function."""
+    import shutil
+
+    folder = tmp_path / "copy"
+    shutil.copytree(ZOO_DIR / "tiny-causal", folder)
+    model = interp.load(str(folder))
+    shipped = tl.TunedLens.read(folder / tl.FILE_NAME)
+    assert shipped.fits(model)
+    tl.TunedLens(
+        shipped.model_name, shipped.weights_hash, torch.full_like(shipped.weight, math.nan), shipped.bias
+    ).save(folder / tl.FILE_NAME)
+    err = _input_error(
+        lambda: interp.logit_lens(model, PROBE, lens="tuned"), "NaN", "interp.tuned_lens(model)"
+    )
+    assert str(folder / tl.FILE_NAME) in str(err) and "hook function" not in str(err)
