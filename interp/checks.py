@@ -69,7 +69,8 @@ def number(
 
 def flag(name: str, value: Any) -> bool:
     """``value`` if it is a bool (Python or numpy); anything else (``"no"``, 0, None) is an InputError."""
-    if isinstance(value, bool) or type(value).__name__ == "bool_":
+    kind = type(value)  # numpy's bool is named bool_ before numpy 2 and bool since
+    if isinstance(value, bool) or (kind.__module__ == "numpy" and kind.__name__ in ("bool_", "bool")):
         return bool(value)
     raise InputError(f"{name} must be True or False, got {_shown(value)}")
 

@@ -114,3 +114,13 @@ def test_a_stop_after_in_one_thread_and_attribute_in_another(causal):
                 _same(run, alone[key], key)
     assert causal.lock.acquire(blocking=False)
     causal.lock.release()
+
+
+def test_a_numpy_bool_is_a_flag(causal):
+    """``checks.flag`` takes numpy's bool as its docstring says (numpy 2 renamed its type from bool_ to bool)."""
+    from interp import checks
+
+    assert checks.flag("lens", np.True_) is True and checks.flag("lens", np.bool_(False)) is False
+    assert interp.generate(causal, "the owl", 1, lens=np.False_).lens_top_ids is None
+    with pytest.raises(interp.InterpError, match="must be True or False"):
+        checks.flag("lens", np.int64(1))
