@@ -88,21 +88,23 @@ def read_probes(
     targets = [None if r.answer is None else r.target for r in readings]
     rows = [r.frame.tokens[0] if t is None else t.rows[0, : t.lengths[0]] for r, t in zip(readings, targets)]
     B, T = len(rows), max(len(r) for r in rows)
-    tokens = torch.full((B, T), pad_id(model), dtype=torch.long, device=model.device)  # (B, T), right-padded
-    mask = torch.zeros(B, T, dtype=torch.long, device=model.device)
+    device = model.device
+    tokens = torch.full((B, T), pad_id(model), dtype=torch.long, device=device)  # (B, T), right-padded
+    mask = torch.zeros(B, T, dtype=torch.long, device=device)
     for i, r in enumerate(rows):
         tokens[i, : len(r)], mask[i, : len(r)] = r, 1
     resids, pats = _hooks.resid_names(model), pattern_names(model)
+    padded = any(len(r) < T for r in rows)  # known from the lengths: no device sync
     _, cache = model.run_with_cache(
-        tokens, resids + pats, attention_mask=None if bool(mask.all()) else mask, stop_after=resids[-1]
+        tokens, resids + pats, attention_mask=mask if padded else None, stop_after=resids[-1]
     )
     resid = torch.stack([cache[n] for n in resids], 1)  # (B, L+1, T, d_model)
     if translators is not None:
         for row in resid:  # (L+1, T, d_model) views, translated in place
             translators.translate_(row)
-    positions = torch.tensor([r.frame.position for r in readings], device=resid.device)
-    at = resid[torch.arange(B, device=resid.device), :, positions]  # (B, L+1, d_model) at each read position
     if not keep:  # every probe's lens rows decoded together, in groups within the lens's memory bound
+        positions = torch.tensor([r.frame.position for r in readings], device=resid.device)
+        at = resid[torch.arange(B, device=resid.device), :, positions]  # (B, L+1, d_model) at read positions
         group = max(1, LAYER_GROUP_BYTES // (4 * at.shape[1] * model.d_vocab))
         lens_rows = torch.cat([model.decode_resid(at[s : s + group]).float() for s in range(0, B, group)])
         # (B, L, H, T): attention from each read position
@@ -118,16 +120,19 @@ def read_probes(
         if full is not None:
             layer_logits = full[:, pos]
         else:
-            layer_logits = lens_rows[i] if not keep else model.decode_resid(at[i]).float()  # (L+1, V)
+            layer_logits = (
+                lens_rows[i] if not keep else model.decode_resid(resid[i, :, pos]).float()
+            )  # (L+1, V)
         probs = layer_logits[-1].softmax(-1)
         top = int(probs.argmax())
         if target is None:  # no answer given: the model's own top-1 is read
             reading = reading.answered((top,))
             target = reading.target
         sites = target.site_pos.tolist()
-        if not exact and full is not None and not bool(target.site_row.any()):  # every site in row 0
+        row0 = not exact and not bool(target.site_row.any())  # every site in row 0: read from decoded layers
+        if row0 and full is not None:
             reads = full[-1, sites][None]  # (1, sites, V), already decoded
-        elif not exact and sites == [pos] and not bool(target.site_row.any()):  # the read position alone
+        elif row0 and sites == [pos]:  # the read position alone
             reads = layer_logits[-1:][None]  # (1, 1, V)
         else:
             reads = model.decode_resid(resid[i, -1, target.site_pos]).float()[None]  # (1, sites, V)
