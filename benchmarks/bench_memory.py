@@ -35,11 +35,21 @@ CASES: dict[str, tuple[str, dict]] = {
     "ablate": ("ablate", {"heads": [(0, 0), (5, 3)]}),
     "head_importance": ("head_importance", {"progress": False}),
     "decompose": ("decompose", {}),
+    "induction_scores": ("induction_scores", {"n_seqs": 1}),
+    "generate": ("generate", {"n_tokens": 4}),
+    "generate (lens)": ("generate", {"n_tokens": 4, "lens": True, "top_k": 5}),
+    "tuned_lens": ("tuned_lens", {"steps": 1, "batch_size": 1, "progress": False}),
 }
+GENERATED = 4
+"""Tokens the generate cases write after a prompt of T - 4 tokens (the finished row has T)."""
 STOP_AFTER = {"patch": 3, "head_importance": 2, "attribute (occlusion)": 4}
 """Forward passes (counted at the last block) after which a repeating analysis is stopped: patching's clean and
 corrupt runs then its first chunk; head importance's unablated read then its first layer; occlusion's three
 single-row passes (the objective, captum's reference and unperturbed runs) then its first batch of copies."""
+
+
+_TUNED_PATH: Path | None = None
+"""Where the tuned_lens case writes its translators (next to the benchmark's model, not the user's cache)."""
 
 
 class Stop(Exception):
@@ -52,6 +62,10 @@ def _call(interp, model, case: str, text: str, other: str, n_steps: int | None):
     if name == "attribute" and kwargs["method"] == "integrated_gradients":
         kwargs["n_steps"] = n_steps
     fn = getattr(interp, name)
+    if name == "induction_scores":  # two copies of T // 2 tokens
+        return fn(model, len(text.split()) // 2, **kwargs)
+    if name == "tuned_lens":
+        return fn(model, [text], path=_TUNED_PATH, **kwargs)
     if name == "patch":
         return fn(model, text, other, **kwargs)
     if name == "ablate":
@@ -64,8 +78,9 @@ def _estimate(interp, model, case: str, text: str, n_steps: int | None) -> int |
     kwargs = {k: v for k, v in kwargs.items() if k not in ("progress", "heads")}
     if name == "attribute" and kwargs["method"] == "integrated_gradients":
         kwargs["n_steps"] = n_steps
+    given = {"induction_scores": len(text.split()) // 2, "tuned_lens": [text]}.get(name, text)
     try:
-        return int(interp.estimate_memory(model, name, text, **kwargs))
+        return int(interp.estimate_memory(model, name, given, **kwargs))
     except Exception as err:  # noqa: BLE001  (an analysis without an estimate yet: reported, not fatal)
         print(f"no estimate for {case}: {type(err).__name__}: {err}", file=sys.stderr)
         return None
@@ -84,11 +99,15 @@ def worker(folder: str, case: str, T: int) -> dict:
     from interp.models import hooks as _hooks
 
     model = interp.load(folder)
+    global _TUNED_PATH
+    _TUNED_PATH = Path(folder).parent / "bench-tuned.safetensors"
     text, other = words(T - 1), words(T - 1, seed=7)
+    if case.startswith("generate"):
+        text = words(T - 1 - GENERATED)
     n_steps = None
     if case.startswith("attribute (integrated"):
         n_steps = max(2, internal_batch_size(model, T + 1, 50))  # one internal batch: the peak of any n_steps
-    if "tuned" in case:
+    if case == "logit_lens (tuned)":
         interp.tuned_lens(
             model,
             [words(7, seed=1)],
