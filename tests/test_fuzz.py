@@ -10,10 +10,16 @@ A run is the same every time (derandomized: the seed is fixed) and bounded (``EX
 ``FUZZ_EXAMPLES=5000`` makes a longer hunt.
 """
 
+import contextlib
+import json
 import os
+import shutil
+import signal
 import warnings
+from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 from conftest import count_hooks
 from hypothesis import HealthCheck, given, settings
@@ -298,6 +304,7 @@ def test_fuzz_the_public_api(causal, bidirectional, tmp_path):
                 assert message and len(message) < 2000, (label, message[:300])
         counts = outcomes.setdefault(label, {})
         counts[outcome] = counts.get(outcome, 0) + 1
+        _record(label, "result" if outcome == "returned" else outcome)  # the per-function summary
         if not bad and label not in ("load_result", "hooks", "load", "wrap"):  # those: refusals only
             # Valid arguments give a result (a contrast equal to the answer is the one valid-looking refusal).
             assert outcome in ("returned", "InputError"), (label, outcome)
@@ -417,3 +424,491 @@ def test_fuzz_the_magics(causal, bidirectional, capsys):
         sh.run_line_magic("unload_ext", "interp")
     print(f"\nmagic fuzz: {seen}")
     assert seen["error line"] > 100 and seen["printed"] > 0 and seen["result"] > 10, seen
+
+
+# ---- every declared analysis, the writers, damaged folders and damaged saved results ----------------------------
+# Each case runs under a deadline (a hang fails the test instead of blocking CI) and is counted by outcome; the
+# counts are printed, one line per function, when this module's tests end.
+
+CASE_SECONDS = 60
+"""The most one case may take (the slowest valid ones, a few tuned-lens steps, take well under a second)."""
+PER_FUNCTION = int(os.environ.get("FUZZ_PER_FUNCTION", "30"))
+"""Examples per function in the tests below (``FUZZ_PER_FUNCTION=300`` makes a longer hunt)."""
+OUTCOMES: dict[str, dict[str, int]] = {}
+
+
+class Hang(BaseException):
+    """Raised by the deadline's alarm: not an Exception, so no ``except Exception`` inside interp absorbs it."""
+
+
+@contextlib.contextmanager
+def deadline(seconds: int, label: str):
+    def ring(signum, frame):
+        raise Hang(f"{label} ran past {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.alarm(seconds)
+    try:
+        yield
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _record(label: str, outcome: str) -> None:
+    counts = OUTCOMES.setdefault(label, {})
+    counts[outcome] = counts.get(outcome, 0) + 1
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fuzz_summary(request):
+    """One line per fuzzed function at the end: cases, then outcomes (a result, or InterpError by class)."""
+    yield
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    write = reporter.write_line if reporter else print
+    with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
+        _write_summary(write)
+
+
+def _write_summary(write) -> None:
+    total = sum(sum(c.values()) for c in OUTCOMES.values())
+    write(f"fuzz summary: {total} cases over {len(OUTCOMES)} functions")
+    for label, counts in sorted(OUTCOMES.items()):
+        shown = ", ".join(f"{k} {v}" for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+        write(f"fuzz {label}: {sum(counts.values())} cases: {shown}")
+
+
+def _holds(value, tmp_path) -> None:
+    """A returned value passes its invariants: a saved result loads back equal in kind and fields (loading
+    re-checks every field and invariant); a table has rows; a file written exists; an estimate is positive."""
+    import pandas as pd
+
+    from interp.analysis.tuned import TunedLens
+    from interp.results.base import Result
+
+    if isinstance(value, Result):
+        back = interp.load_result(value.save(tmp_path / "roundtrip.npz"))
+        assert type(back) is type(value) and back.kind == value.kind
+    elif isinstance(value, pd.DataFrame):
+        assert len(value.columns) > 0
+    elif isinstance(value, TunedLens):
+        assert torch.isfinite(value.weight).all() and torch.isfinite(value.bias).all()
+    elif isinstance(value, os.PathLike):
+        assert os.path.isfile(value) and os.path.getsize(value) > 0
+    elif isinstance(value, int):
+        assert value > 0
+    else:
+        raise AssertionError(f"unexpected return value {type(value).__name__}")
+
+
+def _case(label, call, models, base, tmp_path, *, require_result=False) -> str:
+    """Run one case: a value that passes its invariants or an InterpError, within the deadline, with every
+    model's hooks as they were."""
+    with warnings.catch_warnings(), deadline(CASE_SECONDS, label):
+        warnings.simplefilter("ignore")
+        try:
+            _holds(call(), tmp_path)
+            outcome = "result"
+        except errors.InterpError as err:
+            outcome = type(err).__name__
+            assert str(err) and len(str(err)) < 2000, (label, str(err)[:300])
+    _record(label, outcome)
+    if require_result:  # valid arguments: a result (or the one valid-looking refusal, e.g. a masked LM's text
+        assert outcome in ("result", "InputError"), (label, outcome)  # without a mask, contrast == answer)
+    for m in models:
+        assert count_hooks(m.bridge) == base[m.name], label
+    return outcome
+
+
+def _analyses(model, other, tmp_path):
+    """{label: (function, {argument: valid strategy})} for the declared analyses the big test above leaves out,
+    and the writers (result.save, the widgets' save_* functions)."""
+    import widgets
+
+    c, b = (model, other) if model.kind == "causal" else (other, model)
+    result = st.sampled_from([SAVED_RESULTS[k] for k in sorted(SAVED_RESULTS)])
+    files = st.sampled_from(["out.html", "sub/out.html", "out", "out.npz"]).map(lambda n: tmp_path / n)
+    return {
+        "decompose": (
+            interp.decompose,
+            {
+                "model": st.just(model),
+                "text": probes,
+                "answer": st.sampled_from(["are", "is", "the"]),
+                "contrast": st.sampled_from([None, "was"]),
+                "position": st.none(),
+                "allow_unknown": st.booleans(),
+            },
+        ),
+        "generate": (
+            interp.generate,
+            {
+                "model": st.just(model),
+                "prompt": st.sampled_from(["the dog", PROBES[4], "the keys to the"]),
+                "n_tokens": st.integers(1, 4),
+                "steps": st.none(),
+                "order": st.sampled_from(["confidence", "random", "left_to_right"]),
+                "seed": st.integers(0, 9),
+                "lens": st.booleans(),
+                "top_k": st.integers(1, 6),
+                "allow_unknown": st.booleans(),
+            },
+        ),
+        "generate_suite": (
+            interp.generate_suite,
+            {
+                "models": st.sampled_from([model, [c, b]]),
+                "prompts": st.just(["the dog", "the keys to the"]),
+                "n_tokens": st.integers(1, 3),
+                "orders": st.just(("confidence",)),
+                "seed": st.integers(0, 9),
+                "judge": st.sampled_from([None, lambda text: "dog" in text]),
+                "progress": st.just(False),
+            },
+        ),
+        "tuned_lens": (
+            interp.tuned_lens,
+            {
+                "model": st.just(model),
+                "texts": st.just(["the dog barked .", PROBES[5]]),
+                "steps": st.integers(1, 2),
+                "lr": st.sampled_from([1e-3, 1e-2]),
+                "batch_size": st.integers(1, 2),
+                "seed": st.integers(0, 9),
+                "path": st.just(tmp_path / "t.safetensors"),
+                "progress": st.just(False),
+            },
+        ),
+        "estimate_memory": (
+            interp.estimate_memory,
+            {
+                "model": st.just(model),
+                "analysis_name": st.sampled_from(
+                    sorted(__import__("interp.analysis.memory").analysis.memory.ESTIMATES)
+                ),
+                "text_or_T": st.integers(2, 20),
+            },
+        ),
+        "Result.save": (
+            lambda path, which: SAVED_RESULTS[which].save(path),  # the result itself is never a stranger
+            {"path": files, "which": st.sampled_from(sorted(SAVED_RESULTS))},
+        ),
+        "widgets.save_html": (
+            widgets.save_html,
+            {"result": result, "path": files},
+        ),
+        "widgets.save_report": (
+            widgets.save_report,
+            {
+                "items": st.lists(
+                    st.tuples(st.sampled_from(["one", "<b>two</b>"]), result), min_size=1, max_size=2
+                ),
+                "path": files,
+            },
+        ),
+    }
+
+
+SAVED_RESULTS: dict = {}
+"""A few results of the zoo models (filled once), to save, draw and damage."""
+
+
+@pytest.fixture(scope="module")
+def saved_results(causal, bidirectional):
+    if not SAVED_RESULTS:
+        SAVED_RESULTS.update(
+            attention=interp.attention(causal, PROBES[0]),
+            lens=interp.logit_lens(bidirectional, PROBES[0], answer="are"),
+            attribution=interp.attribute(causal, PROBES[0], answer="are", method="saliency"),
+            generation=interp.generate(bidirectional, PROBES[4], 2, lens=True),
+            induction=interp.induction_scores(causal, 4, n_seqs=1),
+        )
+    return SAVED_RESULTS
+
+
+def test_the_fuzzed_functions_cover_the_registry(causal, bidirectional, tmp_path, saved_results):
+    """Every declared analysis is fuzzed, by the test above or the next one (a new analysis must be added), and
+    so are load, wrap and load_result."""
+    drawn = {}
+
+    def draw(strategy):  # _signature draws the label last, from every label it knows
+        drawn["labels"] = list(strategy.elements)
+        return drawn["labels"][0]
+
+    _signature(draw, causal, bidirectional)
+    big = set(drawn["labels"])
+    here = set(_analyses(causal, bidirectional, tmp_path))
+    missing = set(interp.analysis.__all__) - big - here
+    assert not missing, missing
+    assert {"load", "wrap", "load_result"} <= big
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "decompose",
+        "generate",
+        "generate_suite",
+        "tuned_lens",
+        "estimate_memory",
+        "Result.save",
+        "widgets.save_html",
+        "widgets.save_report",
+    ],
+)
+def test_fuzz_each_function(label, causal, bidirectional, tmp_path, saved_results, monkeypatch):
+    """Valid arguments with up to two of them drawn from anything: a value that passes its invariants or an
+    InterpError, within the deadline; hooks, logits and the tuned lens's translators as they were."""
+    from interp.analysis import tuned
+
+    monkeypatch.setattr(tuned, "cache_dir", lambda: tmp_path / "cache")  # a path=None never writes elsewhere
+    trained = dict(tuned._TRAINED)
+    models = (causal, bidirectional)
+    base = {m.name: count_hooks(m.bridge) for m in models}
+    reference = {m.name: _reference(m) for m in models}
+
+    @settings(
+        max_examples=PER_FUNCTION,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def fuzz(data):
+        model = data.draw(st.sampled_from(models))
+        fn, valid = _analyses(model, causal if model is bidirectional else bidirectional, tmp_path)[label]
+        bad = data.draw(st.sets(st.sampled_from(sorted(k for k in valid if k != "which")), max_size=2))
+        kwargs = {k: data.draw(anything if k in bad else s) for k, s in valid.items()}
+        if label == "tuned_lens":
+            # anything numeric could ask for hours of training: a large valid value is cut to a short run
+            for k in ("steps", "batch_size"):
+                if isinstance(kwargs.get(k), int) and not isinstance(kwargs[k], bool) and kwargs[k] > 2:
+                    kwargs[k] = 2
+        _case(
+            label,
+            lambda: fn(**kwargs),
+            models,
+            base,
+            tmp_path,
+            require_result=not bad and label not in ("generate_suite",),
+        )
+
+    try:
+        fuzz()
+    finally:
+        tuned._TRAINED.clear()
+        tuned._TRAINED.update(trained)
+    for m in models:
+        logits, pattern = _reference(m)
+        assert torch.equal(logits, reference[m.name][0]) and torch.equal(pattern, reference[m.name][1]), label
+        assert count_hooks(m.bridge) == base[m.name]
+    assert sum(OUTCOMES[label].values()) >= PER_FUNCTION
+
+
+# ---- damaged folders and damaged saved results --------------------------------------------------------------
+
+DAMAGES = ("truncate", "garble", "empty", "json", "link_out", "fifo", "folder", "remove")
+
+
+def _damage(path, how: str, draw, outside) -> None:
+    """Damage one file of a model folder (or a saved result) in place."""
+    data = path.read_bytes() if path.is_file() else b""
+    if path.exists() or path.is_symlink():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    if how == "truncate":
+        path.write_bytes(data[: draw(st.integers(0, max(0, len(data) - 1)))])
+    elif how == "garble":
+        at = draw(st.lists(st.integers(0, max(0, len(data) - 1)), min_size=1, max_size=8))
+        garbled = bytearray(data or b"\0")
+        for i in at:
+            garbled[min(i, len(garbled) - 1)] ^= draw(st.integers(1, 255))
+        path.write_bytes(bytes(garbled))
+    elif how == "empty":
+        path.write_bytes(b"")
+    elif how == "json":  # a different JSON document, or an index naming other places
+        doc = draw(
+            st.sampled_from(
+                [
+                    {},
+                    [],
+                    None,
+                    {"weight_map": {}},
+                    {"weight_map": {"transformer.wte.weight": "../../outside.safetensors"}},
+                    {"weight_map": {"transformer.wte.weight": str(outside)}},
+                    {"weight_map": {"transformer.wte.weight": "pytorch_model.bin"}},
+                    {"model_type": "gpt2", "n_layer": 0},
+                    {"model_type": "falcon"},
+                    {"model_type": "bert", "architectures": ["BertForSequenceClassification"]},
+                ]
+            )
+        )
+        path.write_text(json.dumps(doc))
+    elif how == "link_out":
+        path.symlink_to(outside)
+    elif how == "fifo":
+        os.mkfifo(path)
+    elif how == "folder":
+        path.mkdir()
+    # "remove": nothing more
+
+
+def test_fuzz_damaged_model_folders(tiny_folder, causal, tmp_path):
+    """A copy of a tiny GPT-2 folder with one or two files truncated, garbled, emptied, replaced by other JSON (an
+    index naming places outside), linked outside, replaced by a FIFO or a folder, or removed: interp.load gives a
+    model that reads a probe or an InterpError, never blocks (a FIFO), never another exception."""
+    source = Path(tiny_folder("gpt2"))
+    names = sorted(p.name for p in source.iterdir()) + ["model.safetensors.index.json"]
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes((source / "model.safetensors").read_bytes())
+    base = {causal.name: count_hooks(causal.bridge)}
+    counter = iter(range(10**6))
+
+    @settings(
+        max_examples=2 * PER_FUNCTION,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def fuzz(data):
+        folder = tmp_path / f"m{next(counter)}"
+        shutil.copytree(source, folder)
+        for name in data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True)):
+            how = data.draw(st.sampled_from(DAMAGES))
+            _damage(folder / name, how, data.draw, outside)
+
+        def load_and_read():
+            m = interp.load(folder, device="cpu")
+            logits = m.forward(m.to_tokens("the dog barked ."))
+            assert torch.isfinite(logits).all()
+            return 1
+
+        try:
+            _case("load (damaged folder)", load_and_read, (causal,), base, tmp_path)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    fuzz()
+    assert OUTCOMES["load (damaged folder)"].get("result", 0) < sum(
+        OUTCOMES["load (damaged folder)"].values()
+    )
+
+
+def _saved_edits(saved: bytes, draw) -> bytes:
+    """A saved result (.npz) with one edit: a byte flipped, an array's dtype changed, two arrays swapped, the
+    ``kind`` or another metadata value replaced, an array reshaped or dropped."""
+    import io
+
+    how = draw(st.sampled_from(["flip", "dtype", "swap", "kind", "meta", "reshape", "drop"]))
+    if how == "flip":
+        at = draw(st.integers(0, len(saved) - 1))
+        return saved[:at] + bytes([saved[at] ^ draw(st.integers(1, 255))]) + saved[at + 1 :]
+    with np.load(io.BytesIO(saved), allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    from interp.results.persist import META
+
+    names = sorted(k for k in arrays if k != META)
+    if how == "dtype" and names:
+        k = draw(st.sampled_from(names))
+        dtype = draw(
+            st.sampled_from([np.float16, np.float64, np.int8, np.int64, np.bool_, np.complex64, "<U3"])
+        )
+        arrays[k] = arrays[k].astype(dtype)
+    elif how == "swap" and len(names) >= 2:
+        a, b = draw(st.lists(st.sampled_from(names), min_size=2, max_size=2, unique=True))
+        same = [n for n in names if n != a and arrays[n].shape == arrays[a].shape]
+        b = same[0] if same else b
+        arrays[a], arrays[b] = arrays[b], arrays[a]
+    elif how in ("kind", "meta"):
+        meta = json.loads(arrays[META].tobytes().decode("utf-8"))
+
+        def edit(node):
+            if isinstance(node, dict):
+                for key in sorted(node):
+                    if (how == "kind" and key == "kind") or (how == "meta" and draw(st.booleans())):
+                        node[key] = draw(
+                            st.one_of(
+                                st.sampled_from(
+                                    ["<script>alert(1)</script>", "", "causal", "bidirectional", None]
+                                ),
+                                st.integers(-5, 5),
+                                st.floats(-5, 5),
+                            )
+                        )
+                        return True
+                    if edit(node[key]):
+                        return True
+            elif isinstance(node, list):
+                return any(edit(v) for v in node[:3])
+            return False
+
+        edit(meta)
+        arrays[META] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
+    elif how == "reshape" and names:
+        k = draw(st.sampled_from(names))
+        arrays[k] = arrays[k].reshape(-1)
+    elif how == "drop" and names:
+        del arrays[draw(st.sampled_from(names))]
+    out = io.BytesIO()
+    np.savez(out, **arrays)
+    return out.getvalue()
+
+
+def test_fuzz_damaged_saved_results(saved_results, tmp_path):
+    """Each kind of saved result, edited: load_result gives a result that passes its invariants (it saves and
+    loads back) or an InterpError, never another exception."""
+    files = {k: r.save(tmp_path / f"{k}.npz").read_bytes() for k, r in saved_results.items()}
+
+    @settings(
+        max_examples=3 * PER_FUNCTION,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(data=st.data())
+    def fuzz(data):
+        which = data.draw(st.sampled_from(sorted(files)))
+        path = tmp_path / "edited.npz"
+        path.write_bytes(_saved_edits(files[which], data.draw))
+        _case("load_result (edited file)", lambda: interp.load_result(path), (), {}, tmp_path)
+
+    fuzz()
+    counts = OUTCOMES["load_result (edited file)"]
+    assert counts.get("ResultError", 0) > 0 and sum(counts.values()) >= 3 * PER_FUNCTION
+
+
+def test_what_the_fuzz_found_is_refused_clearly(causal, saved_results, tmp_path):
+    """Cases the fuzz found escaping as raw exceptions: a seed that is not an integer in generate_suite
+    (TypeError), a writer given something else than a result (AttributeError), a path that is a number or empty
+    (TypeError, ValueError), report items that are not (heading, result) pairs (TypeError)."""
+    import widgets
+
+    result = saved_results["attention"]
+    cases = [
+        (lambda: interp.generate_suite(causal, ["the dog"], 1, seed="x", progress=False), "seed must be"),
+        (lambda: widgets.save_html("the dog", tmp_path / "a.html"), "result must be an interp result"),
+        (lambda: widgets.save_html(result, 0), "path must be a file path"),
+        (lambda: widgets.save_html(result, ""), "path must be a file path"),
+        (lambda: widgets.save_html(result, tmp_path), "is a folder"),
+        (
+            lambda: widgets.save_png("the dog", tmp_path / "a.png"),
+            "result_or_figure must be an interp result",
+        ),
+        (lambda: widgets.save_report([result], tmp_path / "r.html"), "(heading, result) pairs"),
+        (lambda: widgets.save_report([("one", torch.tensor(1))], tmp_path / "r.html"), "items[0]'s result"),
+        (lambda: widgets.save_report([(1, result)], tmp_path / "r.html"), "items[0]'s heading"),
+        (lambda: widgets.save_report([("one", result)], tmp_path / "r.html", title=None), "title must be"),
+    ]
+    for call, said in cases:
+        with pytest.raises(errors.InputError) as info:
+            call()
+        assert said in str(info.value), str(info.value)
+    assert not list(tmp_path.glob("*.html")) and not list(tmp_path.glob("*.png"))
+    assert widgets.save_report([["one", result], ("two", "<p>text</p>")], tmp_path / "r").stat().st_size > 0

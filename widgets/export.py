@@ -6,6 +6,7 @@ the previous file as it was.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -71,11 +72,35 @@ def save_html(result: Any, path: str | Path, **opts: Any) -> Path:
     Returns:
         The path written.
     """
-    path = Path(path)
-    if not path.suffix:
-        path = path.with_suffix(".html")
+    _check_result(result, "result")
+    path = _file(path, ".html")
     title = f"{type(result).__name__} · {getattr(result, 'model_name', '')}"
     return _write(path, render_html(sections(result, **opts), title).encode("utf-8"))
+
+
+def _check_result(result: Any, what: str) -> None:
+    """InputError unless ``result`` is an interp result (what the views are built from)."""
+    from interp.errors import InputError, echo
+    from interp.results.base import Result
+
+    if not isinstance(result, Result):
+        raise InputError(
+            f"{what} must be an interp result (e.g. interp.attention(...)), got {echo(result, 80)}"
+        )
+
+
+def _file(path: Any, suffix: str | None) -> Path:
+    """``path`` as a file path (``suffix`` added when it has none); InputError for anything else."""
+    from interp.errors import InputError, echo
+
+    if not isinstance(path, (str, os.PathLike)) or not Path(path).name or Path(path).name in (".", ".."):
+        raise InputError(f"path must be a file path such as 'out{suffix or '.html'}', got {echo(path, 80)}")
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(
+            f"{path} is a folder: pass a file path, such as {path / ('out' + (suffix or '.html'))}"
+        )
+    return path.with_suffix(suffix) if suffix and not path.suffix else path
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -111,10 +136,10 @@ def save_png(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **o
     from interp.errors import InterpError
     from widgets import figure
 
+    if not isinstance(result_or_figure, go.Figure):
+        _check_result(result_or_figure, "result_or_figure")
+    path = _file(path, ".png")
     fig = result_or_figure if isinstance(result_or_figure, go.Figure) else figure(result_or_figure, **opts)
-    path = Path(path)
-    if not path.suffix:
-        path = path.with_suffix(".png")
     try:
         png = fig.to_image(format="png", scale=scale)
     except Exception as err:
@@ -139,8 +164,23 @@ def save_report(items: list, path: str | Path, title: str = "interp report", int
     Returns:
         The path written.
     """
+    from interp.errors import InputError, echo
+
+    for name, text in (("title", title), ("intro", intro)):
+        if not isinstance(text, str):
+            raise InputError(f"{name} must be a string, got {echo(text, 80)}")
+    if not isinstance(items, (list, tuple)) or not all(
+        isinstance(i, (tuple, list)) and len(i) == 2 for i in items
+    ):
+        raise InputError(f"items must be a list of (heading, result) pairs, got {echo(items, 80)}")
+    for i, (heading, item) in enumerate(items):
+        if not isinstance(heading, str):
+            raise InputError(f"items[{i}]'s heading must be a string, got {echo(heading, 80)}")
+        if not isinstance(item, str):
+            _check_result(item, f"items[{i}]'s result")
+    path = _file(path, None)
     parts: list = [intro] if intro else []
     for heading, item in items:
         parts.append(f"<h2>{esc(heading)}</h2>")
         parts += [item] if isinstance(item, str) else sections(item)
-    return _write(Path(path), render_html(parts, title).encode("utf-8"))
+    return _write(path, render_html(parts, title).encode("utf-8"))

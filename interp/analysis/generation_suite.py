@@ -67,6 +67,7 @@ def generate_suite(
             f"judge must be None or a function of the text returning a bool, got {echo(judge, 80)}"
         )
     progress = checks.flag("progress", progress)
+    seed = checks.integer("seed", seed, low=0)  # before seed + i: a string would fail there as a TypeError
     runs = [(m, "left_to_right" if m.generator == "causal" else o) for m in models for o in orders]
     runs = list(dict.fromkeys(runs))  # a causal model runs once whatever the orders
     rows = []
