@@ -65,7 +65,10 @@ def test_estimate_memory_checks_its_arguments(causal):
     m = causal
     for call, fragment in (
         (lambda: interp.estimate_memory(m, "lens", 10), "unknown analysis_name 'lens'"),
-        (lambda: interp.estimate_memory(m, "The keys", 10), "use one of attention, induction_scores, logit_lens"),
+        (
+            lambda: interp.estimate_memory(m, "The keys", 10),
+            "use one of attention, induction_scores, logit_lens",
+        ),
         (lambda: interp.estimate_memory(m, "attention", 10, n_steps=3), "unknown keyword(s) n_steps"),
         (lambda: interp.estimate_memory(m, "attention", 0), "text_or_T must be"),
         (lambda: interp.estimate_memory(m, "attention", 10**6), "text_or_T must be"),
@@ -154,23 +157,25 @@ def test_a_huge_text_is_refused_before_any_allocation(analysis, rows, settings, 
     assert memory.require(GPT2_SMALL, analysis, 20_000, rows, enabled=False, **settings) == need
 
 
-def test_the_estimate_of_generate_with_its_lens_is_near_its_measured_peak(causal):
+@pytest.mark.parametrize("which", ["causal", "tiny-diffusion"])
+def test_the_estimate_of_generate_with_its_lens_is_near_its_measured_peak(which, request):
     """The lens's top-k at every step, layer and written position dominates a small model's generation (the
-    issue's 1.5 GB on a 3 MB model); numpy's blocks are what tracemalloc sees, and the estimate is within a
-    band of their peak."""
-    n, k = 40, 100
-    need = interp.estimate_memory(causal, "generate", "the dog", n_tokens=n, lens=True, top_k=k)
-    result = interp.generate(causal, "the dog", n, lens=True, top_k=k)  # warm-up (imports, lasting hooks)
+    issue's 1.5 GB on a 3 MB model: a masked model unmasking 119 positions with top_k=249); numpy's blocks are
+    what tracemalloc sees, and the estimate is within a band of their peak (1.00x for that case here)."""
+    m = request.getfixturevalue(which) if which == "causal" else interp.load(which)
+    n, k, prompt = 40, 100, "the dog barked ."
+    need = interp.estimate_memory(m, "generate", prompt, n_tokens=n, lens=True, top_k=k)
+    interp.generate(m, prompt, 2, lens=True)  # warm-up (imports, lasting hooks)
     tracemalloc.start()
     try:
-        result = interp.generate(causal, "the dog", n, lens=True, top_k=k)
+        result = interp.generate(m, prompt, n, lens=True, top_k=k)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert result.lens_top_ids.shape == (n, causal.n_layers + 1, n, k)
-    assert 0.7 <= need / peak <= 1.6, (checks.size(need), checks.size(peak))
-    small = interp.estimate_memory(causal, "generate", "the dog", n_tokens=n, lens=True, top_k=1)
-    assert small < need / 10 and interp.estimate_memory(causal, "generate", "the dog", n_tokens=n) < small
+    assert result.lens_top_ids.shape == (n, m.n_layers + 1, n, k)
+    assert 0.7 <= need / peak <= 1.5, (checks.size(need), checks.size(peak))
+    small = interp.estimate_memory(m, "generate", prompt, n_tokens=n, lens=True, top_k=1)
+    assert small < need / 10 and interp.estimate_memory(m, "generate", prompt, n_tokens=n) < small
 
 
 def test_induction_and_tuned_lens_estimates_follow_their_arguments(causal, bidirectional):
