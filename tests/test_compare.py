@@ -131,6 +131,7 @@ def test_compare_builds_attention_and_lens_on_first_read_with_the_values_it_read
     causal, bidirectional, tmp_path
 ):
     import copy
+    import pickle
 
     from interp.results import load_result
     from interp.results.lazy import Later, pending
@@ -140,8 +141,12 @@ def test_compare_builds_attention_and_lens_on_first_read_with_the_values_it_read
     assert all(pending(r, name) for r in runs for name in ("attention", "lens"))
     assert "up to 2 tokens" in repr(cmp)  # the summary reads the answer's length without building the lens
     assert all(pending(r, "lens") for r in runs)
-    twin = copy.deepcopy(cmp)  # a deep copy holds the values, not what builds them
+    twin = copy.deepcopy(cmp)  # a deep copy holds the values, not what builds them; so does a pickle
     assert not any(isinstance(twin.causal.__dict__[n], Later) for n in ("attention", "lens"))
+    pickled = pickle.loads(pickle.dumps(interp.compare(causal, bidirectional, PROBE, method=None)))
+    assert not pending(pickled.bidirectional, "lens") and pickled.bidirectional.lens.n_tokens == len(
+        pickled.bidirectional.word_index
+    )
     loaded = load_result(cmp.save(tmp_path / "cmp.npz"))  # saving builds them; the file holds plain results
     assert not any(pending(r, n) for r in runs for n in ("attention", "lens"))
     for m, run, back in (

@@ -33,6 +33,13 @@ class Later:
     def __deepcopy__(self, memo: dict) -> Any:  # a deep copy holds the value itself, not what builds it
         return copy.deepcopy(self.build(), memo)
 
+    def __reduce__(self) -> tuple[Any, tuple[Any]]:  # so does a pickle (its function may hold a model)
+        return _built, (self.build(),)
+
+
+def _built(value: Any) -> Any:
+    return value
+
 
 class deferred:  # noqa: N801 - used like ``dataclasses.field``
     """A data descriptor for a dataclass field that accepts a :class:`Later`. Without a default: the class's
