@@ -498,6 +498,9 @@ def _holds(value, tmp_path) -> None:
         assert os.path.isfile(value) and os.path.getsize(value) > 0
     elif isinstance(value, int):
         assert value > 0
+    elif isinstance(value, interp.Model):  # a loaded or wrapped model reads a text
+        logits = value.forward(value.to_tokens("the dog barked ."))
+        assert logits.shape[-1] == value.d_vocab and torch.isfinite(logits).all()
     else:
         raise AssertionError(f"unexpected return value {type(value).__name__}")
 
@@ -590,6 +593,29 @@ def _analyses(model, other, tmp_path):
                 "text_or_T": st.integers(2, 20),
             },
         ),
+        "load (keywords)": (
+            interp.load,
+            {
+                "name_or_path": st.just(FOLDER["gpt2"]),
+                "device": st.sampled_from([None, "cpu", torch.device("cpu")]),
+                "dtype": st.sampled_from([None, "float32", torch.float32, "bfloat16", "auto"]),
+                "device_map": st.sampled_from([None, "cpu", {"": "cpu"}]),
+                "max_memory": st.none(),
+                "offload_folder": st.sampled_from([None, tmp_path / "offload"]),
+                "engine": st.just("bridge"),
+                "revision": st.none(),
+            },
+        ),
+        "wrap (keywords)": (
+            interp.wrap,
+            {
+                "hf_model": st.just(FOLDER["hf"]),
+                "tokenizer": st.just(FOLDER["tokenizer"]),
+                "name": st.sampled_from([None, "mine", "my model"]),
+                "device": st.sampled_from([None, "cpu"]),
+                "revision": st.sampled_from([None, "v1"]),
+            },
+        ),
         "Result.save": (
             lambda path, which: SAVED_RESULTS[which].save(path),  # the result itself is never a stranger
             {"path": files, "which": st.sampled_from(sorted(SAVED_RESULTS))},
@@ -610,12 +636,24 @@ def _analyses(model, other, tmp_path):
     }
 
 
+FOLDER: dict = {}
+"""A tiny GPT-2 folder, and its model and tokenizer as transformers loads them (filled once)."""
+NEVER_STRANGERS = {"which", "name_or_path", "hf_model"}
+"""Arguments the tests below always give valid: which saved result; the folder and the model (the big test above
+draws those from anything, with a path that cannot reach a hub)."""
+
 SAVED_RESULTS: dict = {}
 """A few results of the zoo models (filled once), to save, draw and damage."""
 
 
 @pytest.fixture(scope="module")
-def saved_results(causal, bidirectional):
+def saved_results(causal, bidirectional, tiny_folder):
+    if not FOLDER:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        FOLDER["gpt2"] = tiny_folder("gpt2")
+        FOLDER["hf"] = AutoModelForCausalLM.from_pretrained(FOLDER["gpt2"], attn_implementation="eager")
+        FOLDER["tokenizer"] = AutoTokenizer.from_pretrained(FOLDER["gpt2"])
     if not SAVED_RESULTS:
         SAVED_RESULTS.update(
             attention=interp.attention(causal, PROBES[0]),
@@ -655,6 +693,8 @@ def test_the_fuzzed_functions_cover_the_registry(causal, bidirectional, tmp_path
         "Result.save",
         "widgets.save_html",
         "widgets.save_report",
+        "load (keywords)",
+        "wrap (keywords)",
     ],
 )
 def test_fuzz_each_function(label, causal, bidirectional, tmp_path, saved_results, monkeypatch):
@@ -679,7 +719,7 @@ def test_fuzz_each_function(label, causal, bidirectional, tmp_path, saved_result
     def fuzz(data):
         model = data.draw(st.sampled_from(models))
         fn, valid = _analyses(model, causal if model is bidirectional else bidirectional, tmp_path)[label]
-        bad = data.draw(st.sets(st.sampled_from(sorted(k for k in valid if k != "which")), max_size=2))
+        bad = data.draw(st.sets(st.sampled_from(sorted(set(valid) - NEVER_STRANGERS)), max_size=2))
         kwargs = {k: data.draw(anything if k in bad else s) for k, s in valid.items()}
         if label == "tuned_lens":
             # anything numeric could ask for hours of training: a large valid value is cut to a short run
@@ -692,7 +732,7 @@ def test_fuzz_each_function(label, causal, bidirectional, tmp_path, saved_result
             models,
             base,
             tmp_path,
-            require_result=not bad and label not in ("generate_suite",),
+            require_result=not bad and label not in ("generate_suite", "load (keywords)"),
         )
 
     try:
