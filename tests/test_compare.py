@@ -177,3 +177,19 @@ def test_suite_takes_a_dict_of_probe_to_answer(tiny_model):
     assert by_dict.equals(by_pairs)
     with pytest.raises(InputError, match=r"one record .*\[record\]"):
         interp.compare_suite(c, b, {"text": PROBE, "answer": "are"}, method=None, progress=False)
+
+
+def test_compare_builds_the_lens_at_once_where_its_logits_would_outweigh_it(
+    causal, bidirectional, monkeypatch
+):
+    from interp.analysis import comparison
+    from interp.results.lazy import pending
+
+    lazy = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+    monkeypatch.setattr(comparison, "DEFERRED_LOGITS_BYTES", 0)  # no unread result may hold any logits
+    eager = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+    for a, b in ((lazy.causal, eager.causal), (lazy.bidirectional, eager.bidirectional)):
+        assert pending(a, "lens") and not pending(b, "lens") and pending(b, "attention")
+        np.testing.assert_array_equal(a.lens.answer_prob, b.lens.answer_prob)
+        np.testing.assert_array_equal(a.lens.top_ids, b.lens.top_ids)
+        np.testing.assert_array_equal(a.attention.patterns, b.attention.patterns)

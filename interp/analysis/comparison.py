@@ -50,6 +50,10 @@ def check_pair(causal: Model, bidirectional: Model) -> None:
         model.require_lm_head()  # before either model runs: the comparison reads both models' answers
 
 
+DEFERRED_LOGITS_BYTES = 2**20
+"""The most bytes of decoded logits a comparison holds for a lens not yet read; past it the lens is built at once."""
+
+
 @dataclass
 class Readout:
     """What one pass gives of one probe's reading (its answer resolved: the given one, else the model's top-1):
@@ -163,7 +167,8 @@ def read_probes(
 def deferred_views(model: Model, frame: Frame, readout: Readout, lens: str) -> tuple[Any, Any]:
     """A run's attention and lens, built on first read from the patterns and decoded layers this pass already
     holds (most callers read only the summary). The lens is built now where the layers were not all decoded
-    (larger vocabularies): later it would decode through weights that may have changed since."""
+    (larger vocabularies: later it would decode through weights that may have changed since), or where their
+    logits would outweigh the lens (a result kept unread would hold them)."""
     patterns, resid, logits = readout.patterns, readout.resid, readout.logits
     answer = readout.reading.target.answer
     attention = Later(lambda: attention_result(model, frame, patterns), n_tokens=frame.T)
@@ -171,7 +176,7 @@ def deferred_views(model: Model, frame: Frame, readout: Readout, lens: str) -> t
     def build_lens() -> LensResult:
         return lens_result(model, frame, resid, answer, logits=logits, lens=lens)
 
-    if logits is None:
+    if logits is None or logits.numel() * logits.element_size() > DEFERRED_LOGITS_BYTES:
         return attention, build_lens()
     return attention, Later(build_lens, n_tokens=frame.T, answer_ids=tuple(answer))
 
