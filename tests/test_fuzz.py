@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import signal
+import threading
 import warnings
 from pathlib import Path
 
@@ -296,7 +297,8 @@ def test_fuzz_the_public_api(causal, bidirectional, tmp_path):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                call()
+                with deadline(CASE_SECONDS, label):
+                    call()
                 outcome = "returned"
             except errors.InterpError as err:
                 outcome = type(err).__name__
@@ -406,7 +408,8 @@ def test_fuzz_the_magics(causal, bidirectional, capsys):
         capsys.readouterr()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            out = sh.run_line_magic("interp", line)
+            with deadline(CASE_SECONDS, line):
+                out = sh.run_line_magic("interp", line)
         printed = capsys.readouterr()
         assert "Traceback" not in printed.out + printed.err, line
         if printed.err:
@@ -446,6 +449,9 @@ def deadline(seconds: int, label: str):
     def ring(signum, frame):
         raise Hang(f"{label} ran past {seconds} s")
 
+    if threading.current_thread() is not threading.main_thread():  # alarms reach the main thread only
+        yield
+        return
     previous = signal.signal(signal.SIGALRM, ring)
     signal.alarm(seconds)
     try:
@@ -952,3 +958,12 @@ def test_what_the_fuzz_found_is_refused_clearly(causal, saved_results, tmp_path)
         assert said in str(info.value), str(info.value)
     assert not list(tmp_path.glob("*.html")) and not list(tmp_path.glob("*.png"))
     assert widgets.save_report([["one", result], ("two", "<p>text</p>")], tmp_path / "r").stat().st_size > 0
+
+
+def test_the_deadline_stops_a_case_that_hangs(tmp_path):
+    """The per-case deadline is real: a blocking call (reading a FIFO nobody writes) is stopped as a Hang."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(Hang, match="ran past 1 s"), deadline(1, "reading a FIFO"):
+        fifo.read_bytes()
+    assert signal.getsignal(signal.SIGALRM) is not None and signal.alarm(0) == 0  # no alarm left behind
