@@ -803,11 +803,13 @@ def _damage(path, how: str, draw, outside) -> None:
     # "remove": nothing more
 
 
-def test_fuzz_damaged_model_folders(tiny_folder, causal, tmp_path):
+@pytest.mark.parametrize("arch", ["gpt2", "bert"])
+def test_fuzz_damaged_model_folders(arch, tiny_folder, causal, tmp_path):
     """A copy of a tiny GPT-2 folder with one or two files truncated, garbled, emptied, replaced by other JSON (an
     index naming places outside), linked outside, replaced by a FIFO or a folder, or removed: interp.load gives a
     model that reads a probe or an InterpError, never blocks (a FIFO), never another exception."""
-    source = Path(tiny_folder("gpt2"))
+    source = Path(tiny_folder(arch))
+    label = f"load (damaged {arch} folder)"
     names = sorted(p.name for p in source.iterdir()) + ["model.safetensors.index.json"]
     outside = tmp_path / "outside.safetensors"
     outside.write_bytes((source / "model.safetensors").read_bytes())
@@ -831,19 +833,18 @@ def test_fuzz_damaged_model_folders(tiny_folder, causal, tmp_path):
 
         def load_and_read():
             m = interp.load(folder, device="cpu")
-            logits = m.forward(m.to_tokens("the dog barked ."))
+            text = "the dog [MASK] ." if m.kind == "bidirectional" else "the dog barked ."
+            logits = m.forward(m.to_tokens(text))
             assert torch.isfinite(logits).all()
             return 1
 
         try:
-            _case("load (damaged folder)", load_and_read, (causal,), base, tmp_path)
+            _case(label, load_and_read, (causal,), base, tmp_path)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
     fuzz()
-    assert OUTCOMES["load (damaged folder)"].get("result", 0) < sum(
-        OUTCOMES["load (damaged folder)"].values()
-    )
+    assert OUTCOMES[label].get("result", 0) < sum(OUTCOMES[label].values())
 
 
 def _saved_edits(saved: bytes, draw) -> bytes:
