@@ -276,7 +276,8 @@ def _reference(m):
     return logits.clone(), cache["blocks.0.attn.hook_pattern"].clone()
 
 
-def test_fuzz_the_public_api(causal, bidirectional, tmp_path):
+def test_fuzz_the_public_api(causal, bidirectional, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a path drawn from anything (a probe's text, say) is written here, not in the repo
     models = (causal, bidirectional)
     base = {m.name: count_hooks(m.bridge) for m in models}
     reference = {m.name: _reference(m) for m in models}
@@ -379,8 +380,9 @@ MAGIC_WORDS = [
 ]
 
 
-def test_fuzz_the_magics(causal, bidirectional, capsys):
+def test_fuzz_the_magics(causal, bidirectional, capsys, tmp_path, monkeypatch):
     """Random %interp lines: a result, printed help, or one ``interp:`` line; never a traceback."""
+    monkeypatch.chdir(tmp_path)  # a magic that writes a file writes it here
     from IPython.core.interactiveshell import InteractiveShell
 
     sh = InteractiveShell.instance()
@@ -709,6 +711,7 @@ def test_fuzz_each_function(label, causal, bidirectional, tmp_path, saved_result
     from interp.analysis import tuned
 
     monkeypatch.setattr(tuned, "cache_dir", lambda: tmp_path / "cache")  # a path=None never writes elsewhere
+    monkeypatch.chdir(tmp_path)  # nor does a relative path drawn from anything (a probe's text, say)
     trained = dict(tuned._TRAINED)
     models = (causal, bidirectional)
     base = {m.name: count_hooks(m.bridge) for m in models}
