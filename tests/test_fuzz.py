@@ -277,7 +277,7 @@ def _reference(m):
 
 
 def test_fuzz_the_public_api(causal, bidirectional, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # a path drawn from anything (a probe's text, say) is written here, not in the repo
+    monkeypatch.chdir(tmp_path)  # a path drawn from anything (a text, say) lands here, not in the repo
     models = (causal, bidirectional)
     base = {m.name: count_hooks(m.bridge) for m in models}
     reference = {m.name: _reference(m) for m in models}
