@@ -109,6 +109,16 @@ _LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor]] = weak
 
 def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Tensor | None:
     if mode != "mean":
+        # zero ablation reads no reference, but a reference that is not texts is still a mistake to report
+        if reference is not None and (
+            isinstance(reference, (str, bytes, Mapping))
+            or not isinstance(reference, Iterable)
+            or (
+                isinstance(reference, (list, tuple))
+                and (not reference or not all(isinstance(t, str) for t in reference))
+            )
+        ):
+            raise InputError(f"reference must be a non-empty list of texts, got {echo(reference)}")
         return None
     texts = reference if reference is not None else reference_texts(model)
     if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):

@@ -34,7 +34,7 @@ from interp.models.tokens import mask_positions as mask_positions
 from interp.models.tokens import pad_id as pad_id
 from interp.models.tokens import tokenize as tokenize
 from interp.models.tokens import word_index as word_index
-from interp.models.writing import SLOT, display_tokens
+from interp.models.writing import SLOT, display_tokens, valid_text
 from interp.models.writing import answer_ids as answer_ids
 from interp.models.writing import ids_str as ids_str
 from interp.models.writing import token_str as token_str
@@ -288,7 +288,7 @@ def masked_text(model: Model, before: str, masks: str, after: str) -> str:
     space before it (no ``lstrip``) would leave that space as a token of its own (``Ġ``, ``▁``) between the
     word before and the masks, which the model never saw in training: then the masks follow the word directly.
     The masks stand side by side for the same reason."""
-    spaced = before + masks + after
+    spaced = valid_text(before + masks + after)
     glued = before.rstrip() + masks + after
     if glued == spaced or not before.strip():
         return spaced

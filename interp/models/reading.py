@@ -95,8 +95,11 @@ def read(
         if built_for is not None and getattr(built_for, "bridge", built_for) is not getattr(
             model, "bridge", model
         ):
+            other = getattr(built_for, "name", "another model")
+            if other == model.name:  # two loads of one model: the names alone would read as a contradiction
+                other = f"another loaded copy of {other}"
             raise InputError(
-                f"the objective {objective_label(fn)!r} was built for {getattr(built_for, 'name', 'another model')}, "
+                f"the objective {objective_label(fn)!r} was built for {other}, "
                 f"not {model.name}: its reference states or head belong to that model. Build it with this one, "
                 f"e.g. interp.objectives.similarity(model, ...)"
             )

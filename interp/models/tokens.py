@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from interp.errors import InputError, echo
-from interp.models.writing import SLOT, unknown_id
+from interp.models.writing import SLOT, unknown_id, valid_text
 
 if TYPE_CHECKING:
     from interp.models.handle import Model
@@ -60,6 +60,7 @@ def tokenize(
     spans (:func:`encode`). The one tokenization behind :meth:`interp.Model.to_tokens` and every frame."""
     if not text.strip():
         raise InputError("the text is empty: pass at least one word")
+    valid_text(text)
     ids, offsets = encode(model, text)
     specials = model.special_ids
     if all(i in specials for i in ids):

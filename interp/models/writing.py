@@ -68,6 +68,7 @@ def answer_ids(
     if not isinstance(answer, str) or not answer.strip():
         raise InputError(f"an {role} must be a non-empty word or a token id, got {echo(answer)}")
     model.check_length(answer, f"the {role}")
+    valid_text(answer, f"the {role}")
     before = None if answer.startswith(" ") else answer_context(model, text)
     written = None if before is None else _written_after(model, before, answer)
     candidates = [written] if written else _after_a_space(model, answer)
@@ -97,6 +98,19 @@ def _given_ids(model: Model, answer: list | tuple, role: str) -> tuple[int, ...]
                 f"token id {int(i)} is outside the vocabulary [0, {model.d_vocab}) of {model.name}"
             )
     return tuple(int(i) for i in answer)
+
+
+def valid_text(text: str, what: str = "the text") -> str:
+    """``text``, refused if it cannot reach a tokenizer: a lone surrogate (often half of an emoji cut by
+    slicing) makes the tokenizers library raise a TypeError that names no character."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise InputError(
+            f"{what} {echo(text)} holds an invalid character at index {err.start} (a lone surrogate, often half "
+            "of an emoji cut by slicing): remove it or pass the whole character"
+        ) from None
+    return text
 
 
 def _ids(model: Model, text: str) -> list[int]:

@@ -178,6 +178,7 @@ class LensResult(Result):
         _check(
             all(0 <= f < T for f in self.focus) and len(self.focus) > 0, "focus must name positions in range"
         )
+        _check(self.position is None or 0 <= self.position < T, "position out of range")
         _check(bool(np.all(np.diff(self.top_probs, axis=-1) <= 1e-6)), "top_probs must be descending")
         _check(bool(np.all(self.kl >= -1e-4)), "KL must be non-negative")
         _check(bool(np.all(np.abs(self.kl[-1]) <= 1e-3)), "KL of the last layer to itself must be 0")

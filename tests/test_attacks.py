@@ -1,0 +1,135 @@
+"""Careless and hostile inputs beyond the closed-world, persistence and fuzz suites: lone surrogates in texts and
+answers, a reference that is not texts for a zero ablation, a saved lens whose read position lies outside its
+tokens, an objective built on another copy of the same model, and folders with link loops or a folder where a
+file belongs. Each gets one clear InterpError (or, for the intact cases, the same result)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+import interp
+from interp.errors import InputError, ModelLoadError, ResultError, UnsafeModelError
+
+PROBE = "the keys to the cabinet ___ on the table ."
+HALF = "\ud83e"  # the first half of a surrogate pair: what slicing an emoji out of a str can leave
+
+
+@pytest.fixture(scope="module")
+def pair():
+    torch.set_num_threads(1)
+    return interp.load("tiny-causal", device="cpu"), interp.load("tiny-bidirectional", device="cpu")
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c, b: interp.logit_lens(c, "the keys " + HALF),
+        lambda c, b: interp.logit_lens(c, "the keys", answer=HALF),
+        lambda c, b: interp.attribute(c, PROBE, answer="o" + HALF),
+        lambda c, b: interp.attribute(c, PROBE, answer="are", contrast=HALF),
+        lambda c, b: interp.generate(b, "the ___ hooted " + HALF, 1),
+        lambda c, b: interp.patch(c, PROBE, "the key to the " + HALF + " ___ on the table ."),
+        lambda c, b: interp.logit_lens(c, "the keys " + HALF, allow_unknown=True),
+        lambda c, b: c.to_tokens(HALF),
+    ],
+    ids=[
+        "text",
+        "answer",
+        "answer-inside",
+        "contrast",
+        "masked-generate",
+        "corrupt",
+        "allow-unknown",
+        "to_tokens",
+    ],
+)
+def test_a_lone_surrogate_is_an_input_error_that_names_it(pair, call):
+    # the tokenizers library raised TypeError("TextEncodeInput must be Union[...]"), naming no character
+    with pytest.raises(InputError, match="invalid character at index .*lone surrogate"):
+        call(*pair)
+
+
+def test_a_whole_emoji_is_still_an_unknown_word_not_a_surrogate_error(pair):
+    c, _ = pair
+    with pytest.raises(InputError, match="not in tiny-causal's vocabulary"):
+        interp.logit_lens(c, "the keys \U0001f989")
+
+
+@pytest.mark.parametrize("reference", [1.5, "the keys are here .", [], [1, 2], {"a": 1}])
+def test_a_zero_ablation_refuses_a_reference_that_is_not_texts(pair, reference):
+    c, _ = pair
+    with pytest.raises(InputError, match="reference must be a non-empty list of texts"):
+        interp.ablate(c, PROBE, [(0, 0)], answer="are", reference=reference)
+
+
+def test_a_zero_ablation_with_valid_texts_is_unchanged(pair):
+    c, _ = pair
+    plain = interp.ablate(c, PROBE, [(0, 0)], answer="are")
+    given = interp.ablate(c, PROBE, [(0, 0)], answer="are", reference=["the owl hooted ."])
+    assert given.mode == "zero"
+    assert (given.prob_before, given.prob_after) == (plain.prob_before, plain.prob_after)
+
+
+def test_a_saved_lens_with_its_read_position_outside_its_tokens_is_refused(pair, tmp_path):
+    c, _ = pair
+    path = interp.logit_lens(c, PROBE).save(tmp_path / "lens.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays.pop("__interp__").tobytes().decode("utf-8"))
+    assert interp.load_result(path).position == meta["result"]["fields"]["position"]
+    for bad in (-7, 10**30):
+        meta["result"]["fields"]["position"] = bad
+        text = json.dumps(meta).encode("utf-8")
+        edited = tmp_path / f"edited{bad > 0}.npz"
+        np.savez(edited, __interp__=np.frombuffer(text, dtype=np.uint8), **arrays)
+        with pytest.raises(ResultError, match="position out of range"):
+            interp.load_result(edited)
+
+
+def test_an_objective_of_another_copy_of_the_same_model_says_copy(pair):
+    _, b = pair
+    other = interp.load("tiny-bidirectional", device="cpu")
+    objective = interp.objectives.similarity(b, "the owl hooted", pooling="mean")
+    with pytest.raises(InputError, match="built for another loaded copy of tiny-bidirectional"):
+        interp.attribute(other, PROBE, objective=objective)
+
+
+@pytest.fixture
+def folder(tiny_folder, tmp_path):
+    dst = tmp_path / "model"
+    shutil.copytree(tiny_folder("gpt2"), dst)
+    return dst
+
+
+def test_a_config_that_is_a_link_loop_is_a_clear_error(folder):
+    (folder / "config.json").unlink()
+    os.symlink("config.json", folder / "config.json")
+    with pytest.raises(
+        ModelLoadError, match=r"config\.json cannot be read \(Too many levels of symbolic links"
+    ):
+        interp.load(folder, device="cpu")
+
+
+@pytest.mark.parametrize("name", ["tokenizer.json", "generation_config.json", "model.safetensors"])
+def test_a_folder_where_a_file_belongs_is_refused(folder, name):
+    (folder / name).unlink()
+    (folder / name).mkdir()
+    with pytest.raises(
+        UnsafeModelError, match=rf"{name.replace('.', '[.]')} is a folder, not a regular file"
+    ):
+        interp.load(folder, device="cpu")
+
+
+def test_a_model_folder_that_is_itself_a_link_loads_the_same(folder, tmp_path):
+    link = tmp_path / "link"
+    link.symlink_to(folder)
+    direct, linked = interp.load(folder, device="cpu"), interp.load(link, device="cpu")
+    tokens = direct.to_tokens("the keys to the")
+    with torch.no_grad():
+        assert torch.equal(direct.forward(tokens), linked.forward(tokens))
