@@ -59,7 +59,7 @@ class BridgeEngine:
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.hf_model.parameters()).dtype
+        return _placement.first_parameter(self.hf_model).dtype
 
     @property
     def config(self) -> Any:
@@ -135,7 +135,7 @@ class BridgeEngine:
         seen: dict[str, Any] = {}
         fns = _hooks.caching_hooks(model, names, cache)
         if stop_after is not None:
-            fns = _hooks.stopping(model, fns, stop_after, seen)
+            fns = _hooks.stopping(model, fns, stop_after, seen, checked=True)
 
         def run() -> torch.Tensor | None:
             try:  # the hook context swept left-over hooks as it opened
@@ -145,7 +145,8 @@ class BridgeEngine:
                     raise  # a stop of the caller's, not ours
                 return None
 
-        logits = _hooks.run_attached(model, fns, run, grad=False)
+        # The names were validated by Model.run_with_cache, the one caller: not again for every pass.
+        logits = _hooks.run_attached(model, fns, run, grad=False, checked=True)
         if "last" in seen and _nan.nonfinite(*seen["last"]):
             rerun = lambda: model._forward(tokens, _kwargs(attention_mask))  # noqa: E731
             self.nonfinite(f"the activations at {seen['last'][0]}", rerun)

@@ -254,7 +254,7 @@ class Model:
                 f"the input is {T} tokens long but {self.name} takes at most {self.n_ctx}: "
                 f"shorten the text by {T - self.n_ctx} tokens"
             )
-        lo, hi = int(tokens.min()), int(tokens.max())
+        lo, hi = (int(v) for v in torch.aminmax(tokens))  # one pass over the ids, not two
         if lo < 0 or hi >= self.d_vocab:
             raise InputError(f"token ids must lie in [0, {self.d_vocab}); got ids from {lo} to {hi}")
         return tokens.to(self.device)

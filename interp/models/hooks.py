@@ -177,13 +177,14 @@ def display_name(model: Model, point: Any) -> str:
 class Attachment:
     """``with Attachment(model, {name: fn}):`` attaches validated hooks for the block (see module docstring)."""
 
-    def __init__(self, model: Model, fns: Mapping[str, HookFn], *, guard: bool = True):
+    def __init__(self, model: Model, fns: Mapping[str, HookFn], *, guard: bool = True, checked: bool = False):
         if not isinstance(fns, Mapping):
             raise HookError(
                 f"model.hooks() takes a dict {{hook_name: fn}}, got {type(fns).__name__}: "
                 "for example model.hooks({'blocks.0.hook_resid_post': fn})"
             )
-        check_bridge_names(model, fns)
+        if not checked:  # ``checked``: names the caller has just validated (run_with_cache's own hooks)
+            check_bridge_names(model, fns)
         points = hook_points(model)
         for hook_name, fn in fns.items():
             if not callable(fn):
@@ -314,6 +315,7 @@ def run_attached(
     *,
     grad: bool | None = None,
     guard: bool = True,
+    checked: bool = False,
 ) -> Any:
     """``run()`` with ``fns`` attached (and gradients switched on or off if ``grad`` is not None).
 
@@ -321,7 +323,7 @@ def run_attached(
     frame's ``finally`` twice, so that a Ctrl-C landing anywhere, the clean-up included, leaves nothing
     attached and the gradient mode as it was (``torch._C._set_grad_enabled`` is one C call).
     """
-    att = Attachment(model, fns, guard=guard)
+    att = Attachment(model, fns, guard=guard, checked=checked)
     before = torch.is_grad_enabled()
     try:
         if grad is not None:
@@ -345,10 +347,14 @@ class StopForward(InterpError):
     """Raised by a hook to end a forward pass early (caught by ``run_with_cache``; never reaches users)."""
 
 
-def stopping(model: Model, fns: dict[str, HookFn], name: str, seen: dict[str, Any]) -> dict[str, HookFn]:
+def stopping(
+    model: Model, fns: dict[str, HookFn], name: str, seen: dict[str, Any], *, checked: bool = False
+) -> dict[str, HookFn]:
     """``fns`` plus a stop after hook point ``name`` (after any function already attached there); the
-    activation there is kept in ``seen["last"]``, the last thing the forward pass computed."""
-    check_bridge_names(model, [name])
+    activation there is kept in ``seen["last"]``, the last thing the forward pass computed. ``checked``: the
+    caller has validated ``name``."""
+    if not checked:
+        check_bridge_names(model, [name])
     points = hook_points(model)
     key = next((k for k in fns if points[k] is points[name]), name)
     inner = fns.get(key)

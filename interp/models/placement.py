@@ -82,12 +82,34 @@ def device_map_of(hf_model: Any) -> dict[str, Any] | None:
     return placed or None
 
 
+def first_parameter(module: Any) -> torch.nn.Parameter:
+    """``next(module.parameters())`` without building the generators over every module, which analyses pay
+    several times per call (a depth-first walk to the first module holding a parameter: the same one, since
+    ``parameters()`` visits modules in that order). Not cached, so that a model moved or edited is read anew."""
+    found = _first_parameter(module)
+    if found is None:
+        raise StopIteration  # as next(module.parameters()) does for a module without parameters
+    return found
+
+
+def _first_parameter(module: Any) -> Any:
+    for p in module._parameters.values():
+        if p is not None:
+            return p
+    for child in module._modules.values():
+        if child is not None:
+            found = _first_parameter(child)
+            if found is not None:
+                return found
+    return None
+
+
 def execution_device(hf_model: Any) -> torch.device:
     """Where inputs go and results are combined: the first accelerator in the device map (blocks on the CPU or
     on disk run on it), else the CPU; for a model on one device, that device."""
     placed = device_map_of(hf_model)
     if placed is None:
-        return next(hf_model.parameters()).device
+        return first_parameter(hf_model).device
     for where in placed.values():
         if isinstance(where, int):
             return torch.device("cuda", where)
