@@ -8,8 +8,10 @@ the temporary file.
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import stat
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
@@ -23,6 +25,15 @@ def write_atomically(path: str | os.PathLike, write: Callable[[BinaryIO], object
             ``path`` is then unchanged and no temporary file is left.
     """
     target = Path(path)
+    try:
+        mode = os.lstat(target).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and not (stat.S_ISREG(mode) or stat.S_ISLNK(mode)):
+        # renaming over a device, pipe or socket would replace it (as root: /dev/null itself) with the file
+        raise OSError(
+            errno.EEXIST, "it exists and is not a regular file; pass the path of a file", str(target)
+        )
     # Hidden, random and short: never collides with a user's file or a concurrent writer's temporary file.
     tmp = target.parent / f".{target.name[:100]}.{secrets.token_hex(6)}.tmp"
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -133,3 +134,24 @@ def test_a_model_folder_that_is_itself_a_link_loads_the_same(folder, tmp_path):
     tokens = direct.to_tokens("the keys to the")
     with torch.no_grad():
         assert torch.equal(direct.forward(tokens), linked.forward(tokens))
+
+
+@pytest.mark.parametrize("writer", ["result.save", "save_html", "tuned"])
+def test_a_write_onto_a_special_file_leaves_it_in_place(pair, tmp_path, writer):
+    # the atomic rename replaced whatever the path named: saving to /dev/null as root swapped the device for a
+    # regular file. Here a named pipe stands for the device (a test never touches /dev).
+    c, _ = pair
+    target = tmp_path / "pipe.npz"
+    os.mkfifo(target)
+    if writer == "result.save":
+        call = lambda: interp.logit_lens(c, PROBE).save(target)  # noqa: E731
+    elif writer == "save_html":
+        import widgets
+
+        call = lambda: widgets.save_html(interp.logit_lens(c, PROBE), target)  # noqa: E731
+    else:
+        call = lambda: interp.tuned_lens(c, ["the keys to the cabinet"], steps=1, path=target, progress=False)  # noqa: E731
+    with pytest.raises(InputError, match="not a regular file"):
+        call()
+    assert stat.S_ISFIFO(os.lstat(target).st_mode)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.npz"]  # no temporary file left behind
