@@ -155,3 +155,57 @@ def test_a_write_onto_a_special_file_leaves_it_in_place(pair, tmp_path, writer):
         call()
     assert stat.S_ISFIFO(os.lstat(target).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.npz"]  # no temporary file left behind
+
+
+def _edit_saved(result, tmp_path, edit):
+    path = result.save(tmp_path / "saved.npz")
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays.pop("__interp__").tobytes().decode("utf-8"))
+    assert interp.load_result(path) is not None  # the unedited file loads
+    edit(meta["result"]["fields"])
+    out = tmp_path / "edited.npz"
+    np.savez(out, __interp__=np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8), **arrays)
+    return out
+
+
+@pytest.mark.parametrize(
+    "edit, said",
+    [
+        (lambda f: f.update(method="bogus"), "method is"),
+        (lambda f: f.update(delta=-1.0), "delta is an absolute value"),
+        (lambda f: f["answer_ids"].update(__tuple__=[]), "answer_ids name at least one token"),
+        (lambda f: f.update(attr_left_mass=0.5, attr_right_mass=0.5), "no attribution right of the slot"),
+        (lambda f: f.update(slot=2), "slot follows its read position"),
+    ],
+    ids=["method", "negative-delta", "no-answer", "causal-right-mass", "slot"],
+)
+def test_a_saved_attribution_that_contradicts_itself_is_refused(pair, tmp_path, edit, said):
+    c, _ = pair
+    edited = _edit_saved(interp.attribute(c, PROBE, answer="are"), tmp_path, edit)
+    with pytest.raises(ResultError, match=said):
+        interp.load_result(edited)
+
+
+def test_a_saved_masked_attribution_must_read_at_its_slot(pair, tmp_path):
+    _, b = pair
+    edited = _edit_saved(
+        interp.attribute(b, PROBE, answer="are"), tmp_path, lambda f: f.update(slot=f["slot"] - 1)
+    )
+    with pytest.raises(ResultError, match="a masked model reads at its slot"):
+        interp.load_result(edited)
+
+
+@pytest.mark.parametrize(
+    "edit, said",
+    [
+        (lambda f: f.update(mode="bogus"), "mode is 'zero' or 'mean'"),
+        (lambda f: f.update(heads={"__tuple__": [{"__tuple__": [-1, 0]}]}), "indices >= 0"),
+    ],
+    ids=["mode", "negative-head"],
+)
+def test_a_saved_ablation_that_contradicts_itself_is_refused(pair, tmp_path, edit, said):
+    c, _ = pair
+    edited = _edit_saved(interp.ablate(c, PROBE, [(0, 0)], answer="are"), tmp_path, edit)
+    with pytest.raises(ResultError, match=said):
+        interp.load_result(edited)

@@ -317,6 +317,17 @@ class AttributionResult(Result):
             self.objective_kind in ("logit", "log_prob", "objective"),
             "objective_kind is 'logit', 'log_prob' or 'objective'",
         )
+        _check(
+            self.method in ("integrated_gradients", "saliency", "input_x_gradient", "occlusion"),
+            "method is 'integrated_gradients', 'saliency', 'input_x_gradient' or 'occlusion'",
+        )
+        _check(math.isnan(self.delta) or self.delta >= 0, "delta is an absolute value (or NaN)")
+        _check(user or bool(self.answer_ids), "answer_ids name at least one token")
+        if self.kind == "causal":  # every input token lies left of the read position, the slot just after it
+            _check(right <= 1e-6, "a causal model has no attribution right of the slot")
+            _check(user or self.slot == self.position + 1, "a causal model's slot follows its read position")
+        elif self.kind == "bidirectional" and not user:
+            _check(self.slot == self.position, "a masked model reads at its slot")
 
     @property
     def answer_id(self) -> int:

@@ -53,6 +53,8 @@ class AblationResult(Result):
         for p in (self.prob_before, self.prob_after, self.top1_prob_before, self.top1_prob_after):
             _check(0 <= p <= 1 + 1e-6, "probabilities in [0, 1]")
         _check(bool(self.heads) and all(len(h) == 2 for h in self.heads), "heads are (layer, head) pairs")
+        _check(all(x >= 0 for h in self.heads for x in h), "heads are (layer, head) indices >= 0")
+        _check(self.mode in ("zero", "mean"), "mode is 'zero' or 'mean'")
         _check(
             self.prob_before <= self.top1_prob_before + 1e-4, "the answer cannot be likelier than the top-1"
         )
