@@ -93,12 +93,15 @@ def read_probes(
     rows = [r.frame.tokens[0] if t is None else t.rows[0, : t.lengths[0]] for r, t in zip(readings, targets)]
     B, T = len(rows), max(len(r) for r in rows)
     device = model.device
-    tokens = torch.full((B, T), pad_id(model), dtype=torch.long, device=device)  # (B, T), right-padded
-    mask = torch.zeros(B, T, dtype=torch.long, device=device)
-    for i, r in enumerate(rows):
-        tokens[i, : len(r)], mask[i, : len(r)] = r, 1
-    resids, pats = _hooks.resid_names(model), pattern_names(model)
     padded = any(len(r) < T for r in rows)  # known from the lengths: no device sync
+    if padded:
+        tokens = torch.full((B, T), pad_id(model), dtype=torch.long, device=device)  # (B, T), right-padded
+        mask = torch.zeros(B, T, dtype=torch.long, device=device)
+        for i, r in enumerate(rows):
+            tokens[i, : len(r)], mask[i, : len(r)] = r, 1
+    else:  # rows of one length (compare's single probe): no padding to write, no mask to build
+        tokens = torch.stack(rows).to(device=device, dtype=torch.long)
+    resids, pats = _hooks.resid_names(model), pattern_names(model)
     _, cache = model.run_with_cache(
         tokens, resids + pats, attention_mask=mask if padded else None, stop_after=resids[-1]
     )
