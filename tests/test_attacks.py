@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import interp
-from interp.errors import InputError, ModelLoadError, ResultError, UnsafeModelError
+from interp.errors import InputError, ModelLoadError, ResultError, TokenizerError, UnsafeModelError
 
 PROBE = "the keys to the cabinet ___ on the table ."
 HALF = "\ud83e"  # the first half of a surrogate pair: what slicing an emoji out of a str can leave
@@ -209,3 +209,12 @@ def test_a_saved_ablation_that_contradicts_itself_is_refused(pair, tmp_path, edi
     edited = _edit_saved(interp.ablate(c, PROBE, [(0, 0)], answer="are"), tmp_path, edit)
     with pytest.raises(ResultError, match=said):
         interp.load_result(edited)
+
+
+def test_a_tokenizer_that_cannot_encode_is_a_clear_error(folder):
+    # an emptied WordLevel vocabulary has no [UNK]: the tokenizers library raised a bare Exception while booting
+    data = json.loads((folder / "tokenizer.json").read_text())
+    data["model"]["vocab"] = {}
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(TokenizerError, match="cannot encode the text 'a' .*Missing \\[UNK\\]"):
+        interp.load(folder, device="cpu")

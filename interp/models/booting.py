@@ -89,6 +89,13 @@ def check_tokenizer(tok: Any, name: str) -> None:
             f"the tokenizer of {echo(name)} has no ordinary tokens (only special ones): it is empty or not this "
             "model's; save the model's own tokenizer with tokenizer.save_pretrained(folder)"
         )
+    try:  # the engine encodes "a" while booting; the tokenizers library fails with a bare Exception
+        tok("a")
+    except Exception as err:  # noqa: BLE001 - any failure here means a damaged tokenizer file
+        raise TokenizerError(
+            f"the tokenizer of {echo(name)} cannot encode the text 'a' ({echo(str(err), 120)}): its files are "
+            "damaged or not this model's; save the model's own tokenizer with tokenizer.save_pretrained(folder)"
+        ) from None
 
 
 def warmup_text(tokenizer: Any) -> str:
