@@ -69,7 +69,13 @@ PRE_NORM_MASKED_READ = (
 )
 
 
-@analysis("decompose", result=DecompositionResult, needs={"cache"}, memory=_memory.decompose_memory, magic="decompose")
+@analysis(
+    "decompose",
+    result=DecompositionResult,
+    needs={"cache"},
+    memory=_memory.decompose_memory,
+    magic="decompose",
+)
 @torch.no_grad()
 def decompose(
     model: Model,

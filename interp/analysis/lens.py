@@ -40,7 +40,9 @@ def decision_depth(top1: torch.Tensor) -> torch.Tensor:
     return disagree_after.sum(0)
 
 
-@analysis("logit_lens", result=LensResult, needs={"cache", "unembed"}, memory=_memory.lens_memory, magic="lens")
+@analysis(
+    "logit_lens", result=LensResult, needs={"cache", "unembed"}, memory=_memory.lens_memory, magic="lens"
+)
 @torch.no_grad()
 def logit_lens(
     model: Model,

@@ -110,7 +110,9 @@ def patched_reads(
     return _target.reads_of(corrupt, resid)
 
 
-@analysis("patch", result=PatchingResult, needs={"hooks", "cache"}, memory=_memory.patch_memory, magic="patch")
+@analysis(
+    "patch", result=PatchingResult, needs={"hooks", "cache"}, memory=_memory.patch_memory, magic="patch"
+)
 @torch.no_grad()
 def patch(
     model: Model,

@@ -53,7 +53,13 @@ def check_method(method: str, n_steps: int, tolerance: float | None) -> tuple[st
     return method, n_steps, tolerance
 
 
-@analysis("attribute", result=AttributionResult, needs={"gradients"}, memory=_estimate.attribution_memory, magic="attribute")
+@analysis(
+    "attribute",
+    result=AttributionResult,
+    needs={"gradients"},
+    memory=_estimate.attribution_memory,
+    magic="attribute",
+)
 def attribute(
     model: Model,
     text: str | torch.Tensor,
