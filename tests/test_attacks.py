@@ -218,3 +218,22 @@ def test_a_tokenizer_that_cannot_encode_is_a_clear_error(folder):
     (folder / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(TokenizerError, match="cannot encode the text 'a' .*Missing \\[UNK\\]"):
         interp.load(folder, device="cpu")
+
+
+def test_mean_ablation_recomputes_its_means_after_an_edit_through_data(tmp_path):
+    # the means were cached by the parameters' version counters, which an edit through .data leaves unchanged
+    c = interp.load("tiny-causal", device="cpu")
+    reference = ["the owl hooted .", "the keys are here ."]
+    interp.ablate(c, PROBE, [(1, 1)], mode="mean", answer="are", reference=reference)
+    name, weight = next((n, p) for n, p in c.bridge.named_parameters() if ".1." in n and p.dim() == 2)
+    before = c.weights_version()
+    with torch.no_grad():
+        weight.data.mul_(3.0)
+    assert c.weights_version() == before  # the case the version counters miss
+    edited = interp.ablate(c, PROBE, [(1, 1)], mode="mean", answer="are", reference=reference)
+    fresh = interp.load("tiny-causal", device="cpu")
+    with torch.no_grad():
+        dict(fresh.bridge.named_parameters())[name].mul_(3.0)
+    expected = interp.ablate(fresh, PROBE, [(1, 1)], mode="mean", answer="are", reference=reference)
+    assert edited.prob_after == pytest.approx(expected.prob_after, abs=1e-6)
+    assert edited.prob_before == pytest.approx(expected.prob_before, abs=1e-6)

@@ -22,6 +22,7 @@ from interp import checks
 from interp.analysis import memory as _memory
 from interp.analysis import target as _target
 from interp.analysis.registry import analysis
+from interp.analysis.tuned import _fingerprint
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models import sources
@@ -103,8 +104,8 @@ def _check_mode(mode: str) -> None:
 
 
 # The last reference means of each model, with what they were computed from: a loop of ablations over many
-# probes with one reference computes them once. Any in-place change of a weight bumps its version and misses.
-_LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor]] = weakref.WeakKeyDictionary()
+# probes with one reference computes them once. Any in-place change of a weight (through .data too) misses.
+_LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor, list]] = weakref.WeakKeyDictionary()
 
 
 def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Tensor | None:
@@ -123,11 +124,13 @@ def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Te
     texts = reference if reference is not None else reference_texts(model)
     if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):
         key = (tuple(texts), model.weights_version())
+        # an edit through param.data leaves the version counters as they were: compare cheap fingerprints too
+        prints = _fingerprint(model.state_dict())
         hit = _LAST_MEANS.get(model)
-        if hit is not None and hit[0] == key:
+        if hit is not None and hit[0] == key and all(map(torch.equal, hit[2], prints)):
             return hit[1]
         means = mean_head_outputs(model, texts)
-        _LAST_MEANS[model] = (key, means)
+        _LAST_MEANS[model] = (key, means, prints)
         return means
     return mean_head_outputs(model, texts)
 
