@@ -193,7 +193,13 @@ def _ablation_hooks(model: Model, rows: list[list[tuple[int, int]]], mode: str, 
     return {z_name(layer): make(layer) for layer in by_layer}
 
 
-@analysis("ablate", result=(AblationResult, ObjectiveAblationResult), needs={"hooks"}, memory=_memory.ablate_memory, magic="ablate")
+@analysis(
+    "ablate",
+    result=(AblationResult, ObjectiveAblationResult),
+    needs={"hooks"},
+    memory=_memory.ablate_memory,
+    magic="ablate",
+)
 def ablate(
     model: Model,
     text: str,
