@@ -237,3 +237,18 @@ def test_mean_ablation_recomputes_its_means_after_an_edit_through_data(tmp_path)
     expected = interp.ablate(fresh, PROBE, [(1, 1)], mode="mean", answer="are", reference=reference)
     assert edited.prob_after == pytest.approx(expected.prob_after, abs=1e-6)
     assert edited.prob_before == pytest.approx(expected.prob_before, abs=1e-6)
+
+
+def test_tokens_on_the_meta_device_are_refused(pair):
+    c, _ = pair
+    with pytest.raises(InputError, match="meta device"):
+        interp.attention(c, torch.tensor([[1, 5, 6]], device="meta"))
+
+
+@pytest.mark.parametrize("answer", [5, 5.0, True, ("owl",)])
+def test_compare_takes_its_answer_as_text_only(pair, answer):
+    """A token id names a different token in each model's vocabulary: it cannot be the answer of both."""
+    c, b = pair
+    with pytest.raises(InputError, match="answer must be the word as text"):
+        interp.compare(c, b, "in the night the ___ hooted .", answer=answer, method=None)
+    assert interp.compare(c, b, "in the night the ___ hooted .", answer="owl", method=None).answer == "owl"

@@ -206,7 +206,7 @@ def compare(
     bidirectional: Model,
     probe: str,
     *,
-    answer: str | int | None = None,
+    answer: str | None = None,
     method: str | None = "integrated_gradients",
     n_steps: int = 50,
     tolerance: float | None = 0.01,
@@ -224,6 +224,12 @@ def compare(
     translators, from :func:`interp.tuned_lens`), for the lens view and the decision depth.
     """
     check_pair(causal, bidirectional)
+    if answer is not None and not isinstance(answer, str):
+        # a token id names different tokens in the two vocabularies: one id cannot be both models' answer
+        raise InputError(
+            f"compare's answer must be the word as text (e.g. answer='owl'), got {type(answer).__name__} "
+            f"{answer!r}: each model tokenizes it in its own vocabulary"
+        )
     translators = lens_translators(lens, causal, bidirectional)
     for model in (causal, bidirectional):
         if isinstance(probe, str):

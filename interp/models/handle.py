@@ -242,6 +242,10 @@ class Model:
             raise InputError(
                 "tokens must be an integer torch tensor of shape (1, T); use model.to_tokens(text)"
             )
+        if tokens.is_meta:  # no values to check or run: a meta tensor only describes a shape
+            raise InputError(
+                "tokens are on the meta device and hold no ids: pass real token ids (model.to_tokens)"
+            )
         if tokens.dim() == 1:
             tokens = tokens[None]
         if tokens.dim() != 2 or tokens.shape[1] == 0 or tokens.shape[0] == 0:
