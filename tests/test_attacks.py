@@ -252,3 +252,23 @@ def test_compare_takes_its_answer_as_text_only(pair, answer):
     with pytest.raises(InputError, match="answer must be the word as text"):
         interp.compare(c, b, "in the night the ___ hooted .", answer=answer, method=None)
     assert interp.compare(c, b, "in the night the ___ hooted .", answer="owl", method=None).answer == "owl"
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"hook": "<script>alert(1)</script>"},
+        {"restored": np.zeros((0, 9), dtype=np.float32)},
+    ],
+)
+def test_a_patching_result_that_contradicts_itself_is_refused(pair, edit):
+    import dataclasses
+
+    c, _ = pair
+    clean, corrupt = PROBE, "the key to the cabinet ___ on the table ."
+    result = interp.patch(c, clean, corrupt, answer="are", contrast="is")
+    if "restored" in edit:
+        edit = {"restored": np.zeros((0, len(result.tokens)), dtype=result.restored.dtype)}
+    with pytest.raises(ResultError):
+        dataclasses.replace(result, **edit)
+    assert dataclasses.replace(result, hook="blocks.{layer}.hook_resid_post").hook.endswith("resid_post")

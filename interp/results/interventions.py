@@ -7,6 +7,7 @@ function of the final residual stream) they report its value: :class:`ObjectiveA
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -262,6 +263,12 @@ class PatchingResult(Result):
         T = len(self.tokens)
         _check(len(self.corrupt_tokens) == T, "clean and corrupt must have the same length")
         _check(self.restored.ndim == 2 and self.restored.shape[1] == T, f"restored must be (L, {T})")
+        _check(self.restored.shape[0] >= 1, "restored must hold at least one layer")
+        # a hook is a short name or a hook-name template ("blocks.{layer}.hook_resid_post"), never markup
+        _check(
+            re.fullmatch(r"[A-Za-z0-9_.{}]+", str(self.hook)) is not None,
+            f"hook {self.hook!r} is no hook name",
+        )
         if self.objective is None:
             _check(self.position is not None and 0 <= self.position < T, "position out of range")
         else:
