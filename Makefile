@@ -43,7 +43,9 @@ pytest: setup
 # notebooks/nbval.cfg). The stored outputs are the zoo models', so strict mode ignores INTERP_CAUSAL and
 # INTERP_BIDIRECTIONAL; `make nbval NBVAL_FLAGS=--nbval-lax` runs them on the models those variables name.
 NBVAL_FLAGS ?= --nbval
-NB_ZOO_ENV := env -u INTERP_CAUSAL -u INTERP_BIDIRECTIONAL
+# An empty tuned-lens cache too: translators that a user (or a test) trained into ~/.cache/interp would take
+# precedence over the shipped ones and change the stored outputs.
+NB_ZOO_ENV := env -u INTERP_CAUSAL -u INTERP_BIDIRECTIONAL INTERP_CACHE=$$(mktemp -d)
 # Figure data (plotly JSON, images) is not compared (notebooks/conftest.py): the tutorials assert on it instead.
 nbval: setup
 	$(if $(filter --nbval,$(NBVAL_FLAGS)),$(NB_ZOO_ENV)) $(PY) -m pytest -q -p no:cacheprovider $(NBVAL_FLAGS) \

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# Translators a test trains go to a fresh folder, never the user's ~/.cache/interp, which the tutorials read.
+os.environ.setdefault("INTERP_CACHE", tempfile.mkdtemp(prefix="interp-test-cache-"))
 
 import pytest
 import torch
