@@ -221,7 +221,7 @@ def test_a_tokenizer_that_cannot_encode_is_a_clear_error(folder):
 
 
 def test_mean_ablation_recomputes_its_means_after_an_edit_through_data(tmp_path):
-    # the means were cached by the parameters' version counters, which an edit through .data leaves unchanged
+    # the means are cached by the weights' key: an edit through .data leaves the version counters unchanged
     c = interp.load("tiny-causal", device="cpu")
     reference = ["the owl hooted .", "the keys are here ."]
     interp.ablate(c, PROBE, [(1, 1)], mode="mean", answer="are", reference=reference)
@@ -229,7 +229,7 @@ def test_mean_ablation_recomputes_its_means_after_an_edit_through_data(tmp_path)
     before = c.weights_version()
     with torch.no_grad():
         weight.data.mul_(3.0)
-    assert c.weights_version() == before  # the case the version counters miss
+    assert c.weights_version() != before  # the version counters alone miss this edit; the key does not
     edited = interp.ablate(c, PROBE, [(1, 1)], mode="mean", answer="are", reference=reference)
     fresh = interp.load("tiny-causal", device="cpu")
     with torch.no_grad():

@@ -22,7 +22,6 @@ from interp import checks
 from interp.analysis import memory as _memory
 from interp.analysis import target as _target
 from interp.analysis.registry import analysis
-from interp.analysis.tuned import _fingerprint
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models import sources
@@ -105,7 +104,7 @@ def _check_mode(mode: str) -> None:
 
 # The last reference means of each model, with what they were computed from: a loop of ablations over many
 # probes with one reference computes them once. Any in-place change of a weight (through .data too) misses.
-_LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor, list]] = weakref.WeakKeyDictionary()
+_LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor]] = weakref.WeakKeyDictionary()
 
 
 def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Tensor | None:
@@ -123,14 +122,12 @@ def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Te
         return None
     texts = reference if reference is not None else reference_texts(model)
     if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):
-        key = (tuple(texts), model.weights_version())
-        # an edit through param.data leaves the version counters as they were: compare cheap fingerprints too
-        prints = _fingerprint(model.state_dict())
+        key = (tuple(texts), model.weights_version())  # catches edits through .data too
         hit = _LAST_MEANS.get(model)
-        if hit is not None and hit[0] == key and all(map(torch.equal, hit[2], prints)):
+        if hit is not None and hit[0] == key:
             return hit[1]
         means = mean_head_outputs(model, texts)
-        _LAST_MEANS[model] = (key, means, prints)
+        _LAST_MEANS[model] = (key, means)
         return means
     return mean_head_outputs(model, texts)
 

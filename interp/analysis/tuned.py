@@ -55,7 +55,7 @@ MAX_GAIN = 1e3
 sqrt(d_model)``; the logit lens is 0, trained zoo translators about 1), and each bias's norm relative to the
 largest final-layer state it is used with. Training from zero never gets near it; a file past it is junk."""
 
-_HASHES: weakref.WeakKeyDictionary[Model, tuple[tuple, list[torch.Tensor], str]] = weakref.WeakKeyDictionary()
+_HASHES: weakref.WeakKeyDictionary[Model, tuple[tuple, str]] = weakref.WeakKeyDictionary()
 _TRAINED: weakref.WeakKeyDictionary[Model, TunedLens] = weakref.WeakKeyDictionary()
 
 
@@ -179,39 +179,22 @@ class TunedLens:
         return tuple(self.weight.shape) == shape and self.weights_hash == weights_hash(model)
 
 
-def _fingerprint(state: Any) -> list[torch.Tensor]:
-    """One matrix-vector product per tensor (rows x a fixed ramp; about a tenth of the cost of hashing its
-    bytes): it changes with an edit through ``param.data``, which leaves the version counters and pointers
-    as they were, and with rows swapped. Offloaded (meta) tensors have no values here to edit."""
-    prints = []
-    for t in state.values():
-        t = t.detach()
-        if t.is_meta or not t.numel():
-            prints.append(torch.empty(0))
-            continue
-        m = t.reshape(t.shape[0], -1) if t.dim() > 1 else t.reshape(1, -1)  # (rows, cols)
-        m = m if m.is_floating_point() else m.double()
-        prints.append(m @ torch.linspace(-1, 2, m.shape[1], dtype=m.dtype, device=m.device))  # (rows,)
-    return prints
-
-
 def weights_hash(model: Model) -> str:
     """sha256 of every parameter and buffer of the model (names, dtypes, shapes and bytes). Remembered until a
     tensor is replaced or modified, in place or through ``.data`` (a cheap fingerprint catches what the version
     counters miss)."""
     state = model.state_dict()
-    key = tuple((name, t.data_ptr(), t._version) for name, t in state.items())
-    prints = _fingerprint(state)
+    key = model.weights_version()
     known = _HASHES.get(model)
-    if known is not None and known[0] == key and all(map(torch.equal, known[1], prints)):
-        return known[2]
+    if known is not None and known[0] == key:
+        return known[1]
     digest = hashlib.sha256()
     for name in sorted(state):
         t = _placement.read_tensor(model, name, state[name]).detach().cpu().contiguous()
         digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
         digest.update(memoryview(t.reshape(-1).view(torch.uint8).numpy()))
-    _HASHES[model] = (key, prints, digest.hexdigest())
-    return _HASHES[model][2]
+    _HASHES[model] = (key, digest.hexdigest())
+    return _HASHES[model][1]
 
 
 def cache_dir() -> Path:

@@ -158,9 +158,12 @@ class Model:
         """A weight by role, whatever the engine calls it (roles: :data:`interp.models.engine.WEIGHT_ROLES`)."""
         return self.engine_impl.weight(role, layer)
 
-    def weights_version(self) -> tuple[int, ...]:
-        """Changes whenever a weight is modified in place (a key for anything computed from the weights)."""
-        return tuple(p._version for p in self.engine_impl.parameters())
+    def weights_version(self) -> tuple:
+        """A key for anything computed from the weights: it changes whenever a weight or buffer is replaced or
+        modified, in place or through ``.data`` (see :mod:`interp.models.versions`)."""
+        from interp.models.versions import weights_key
+
+        return weights_key(self.state_dict())
 
     def state_dict(self) -> Mapping[str, torch.Tensor]:
         """The model's weights and buffers by name."""
