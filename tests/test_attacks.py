@@ -272,3 +272,20 @@ def test_a_patching_result_that_contradicts_itself_is_refused(pair, edit):
     with pytest.raises(ResultError):
         dataclasses.replace(result, **edit)
     assert dataclasses.replace(result, hook="blocks.{layer}.hook_resid_post").hook.endswith("resid_post")
+
+
+def test_compare_suite_takes_answers_as_text_only(pair):
+    c, b = pair
+    with pytest.raises(InputError, match="must be the word as text"):
+        interp.compare_suite(c, b, [("in the night the ___ hooted .", 5)], method=None)
+    with pytest.raises(InputError, match="must be the word as text"):
+        interp.compare_suite(c, b, {"in the night the ___ hooted .": 5}, method=None)
+
+
+def test_the_weights_key_sees_a_small_edit_of_a_bfloat16_weight():
+    from interp.models.versions import weights_key
+
+    w = torch.randn(64, 512).to(torch.bfloat16)
+    before = weights_key({"w": w})
+    w.data[3, 7] *= 1.02
+    assert weights_key({"w": w}) != before

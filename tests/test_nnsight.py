@@ -141,6 +141,21 @@ def test_hooks_edit_the_nnsight_forward_pass(engines):
         b = nn.forward(tokens)
     _close(a, b, "edited logits")
     assert not torch.allclose(b, nn.forward(tokens))  # the edit is gone after the block
+
+    def double(x, hook):
+        return 2 * x
+
+    def plus_one(x, hook):
+        return x + 1
+
+    site = "blocks.0.hook_resid_post"  # nested blocks on one hook point: outer then inner, on both engines
+    with bridge.hooks({site: double}), bridge.hooks({site: plus_one}):
+        a = bridge.forward(tokens)
+    with nn.hooks({site: double}), nn.hooks({site: plus_one}):
+        b = nn.forward(tokens)
+    _close(a, b, "nested edits")
+    with bridge.hooks({site: plus_one}):
+        assert not torch.allclose(a, bridge.forward(tokens))  # the inner edit alone gives other logits
     with pytest.raises(errors.HookError, match="must return None or a tensor"):
         with nn.hooks({"blocks.0.hook_resid_post": lambda x, hook: x[:, :1]}):
             nn.forward(tokens)

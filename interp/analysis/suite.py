@@ -53,6 +53,11 @@ def records(probes: Iterable[Any]) -> list[dict[str, Any]]:
             raise InputError(
                 f"a probe must be a string, a (probe, answer) pair or a record with .text; got {echo(p)}"
             )
+    for r in out:  # as in compare: a token id names a different token in each model's vocabulary
+        if r["answer"] is not None and not isinstance(r["answer"], str):
+            raise InputError(
+                f"the answer of {echo(r['text'])} must be the word as text (e.g. 'owl'), got {echo(r['answer'])}"
+            )
     return out
 
 

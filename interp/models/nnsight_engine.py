@@ -77,7 +77,7 @@ class NNsightEngine:
         self.cfg = cfg
         self.remote = bool(remote)
         self.family = SITES[model_type]
-        self._edits: dict[str, Any] = {}
+        self._edits: dict[str, tuple[Any, ...]] = {}  # hook name -> functions, applied in order
         self._model: Any = None
 
     def bind(self, model: Any) -> None:
@@ -224,8 +224,7 @@ class NNsightEngine:
             with self.traced.trace(tokens, remote=self.remote, **kwargs) as tracer:
                 for name in points:
                     value, put = self._site(name, H)
-                    fn = self._edits.get(name)
-                    if fn is not None:
+                    for fn in self._edits.get(name, ()):  # outer blocks' functions first, as on the bridge
                         new = _call(name, fn, value)
                         if new is not None:
                             put(new)
@@ -309,7 +308,10 @@ class NNsightEngine:
     @contextmanager
     def _attached(self, fns: dict[str, Any]):
         before = self._edits
-        self._edits = {**before, **fns}
+        self._edits = {
+            **before,
+            **{n: before.get(n, ()) + (fn,) for n, fn in fns.items()},
+        }  # nested blocks stack
         try:
             yield self.model
         finally:

@@ -15,9 +15,9 @@ def fingerprint(t: torch.Tensor) -> bytes:
     if t.is_meta or not t.numel():
         return b""
     m = t.reshape(t.shape[0], -1) if t.dim() > 1 else t.reshape(1, -1)  # (rows, cols)
-    m = m if m.is_floating_point() else m.double()
+    m = m.double()  # in a low-precision dtype the product would round away a small edit
     ramp = torch.linspace(-1, 2, m.shape[1], dtype=m.dtype, device=m.device)
-    return (m @ ramp).double().cpu().numpy().tobytes()  # (rows,) as bytes: hashable, compared exactly
+    return (m @ ramp).cpu().numpy().tobytes()  # (rows,) as bytes: hashable, compared exactly
 
 
 def weights_key(state: Mapping[str, torch.Tensor]) -> tuple:
