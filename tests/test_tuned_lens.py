@@ -242,6 +242,9 @@ def test_translated_rows_that_overflow_are_blamed_on_the_translators():
     )
     fine = torch.ones(L + 1, 3, d)
     np.testing.assert_allclose(lens.translate_(fine)[:L].numpy(), 901.0)
+    already = torch.ones(L + 1, 3, d)
+    already[1, 0, 0] = float("inf")  # the model's own state, not the translators, is infinite here
+    assert not torch.isfinite(lens.translate_(already)[1]).all()
 
 
 def test_nan_translators_in_the_models_own_folder_are_blamed_on_the_file(tmp_path):

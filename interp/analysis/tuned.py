@@ -95,10 +95,15 @@ class TunedLens:
             raise self._junk(
                 f"a bias of norm {largest:.3g} for final-layer states of norm at most {scale:.3g}"
             )
+        finite = (
+            torch.isfinite(resid[:-1]).flatten(1).all(-1)
+        )  # (n_layers,): the rows as the model wrote them
         for layer in range(w.shape[0]):
             resid[layer] += (resid[layer].float() @ w[layer].T + b[layer]).to(resid.dtype)
-            if not bool(torch.isfinite(resid[layer]).all()):
-                raise self._junk(f"NaN or infinite states in row {layer} once translated")
+        # only rows that were finite before can blame the translators (one sync, after every row)
+        bad = (finite & ~torch.isfinite(resid[:-1]).flatten(1).all(-1)).nonzero()
+        if len(bad):
+            raise self._junk(f"NaN or infinite states in row {int(bad[0])} once translated")
         return resid
 
     def _junk(self, what: str) -> InputError:
