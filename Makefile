@@ -35,9 +35,11 @@ format: setup
 	$(VENV)/bin/ruff format interp widgets tests benchmarks
 
 # pytest exits 5 when it collects nothing: for this project that means a broken suite, so it fails loudly.
+# It takes about 5 minutes; a run past 30 is a hang (faulthandler_timeout has printed where) and is stopped.
 pytest: setup
-	@$(PY) -m pytest -q tests --ignore=tests/browser; rc=$$?; \
-	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the test suite is broken" >&2; fi; exit $$rc
+	@timeout 1800 $(PY) -m pytest -q tests --ignore=tests/browser; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: the test suite is broken" >&2; fi; \
+	if [ $$rc -eq 124 ]; then echo "pytest ran past 30 minutes and was stopped: a test hangs" >&2; fi; exit $$rc
 
 # The tutorials, run and compared cell by cell with their stored outputs (strict; volatile text is sanitized by
 # notebooks/nbval.cfg). The stored outputs are the zoo models', so strict mode ignores INTERP_CAUSAL and

@@ -193,3 +193,37 @@ def test_reset_restores_the_state_at_load(bidirectional):
     assert not m.bridge.list_hooks(including_permanent=False)
     assert torch.equal(m("the [MASK] barked ."), clean)
     assert m.reset() == 0
+
+
+def test_an_interrupt_at_any_line_before_an_analysis_starts_never_leaves_a_lock_held(causal, bidirectional):
+    """An interrupt raised at each line boundary in turn (where a signal handler's exception can land), from the
+    call of ``compare`` until its body starts, that is through the wrapper that takes both models' locks. A lock
+    left held by the interrupted (main) thread is invisible to it (the lock is reentrant) and stops every other
+    thread's analysis of that model for ever: a test suite once hung in test_threads after an interrupt storm."""
+    import sys
+
+    body = interp.compare.__wrapped__.__code__
+    boundaries = 0
+    for k in range(10_000):
+
+        def tracer(frame, event, arg, seen=[0], at=k + 1):  # noqa: B006 (one counter per run)
+            if frame.f_code is body:
+                sys.settrace(None)  # the analysis itself has started: this run is not interrupted
+                return None
+            seen[0] += 1
+            if seen[0] == at:
+                raise KeyboardInterrupt
+            return tracer
+
+        sys.settrace(tracer)
+        try:
+            interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+        except KeyboardInterrupt:
+            boundaries += 1
+        else:
+            break  # k is past the last boundary before the body
+        finally:
+            sys.settrace(None)
+        for m in (causal, bidirectional):
+            assert not m.lock._is_owned(), f"an interrupt at boundary {k} left {m.name}'s lock held"
+    assert boundaries >= 10, boundaries  # the wrapper's lines were reached

@@ -14,6 +14,13 @@ PROBE = "the keys to the cabinet ___ on the table ."
 CORRUPT = "the key to the cabinet ___ on the table ."
 
 
+@pytest.fixture(autouse=True)
+def _no_lock_held_before(causal, bidirectional):
+    """A lock an earlier test left held by this (main) thread would make every worker below wait for ever."""
+    for m in (causal, bidirectional):
+        assert not m.lock._is_owned(), f"{m.name}'s lock is held by the main thread before the test"
+
+
 @pytest.fixture(scope="module")
 def jobs(causal, bidirectional):
     c, b = causal, bidirectional
