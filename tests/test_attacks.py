@@ -289,3 +289,18 @@ def test_the_weights_key_sees_a_small_edit_of_a_bfloat16_weight():
     before = weights_key({"w": w})
     w.data[3, 7] *= 1.02
     assert weights_key({"w": w}) != before
+
+
+def test_a_head_listed_twice_is_refused_not_ablated_twice(causal):
+    """(0, 0) twice is usually a typo for another head: the result would name L0H0 twice and ablate it once."""
+    with pytest.raises(InputError, match=r"head \(0, 0\) is listed twice"):
+        interp.ablate(
+            causal, "the keys to the cabinet ___ on the table .", [(0, 0), (1, 2), (0, 0)], answer="are"
+        )
+    assert interp.ablate(causal, "the keys to the cabinet ___ on the table .", [(0, 0), (0, 1)], answer="are")
+
+
+def test_a_dict_of_prompts_is_refused_not_read_as_its_keys(causal):
+    """generate_suite({prompt: n}) would generate from the keys and silently drop the values."""
+    with pytest.raises(InputError, match="prompts must be a non-empty list of strings"):
+        interp.generate_suite(causal, {"anna lives in": 1, "ben has a": 2}, 2)

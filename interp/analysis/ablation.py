@@ -92,6 +92,8 @@ def _check_heads(model: Model, heads: Sequence[tuple[int, int]]) -> list[tuple[i
                 f"head ({echo(layer)}, {echo(head)}) does not exist: {model.name} has layers 0..{model.n_layers - 1} "
                 f"and heads 0..{model.n_heads - 1}"
             )
+        if (layer, head) in out:  # usually a typo for another head; ablating one twice is ablating it once
+            raise InputError(f"head ({layer}, {head}) is listed twice in heads: list each head once")
         out.append((layer, head))
         if len(out) > model.n_layers * model.n_heads:
             raise InputError(f"heads lists more pairs than {model.name} has heads")

@@ -3,7 +3,7 @@ rests on hundreds of generations, not one."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -56,7 +56,7 @@ def generate_suite(
             f"prompts must be a list of strings, got one string {echo(prompts, 80)}: pass [{echo(prompts, 60)}] "
             "for a single prompt"
         )
-    if not isinstance(prompts, Iterable):
+    if isinstance(prompts, Mapping) or not isinstance(prompts, Iterable):  # a dict would give its keys alone
         raise InputError(f"prompts must be a non-empty list of strings, got {echo(prompts, 80)}")
     prompts = list(prompts)
     if not prompts or not all(isinstance(p, str) for p in prompts):
