@@ -420,3 +420,89 @@ def test_handwritten_probes_use_the_vocabulary_and_one_slot(training_sample):
         slot_sentence = next(s for s in r["text"].split(" . ") if SLOT in s).replace(SLOT, r["answer"])
         assert not judge_v3.well_formed(slot_sentence.strip(" .") + " ."), r
         assert slot_sentence.strip(" .") not in said, r
+
+
+# ---- training v3 (interp.zoo.train_v3): warm starts from the v2 lineage, no training run ------------------------
+
+
+@pytest.fixture(scope="module")
+def lineage():
+    from interp.zoo import ZOO_DIR
+    from interp.zoo.train_v3 import LINEAGE
+
+    return ZOO_DIR, LINEAGE
+
+
+def test_lineage_holds_the_shipped_v2_weights(lineage):
+    """A warm start reads zoo/lineage/v2 (in the tree: a shallow clone has no history); until the switch-over
+    the shipped weights are those very files."""
+    weights, kept = lineage
+    for name in ("tiny-causal", "tiny-bidirectional", "tiny-diffusion"):
+        for f in ("model.safetensors", "tokenizer.json", "config.json"):
+            assert (kept / name / f).read_bytes() == (weights / name / f).read_bytes(), (name, f)
+
+
+def test_v3_tokenizer_keeps_v2_ids_and_appends_the_new_words(lineage):
+    from interp.zoo.train_v3 import N_CTX, tokenizer
+
+    _, kept = lineage
+    old = json.loads((kept / "tiny-causal" / "tokenizer.json").read_text())["model"]["vocab"]
+    for kind in ("causal", "bidirectional"):
+        _, hf = tokenizer(kind)
+        vocab = hf.get_vocab()
+        assert {w: vocab[w] for w in old} == old
+        assert [vocab[w] for w in corpus_v3.NEW_WORDS] == list(range(len(old), len(old) + 8))
+        assert hf.model_max_length == N_CTX == 256
+        ids = hf("where does anna live ? in rome .")["input_ids"]
+        assert hf.unk_token_id not in ids and len(ids) == 8 + (1 if kind == "causal" else 2)
+
+
+@pytest.mark.parametrize("kind", ["causal", "bidirectional"])
+def test_grown_model_computes_the_v2_function_within_128_tokens(lineage, kind):
+    """Context 128 -> 256 (wpe[128 + i] = wpe[i]) and 8 new words: on v2 text that fits 128 tokens the logits over
+    v2's words are v2's (to float rounding) and so are the top-1 words; the new positions start as copies of the
+    old ones."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    from interp.zoo.train_v3 import grown
+
+    _, kept = lineage
+    name = f"tiny-{kind}"
+    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
+    old, old_tok = auto.from_pretrained(kept / name), AutoTokenizer.from_pretrained(kept / name)
+    new, new_tok = grown(kind, kept / name)
+    texts = [p.text.replace(SLOT, "is") for p in corpus.probes(n_per_kind=3)]
+    texts.append(" ".join(["anna", "smiled", "."] * 42))  # 126 words: up to the last v2 position
+    old.eval(), new.eval()
+    with torch.no_grad():
+        for text in texts:
+            ids = old_tok(text, return_tensors="pt")["input_ids"]
+            assert ids.shape[1] <= 128 and torch.equal(ids, new_tok(text, return_tensors="pt")["input_ids"])
+            a, b = old(input_ids=ids).logits, new(input_ids=ids).logits  # (1, T, V)
+            assert b.shape[-1] == a.shape[-1] + 8
+            # equal up to float rounding (the unembedding's matrix product has 8 more columns)
+            torch.testing.assert_close(b[..., : a.shape[-1]], a, rtol=1e-5, atol=1e-4)
+            # the new words outrank v2's top word nowhere ([CLS]/[SEP] excepted, where v2 predicts nothing)
+            inner = slice(None) if kind == "causal" else slice(1, -1)
+            assert torch.equal(a[0, inner].argmax(-1), b[0, inner].argmax(-1)), text
+    table = {
+        k: v for k, v in new.state_dict().items() if k.endswith(("wpe.weight", "position_embeddings.weight"))
+    }
+    (w,) = table.values()
+    assert w.shape[0] == 256 and torch.equal(w[128:], w[:128])
+
+
+def test_v2_settings_and_defaults_are_untouched():
+    """Grammar 3 is a separate set of settings: v2's (which the shipped cards record) and its defaults stay."""
+    from interp.zoo import train, train_v3
+
+    assert train.N_CTX == 128 and train_v3.N_CTX == 256
+    assert train.SETTINGS["causal"]["mix"] == corpus.MIX and "init_from" not in train.SETTINGS["causal"]
+    assert train.SETTINGS["bidirectional"]["init_from"] == train.V1_MASKED
+    assert train.build_model("causal", 249).config.n_positions == 128
+    for kind, cfg in train_v3.SETTINGS.items():
+        assert cfg["init_from"] == f"zoo/lineage/v2/tiny-{kind}"
+        assert (train_v3.ROOT / cfg["init_from"] / "model.safetensors").is_file()
+    with pytest.raises(SystemExit):
+        train.main(["--grammar", "4"])

@@ -7,6 +7,9 @@ engine; :func:`interp.generate` is the full, instrumented version of the same pr
 
 from __future__ import annotations
 
+import functools
+import random
+
 import torch
 
 from interp.zoo import corpus
@@ -52,10 +55,44 @@ def unmask(model, tokenizer, texts: list[str], n_tokens: int = N_TOKENS) -> list
     return out
 
 
-def quality(model, tokenizer, n: int = 200, seed: int = 4321, n_tokens: int = N_TOKENS, batch: int = 50):
-    """(share of generated passages the grammar accepts, the passages)."""
+def quality(
+    model,
+    tokenizer,
+    n: int = 200,
+    seed: int = 4321,
+    n_tokens: int = N_TOKENS,
+    batch: int = 50,
+    grammar: int = 2,
+):
+    """(share of generated passages the grammar accepts, the passages). ``grammar=3``: unseen v3 prompts
+    (:func:`prompts_v3`) judged by the strict judge (:func:`interp.zoo.judge_v3.well_formed`)."""
     texts = []
-    ps = prompts(n, seed)
+    ps = prompts(n, seed) if grammar == 2 else prompts_v3(n, seed)
     for i in range(0, n, batch):
         texts += unmask(model, tokenizer, ps[i : i + batch], n_tokens)
-    return sum(map(well_formed, texts)) / len(texts), texts
+    if grammar == 2:
+        return sum(map(well_formed, texts)) / len(texts), texts
+    from interp.zoo.judge_v3 import well_formed as strict
+
+    return sum(map(strict, texts)) / len(texts), texts
+
+
+@functools.cache
+def _training_sentences(n: int = 2000) -> frozenset[str]:
+    """Sentences of ``n`` v3 training-like passages (seed 0, the seed training draws its world from)."""
+    from interp.zoo import corpus_v3
+
+    return frozenset(s.strip() + " ." for text in corpus_v3.generate(n, seed=0) for s in text.split(" . "))
+
+
+def prompts_v3(n: int, seed: int = 4321) -> list[str]:
+    """The first sentence of v3 passages (seeded) that is not a sentence of a 2,000-passage training sample:
+    the model continues text it has not seen said that way."""
+    from interp.zoo import corpus_v3
+
+    seen, out, rng = _training_sentences(), [], random.Random(seed)
+    while len(out) < n:
+        first = " ".join(corpus_v3.passage(rng)[0]).split(" . ")[0] + " ."
+        if first not in seen and first not in out:
+            out.append(first)
+    return out

@@ -17,8 +17,23 @@ def train_tokenizer(texts: list[str]) -> Tokenizer:
     return tok
 
 
-def hf_tokenizer(tok: Tokenizer, kind: str) -> PreTrainedTokenizerFast:
-    """Wrap for one model kind: causal text starts with [BOS]; bidirectional text is [CLS] ... [SEP]."""
+def extend_tokenizer(tokenizer_json: str, words: tuple[str, ...]) -> Tokenizer:
+    """An earlier zoo tokenizer (its ``tokenizer.json`` text) with ``words`` appended after its last id: every
+    word keeps its id, so a model started from the earlier one computes the same function on the earlier
+    words (zoo v3 extends v2's vocabulary instead of retraining it by frequency)."""
+    old = Tokenizer.from_str(tokenizer_json)
+    vocab = dict(old.get_vocab())
+    for w in words:
+        vocab.setdefault(w, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
+    tok.normalizer = normalizers.Lowercase()
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return tok
+
+
+def hf_tokenizer(tok: Tokenizer, kind: str, max_length: int = 128) -> PreTrainedTokenizerFast:
+    """Wrap for one model kind: causal text starts with [BOS]; bidirectional text is [CLS] ... [SEP].
+    ``max_length``: the model's context (128 for zoo v2, 256 for v3)."""
     tok = Tokenizer.from_str(tok.to_str())
     ids = {s: tok.token_to_id(s) for s in SPECIALS}
     if kind == "causal":
@@ -31,7 +46,7 @@ def hf_tokenizer(tok: Tokenizer, kind: str) -> PreTrainedTokenizerFast:
             eos_token="[BOS]",
             unk_token="[UNK]",
             pad_token="[PAD]",
-            model_max_length=128,
+            model_max_length=max_length,
         )
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]",
@@ -45,5 +60,5 @@ def hf_tokenizer(tok: Tokenizer, kind: str) -> PreTrainedTokenizerFast:
         mask_token="[MASK]",
         unk_token="[UNK]",
         pad_token="[PAD]",
-        model_max_length=128,
+        model_max_length=max_length,
     )

@@ -97,8 +97,9 @@ SETTINGS = {
 N_CTX = 128
 
 
-def build_model(kind: str, vocab_size: int, shape: dict | None = None):
-    """A freshly initialised GPT-2 (causal) or BERT masked LM (bidirectional) of zoo size."""
+def build_model(kind: str, vocab_size: int, shape: dict | None = None, n_ctx: int = N_CTX):
+    """A freshly initialised GPT-2 (causal) or BERT masked LM (bidirectional) of zoo size, ``n_ctx``
+    positions."""
     from transformers import BertConfig, BertForMaskedLM, GPT2Config, GPT2LMHeadModel
 
     shape = {**SHAPE, **(shape or {})}
@@ -107,7 +108,7 @@ def build_model(kind: str, vocab_size: int, shape: dict | None = None):
     if kind == "causal":
         cfg = GPT2Config(
             vocab_size=vocab_size,
-            n_positions=N_CTX,
+            n_positions=n_ctx,
             n_embd=d,
             n_layer=shape["n_layer"],
             n_head=shape["n_head"],
@@ -128,7 +129,7 @@ def build_model(kind: str, vocab_size: int, shape: dict | None = None):
         intermediate_size=4 * d,
         hidden_dropout_prob=p,
         attention_probs_dropout_prob=p,
-        max_position_embeddings=N_CTX,
+        max_position_embeddings=n_ctx,
         pad_token_id=0,
         attn_implementation="eager",
     )
@@ -159,7 +160,11 @@ def resolve(source: str) -> Path:
 
 def start_from(model, folder: Path, vocab: dict[str, int]) -> None:
     """Load an earlier zoo model's weights into ``model``, word by word (the two vocabularies may order or
-    extend the words differently: a word the earlier model lacks keeps its fresh initialisation)."""
+    extend the words differently: a word the earlier model lacks keeps its fresh initialisation).
+
+    A longer position table than the earlier model's is grown by repeating it (``wpe[128 + i] = wpe[i]``):
+    positions the earlier model had keep their vectors, so on texts that fit its context the model computes
+    the earlier function exactly, and the new positions start from vectors the layers already read."""
     from safetensors.torch import load_file
 
     if not (folder / "model.safetensors").is_file():
@@ -175,6 +180,12 @@ def start_from(model, folder: Path, vocab: dict[str, int]) -> None:
             for word, i in vocab.items():
                 if word in old_vocab:
                     state[k][i] = v[old_vocab[word]]
+        elif (
+            ("position" in k or k.endswith("wpe.weight"))
+            and v.shape[1:] == state[k].shape[1:]
+            and len(v) < len(state[k])
+        ):
+            state[k] = v.repeat(-(-len(state[k]) // len(v)), *[1] * (v.dim() - 1))[: len(state[k])]
         elif v.shape != state[k].shape:
             raise ValueError(f"init_from: {k} is {tuple(v.shape)} in {folder}, {tuple(state[k].shape)} here")
         else:
@@ -192,11 +203,13 @@ def make_batch(
     slot_weight: float = SLOT_WEIGHT,
     slot_mask_p: float = 0.5,
     lengths: list[int] | None = None,
+    passage=None,
 ):
     """Token ids (B, T), attention mask (B, T), targets (B, T) with -100 where no loss, weights (B, T).
 
     ``lengths``: passages of at most a length drawn uniformly from this range (default: the corpus's own, up to
-    110 words)."""
+    110 words). ``passage``: the grammar's passage function (default: ``corpus.passage``, grammar v2)."""
+    passage = corpus.passage if passage is None else passage
     first = vocab["[BOS]"] if kind == "causal" else vocab["[CLS]"]
     # Stratified mask ratios (one per passage, spread evenly over (0, 1)): lower variance than independent draws.
     offset = rng.random()
@@ -206,7 +219,7 @@ def make_batch(
         words: list[str] = []
         while not words:  # a short budget can be smaller than the first sentence drawn: draw again
             budget = {} if lengths is None else {"max_words": rng.randint(*lengths)}
-            words, slots = corpus.passage(rng, mix=mix, **budget)
+            words, slots = passage(rng, mix=mix, **budget)
         ids = (
             [first]
             + [vocab.get(w, vocab["[UNK]"]) for w in words]
@@ -496,6 +509,17 @@ every evaluation probe uses one.
 
 def main(argv: list[str] | None = None) -> None:
     from interp.zoo import ZOO_DIR
+
+    argv = __import__("sys").argv[1:] if argv is None else argv
+    if "--grammar" in argv:  # zoo v3 trains by its own settings (interp.zoo.train_v3); v2's stay as shipped
+        i = argv.index("--grammar")
+        if argv[i + 1] == "3":
+            from interp.zoo import train_v3
+
+            return train_v3.main(argv[:i] + argv[i + 2 :])
+        if argv[i + 1] != "2":
+            raise SystemExit(f"--grammar must be 2 or 3, not {argv[i + 1]}")
+        argv = argv[:i] + argv[i + 2 :]
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--kind", choices=["causal", "bidirectional", "diffusion", "both"], default="both")
