@@ -317,6 +317,21 @@ def _generate(shell: Any, a: argparse.Namespace) -> Any:
 
 
 @command(
+    "pairs",
+    "which sentence of each minimal pair (a BLiMP-format JSONL file) each model prefers",
+    'file:"pairs.jsonl"',
+    "vars+:VAR",
+    method={},
+    seed={"type": int, "default": 0},
+)
+def _pairs(shell: Any, a: argparse.Namespace) -> Any:
+    import interp
+
+    models = [_model(shell, v) for v in a.vars]
+    return interp.minimal_pairs(models, a.file, method=a.method, seed=a.seed, progress=False)
+
+
+@command(
     "ablate",
     "silence heads (LAYER.HEAD) and watch the answer",
     "var",

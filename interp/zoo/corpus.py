@@ -615,3 +615,10 @@ def well_formed(text: str) -> bool:
     from interp.zoo.grammar import well_formed
 
     return well_formed(text)
+
+
+def minimal_pairs(seed: int = 0, n_per_kind: int = 20) -> list:
+    """Minimal pairs (good, bad, phenomenon, construction) on held-out constructions: see :mod:`interp.zoo.pairs`."""
+    from interp.zoo.pairs import minimal_pairs as _pairs
+
+    return _pairs(seed=seed, n_per_kind=n_per_kind)
