@@ -304,3 +304,14 @@ def test_a_dict_of_prompts_is_refused_not_read_as_its_keys(causal):
     """generate_suite({prompt: n}) would generate from the keys and silently drop the values."""
     with pytest.raises(InputError, match="prompts must be a non-empty list of strings"):
         interp.generate_suite(causal, {"anna lives in": 1, "ben has a": 2}, 2)
+
+
+@pytest.mark.parametrize("kind", ["loop", "dangling"])
+def test_a_link_that_leads_nowhere_is_named_not_taken_for_an_unknown_model(tmp_path, kind):
+    a, b = tmp_path / "a", tmp_path / "b"
+    if kind == "loop":
+        os.symlink(b, a), os.symlink(a, b)
+    else:
+        os.symlink(tmp_path / "gone", a)
+    with pytest.raises(ModelLoadError, match="symbolic link that leads to no folder"):
+        interp.load(str(a))

@@ -98,6 +98,13 @@ def _source(
             )
         return name, str(folder), None, (), folder
     path = Path(name).expanduser()
+    if not path.exists() and os.path.lexists(
+        path
+    ):  # exists() follows links: a loop or a dangling one is False
+        raise ModelLoadError(
+            f"{echo(name)} is a symbolic link that leads to no folder (its target is missing, or the links form "
+            "a loop): point it at a model folder, or load the folder itself"
+        )
     if path.exists():
         top = path
         if path.is_dir():
