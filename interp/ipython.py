@@ -366,7 +366,10 @@ def _importance(shell: Any, a: argparse.Namespace) -> Any:
     "var",
     'clean:"clean"',
     'corrupt:"corrupt"',
-    hook={"default": "resid_post", "metavar": "resid_post|attn_out|mlp_out"},
+    hook={"default": "resid_post", "metavar": "resid_post|attn_out|mlp_out|z|q|k|v|pattern"},
+    by={"default": "position", "metavar": "position|head|head_position"},
+    metric={"metavar": "logit_diff|logprob_diff|prob"},
+    direction={"default": "denoise", "metavar": "denoise|noise"},
     answer={},
     contrast={},
 )
@@ -375,7 +378,16 @@ def _patch(shell: Any, a: argparse.Namespace) -> Any:
 
     model = _model(shell, a.var)
     return interp.patch(
-        model, a.clean, a.corrupt, hook=a.hook, answer=a.answer, contrast=a.contrast, progress=False
+        model,
+        a.clean,
+        a.corrupt,
+        hook=a.hook,
+        by=a.by,
+        metric=a.metric,
+        direction=a.direction,
+        answer=a.answer,
+        contrast=a.contrast,
+        progress=False,
     )
 
 

@@ -33,6 +33,10 @@ def results(causal, bidirectional):
         "ablate": interp.ablate(c, PROBE, [(0, 0), (1, 1)], answer="are"),
         "importance": interp.head_importance(c, PROBE, answer="are", progress=False),
         "patch": interp.patch(c, PROBE, CORRUPT, answer="are", contrast="is", progress=False),
+        "path_patch": interp.path_patch(c, PROBE, CORRUPT, answer="are", contrast="is", progress=False),
+        "attribution_patch": interp.attribution_patch(
+            b, PROBE, CORRUPT, answer="are", contrast="is", validate=True, progress=False
+        ),
         **_objective_results(c, b),
         "decompose": interp.decompose(b, PROBE, answer="are", contrast="is"),
         "generate": interp.generate(b, PROBE, 2, lens=True, top_k=2),  # NaN commit_prob at the prompt

@@ -15,6 +15,7 @@ from interp.results import (
     PatchingResult,
 )
 from widgets import theme
+from widgets.circuits import what
 from widgets.common import categories, compact, esc, figure_widget, header, styled, token_axis, warning_lines
 from widgets.registry import register
 
@@ -26,8 +27,13 @@ def _diverging(title: str, limit: float) -> dict:
     )
 
 
-def patching_figure(result: PatchingResult) -> go.Figure:
-    """Restored fraction per (layer, position): clean tokens on x, corrupt ones in the hover."""
+def patching_figure(result: PatchingResult, position: int | None = None) -> go.Figure:
+    """Restored fraction per (layer, position): clean tokens on x, corrupt ones in the hover. Per-head grids
+    are layers x heads (``by="head_position"``: one per position behind a slider, ``position`` shown first)."""
+    if result.by != "position":
+        from widgets.circuits import head_patching_figure
+
+        return head_patching_figure(result, position=position)
     L, T = result.restored.shape
     x = categories(result.tokens)
     hover = [
@@ -64,7 +70,7 @@ def patching_figure(result: PatchingResult) -> go.Figure:
             line=dict(color=theme.OUTLINE, width=2),
         )
     target = (
-        f"{esc(result.answer)} vs {esc(result.contrast)} · restored fraction of the logit difference"
+        f"{esc(result.answer)} vs {esc(result.contrast)} · {what(result)}"
         if result.objective is None
         else f"restored fraction of the objective {esc(result.objective)}"
     )

@@ -9,7 +9,6 @@ without a language-model head too.
 
 from __future__ import annotations
 
-import string
 from collections.abc import Callable
 
 import torch
@@ -17,9 +16,10 @@ from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis import memory as _memory
+from interp.analysis import patching_grid as _grid
 from interp.analysis import target as _target
 from interp.analysis.registry import analysis
-from interp.errors import InputError, echo
+from interp.errors import InputError
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str
 from interp.models.handle import Model
@@ -27,49 +27,11 @@ from interp.models.reading import read
 from interp.results import PatchingResult
 from interp.results.interventions import MIN_GAP
 
-HOOKS = _hooks.ACTIVATIONS
+HOOKS = _grid.HOOKS
+hook_template = _grid.hook_template
+position_map = _grid.position_map
 
 
-def hook_template(hook: str) -> str:
-    """The template of ``hook``: a short name (``resid_post``, ...) or a hook name with one field, ``{layer}``."""
-    if not isinstance(hook, str):
-        raise InputError(f"hook must be a string such as 'resid_post', got {echo(hook)}")
-    if hook in HOOKS:
-        return HOOKS[hook]
-    try:
-        fields = [(f, spec, conv) for _, f, spec, conv in string.Formatter().parse(hook) if f is not None]
-    except ValueError:
-        fields = [("{", "", None)]  # an unmatched brace
-    bad = [f for f, spec, conv in fields if f != "layer" or spec or conv]
-    if fields and not bad:
-        return hook
-    what = (
-        f"has the field(s) {echo(', '.join('{' + f + '}' for f in dict.fromkeys(bad)))}: the only valid field "
-        "is {layer}"
-        if bad
-        else "is neither a short name nor a template with {layer}"
-    )
-    raise InputError(
-        f"unknown patching hook {echo(hook)}: it {what}. Use one of {', '.join(HOOKS)}, or a hook name with {{layer}} "
-        "such as 'blocks.{layer}.hook_resid_post'"
-    )
-
-
-def position_map(target: _target.Target, row: int, t: int) -> int | None:
-    """Where frame position ``t`` (row 0) sits in ``row``: the same place, except after a masked slot of
-    another length (None for a slot token the row does not have)."""
-    if row == 0 or target.causal or target.lengths[row] == target.lengths[0]:
-        return t  # causal rows share the prefix; equal-length masked rows share every position
-    slot = int(target.site_pos[0])
-    n_0, n_r = len(target.answer), len(target.contrast or ())
-    if t < slot:
-        return t
-    if t < slot + n_0:
-        return t if t - slot < n_r else None
-    return t + n_r - n_0
-
-
-@torch.no_grad()
 def patched_reads(
     model: Model,
     corrupt: _target.Target,
@@ -79,35 +41,9 @@ def patched_reads(
 ) -> torch.Tensor:
     """Final residuals at the read sites ``(len(position_sets), s, d_model)`` of the corrupt rows with
     ``clean_act`` ``(R, T_max, ...)`` patched in at ``name``; copy b patches the frame positions
-    ``position_sets[b]`` (an empty set patches nothing). Copies are run in chunks that keep one forward pass within
-    :data:`interp.analysis.memory.CHUNK_BUDGET`."""
-    R = corrupt.n_rows
-    chunk = _memory.patch_chunk(model, R, int(corrupt.rows.shape[1]))
-    if len(position_sets) > chunk:
-        return torch.cat(
-            [
-                patched_reads(model, corrupt, clean_act, name, position_sets[i : i + chunk])
-                for i in range(0, len(position_sets), chunk)
-            ]
-        )
-    edits = []  # (batch row, row position, clean row)
-    for b, positions in enumerate(position_sets):
-        for r in range(R):
-            for t in positions:
-                p = position_map(corrupt, r, t)
-                if p is not None:
-                    edits.append((b * R + r, p, r))
-
-    def fn(act: torch.Tensor, hook) -> torch.Tensor:
-        act = act.clone()  # (batch, T, ...)
-        for row, p, r in edits:
-            act[row, p] = clean_act[r, p].to(act.device, act.dtype)
-        return act
-
-    rows, mask = _target.batch_rows(corrupt, len(position_sets))
-    with model.hooks({name: fn}):
-        resid = model.final_resid(rows, attention_mask=mask)
-    return _target.reads_of(corrupt, resid)
+    ``position_sets[b]`` (an empty set patches nothing)."""
+    copies = [[(t, None) for t in positions] for positions in position_sets]
+    return _grid.patched_reads(model, corrupt, clean_act, name, copies, _grid.layout(name))
 
 
 @analysis(
@@ -120,6 +56,9 @@ def patch(
     corrupt: str,
     *,
     hook: str = "resid_post",
+    by: str = "position",
+    metric: str | None = None,
+    direction: str = "denoise",
     answer: str | int | None = None,
     contrast: str | int | None = None,
     objective: Callable[[torch.Tensor], torch.Tensor] | None = None,
@@ -127,15 +66,25 @@ def patch(
     progress: bool = True,
     check_memory: bool = True,
 ) -> PatchingResult:
-    """Patch clean activations into the corrupt run at every (layer, position); ``restored`` (n_layers, T).
+    """Patch clean activations into the corrupt run, one cell at a time; ``restored`` is 0 at the corrupt
+    run's value and 1 at the clean run's.
 
     ``clean`` and ``corrupt`` are framed by :meth:`interp.Model.frame` (probes with a ``___`` slot, plain
     texts or tokens) and must have the same number of tokens. ``answer`` defaults to the clean top-1,
     ``contrast`` to the corrupt top-1 (or the clean second choice if both agree); either may have several
-    tokens (the score is then the difference of summed log-probabilities). ``hook``: ``resid_pre``,
-    ``resid_mid``, ``resid_post``, ``attn_out`` (the attention sublayer's own output, before any LayerNorm),
-    ``mlp_out``, or a template with ``{layer}``. ``warnings`` says when the scores mean little: the clean run
-    does not prefer the answer, or clean and corrupt are closer than 0.1 apart.
+    tokens. ``hook``: ``resid_pre``, ``resid_mid``, ``resid_post``, ``attn_out`` (the attention sublayer's own
+    output, before any LayerNorm), ``mlp_out``, the per-head ``z``, ``q``, ``k``, ``v`` and ``pattern``, or a
+    template with ``{layer}``. ``by``: ``position`` (every (layer, position), all heads at once: ``(n_layers,
+    T)``), ``head`` (each head at every position: ``(n_layers, n_heads)``) or ``head_position`` (``(n_layers,
+    n_heads, T)``); a pattern's position is the query. Patching the read position patches every position the
+    answer is read at (a causal continuation, each mask of the slot), so at the last layer it restores exactly 1.
+
+    ``metric``: ``logit_diff`` (answer minus contrast logits; single tokens, the default there),
+    ``logprob_diff`` (summed log-probabilities, the default when a side has several tokens) or ``prob`` (the
+    answer's probability); ``raw`` holds its values, ``restored`` the fraction. ``direction``: ``denoise``
+    copies clean activations into the corrupt run, ``noise`` corrupt ones into the clean run. ``warnings``
+    says when the scores mean little: the clean run does not prefer the answer, or clean and corrupt are
+    closer than 0.1 apart.
 
     ``objective``, instead of an answer and contrast: a function of the final residual stream ``(batch, T,
     d_model) -> (batch,)``; both texts are read whole and ``restored`` is the fraction of its clean - corrupt
@@ -144,15 +93,41 @@ def patch(
     """
     checks.model(model)
     template = hook_template(hook)
+    _grid.check_by(by, hook, template)
+    _grid.check_direction(direction)
     checks.flag("progress", progress)
     _hooks.check_names(model, _hooks.names(template, model.n_layers))
+    clean_f, corrupt_f, clean_t, corrupt_t = prepare(
+        model, clean, corrupt, answer, contrast, objective, allow_unknown, check_memory, "patch"
+    )
+    clean_t, metric = _grid.metric_target(clean_t, metric)
+    corrupt_t, _ = _grid.metric_target(corrupt_t, metric)
+    if _grid.layout(template) == "pattern":
+        _grid.check_edits_apply(model, _hooks.name(template, 0), corrupt_t)
+    return _patch(
+        model, hook, template, by, metric, direction, clean_f, corrupt_f, clean_t, corrupt_t, progress
+    )
+
+
+def prepare(
+    model: Model,
+    clean: str,
+    corrupt: str,
+    answer,
+    contrast,
+    objective,
+    allow_unknown: bool,
+    check_memory: bool,
+    name: str,
+) -> tuple[Frame, Frame, _target.Target, _target.Target]:
+    """The frames and targets of a clean and a corrupt text, read by the same rule, checked to line up."""
     if objective is not None:
         given = {"answer": answer, "contrast": contrast, "allow_unknown": allow_unknown}
         readings = [read(model, t, objective=objective, **given) for t in (clean, corrupt)]
         frames = [r.frame for r in readings]
         _same_length(*frames)
-        _memory.require(model, "patch", frames[0].T, enabled=check_memory)
-        return _patch(model, hook, template, *frames, *(r.target for r in readings), progress)
+        _memory.require(model, name, frames[0].T, enabled=check_memory)
+        return (*frames, *(r.target for r in readings))
     clean_r = read(model, clean, answer=answer, contrast=contrast, allow_unknown=allow_unknown)
     a_ids, c_ids, clean_f = clean_r.answer, clean_r.contrast, clean_r.frame
     # The corrupt text is read with the clean text's answer: the same tokens, the same number of masks.
@@ -164,7 +139,7 @@ def patch(
             "the same place"
         )
     _memory.require(
-        model, "patch", *_memory.rows_of(model, clean_f.T, a_ids, c_ids or (0,)), enabled=check_memory
+        model, name, *_memory.rows_of(model, clean_f.T, a_ids, c_ids or (0,)), enabled=check_memory
     )
     pos = clean_f.position
     if a_ids is None or c_ids is None:  # defaults: the clean top-1 against the corrupt top-1
@@ -174,9 +149,12 @@ def patch(
         if c_ids is None:
             c = int(ends[1].argmax())
             c_ids = (c if (c,) != a_ids else int(ends[0].topk(2).indices[1]),)
-    clean_t = _target.make(model, clean_f, a_ids, c_ids)
-    corrupt_t = _target.make(model, corrupt_f, a_ids, c_ids)
-    return _patch(model, hook, template, clean_f, corrupt_f, clean_t, corrupt_t, progress)
+    return (
+        clean_f,
+        corrupt_f,
+        _target.make(model, clean_f, a_ids, c_ids),
+        _target.make(model, corrupt_f, a_ids, c_ids),
+    )
 
 
 def _same_length(clean_f: Frame, corrupt_f: Frame) -> None:
@@ -188,45 +166,71 @@ def _same_length(clean_f: Frame, corrupt_f: Frame) -> None:
 
 
 @torch.no_grad()
+def ends(
+    model: Model, metric: str, clean_t: _target.Target, corrupt_t: _target.Target, final_clean: torch.Tensor
+) -> tuple[torch.Tensor, float, float]:
+    """The read sites of the clean and corrupt runs ``(2, s, d_model)`` and their metric values; refused when
+    they are equal (nothing to restore)."""
+    final = _hooks.final_resid_name(model)
+    out = torch.cat(
+        [
+            _target.reads_of(clean_t, final_clean),
+            _grid.patched_reads(model, corrupt_t, final_clean, final, [[]]),
+        ]
+    )  # (2, sites, d_model): clean, corrupt
+    vals = _grid.values(model, clean_t, metric, out)
+    clean_v, corrupt_v = float(vals[0]), float(vals[1])
+    if abs(clean_v - corrupt_v) < 1e-6 * (1 if metric != "prob" else 1e-3):
+        what = "logit difference" if metric == "logit_diff" else _grid.METRIC_LABELS[metric]
+        raise InputError(
+            f"the clean and corrupt runs give the same {what}, so there is nothing to restore: "
+            "make the corrupt input change it"
+        )
+    return out, clean_v, corrupt_v
+
+
+@torch.no_grad()
 def _patch(
     model: Model,
     hook: str,
     template: str,
+    by: str,
+    metric: str,
+    direction: str,
     clean_f: Frame,
     corrupt_f: Frame,
     clean_t: _target.Target,
     corrupt_t: _target.Target,
     progress: bool,
 ) -> PatchingResult:
-    """Every (layer, position) patched from the clean rows into the corrupt ones, scored by the targets."""
+    """Every cell of the grid patched from the source rows into the destination ones, scored by the targets."""
     names = _hooks.names(template, model.n_layers)
     final = _hooks.final_resid_name(model)
-    rows, mask = _target.batch_rows(clean_t, 1)
-    _, clean_cache = model.run_with_cache(rows, names=[*names, final], attention_mask=mask, stop_after=final)
-    ends = torch.cat(
-        [
-            _target.reads_of(clean_t, clean_cache[final]),
-            patched_reads(model, corrupt_t, clean_cache[final], final, [[]]),
-        ]
-    )  # (2, sites, d_model): clean, corrupt
-    values = _values(model, clean_t, ends)
-    clean_diff, corrupt_diff = float(values[0]), float(values[1])
-    if abs(clean_diff - corrupt_diff) < 1e-6:
-        what = "logit difference" if clean_t.objective is None else "objective"
-        raise InputError(
-            f"the clean and corrupt runs give the same {what}, so there is nothing to restore: "
-            "make the corrupt input change it"
-        )
+    kind = _grid.layout(template)
+    src_t, dest_t = (clean_t, corrupt_t) if direction == "denoise" else (corrupt_t, clean_t)
+    rows, mask = _target.batch_rows(src_t, 1)
+    _, src_cache = model.run_with_cache(rows, names=[*names, final], attention_mask=mask, stop_after=final)
+    if direction == "denoise":
+        two, clean_v, corrupt_v = ends(model, metric, clean_t, corrupt_t, src_cache[final])
+    else:
+        two, corrupt_v, clean_v = ends(model, metric, corrupt_t, clean_t, src_cache[final])
+        two = two.flip(0)
     T = clean_f.T
-    restored = torch.zeros(model.n_layers, T)
+    n_heads = _n_heads(model, src_cache[names[0]], kind)
+    cells = _grid.cells(by, T, n_heads)
+    raw = torch.zeros(model.n_layers, len(cells))
+    restored = torch.zeros(model.n_layers, len(cells))
     for layer in tqdm(range(model.n_layers), desc=f"patch {hook}", disable=not progress):
         name = names[layer]
-        patched = patched_reads(model, corrupt_t, clean_cache[name], name, [[t] for t in range(T)])
+        patched = _grid.patched_reads(model, dest_t, src_cache[name], name, [[c] for c in cells], kind)
         # Clean and corrupt are decoded in the same call as the patched rows, so that an exact restoration
         # reads exactly 1 and no restoration exactly 0 (one matrix product, one rounding).
-        diffs = _values(model, clean_t, torch.cat([ends, patched]))  # (2 + T,)
-        restored[layer] = (diffs[2:] - diffs[1]) / (diffs[0] - diffs[1])
-    user = clean_t.objective is not None
+        vals = _grid.values(model, clean_t, metric, torch.cat([two, patched]))  # (2 + cells,)
+        raw[layer] = vals[2:]
+        restored[layer] = _grid.restored(vals[2:], float(vals[0]), float(vals[1]))
+    shape = _grid.grid_shape(by, model.n_layers, n_heads, T)
+    raw, restored = raw.reshape(shape), restored.reshape(shape)
+    user = metric == "objective"
     return PatchingResult(
         model_name=model.name,
         revision=model.revision,
@@ -238,13 +242,31 @@ def _patch(
         answer="" if user else ids_str(model, clean_t.answer),
         contrast="" if user else ids_str(model, clean_t.contrast),
         position=None if user else clean_f.position,
-        clean_diff=clean_diff,
-        corrupt_diff=corrupt_diff,
-        warnings=objective_warnings(clean_diff, corrupt_diff)
-        if user
-        else patch_warnings(clean_diff, corrupt_diff),
+        clean_diff=clean_v,
+        corrupt_diff=corrupt_v,
+        warnings=warnings_for(metric, clean_v, corrupt_v),
         objective=_target.objective_label(clean_t.objective) if user else None,
+        raw=raw.numpy(),
+        metric=metric,
+        by=by,
+        direction=direction,
     )
+
+
+def _n_heads(model: Model, act: torch.Tensor, kind: str) -> int:
+    """Heads of a per-head activation (grouped-query keys and values have fewer than the queries)."""
+    if kind == "head":
+        return int(act.shape[2])
+    if kind == "pattern":
+        return int(act.shape[1])
+    return model.n_heads
+
+
+def warnings_for(metric: str, clean: float, corrupt: float) -> tuple[str, ...]:
+    """Why a metric's restored fractions may mean nothing."""
+    if metric in ("logit_diff", "logprob_diff"):
+        return patch_warnings(clean, corrupt)
+    return objective_warnings(clean, corrupt)
 
 
 def _values(model: Model, target: _target.Target, reads: torch.Tensor) -> torch.Tensor:

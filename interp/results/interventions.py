@@ -227,27 +227,56 @@ MIN_GAP = 0.1
 """Below this clean - corrupt gap (in logit difference) the restored fractions are mostly noise."""
 
 
+METRIC_LABELS = {
+    "logit_diff": "logit diff",
+    "logprob_diff": "log-prob diff",
+    "prob": "probability",
+    "objective": "objective",
+}
+"""How a result and its views name each patching metric."""
+METRIC_WHAT = {
+    "logit_diff": "the logit difference",
+    "logprob_diff": "the log-probability difference",
+    "prob": "the answer's probability",
+}
+"""What a patching metric measures, for titles."""
+GRIDS = ("position", "head", "head_position")
+
+
+def grid_axes(by: str, shape: tuple[int, ...], T: int) -> str | None:
+    """Why ``shape`` is no grid for ``by`` over ``T`` tokens (None when it is one)."""
+    want = {"position": 2, "head": 2, "head_position": 3}.get(by)
+    if want is None:
+        return f"by must be one of {', '.join(GRIDS)}, got {by!r}"
+    if len(shape) != want or shape[0] < 1:
+        return f"restored must have {want} axes for by={by!r}"
+    if by in ("position", "head_position") and shape[-1] != T:
+        return f"restored's last axis must be the {T} positions"
+    return None
+
+
 @dataclass(frozen=True, repr=False)
 class PatchingResult(Result):
-    """Activation patching: restored fraction of the logit difference per (layer, position)."""
+    """Activation patching: the metric and its restored fraction per patched cell: (layer, position), (layer,
+    head) or (layer, head, position)."""
 
     tokens: tuple[str, ...]
     """``(T,)`` clean token strings."""
     corrupt_tokens: tuple[str, ...]
     """``(T,)`` corrupt token strings."""
     hook: str
-    """The patched activation (``resid_post``, ``attn_out``, ``mlp_out``, ...)."""
+    """The patched activation (``resid_post``, ``attn_out``, ``mlp_out``, ``z``, ``pattern``, ...)."""
     restored: np.ndarray
-    """``(n_layers, T)``: (patched - corrupt) / (clean - corrupt) of logit(answer) - logit(contrast), or of the
-    user objective."""
+    """``(n_layers, T)`` for ``by="position"``, ``(n_layers, n_heads)`` for ``head``, ``(n_layers, n_heads, T)``
+    for ``head_position``: (raw - corrupt) / (clean - corrupt), 0 = the corrupt run, 1 = the clean run."""
     answer: str
     contrast: str
     """(Both empty for a user objective.)"""
     position: int | None
     """Read position (None for a user objective, which reads the whole final residual stream)."""
     clean_diff: float
-    """logit(answer) - logit(contrast) in the clean run (summed log-probabilities for several tokens), or the
-    user objective's value."""
+    """The metric in the clean run (logit(answer) - logit(contrast), the summed log-probability difference,
+    the answer's probability, or the user objective's value)."""
     corrupt_diff: float
     """The same in the corrupt run."""
     warnings: tuple[str, ...] = ()
@@ -255,6 +284,14 @@ class PatchingResult(Result):
     closer than :data:`MIN_GAP` apart (for a user objective: almost equal)."""
     objective: str | None = None
     """The user objective's label when patching toward one (``objective=``); None for an answer."""
+    raw: np.ndarray | None = None
+    """The metric's value in each patched run, the shape of ``restored``."""
+    metric: str = ""
+    """``logit_diff``, ``logprob_diff``, ``prob`` or ``objective``."""
+    by: str = "position"
+    """``position``, ``head`` or ``head_position``: what one cell patches."""
+    direction: str = "denoise"
+    """``denoise``: clean activations into the corrupt run; ``noise``: corrupt ones into the clean run."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
@@ -262,8 +299,9 @@ class PatchingResult(Result):
         object.__setattr__(self, "corrupt_tokens", _tokens(self.corrupt_tokens))
         T = len(self.tokens)
         _check(len(self.corrupt_tokens) == T, "clean and corrupt must have the same length")
-        _check(self.restored.ndim == 2 and self.restored.shape[1] == T, f"restored must be (L, {T})")
-        _check(self.restored.shape[0] >= 1, "restored must hold at least one layer")
+        why = grid_axes(self.by, self.restored.shape, T)
+        _check(why is None, why or "")
+        _check(self.direction in ("denoise", "noise"), "direction is 'denoise' or 'noise'")
         # a hook is a short name or a hook-name template ("blocks.{layer}.hook_resid_post"), never markup
         _check(
             re.fullmatch(r"[A-Za-z0-9_.{}]+", str(self.hook)) is not None,
@@ -273,6 +311,20 @@ class PatchingResult(Result):
             _check(self.position is not None and 0 <= self.position < T, "position out of range")
         else:
             _check(self.position is None, "a user objective has no read position")
+        if not self.metric:  # a file saved before the metric was recorded: it was one of these two
+            object.__setattr__(self, "metric", "logit_diff" if self.objective is None else "objective")
+        _check(self.metric in METRIC_LABELS, f"metric must be one of {', '.join(METRIC_LABELS)}")
+        _check((self.metric == "objective") == (self.objective is not None), "an objective is its own metric")
+        gap = self.clean_diff - self.corrupt_diff
+        if self.raw is None:
+            object.__setattr__(self, "raw", self.corrupt_diff + self.restored * gap)
+        _check(self.raw.shape == self.restored.shape, "raw and restored must have the same shape")
+        both = np.isfinite(self.raw) & np.isfinite(self.restored)
+        err = np.abs(self.corrupt_diff + self.restored[both] * gap - self.raw[both])
+        _check(
+            bool(np.all(err <= 1e-3 * (1 + np.abs(self.raw[both])))),
+            "restored must be (raw - corrupt_diff) / (clean_diff - corrupt_diff)",
+        )
 
     @property
     def changed(self) -> list[int]:
@@ -282,19 +334,43 @@ class PatchingResult(Result):
     def to_dataframe(self):
         import pandas as pd
 
+        L = self.restored.shape[0]
+        if self.by == "position":
+            return pd.DataFrame(
+                self.restored, index=[f"block {l}" for l in range(L)], columns=list(self.tokens)
+            )
+        if self.by == "head":
+            return head_table(restored=self.restored, raw=self.raw)
+        l, h, t = np.indices(self.restored.shape)
         return pd.DataFrame(
-            self.restored,
-            index=[f"block {l}" for l in range(self.restored.shape[0])],
-            columns=list(self.tokens),
+            {
+                "layer": l.ravel(),
+                "head": h.ravel(),
+                "position": t.ravel(),
+                "token": [self.tokens[i] for i in t.ravel()],
+                "restored": self.restored.ravel(),
+                "raw": self.raw.ravel(),
+            }
         )
 
     def summary_text(self) -> str:
-        l, t = np.unravel_index(self.restored.argmax(), self.restored.shape)
+        cell = np.unravel_index(self.restored.argmax(), self.restored.shape)
         target = f"{self.answer!r} vs {self.contrast!r}" if self.objective is None else self.objective
-        measure, digits = ("logit diff", 2) if self.objective is None else ("objective", 4)
+        measure = METRIC_LABELS[self.metric]
+        digits = 2 if self.metric in ("logit_diff", "logprob_diff") else 4
+        if self.by == "position":
+            l, t = cell
+            where = f"block {l}, token {t} {self.tokens[t]!r}"
+        elif self.by == "head":
+            where = f"head L{cell[0]}H{cell[1]}"
+        else:
+            l, h, t = cell
+            where = f"head L{l}H{h}, token {t} {self.tokens[t]!r}"
+        setting = "" if self.by == "position" else f", by {self.by}"
+        setting += "" if self.direction == "denoise" else ", noising"
         return (
-            f"PatchingResult({self.model_name}, {self.kind}, {self.hook}, {target})\n"
+            f"PatchingResult({self.model_name}, {self.kind}, {self.hook}{setting}, {target})\n"
             f"  {measure} clean {self.clean_diff:.{digits}f}, corrupt {self.corrupt_diff:.{digits}f}; changed tokens "
-            f"{[self.tokens[i] for i in self.changed]}; strongest restore {self.restored[l, t]:.2f} at block {l}, "
-            f"token {t} {self.tokens[t]!r}" + "".join(f"\n  warning: {w}" for w in self.warnings)
+            f"{[self.tokens[i] for i in self.changed]}; strongest restore {self.restored[cell]:.2f} at {where}"
+            + "".join(f"\n  warning: {w}" for w in self.warnings)
         )
