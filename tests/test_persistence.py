@@ -40,6 +40,7 @@ def results(causal, bidirectional):
         **_objective_results(c, b),
         "decompose": interp.decompose(b, PROBE, answer="are", contrast="is"),
         "generate": interp.generate(b, PROBE, 2, lens=True, top_k=2),  # NaN commit_prob at the prompt
+        "attribute_generation": interp.attribute_generation(c, PROBE, 2, n_steps=4, progress=False),
         "score": interp.score(c, ["the keys are here .", "the key is on the table ."], progress=False),
         "pairs": interp.minimal_pairs(  # the ELBO's samples, NaN token terms at [CLS] and [SEP]
             [c, b], [("the keys are here .", "the keys is here .")], method=[None, "elbo"], n_samples=4,

@@ -6,6 +6,7 @@ widgets.figure(result, **opts)      # a plotly Figure (pure; no kernel needed)
 widgets.view(result)                # an ipywidgets widget (plotly FigureWidget inside)
 widgets.save_html(result, "a.html") # one self-contained offline HTML file
 widgets.save_png(result, "a.png")   # needs kaleido and Chrome/Chromium
+widgets.save_svg(result, "a.svg")   # vector (also save_pdf); same needs
 ```
 
 Built only from ipywidgets 8 and plotly's FigureWidget (an anywidget module shipped with plotly; see
@@ -19,14 +20,25 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from widgets.export import save_html, save_png, save_report
+from widgets.export import save_html, save_pdf, save_png, save_report, save_svg
 from widgets.registry import REGISTRY, Builder, lookup, register
 
 if TYPE_CHECKING:
     import ipywidgets
     import plotly.graph_objects as go
 
-__all__ = ["REGISTRY", "Builder", "figure", "register", "save_html", "save_png", "save_report", "view"]
+__all__ = [
+    "REGISTRY",
+    "Builder",
+    "figure",
+    "register",
+    "save_html",
+    "save_pdf",
+    "save_png",
+    "save_report",
+    "save_svg",
+    "view",
+]
 
 
 def figure(result: Any, **opts: Any) -> go.Figure:

@@ -1,4 +1,4 @@
-"""Static export: one self-contained offline HTML file per result, and PNG through kaleido.
+"""Static export: one self-contained offline HTML file per result; PNG, SVG and PDF through kaleido.
 
 Every file is written through :func:`interp.atomic.write_atomically`: a full disk or a Ctrl-C mid-write leaves
 the previous file as it was.
@@ -131,24 +131,67 @@ def save_png(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **o
     Raises:
         InterpError: when kaleido or a browser for it is missing.
     """
+    return _save_image("png", result_or_figure, path, scale=scale, **opts)
+
+
+def save_svg(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **opts: Any) -> Path:
+    """Write an SVG (vector) of a result's figure (``figure(result, **opts)``) or of a plotly Figure, for
+    papers: text stays text and lines stay sharp at any zoom.
+
+    Needs kaleido and a Chrome/Chromium on the machine (``make browser-deps``).
+
+    Args:
+        result_or_figure: an interp result or a plotly Figure.
+        path: the file to write (``.svg`` is added when it has no suffix).
+        scale: size factor (kept for the signature of :func:`save_png`; a vector file scales freely).
+        **opts: figure options (e.g. ``kind=``, ``layer=``, ``head=``).
+
+    Raises:
+        InterpError: when kaleido or a browser for it is missing.
+    """
+    return _save_image("svg", result_or_figure, path, scale=scale, **opts)
+
+
+def save_pdf(result_or_figure: Any, path: str | Path, *, scale: float = 2.0, **opts: Any) -> Path:
+    """Write a one-page vector PDF of a result's figure (``figure(result, **opts)``) or of a plotly Figure.
+
+    Needs kaleido and a Chrome/Chromium on the machine (``make browser-deps``).
+
+    Args:
+        result_or_figure: an interp result or a plotly Figure.
+        path: the file to write (``.pdf`` is added when it has no suffix).
+        scale: size factor (kept for the signature of :func:`save_png`; a vector file scales freely).
+        **opts: figure options (e.g. ``kind=``, ``layer=``, ``head=``).
+
+    Raises:
+        InterpError: when kaleido or a browser for it is missing.
+    """
+    return _save_image("pdf", result_or_figure, path, scale=scale, **opts)
+
+
+def _save_image(fmt: str, result_or_figure: Any, path: str | Path, *, scale: float, **opts: Any) -> Path:
+    """One figure through plotly's static exporter (kaleido drives a headless Chromium) as ``fmt``."""
     import plotly.graph_objects as go
 
+    from interp import checks
     from interp.errors import InterpError
     from widgets import figure
 
     if not isinstance(result_or_figure, go.Figure):
         _check_result(result_or_figure, "result_or_figure")
-    path = _file(path, ".png")
+    scale = checks.number("scale", scale, low=0, low_open=True)
+    path = _file(path, f".{fmt}")
     fig = result_or_figure if isinstance(result_or_figure, go.Figure) else figure(result_or_figure, **opts)
     try:
-        png = fig.to_image(format="png", scale=scale)
+        data = fig.to_image(format=fmt, scale=scale)
     except Exception as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
         raise InterpError(
-            f"PNG export failed ({type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ''}): "
-            "install chromium (apt-get install chromium) for PNG export, and kaleido (pip install kaleido); "
+            f"{fmt.upper()} export failed ({type(err).__name__}: {first}): install chromium (apt-get install "
+            f"chromium) or run make browser-deps for {fmt.upper()} export, and kaleido (pip install kaleido); "
             "save_html needs neither"
         ) from err
-    return _write(path, png)
+    return _write(path, data)
 
 
 def save_report(items: list, path: str | Path, title: str = "interp report", intro: str = "") -> Path:

@@ -157,6 +157,7 @@ def render_api() -> str:
         "## Views",
         "",
         *entries(["widgets.figure", "widgets.view", "widgets.save_html", "widgets.save_png"]),
+        *entries(["widgets.save_svg", "widgets.save_pdf"]),
         "## The zoo",
         "",
         *entries(["interp.zoo.corpus"]),
