@@ -44,6 +44,7 @@ def main(argv: list[str]) -> int:
         bench_notebooks,
         bench_payload,
         bench_peers,
+        bench_scoring,
     )
 
     suites = {
@@ -56,6 +57,7 @@ def main(argv: list[str]) -> int:
         "notebooks": bench_notebooks,
         "memory": bench_memory,
         "peers": bench_peers,
+        "scoring": bench_scoring,
     }
     # `--table`: only render docs/benchmarks.md from the stored rows (after a suite was added by hand, say)
     chosen = [] if argv == ["--table"] else argv or list(suites)
