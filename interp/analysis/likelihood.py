@@ -44,6 +44,23 @@ def score_memory(model, T: int, rows: int = 1, *, reads: int | None = None, **_)
     return int(_memory.forward_bytes(model, rows, T) + DECODE_COPIES * 4 * reads * V + _memory.OVERHEAD)
 
 
+def score_shape(model, texts, kwargs: dict) -> tuple[int, int, dict]:
+    """For :func:`interp.estimate_memory`: the longest row's tokens, the rows of one batch, what it decodes
+    (whole sentences: a masked LM's text has no slot, so the reading rule's frame does not apply)."""
+    batch = checks.integer("batch_size", kwargs.get("batch_size", 64), low=1, high=1_000_000)
+    method = _method(model, kwargs.get("method"))
+    if isinstance(texts, int) and not isinstance(texts, bool):
+        T = checks.integer("text_or_T", texts, low=1, high=model.n_ctx)
+    else:
+        T = max(tokenize(model, t)[0].shape[1] for t in _texts(texts))
+    return T, batch, {"reads": batch if method.startswith("pll") else None}
+
+
+# estimate_memory reads a shape per analysis that does not take one probe; it imports every analysis module
+# (the registry's declarations) before it looks, so this one registers its own here.
+_memory._SHAPES["score"] = score_shape
+
+
 @dataclass
 class _Text:
     """One sentence as the model reads it."""
