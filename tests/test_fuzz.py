@@ -566,6 +566,22 @@ def _analyses(model, other, tmp_path):
                 "allow_unknown": st.booleans(),
             },
         ),
+        "attribute_generation": (
+            interp.attribute_generation,
+            {
+                "model": st.just(model),
+                "prompt": st.sampled_from(["the dog", PROBES[4], "the keys to the"]),
+                "n_tokens": st.integers(1, 3),
+                "method": st.sampled_from(["integrated_gradients", "input_x_gradient", "saliency"]),
+                "steps": st.none(),
+                "order": st.sampled_from(["confidence", "random", "left_to_right"]),
+                "seed": st.integers(0, 9),
+                "objective": st.sampled_from(["prob", "logprob"]),
+                "baseline": st.sampled_from(["pad", "unk", "zero"]),
+                "n_steps": st.integers(2, 4),
+                "progress": st.just(False),
+            },
+        ),
         "generate_suite": (
             interp.generate_suite,
             {
@@ -695,6 +711,7 @@ def test_the_fuzzed_functions_cover_the_registry(causal, bidirectional, tmp_path
     [
         "decompose",
         "generate",
+        "attribute_generation",
         "generate_suite",
         "tuned_lens",
         "estimate_memory",

@@ -31,6 +31,9 @@ CALLS = {
     "decompose": lambda m, **k: interp.decompose(m, PROBE, **k),
     "induction_scores": lambda m, **k: interp.induction_scores(m, 5, n_seqs=1, **k),
     "generate": lambda m, **k: interp.generate(m, "the dog", 5, lens=True, **k),
+    "attribute_generation": lambda m, **k: interp.attribute_generation(
+        m, "the dog", 3, n_steps=8, progress=False, **k
+    ),
     "tuned_lens": lambda m, **k: interp.tuned_lens(m, TEXTS, steps=1, batch_size=2, progress=False, **k),
 }
 ESTIMATE_ARGS = {
@@ -43,6 +46,7 @@ ESTIMATE_ARGS = {
     "decompose": (PROBE, {}),
     "induction_scores": (5, {"n_seqs": 1}),
     "generate": ("the dog", {"n_tokens": 5, "lens": True}),
+    "attribute_generation": ("the dog", {"n_tokens": 3, "n_steps": 8}),
     "tuned_lens": (TEXTS, {"steps": 1, "batch_size": 2}),
 }
 

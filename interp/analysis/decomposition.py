@@ -38,18 +38,19 @@ An answer of several tokens is decomposed at its first token, and the result say
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from interp import checks
 from interp.analysis import memory as _memory
+from interp.analysis.batches import BATCH_SIZE, check_texts, many, per_text, run_many
+from interp.analysis.component_writes import Writes, check_rebuilt, norm, post_norm_writes, pre_norm_writes
 from interp.analysis.registry import analysis
 from interp.errors import InputError, InterpError
 from interp.models import hooks as _hooks
 from interp.models.bridge_decompose import ENCODER_NORM, FINAL_NORM
 from interp.models.frame import ids_str, token_str
 from interp.models.handle import Model
+from interp.models.reading import Reading
 from interp.models.reading import read as read_input
 from interp.results import DecompositionResult
 
@@ -79,14 +80,16 @@ PRE_NORM_MASKED_READ = (
 @torch.no_grad()
 def decompose(
     model: Model,
-    text: str | torch.Tensor,
+    text: str | torch.Tensor | list[str],
     *,
     answer: str | int | None = None,
     contrast: str | int | None = None,
     position: int | None = None,
     allow_unknown: bool = False,
     check_memory: bool = True,
-) -> DecompositionResult:
+    batch_size: int = BATCH_SIZE,
+    progress: bool = True,
+) -> DecompositionResult | list[DecompositionResult]:
     """Split the answer's logit (minus the contrast's) at the read position into one share per component.
 
     ``text`` is framed by :meth:`interp.Model.frame` (a probe with one ``___`` slot, plain text or tokens).
@@ -102,33 +105,100 @@ def decompose(
     rounding; the head's Jacobian would leave an intercept as large as the logit unexplained).
     ``approximation_error`` is ``target - sum(contributions)``. Past the free memory of the model's device it is
     refused before it starts, unless ``check_memory=False``.
+
+    A list of texts gives a list of results, each equal to its own call: ``answer``, ``contrast`` and
+    ``position`` are one value for all or a list with one per text; the texts run ``batch_size`` at a time in
+    right-padded batches with an attention mask (fewer where the free memory says so), under one progress bar
+    (``progress=False``: none).
     """
     checks.model(model)
     model.require_lm_head()  # decompose splits an answer's logit
+    texts = many(text)
+    if texts is not None:
+        return _decompose_many(
+            model, texts, answer, contrast, position, allow_unknown, check_memory, batch_size, progress
+        )
+    reading = _read(model, text, answer, contrast, position, allow_unknown)
+    reader = model.decompose_reader()
+    parts = _parts(model, reader)
+    _memory.require(model, "decompose", reading.frame.T, enabled=check_memory)
+    # ``at``: the read position's index in the cache (a reader may keep that position alone)
+    cache, at = _run_one(reader, parts, reading)
+    return _decomposed(model, reader, parts, reading, cache, at)
+
+
+def _read(model: Model, text, answer, contrast, position, allow_unknown: bool) -> Reading:
     reading = read_input(
         model, text, answer=answer, contrast=contrast, position=position, allow_unknown=allow_unknown
     )
-    frame, a_ids, c_ids = reading.frame, reading.answer, reading.contrast
-    if a_ids is not None:
-        _check_pair(model, a_ids, c_ids)
+    if reading.answer is not None:
+        _check_pair(model, reading.answer, reading.contrast)
+    return reading
+
+
+def _run_one(reader, parts: frozenset[str], reading: Reading) -> tuple[dict[str, torch.Tensor], int]:
+    a_ids, c_ids = reading.answer, reading.contrast
+    return reader.run(
+        reading.frame.tokens,
+        parts,
+        reading.frame.position,
+        answer=a_ids[0] if a_ids else None,
+        contrast=c_ids[0] if c_ids else None,
+    )
+
+
+def _decompose_many(
+    model, texts, answer, contrast, position, allow_unknown, check_memory, batch_size, progress
+):
+    """One result per text; forward passes in padded batches (an engine without them: one text per pass, through
+    its reader's own single-text run)."""
+    check_texts(texts)
+    n = len(texts)
+    readings = [
+        _read(model, t, a, c, p, allow_unknown)
+        for t, a, c, p in zip(
+            texts,
+            per_text("answer", answer, n),
+            per_text("contrast", contrast, n),
+            per_text("position", position, n),
+        )
+    ]
     reader = model.decompose_reader()
     parts = _parts(model, reader)
-    _memory.require(model, "decompose", frame.T, enabled=check_memory)
-    r = frame.position
-    # ``at``: the read position's index in the cache (a reader may keep that position alone)
-    cache, at = reader.run(
-        frame.tokens, parts, r, answer=a_ids[0] if a_ids else None, contrast=c_ids[0] if c_ids else None
+
+    def run(idx: list[int], tokens: torch.Tensor, mask: torch.Tensor | None) -> list[DecompositionResult]:
+        if len(idx) == 1:
+            cache, at = _run_one(reader, parts, readings[idx[0]])
+            return [_decomposed(model, reader, parts, readings[idx[0]], cache, at)]
+        cache, _ = reader.run(tokens, parts, 0, attention_mask=mask)  # every position of every row kept
+        out = []
+        for b, i in enumerate(idx):
+            row = {name: value[b : b + 1] for name, value in cache.items()}  # (1, ...) as a single run's
+            out.append(_decomposed(model, reader, parts, readings[i], row, readings[i].frame.position))
+        return out
+
+    rows = [r.frame.tokens[0] for r in readings]
+    return run_many(
+        model, "decompose", rows, run, batch_size=batch_size, progress=progress, check_memory=check_memory
     )
+
+
+def _decomposed(
+    model: Model, reader, parts: frozenset[str], reading: Reading, cache: dict[str, torch.Tensor], at: int
+) -> DecompositionResult:
+    """The decomposition of ``reading`` from its forward pass's ``cache`` (``at``: its read position there)."""
+    frame, a_ids, c_ids = reading.frame, reading.answer, reading.contrast
+    r = frame.position
     logits = reader.logits(cache, at)  # (d_vocab,): the model's own, pre-cap
     if a_ids is None:
         a_ids = (int(logits.argmax()),)
         _check_pair(model, a_ids, c_ids)
-    writes = _Writes(cache["embed.hook_out"].shape[-1] if "post_norm" in parts else model.d_model)
-    (_post_norm_writes if "post_norm" in parts else _pre_norm_writes)(reader, cache, at, writes, parts)
+    writes = Writes(cache["embed.hook_out"].shape[-1] if "post_norm" in parts else model.d_model)
+    (post_norm_writes if "post_norm" in parts else pre_norm_writes)(reader, cache, at, writes, parts)
     resid = cache[_hooks.final_resid_name(model)][0, at].double()
-    _check_rebuilt(model, writes.rows.sum(0), resid, reader.dtype())
+    check_rebuilt(model, writes.rows.sum(0), resid, reader.dtype())
     if ENCODER_NORM in parts:
-        writes.through(_norm(reader, ENCODER_NORM, cache, at), "final norm bias")
+        writes.through(norm(reader, ENCODER_NORM, cache, at), "final norm bias")
     read = _masked_read if model.reads_mask_token else _causal_read
     direction, scalars = read(reader, cache, at, a_ids[0], None if c_ids is None else c_ids[0])
     contributions = torch.cat([writes.rows @ direction, torch.tensor([v for _, v in scalars])])
@@ -191,144 +261,13 @@ def _parts(model: Model, reader) -> frozenset[str]:
     return parts
 
 
-# ---- the writes -------------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Norm:
-    """A normalisation with its scale frozen: an affine map ``x -> w ⊙ P(x) / s + b``."""
-
-    weight: torch.Tensor
-    bias: torch.Tensor | None
-    centred: bool
-    scale: float
-
-    def apply(self, rows: torch.Tensor) -> torch.Tensor:
-        """The linear part applied to each row ``(n, d)``."""
-        if self.centred:
-            rows = rows - rows.mean(-1, keepdim=True)
-        return rows * self.weight / self.scale
-
-    def read(self, u: torch.Tensor) -> torch.Tensor:
-        """The direction ``v`` with ``v · x == u · apply(x)`` (the linear part's transpose; ``P`` is symmetric)."""
-        v = u * self.weight / self.scale
-        return v - v.mean() if self.centred else v
-
-
-def _norm(reader, name: str, cache: dict[str, torch.Tensor], r: int) -> _Norm:
-    weight, bias, rms = reader.norm(name)
-    scale = float(cache[f"{name}.hook_scale"].reshape(-1)[r])  # (1, T, 1) or (T, 1): one scale per position
-    return _Norm(weight=weight, bias=bias, centred=not rms, scale=scale)
-
-
-class _Writes:
-    """Each component's write into the residual stream at the read position: rows of ``(n, d_model)``."""
-
-    def __init__(self, width: int):
-        self.rows = torch.zeros(0, width, dtype=torch.float64)
-        self.labels: list[str] = []
-        self.kinds: list[str] = []
-        self.layers: list[int] = []
-        self.heads: list[int] = []
-
-    def note(self, label: str, kind: str, layer: int = -1, head: int = -1) -> None:
-        self.labels.append(label)
-        self.kinds.append(kind)
-        self.layers.append(layer)
-        self.heads.append(head)
-
-    def add(self, label: str, kind: str, row: torch.Tensor, layer: int = -1) -> None:
-        self.note(label, kind, layer)
-        self.rows = torch.cat([self.rows, row.detach().double().cpu().reshape(1, -1)])
-
-    def attention(
-        self, reader, cache: dict[str, torch.Tensor], r: int, layer: int, out_norm: _Norm | None = None
-    ) -> None:
-        """Every head's write (its ``hook_z`` slice times its ``W_O``) and the output bias, each carried through
-        ``out_norm`` (a norm on the attention's output, its scale frozen) where the block has one."""
-        z = cache[_hooks.name(_hooks.Z, layer)][0, r].double().cpu()  # (n_heads, d_head)
-        rows, b_O = reader.heads(layer, z)  # (n_heads, d_model)
-        labels = [(f"L{layer}H{head}", "head", head) for head in range(rows.shape[0])]
-        if b_O is not None:
-            rows = torch.cat([rows, b_O.reshape(1, -1)])
-            labels.append((f"L{layer} attention bias", "attention_bias", -1))
-        if out_norm is not None:
-            rows = out_norm.apply(rows)  # the norm's own bias, if any, is not part of the attention's output
-            if out_norm.bias is not None:
-                rows = torch.cat([rows, out_norm.bias.reshape(1, -1)])
-                labels.append((f"L{layer} attention norm bias", "bias", -1))
-        for label, kind, head in labels:
-            self.note(label, kind, layer, head)
-        self.rows = torch.cat([self.rows, rows])
-
-    def project(self, weight: torch.Tensor, bias: torch.Tensor | None, bias_label: str) -> None:
-        """Carry every write so far through a linear map (ELECTRA's embedding projection); its bias becomes a
-        component."""
-        self.rows = self.rows @ weight.T
-        if bias is not None:
-            self.add(bias_label, "embedding", bias)
-
-    def through(self, norm: _Norm, bias_label: str, kind: str = "bias", layer: int = -1) -> None:
-        """Carry every write so far through ``norm`` (its scale frozen); its bias becomes a component."""
-        self.rows = norm.apply(self.rows)
-        if norm.bias is not None:
-            self.add(bias_label, kind, norm.bias, layer)
-
-
-def _pre_norm_writes(reader, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
-    """Pre-norm blocks: ``x + attn(LN1(x))``, then ``+ mlp(LN2(.))``; with ``sublayer_norm`` (Gemma 2/3,
-    OLMo 2) each sublayer's output is normalised before it is added (``hook_mlp_out`` is after that norm)."""
-    # The token embedding as it enters the first block: Gemma's sqrt(d_model) scale, an embedding norm
-    # (ModernBERT) or a projection (OPT) included.
-    embedding = cache[_hooks.name(_hooks.RESID_PRE, 0)][0, r]
-    if "pos_embed" in parts:
-        embedding = embedding - cache["pos_embed.hook_out"][0, r]
-    writes.add("token embedding", "embedding", embedding)
-    if "pos_embed" in parts:
-        writes.add("position embedding", "embedding", cache["pos_embed.hook_out"][0, r])
-    for layer in range(reader.model.n_layers):
-        out_norm = _norm(reader, f"blocks.{layer}.ln1_post", cache, r) if "sublayer_norm" in parts else None
-        writes.attention(reader, cache, r, layer, out_norm)
-        writes.add(f"L{layer} MLP", "mlp", cache[_hooks.name(_hooks.MLP_OUT, layer)][0, r], layer)
-
-
-def _post_norm_writes(reader, cache, r: int, writes: _Writes, parts: frozenset[str]) -> None:
-    """BERT-like blocks: ``h = LN1(x + attn(x))``, ``x' = LN2(h + mlp(h))``, after ``LN(embeddings)``."""
-    writes.add("token embedding", "embedding", cache["embed.hook_out"][0, r])
-    for part, label in (("pos_embed", "position embedding"), ("token_type_embed", "token-type embedding")):
-        if part in parts:
-            writes.add(label, "embedding", cache[f"{part}.hook_out"][0, r])
-    writes.through(_norm(reader, "embed_ln", cache, r), "embedding norm bias", kind="embedding")
-    if "embed_proj" in parts:
-        writes.project(*reader.linear("embed_proj"), "embedding projection bias")
-    for layer in range(reader.model.n_layers):
-        writes.attention(reader, cache, r, layer)
-        writes.through(_norm(reader, f"blocks.{layer}.ln1", cache, r), f"L{layer} norm 1 bias", layer=layer)
-        writes.add(f"L{layer} MLP", "mlp", cache[_hooks.name(_hooks.MLP_OUT, layer)][0, r], layer)
-        writes.through(_norm(reader, f"blocks.{layer}.ln2", cache, r), f"L{layer} norm 2 bias", layer=layer)
-
-
-def _check_rebuilt(model: Model, rebuilt: torch.Tensor, resid: torch.Tensor, dtype: torch.dtype) -> None:
-    """The writes must add up to the residual stream the readout sees (else the family's structure is not the
-    one assumed here, and the shares would be wrong)."""
-    gap = float((rebuilt - resid.cpu()).abs().max())
-    # Each write is rounded to the model's dtype: float32 rebuilds to ~1e-6, bfloat16 and float16 to a few eps.
-    eps = torch.finfo(dtype).eps
-    if gap > max(1e-4, 4 * eps) * (1 + float(resid.abs().max())):
-        raise InterpError(
-            f"decompose cannot rebuild {model.name}'s residual stream from its components (off by {gap:.3g}): "
-            "this architecture's blocks are not the pre-norm or BERT-like post-norm ones it splits. Use the "
-            "logit lens, patching or attribution for this model"
-        )
-
-
 # ---- the readout ------------------------------------------------------------------------------------------------
 
 
 def _causal_read(reader, cache, r: int, answer: int, contrast: int | None):
     """The direction every write is read along, and the scalar components after the final norm."""
     u, b_U = reader.unembedding(answer, contrast)
-    final = _norm(reader, FINAL_NORM, cache, r)
+    final = norm(reader, FINAL_NORM, cache, r)
     scalars = [] if final.bias is None else [("final norm bias", float(u @ final.bias))]
     scalars += [] if b_U is None else [("unembedding bias", b_U)]
     return final.read(u), scalars
@@ -338,7 +277,7 @@ def _masked_read(reader, cache, r: int, answer: int, contrast: int | None):
     """Through the masked-LM head (dense, activation, LayerNorm, decoder) with the norm's scale and the
     activation's gate frozen at the read position."""
     u, b_U = reader.unembedding(answer, contrast)
-    head_norm = _norm(reader, FINAL_NORM, cache, r)
+    head_norm = norm(reader, FINAL_NORM, cache, r)
     pre = cache["mlm_head.hook_out"][0, r].double().cpu()  # (d_model,) the dense layer's output
     post = cache["ln_final.hook_in"][0, r].double().cpu()  # the activation's output
     gate = torch.where(pre != 0, post / torch.where(pre != 0, pre, 1), torch.zeros_like(pre))

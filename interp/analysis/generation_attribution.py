@@ -127,6 +127,12 @@ def attribute_generation(
     integral = checks.choice("integral", integral, INTEGRALS)
     checks.flag("progress", progress)
     base_id = _baseline_id(model, baseline)
+    if not isinstance(prompt, str):
+        raise InputError(f"the prompt must be a string, got {type(prompt).__name__}")
+    # Before any forward pass: the generation's shape (as generate reads the prompt) and the attribution's.
+    keywords = {"n_tokens": n_tokens, "steps": steps, "method": method, "n_steps": n_steps}
+    T, _, settings = _memory._SHAPES["attribute_generation"](model, prompt, keywords)
+    _memory.require(model, "attribute_generation", T, enabled=check_memory, **settings)
     gen = generate(
         model,
         prompt,
@@ -138,8 +144,6 @@ def attribute_generation(
         check_memory=check_memory,
     )
     T, G = gen.tokens.shape[1], len(gen.generated)
-    settings = {"new": G, "steps": gen.steps, "method": method, "n_steps": n_steps}
-    _memory.require(model, "attribute_generation", T, enabled=check_memory, **settings)
     causal = model.generator == "causal"
     suppress = [] if causal else sorted(model.special_ids | {int(model.mask_token_id)})
     scores = np.full((G, T), np.nan)

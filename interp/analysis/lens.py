@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from interp import checks
 from interp.analysis import memory as _memory
+from interp.analysis.batches import BATCH_SIZE, check_texts, many, per_text, run_many
 from interp.analysis.registry import analysis
 from interp.analysis.tuned import translators_for
 from interp.models import hooks as _hooks
@@ -46,7 +47,7 @@ def decision_depth(top1: torch.Tensor) -> torch.Tensor:
 @torch.no_grad()
 def logit_lens(
     model: Model,
-    text: str | torch.Tensor,
+    text: str | torch.Tensor | list[str],
     *,
     position: int | None = None,
     answer: str | int | None = None,
@@ -55,7 +56,9 @@ def logit_lens(
     allow_unknown: bool = False,
     lens: str = "logit",
     check_memory: bool = True,
-) -> LensResult:
+    batch_size: int = BATCH_SIZE,
+    progress: bool = True,
+) -> LensResult | list[LensResult]:
     """Decode every layer at every position; track ``answer`` (default: the final top-1 at the read position).
 
     ``text`` is framed by :meth:`interp.Model.frame` (a probe with one ``___`` slot, plain text or tokens); the
@@ -66,6 +69,11 @@ def logit_lens(
     ``"logit"`` decodes each layer as it is; ``"tuned"`` first passes it through the layer's translator trained
     by :func:`interp.tuned_lens` for these weights. Past the free memory of the model's device it is refused
     before it starts, unless ``check_memory=False``.
+
+    A list of texts gives a list of results, each equal to its own call: ``answer`` and ``position`` are one
+    value for all or a list with one per text; the texts run ``batch_size`` at a time in right-padded batches
+    with an attention mask (fewer where the free memory says so), under one progress bar (``progress=False``:
+    none).
     """
     checks.model(model)
     model.require_lm_head()  # before the tuned lens's translators, which a model without a head never has
@@ -73,6 +81,41 @@ def logit_lens(
     translators = translators_for(model) if lens == "tuned" else None
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
     chunk = checks.integer("chunk", chunk, low=1)
+    texts = many(text)
+    if texts is not None:
+        check_texts(texts)
+        n, settings = len(texts), {"chunk": chunk, "top_k": top_k, "lens": lens}
+        readings = [
+            read(model, t, answer=a, position=p, allow_unknown=allow_unknown)
+            for t, a, p in zip(texts, per_text("answer", answer, n), per_text("position", position, n))
+        ]
+        names = _hooks.resid_names(model)
+
+        def run(idx: list[int], tokens: torch.Tensor, mask: torch.Tensor | None) -> list[LensResult]:
+            _, cache = model.run_with_cache(tokens, names=names, attention_mask=mask, stop_after=names[-1])
+            resid = torch.stack([cache.pop(n) for n in names], 1)  # (B, L+1, T, d_model)
+            out = []
+            for b, i in enumerate(idx):
+                frame = readings[i].frame
+                row = resid[b, :, : frame.T]  # (L+1, T_i, d_model): the padding left out
+                if translators is not None:
+                    translators.translate_(row)
+                out.append(
+                    lens_result(model, frame, row, readings[i].answer, top_k=top_k, chunk=chunk, lens=lens)
+                )
+            return out
+
+        rows = [r.frame.tokens[0] for r in readings]
+        return run_many(
+            model,
+            "logit_lens",
+            rows,
+            run,
+            batch_size=batch_size,
+            progress=progress,
+            check_memory=check_memory,
+            **settings,
+        )
     reading = read(model, text, answer=answer, position=position, allow_unknown=allow_unknown)
     frame, ids = reading.frame, reading.answer
     _memory.require(model, "logit_lens", frame.T, enabled=check_memory, chunk=chunk, top_k=top_k, lens=lens)

@@ -350,7 +350,22 @@ def _tuned_shape(model: Any, texts: Any, kwargs: dict[str, Any]) -> tuple[int, i
     return max(len(r) for r in rows), batch, {}
 
 
-_SHAPES = {"induction_scores": _induction_shape, "generate": _generate_shape, "tuned_lens": _tuned_shape}
+def _generation_attribution_shape(model: Any, prompt: Any, kwargs: dict[str, Any]) -> tuple[int, int, dict]:
+    """generate's shape, and the attribution's method and path steps."""
+    from interp.results.generation_attribution import METHODS
+
+    T, rows, settings = _generate_shape(model, prompt, {**kwargs, "lens": False})
+    method = checks.choice("method", kwargs.get("method", "integrated_gradients"), METHODS)
+    n_steps = checks.integer("n_steps", kwargs.get("n_steps", 50), low=2, high=1000)
+    return T, rows, {"new": settings["new"], "steps": settings["steps"], "method": method, "n_steps": n_steps}
+
+
+_SHAPES = {
+    "induction_scores": _induction_shape,
+    "generate": _generate_shape,
+    "tuned_lens": _tuned_shape,
+    "attribute_generation": _generation_attribution_shape,
+}
 
 
 def _public(analysis: str) -> Callable[..., Any]:

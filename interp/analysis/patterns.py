@@ -7,6 +7,7 @@ import torch
 
 from interp import checks
 from interp.analysis import memory as _memory
+from interp.analysis.batches import BATCH_SIZE, check_texts, many, per_text, run_many
 from interp.analysis.registry import analysis
 from interp.errors import InputError
 from interp.models import hooks as _hooks
@@ -77,20 +78,48 @@ def rollout(patterns: torch.Tensor) -> torch.Tensor:
 )
 def attention(
     model: Model,
-    text: str | torch.Tensor,
+    text: str | torch.Tensor | list[str],
     *,
     position: int | None = None,
     allow_unknown: bool = False,
     check_memory: bool = True,
-) -> AttentionResult:
+    batch_size: int = BATCH_SIZE,
+    progress: bool = True,
+) -> AttentionResult | list[AttentionResult]:
     """Every head's pattern on ``text``, per-head time-view statistics (also on content tokens only), rollout.
 
     ``text`` is framed by :meth:`interp.Model.frame`: a probe's prefix for a causal model, the probe with its
     mask for a masked LM; plain text as given. The result records the read position (None for a masked LM's
     text without a mask: attention needs no reading). Past the free memory of the model's device (the patterns
     grow with the square of the text's length) it is refused before it starts, unless ``check_memory=False``.
+
+    A list of texts gives a list of results, each equal to its own call (``position``: one value for all or
+    one per text); the texts run ``batch_size`` at a time in right-padded batches with an attention mask (fewer
+    where the free memory says so), under one progress bar (``progress=False``: none).
     """
     checks.model(model)
+    texts = many(text)
+    if texts is not None:
+        check_texts(texts)
+        frames = [
+            _frame(model, t, position=p, allow_unknown=allow_unknown, require_read=False)
+            for t, p in zip(texts, per_text("position", position, len(texts)))
+        ]
+        names = pattern_names(model)
+
+        def run(idx: list[int], tokens: torch.Tensor, mask: torch.Tensor | None) -> list[AttentionResult]:
+            _, cache = model.run_with_cache(tokens, names=names, attention_mask=mask, stop_after=names[-1])
+            out = []
+            for b, i in enumerate(idx):
+                T = frames[i].T  # each row's own queries and keys: a padded key has no weight
+                pats = torch.stack([cache[n][b, :, :T, :T] for n in names]).float()  # (L, H, T, T)
+                out.append(attention_result(model, frames[i], pats))
+            return out
+
+        rows = [f.tokens[0] for f in frames]
+        return run_many(
+            model, "attention", rows, run, batch_size=batch_size, progress=progress, check_memory=check_memory
+        )
     frame = _frame(model, text, position=position, allow_unknown=allow_unknown, require_read=False)
     _memory.require(model, "attention", frame.T, enabled=check_memory)
     return attention_result(model, frame, patterns_of(model, frame.tokens))

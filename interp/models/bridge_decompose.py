@@ -42,13 +42,23 @@ class BridgeReader:
         return frozenset(parts)
 
     def run(
-        self, tokens: torch.Tensor, parts: frozenset[str], r: int, answer: int | None = None, contrast=None
+        self,
+        tokens: torch.Tensor,
+        parts: frozenset[str],
+        r: int,
+        answer: int | None = None,
+        contrast=None,
+        attention_mask: torch.Tensor | None = None,
     ) -> tuple[dict[str, torch.Tensor], int]:
         """One forward pass, stopped after the final norm (no vocabulary-sized output), keeping what the
         decomposition reads (the answer and contrast are read later, from the weights), and where ``r`` is in
-        it (every position is kept)."""
+        it (every position is kept). ``attention_mask``: a right-padded batch's (an engine with
+        ``padded_batches``), every row's activations kept."""
         _, cache = self.model.run_with_cache(
-            tokens, names=cache_names(self.model, parts), stop_after="ln_final.hook_out"
+            tokens,
+            names=cache_names(self.model, parts),
+            attention_mask=attention_mask,
+            stop_after="ln_final.hook_out",
         )
         return cache, r
 
