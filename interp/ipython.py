@@ -254,19 +254,29 @@ def _lens(shell: Any, a: argparse.Namespace) -> Any:
 
 @command(
     "attribute",
-    "token attribution of the answer at the read position",
+    "token attribution of the answer at the read position (--baseline pad|mask|zero|unk; --hook NAME: to one "
+    "hook point's activation)",
     "var",
     'text:"text"',
     answer={},
     contrast={},
     method={"default": "integrated_gradients"},
     steps={"type": int, "default": 50},
+    baseline={},
+    hook={},
 )
 def _attribute(shell: Any, a: argparse.Namespace) -> Any:
     import interp
 
     return interp.attribute(
-        _model(shell, a.var), a.text, answer=a.answer, contrast=a.contrast, method=a.method, n_steps=a.steps
+        _model(shell, a.var),
+        a.text,
+        answer=a.answer,
+        contrast=a.contrast,
+        method=a.method,
+        n_steps=a.steps,
+        baseline=a.baseline,
+        hook=a.hook,
     )
 
 

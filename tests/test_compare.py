@@ -63,7 +63,7 @@ def test_compare_reads_what_the_single_analyses_read(causal, bidirectional):
         att, lens = interp.attention(m, PROBE), interp.logit_lens(m, PROBE, answer="are")
         np.testing.assert_allclose(run.attention.patterns, att.patterns, atol=1e-6)
         np.testing.assert_allclose(run.lens.answer_prob, lens.answer_prob, atol=1e-6)
-        attr = interp.attribute(m, PROBE, answer="are")
+        attr = interp.attribute(m, PROBE, answer="are", baseline="pad")  # compare's baseline for both
         np.testing.assert_allclose(run.attribution.scores, attr.scores, atol=1e-5)
         assert cmp.summary["attr_right_mass"][m.kind] == pytest.approx(attr.attr_right_mass, abs=1e-6)
         assert cmp.summary["completeness_error"][m.kind] == pytest.approx(attr.completeness_error, abs=1e-4)

@@ -29,6 +29,9 @@ def results(causal, bidirectional):
         "lens": interp.logit_lens(b, PROBE),
         "ig": interp.attribute(c, PROBE, answer="are", n_steps=4, tolerance=None),
         "saliency": interp.attribute(b, PROBE, answer="are", method="saliency"),  # delta is NaN
+        "ig mask": interp.attribute(b, PROBE, answer="are", baseline="mask", n_steps=4, tolerance=None),
+        "layer z": interp.attribute(c, PROBE, answer="are", hook="blocks.1.attn.hook_z", n_steps=4),
+        "layer mlp": interp.attribute(b, PROBE, answer="are", hook="blocks.0.mlp.hook_post", n_steps=4),
         "compare": interp.compare(c, b, PROBE, answer="are", n_steps=4, tolerance=None),
         "ablate": interp.ablate(c, PROBE, [(0, 0), (1, 1)], answer="are"),
         "importance": interp.head_importance(c, PROBE, answer="are", progress=False),

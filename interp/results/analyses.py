@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from interp.results.attribution import WordLevel, check_words
 from interp.results.base import BoolArray, IntArray, Result, StrArray, _check, _tokens, head_table
 from interp.results.lazy import deferred, peek, pending
 
@@ -251,7 +252,7 @@ class LensResult(Result):
 
 
 @dataclass(frozen=True, repr=False)
-class AttributionResult(Result):
+class AttributionResult(WordLevel, Result):
     """Per-token attribution of one objective (the answer's logit, minus the contrast's if given; or a user
     objective of the final residual stream)."""
 
@@ -295,15 +296,31 @@ class AttributionResult(Result):
     """n_steps, steps used, tolerance, baseline description, internal batch size."""
     warnings: tuple[str, ...] = ()
     """What makes these scores less than they seem (IG: completeness not reached within the tolerance)."""
+    baseline: str | None = None
+    """What integrated gradients and occlusion compared the input with: ``"pad"``, ``"mask"``, ``"zero"``,
+    ``"unk"``, ``"text: ..."`` or ``"embeddings"``; None for the gradient-only methods (and results saved before
+    baselines were recorded, which used ``"pad"``)."""
+    words: tuple[str, ...] = ()
+    """The input's words that have a token, in reading order (a masked slot is the word ``___``); empty for
+    token ids."""
+    word_index: IntArray | None = None
+    """``(T,)`` index into ``words`` of each token's word (-1 for special tokens); ``word_scores`` sums the
+    scores over it."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
+        object.__setattr__(self, "words", _tokens(self.words))
         object.__setattr__(self, "warnings", tuple(str(w) for w in self.warnings))
         object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
         if self.contrast_ids is not None:
             object.__setattr__(self, "contrast_ids", tuple(int(i) for i in self.contrast_ids))
         T = len(self.tokens)
         _check(self.scores.shape == (T,), f"scores must be ({T},), got {self.scores.shape}")
+        check_words(self.words, self.word_index, T)
+        _check(
+            self.baseline is None or self.method in ("integrated_gradients", "occlusion"),
+            "only integrated gradients and occlusion have a baseline",
+        )
         user = self.objective_kind == "objective"
         _check(
             self.position is None if user else self.position is not None and 0 <= self.position < T,
@@ -384,6 +401,8 @@ class AttributionResult(Result):
         tops = ", ".join(f"{self.tokens[i]}({round(float(self.scores[i]), 1) + 0.0:+.1f})" for i in top)
         check = self.completeness_check()
         delta = f", completeness {check}" if check else ""
+        if self.baseline not in (None, "pad"):  # the default baseline goes unsaid
+            delta += f" (baseline {self.baseline})"
         if self.objective_kind == "objective":
             head = f"user objective {target!r} of the final residual stream"
             masses = ""

@@ -17,6 +17,8 @@ import torch
 from interp import checks
 from interp.analysis import memory as _estimate
 from interp.analysis import target as _target
+from interp.analysis.attribution import baselines as _baselines
+from interp.analysis.attribution import layer as _layer
 from interp.analysis.attribution import memory as _memory
 from interp.analysis.attribution.input_x_gradient import input_x_gradient
 from interp.analysis.attribution.integrated_gradients import MAX_N_STEPS, integrated_gradients, low_precision
@@ -31,7 +33,8 @@ from interp.errors import InputError
 from interp.models.frame import Frame, ids_str
 from interp.models.handle import Model
 from interp.models.reading import read
-from interp.results import AttributionResult
+from interp.results import AttributionResult, LayerAttributionResult
+from interp.results.attribution import words_of
 
 METHODS = {
     "integrated_gradients": integrated_gradients,
@@ -55,7 +58,7 @@ def check_method(method: str, n_steps: int, tolerance: float | None) -> tuple[st
 
 @analysis(
     "attribute",
-    result=AttributionResult,
+    result=(AttributionResult, LayerAttributionResult),
     needs={"gradients"},
     memory=_estimate.attribution_memory,
     magic="attribute",
@@ -74,15 +77,18 @@ def attribute(
     allow_unknown: bool = False,
     check_memory: bool = True,
     integral: str = INTEGRAL,
-) -> AttributionResult:
+    baseline: str | torch.Tensor | None = None,
+    hook: str | None = None,
+    progress: bool = True,
+) -> AttributionResult | LayerAttributionResult | list:
     """Per-token attribution of the objective at the read position of :meth:`interp.Model.frame`.
 
     ``text`` is a probe with one ``___`` slot, plain text or tokens. The objective is ``logit(answer)
     [- logit(contrast)]`` when both are single tokens, else the summed log-probability of the answer's tokens
     [minus the contrast's] (causal: a teacher-forced continuation after the slot; masked LM: one mask per
-    token). ``answer`` defaults to the model's own top-1. Methods: ``integrated_gradients`` (baseline: the pad
-    token's embedding at every ordinary token; the midpoint rule), ``saliency``, ``input_x_gradient``,
-    ``occlusion``. ``n_steps`` and ``tolerance`` are integrated gradients' path steps and its completeness
+    token). ``answer`` defaults to the model's own top-1. Methods: ``integrated_gradients`` (from ``baseline``,
+    below; the midpoint rule), ``saliency``, ``input_x_gradient``, ``occlusion`` (each token replaced by its
+    ``baseline``). ``n_steps`` and ``tolerance`` are integrated gradients' path steps and its completeness
     tolerance: where ``|delta|`` exceeds ``tolerance`` times the objective's change, the steps double (up to 8x);
     ``None`` keeps exactly ``n_steps``. ``integral`` is integrated gradients' quadrature: ``"riemann_middle"``
     (midpoints, the default) or another of captum's rules, e.g. ``"gausslegendre"`` (fewer steps where the
@@ -98,10 +104,59 @@ def attribute(
     then read whole (no read position); this works on a model without a language-model head. A probe's
     ``___`` slot still splits its scores: ``attr_left_mass`` / ``attr_right_mass`` are their shares left and
     right of it (0 for text without a slot).
+
+    ``baseline``: what integrated gradients and occlusion compare the input with (the result's ``baseline``;
+    completeness is against it): ``"pad"``, ``"mask"``, ``"zero"`` or ``"unk"`` (that token's embedding, or
+    zeros, at every attributed token; special tokens kept), a text of the same token count (framed as the input
+    is), or token embeddings ``(T, d_model)``. The default is ``"mask"`` for a masked LM (the most complete and
+    the most side-sensitive on the zoo's probes: docs/concepts.md) and ``"pad"`` for a causal model. ``saliency`` and ``input_x_gradient`` read the
+    gradient at the input alone and refuse a baseline.
+
+    ``hook``: attribute to one hook point's activation instead of the input tokens, by its full name as
+    :meth:`interp.Model.hooks` takes it (``"blocks.3.hook_resid_pre"``, ``"blocks.3.attn.hook_z"``,
+    ``"blocks.3.mlp.hook_post"``): integrated gradients along the activation, from the one the baseline input
+    gives (captum's ``LayerIntegratedGradients``), returning a :class:`~interp.results.LayerAttributionResult`
+    with scores ``(T,)`` for a residual-stream point, ``(T, n_heads)`` for ``attn.hook_z``, ``(T, d_mlp)`` for an
+    MLP's hidden layer.
+
+    Every result also sums its scores over the input's words (``result.word_scores``, ``result.words``).
+
+    ``text`` may be a list of texts: ``answer`` and ``contrast`` are then one value for all or a list of the same
+    length, the texts run in batches (integrated gradients: padded to the longest of a chunk, chunks sized to the
+    free memory), one progress bar (``progress=False``: none), and the result is a list, each equal to the text's
+    own call within 1e-5.
     """
     checks.model(model)
     method, n_steps, tolerance = check_method(method, n_steps, tolerance)
     integral = checks.choice("integral", integral, INTEGRALS)
+    baseline = _baselines.check(model, baseline, method)
+    if hook is not None:
+        hook = _layer.check_hook(model, hook)
+        if method != "integrated_gradients":
+            raise InputError(
+                f"hook= attributes by integrated gradients along the activation; method={method!r} has no "
+                "layer form here: drop method= (or hook=)"
+            )
+    if isinstance(text, (list, tuple)):
+        from interp.analysis.attribution import many
+
+        return many.attribute_many(
+            model,
+            text,
+            answer=answer,
+            contrast=contrast,
+            objective=objective,
+            method=method,
+            position=position,
+            n_steps=n_steps,
+            tolerance=tolerance,
+            allow_unknown=allow_unknown,
+            check_memory=check_memory,
+            integral=integral,
+            baseline=baseline,
+            hook=hook,
+            progress=checks.flag("progress", progress),
+        )
     reading = read(
         model,
         text,
@@ -116,7 +171,16 @@ def attribute(
         _memory.check_memory(model, frame.T, 1, method, n_steps, tolerance, check_memory)
         target = reading.target
         return explain(
-            model, frame, target, method, n_steps, tolerance, check_memory=check_memory, integral=integral
+            model,
+            frame,
+            target,
+            method,
+            n_steps,
+            tolerance,
+            check_memory=check_memory,
+            integral=integral,
+            baseline=baseline,
+            hook=hook,
         )
     a_ids, c_ids = reading.answer, reading.contrast
     if frame.position is None:  # unreachable with require_read; kept for type checkers
@@ -129,7 +193,16 @@ def attribute(
             a_ids = (int(model.logits_at(frame.tokens, frame.position)[0].argmax()),)
     target = _target.make(model, frame, a_ids, c_ids)
     return explain(
-        model, frame, target, method, n_steps, tolerance, check_memory=check_memory, integral=integral
+        model,
+        frame,
+        target,
+        method,
+        n_steps,
+        tolerance,
+        check_memory=check_memory,
+        integral=integral,
+        baseline=baseline,
+        hook=hook,
     )
 
 
@@ -161,17 +234,30 @@ def explain(
     *,
     check_memory: bool = True,
     integral: str = INTEGRAL,
-) -> AttributionResult:
+    baseline: object = None,
+    hook: str | None = None,
+    out: dict | None = None,
+) -> AttributionResult | LayerAttributionResult:
     """The attribution of ``target`` at ``frame`` (``value``: the objective at the input, if already known
     from the caller's own forward pass; ``check_memory=False``: no refusal past the free memory; ``integral``:
-    integrated gradients' quadrature)."""
+    integrated gradients' quadrature; ``baseline``: checked by :func:`.baselines.check`, None the pad token;
+    ``hook``: a checked hook point to attribute to; ``out``: the method's output, already computed by a
+    batch of texts)."""
     rows = target.rows.shape
     _memory.check_memory(model, int(rows[1]), int(rows[0]), method, n_steps, tolerance, check_memory)
-    objective = Objective(model, target)
+    # None here is a caller's own pass (compare's): the pad token, one baseline for both kinds of model
+    baseline = _baselines.check(model, baseline, method, _baselines.DEFAULT) if baseline is None else baseline
+    objective = Objective(model, target, _baselines.DEFAULT if baseline is None else baseline, frame)
     extra = (
         {"method": checks.choice("integral", integral, INTEGRALS)} if method == "integrated_gradients" else {}
     )
-    out = METHODS[method](objective, n_steps=n_steps, tolerance=tolerance, **extra)
+    if hook is not None:
+        out = _layer.layer_integrated_gradients(objective, hook, n_steps, tolerance, **extra)
+        return _layer_result(model, frame, target, out, hook, baseline)
+    if out is None:
+        out = METHODS[method](objective, n_steps=n_steps, tolerance=tolerance, **extra)
+    if baseline is not None:
+        out["settings"] = {**out.get("settings", {}), "baseline": _baselines.description(baseline)}
     if value is None:
         value = out.get("value")  # integrated gradients evaluates f(x) itself
     if value is None:
@@ -183,12 +269,7 @@ def explain(
     sided = target.objective is None or frame.is_probe
     left, right = frame.side_shares(scores) if sided else (0.0, 0.0)
     delta = out.get("delta", math.nan)
-    baseline = value - out["gap"] if "gap" in out else math.nan
-    if target.objective is not None:
-        answer, position, slot, kind = _target.objective_label(target.objective), None, None, "objective"
-    else:
-        answer, position, slot = ids_str(model, target.answer), frame.position, frame.slot
-        kind = "log_prob" if target.log_prob else "logit"
+    baseline_value = value - out["gap"] if "gap" in out else math.nan
     result = AttributionResult(
         model_name=model.name,
         revision=model.revision,
@@ -200,15 +281,63 @@ def explain(
         attr_left_mass=float(left),
         attr_right_mass=float(right),
         method=method,
-        answer=answer,
-        answer_ids=target.answer,
-        position=position,
-        slot=slot,
-        contrast=None if target.contrast is None else ids_str(model, target.contrast),
-        contrast_ids=target.contrast,
-        objective_kind=kind,
-        baseline_objective=baseline,
+        baseline_objective=baseline_value,
         settings=out.get("settings", {}),
+        baseline=_baselines.label(baseline),
+        **_labels(model, frame, target),
+        **_words(frame),
+    )
+    warned = completeness_warnings(result, low_precision(model))
+    return dataclasses.replace(result, warnings=warned) if warned else result
+
+
+def _words(frame: Frame) -> dict:
+    """``words`` and ``word_index`` of a frame (a masked slot's tokens are the word ``___``)."""
+    if frame.text is None:
+        return {"words": (), "word_index": None}
+    words, index = words_of(frame.word_index, frame.text.split(), frame.slot_positions)
+    return {"words": words, "word_index": index}
+
+
+def _labels(model: Model, frame: Frame, target: _target.Target) -> dict:
+    """The answer's, contrast's and read position's fields of a result."""
+    if target.objective is not None:
+        return {
+            "answer": _target.objective_label(target.objective),
+            "answer_ids": (),
+            "position": None,
+            "slot": None,
+            "objective_kind": "objective",
+        }
+    return {
+        "answer": ids_str(model, target.answer),
+        "answer_ids": target.answer,
+        "position": frame.position,
+        "slot": frame.slot,
+        "contrast": None if target.contrast is None else ids_str(model, target.contrast),
+        "contrast_ids": target.contrast,
+        "objective_kind": "log_prob" if target.log_prob else "logit",
+    }
+
+
+def _layer_result(
+    model: Model, frame: Frame, target: _target.Target, out: dict, hook: str, baseline: object
+) -> LayerAttributionResult:
+    result = LayerAttributionResult(
+        model_name=model.name,
+        revision=model.revision,
+        kind=model.kind,
+        tokens=frame.str_tokens,
+        hook=hook,
+        unit=out["unit"],
+        scores=out["scores"].float().cpu().numpy()[: frame.T],
+        objective=out["value"],
+        baseline_objective=out["value"] - out["gap"],
+        delta=out["delta"],
+        baseline=_baselines.label(baseline),
+        settings={**out["settings"], "baseline": _baselines.description(baseline)},
+        **_labels(model, frame, target),
+        **_words(frame),
     )
     warned = completeness_warnings(result, low_precision(model))
     return dataclasses.replace(result, warnings=warned) if warned else result

@@ -33,7 +33,8 @@ def integrated_gradients(
 ) -> dict:
     """Scores ``(T0,)``: integrated gradients on the token embeddings, summed over the embedding dimension.
 
-    Baseline: the pad token's embedding at every attributed position (special tokens kept). The path integral
+    Baseline: ``objective.baseline`` (:mod:`.baselines`: by default the mask token's embedding at every
+    attributed position of a masked LM, the pad token's for a causal model; special tokens kept). The path integral
     uses ``n_steps`` midpoints (``method``: any of captum's rules, e.g. ``"gausslegendre"``; see :data:`METHOD`),
     in batches of steps (``internal_batch_size``). Completeness, ``sum(scores) =
     f(x) - f(baseline)``, holds only up to the integral's error (``delta``, as captum's convergence delta), and

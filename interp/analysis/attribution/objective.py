@@ -11,13 +11,15 @@ both sides.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
+from interp.analysis.attribution import baselines as _baselines
 from interp.analysis.target import Target, batch_rows, reads_of
 from interp.models import hooks as _hooks
-from interp.models.frame import content_mask, pad_id
+from interp.models.frame import Frame, content_mask, pad_id
 from interp.models.handle import Model
 
 
@@ -31,10 +33,16 @@ def input_embeddings(model: Model, ids: torch.Tensor) -> torch.Tensor:
 
 @dataclass(frozen=True, eq=False)
 class Objective:
-    """A scalar per batch row ``(B,)`` from row-0 token embeddings ``(B, T0, d_model)``."""
+    """A scalar per batch row ``(B,)`` from row-0 token embeddings ``(B, T0, d_model)``.
+
+    ``baseline_spec``: what :attr:`baseline` compares the input with (:mod:`.baselines`: ``"pad"``, ``"mask"``,
+    ``"zero"``, ``"unk"``, a text, or embeddings); ``frame``: the frame of the target (a text baseline is framed
+    as it was)."""
 
     model: Model
     target: Target
+    baseline_spec: Any = _baselines.DEFAULT
+    frame: Frame | None = None
 
     def __post_init__(self) -> None:
         t, m = self.target, self.model
@@ -47,13 +55,27 @@ class Objective:
         ids = t.rows[0, :T0].tolist()
         # Attributed: the frame's content tokens and its masks (a mask is an input like any word: the baseline
         # replaces it too); specials such as BOS, [CLS], [SEP] stay, as does a causal answer's continuation.
-        # The baseline replaces the attributed tokens by the pad token's embedding.
+        # The baseline replaces the attributed tokens (by the pad token's embedding unless told otherwise).
         attributed = content_mask(m, ids) | np.array([i == m.mask_token_id for i in ids], dtype=bool)
         attributed[t.frame_length :] = False
-        keep = torch.tensor(~attributed, device=emb.device)
-        object.__setattr__(self, "inputs", emb[:1, :T0])  # (1, T0, d)
-        object.__setattr__(self, "baseline", torch.where(keep[None, :, None], emb[:1, :T0], pad_emb))
-        object.__setattr__(self, "attributed", ~keep)
+        spec = self.baseline_spec
+        if isinstance(spec, torch.Tensor):  # given embeddings replace every frame position, specials too
+            attributed[: t.frame_length] = True
+        chosen = torch.tensor(attributed, device=emb.device)
+        inputs = emb[:1, :T0]  # (1, T0, d)
+        if isinstance(spec, str) and spec not in _baselines.NAMED and self.frame is None:
+            raise ValueError("a text baseline needs the frame it is compared with")
+        base = _baselines.embeddings(
+            m,
+            spec,
+            inputs,
+            chosen,
+            self.frame or _Frameless(t.frame_length),
+            lambda i: input_embeddings(m, i),
+        )
+        object.__setattr__(self, "inputs", inputs)
+        object.__setattr__(self, "baseline", base)
+        object.__setattr__(self, "attributed", chosen)
         object.__setattr__(self, "_emb", emb)
         object.__setattr__(self, "_pad", pad_emb)
 
@@ -91,6 +113,15 @@ class Objective:
         with m.hooks({_hooks.TOKEN_EMBED: replace}):
             resid = m.final_resid(rows, attention_mask=mask)
         return t.score(m, reads_of(t, resid))
+
+
+@dataclass(frozen=True)
+class _Frameless:
+    """What :func:`.baselines.embeddings` reads of a frame, for an objective built without one (named and tensor
+    baselines need only its length)."""
+
+    T: int
+    n_slot: int = 0
 
 
 def step_bytes(model: Model, n_tokens: int) -> int:
