@@ -506,3 +506,31 @@ def test_v2_settings_and_defaults_are_untouched():
         assert (train_v3.ROOT / cfg["init_from"] / "model.safetensors").is_file()
     with pytest.raises(SystemExit):
         train.main(["--grammar", "4"])
+
+
+def test_evaluation_sets_round_trip_and_the_causal_reads_only_what_it_sees(tmp_path):
+    from interp.zoo import evaluate_v3
+
+    sets = {"seed 1": corpus_v3.probes(seed=1, n_per_kind=5), "hand-written v3": evaluate_v3.handwritten_v3()}
+    evaluate_v3.save_sets(sets, tmp_path / "sets.json")
+    assert evaluate_v3.load_sets(tmp_path / "sets.json") == sets
+    assert len(sets["hand-written v3"]) == 30
+    causal = evaluate_v3.readable(sets["seed 1"], "causal")
+    assert all(p.sees_left for p in causal) and len(causal) < len(sets["seed 1"])
+    assert evaluate_v3.readable(sets["seed 1"], "bidirectional") == sets["seed 1"]
+
+
+def test_bars_of_issue_27():
+    from interp.zoo.evaluate_v3 import bars_met
+
+    good = {ph: (0.95, 100) for ph in corpus_v3.PHENOMENA}
+    res = {"held-out": good, "gap unrelated": {"induction": (0.9, 100)}}
+    res |= {f"band {b}": good for b in BANDS}
+    assert all(bars_met("tiny-bidirectional", res).values())
+    res["band 100-200"] = {**good, "agreement": (0.89, 100)}
+    assert [k for k, v in bars_met("tiny-bidirectional", res).items() if not v] == ["band 100-200 agreement"]
+    # the causal model has no right-cloze bar; a diffusion model's generation has one
+    res["band 100-200"] = {**good, "right_cloze": (0.0, 100)}
+    assert all(bars_met("tiny-causal", res).values())
+    res["generation"] = {"well_formed": 0.84}
+    assert bars_met("tiny-diffusion", res)["generation"] is False

@@ -25,14 +25,22 @@ def margin(kind: str, acc: dict[str, float]) -> float:
     return min(acc[ph] - bar for ph, bar in BARS[kind].items())
 
 
-@torch.no_grad()
 def accuracy(
     model, tokenizer, kind: str, probes, batch_size: int = 64, by: str = "phenomenon"
 ) -> dict[str, float]:
     """Fraction of probes whose top-1 prediction at the slot is the answer, per phenomenon (or per ``by``:
     any field of the probes, e.g. "construction")."""
-    model.eval()
     hits: dict[str, list[bool]] = collections.defaultdict(list)
+    for p, hit in zip(probes, correct(model, tokenizer, kind, probes, batch_size)):
+        hits[getattr(p, by)].append(hit)
+    return {ph: sum(v) / len(v) for ph, v in hits.items()}
+
+
+@torch.no_grad()
+def correct(model, tokenizer, kind: str, probes, batch_size: int = 64) -> list[bool]:
+    """Per probe: whether the top-1 prediction at the slot is the answer."""
+    model.eval()
+    hits: list[bool] = []
     for start in range(0, len(probes), batch_size):
         chunk = probes[start : start + batch_size]
         if kind == "causal":
@@ -48,8 +56,8 @@ def accuracy(
             else:
                 pos = int((ids == tokenizer.mask_token_id).nonzero()[0, 0])
             pred = int(logits[row, pos].argmax())
-            hits[getattr(p, by)].append(pred == tokenizer.convert_tokens_to_ids(p.answer))
-    return {ph: sum(v) / len(v) for ph, v in hits.items()}
+            hits.append(pred == tokenizer.convert_tokens_to_ids(p.answer))
+    return hits
 
 
 def table(results: dict[str, dict[str, float]], label: str = "phenomenon") -> str:
