@@ -35,7 +35,9 @@ def table(rows: list[dict]) -> str:
 def main(argv: list[str]) -> int:
     torch.set_num_threads(THREADS)
     from benchmarks import (
+        bench_batched,
         bench_capture,
+        bench_circuits,
         bench_compare,
         bench_decompose,
         bench_ig,
@@ -58,6 +60,8 @@ def main(argv: list[str]) -> int:
         "memory": bench_memory,
         "peers": bench_peers,
         "scoring": bench_scoring,
+        "batched": bench_batched,
+        "circuits": bench_circuits,
     }
     # `--table`: only render docs/benchmarks.md from the stored rows (after a suite was added by hand, say)
     chosen = [] if argv == ["--table"] else argv or list(suites)

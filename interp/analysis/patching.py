@@ -1,10 +1,11 @@
 """Activation patching (causal tracing, Meng et al. 2022): copy one clean activation into a corrupt run.
 
-For every layer and position, the corrupt input runs with that one activation taken from the clean run; the
-score is the restored fraction of the logit difference logit(answer) - logit(contrast) at the read position:
-``(patched - corrupt) / (clean - corrupt)``: 0 = nothing restored, 1 = the clean answer fully restored. With
-``objective=`` (a function of the final residual stream) the fraction is of that objective instead, on models
-without a language-model head too.
+For every cell of a grid (a layer and position, a head at every position, or a head at one position; see
+:mod:`interp.analysis.patching_grid`), the corrupt input runs with that one activation taken from the clean run
+(``direction="noise"``: the clean input with the corrupt one's); the score is the metric at the read position
+(``logit_diff``, ``logprob_diff`` or ``prob``) and its restored fraction ``(patched - corrupt) / (clean -
+corrupt)``: 0 = nothing restored, 1 = the clean answer fully restored. With ``objective=`` (a function of the
+final residual stream) the fraction is of that objective instead, on models without a language-model head too.
 """
 
 from __future__ import annotations
