@@ -93,3 +93,28 @@ def test_path_patching_refuses_bad_heads_and_round_trips(tiny_model, tmp_path):
     back = interp.load_result(r.save(tmp_path / "p"))
     assert repr(back) == repr(r) and back.rule == r.rule
     np.testing.assert_array_equal(back.senders, [[0, 1]])
+
+
+def test_grouped_query_receivers_and_the_magics(tiny_model, tiny_folder):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    llama = tiny_model("llama")  # 4 query heads, 2 key/value heads
+    r = interp.path_patch(llama, CLEAN, CORRUPT, senders=[(0, 3)], receivers=[(1, 1, "v")], progress=False)
+    assert r.raw.shape == (1,) and np.isfinite(r.raw).all()
+    with pytest.raises(InputError, match="block 1 has 2 k heads"):
+        interp.path_patch(llama, CLEAN, CORRUPT, senders=[(0, 3)], receivers=[(1, 3, "k")], progress=False)
+    sh = InteractiveShell.instance()
+    sh.run_line_magic("load_ext", "interp")
+    try:
+        sh.user_ns["g"] = tiny_model("gpt2")
+        line = f'g "{CLEAN}" "{CORRUPT}" --answer is --contrast are'
+        p = sh.run_line_magic("interp", f"path_patch {line}")
+        assert isinstance(p, interp.PathPatchingResult) and p.raw.shape == (2, 4)
+        a = sh.run_line_magic("interp", f"attribution_patch {line} --hook v --by head_position --method atp*")
+        assert (
+            isinstance(a, interp.AttributionPatchingResult) and a.method == "atp*" and a.by == "head_position"
+        )
+        h = sh.run_line_magic("interp", f"patch {line} --hook z --by head --metric prob --direction noise")
+        assert (h.by, h.metric, h.direction) == ("head", "prob", "noise")
+    finally:
+        sh.run_line_magic("unload_ext", "interp")

@@ -122,11 +122,16 @@ def path_patch(
     src_t, base_t = (clean_t, corrupt_t) if direction == "denoise" else (corrupt_t, clean_t)
     z_names = _hooks.names(_hooks.Z, model.n_layers)
     final = _hooks.final_resid_name(model)
+    inputs = sorted({_grid.HEAD_HOOKS[x].format(layer=l) for l, _, x in recv})
     caches = []
     for t in (src_t, base_t):
         rows, mask = _target.batch_rows(t, 1)
-        caches.append(model.run_with_cache(rows, names=[*z_names, final], attention_mask=mask)[1])
+        caches.append(model.run_with_cache(rows, names=[*z_names, *inputs, final], attention_mask=mask)[1])
     src, base = caches
+    for l, h, x in recv:  # grouped-query attention: fewer key and value heads than query heads
+        n = int(base[_grid.HEAD_HOOKS[x].format(layer=l)].shape[2])
+        if h >= n:
+            raise InputError(f"receiver ({l}, {h}, {x!r}): block {l} has {n} {x} heads (0..{n - 1})")
     clean_c, corrupt_c = (src, base) if direction == "denoise" else (base, src)
     two = torch.cat(
         [_target.reads_of(clean_t, clean_c[final]), _target.reads_of(corrupt_t, corrupt_c[final])]
