@@ -175,6 +175,12 @@ def test_views_draw_the_data(result):
     assert len(spread.data[2].y) == 3 * 32
     one = widgets.figure(result.good[2], kind="spread")
     assert one.data[0].type == "box"
+    view = widgets.view(result)  # choosing another pair redraws the tokens of that pair
+    choose, tokens = view.children[2], view.children[3]
+    choose.value = 0
+    assert [x.split("·")[1] for x in tokens.data[0].x][1:4] == ["the", "keys", "to"]
+    choose.value = 1
+    assert [x.split("·")[1] for x in tokens.data[0].x][1:4] == ["the", "duck", "near"]
 
 
 def test_the_magic_reads_a_blimp_file(causal, bidirectional, tmp_path):

@@ -151,6 +151,33 @@ def pairs_figure(result: MinimalPairsResult, kind: str = "accuracy", pair: int =
     return styled(fig, title, int(min(1200, 140 + 240 * M)))
 
 
+def pairs_view(result: MinimalPairsResult):
+    """Accuracy per phenomenon, then the surprisal of the pair chosen in a dropdown (good and bad side by side
+    for each model, the differing tokens marked)."""
+    import ipywidgets
+
+    from widgets.common import figure_widget, header
+
+    options = [
+        (f"{p} · {ph} · {esc(g)[:60]}", i)
+        for i, (p, ph, g) in enumerate(zip(result.pair_ids, result.phenomena, result.good[0].texts))
+    ]
+    choose = ipywidgets.Dropdown(options=options, value=0, description="pair", layout={"width": "90%"})
+    tokens = figure_widget(pairs_figure(result, "surprisal", 0))
+
+    def show(change: dict) -> None:
+        fresh = pairs_figure(result, "surprisal", change["new"])
+        with tokens.batch_update():
+            for trace, new in zip(tokens.data, fresh.data):
+                trace.x, trace.y, trace.marker.color = new.x, new.y, new.marker.color
+            tokens.layout.title.text = fresh.layout.title.text
+            for ann, new in zip(tokens.layout.annotations, fresh.layout.annotations):
+                ann.text = new.text
+
+    choose.observe(show, names="value")
+    return ipywidgets.VBox([header(result), figure_widget(pairs_figure(result)), choose, tokens])
+
+
 def pairs_sections(result: MinimalPairsResult, **_: Any) -> list:
     out: list = [summary_html(result), pairs_figure(result), pairs_figure(result, "surprisal")]
     if any(g.samples is not None for g in result.good):
@@ -159,4 +186,4 @@ def pairs_sections(result: MinimalPairsResult, **_: Any) -> list:
 
 
 register(ScoreResult, figure=score_figure, replace=False)
-register(MinimalPairsResult, figure=pairs_figure, sections=pairs_sections, replace=False)
+register(MinimalPairsResult, figure=pairs_figure, view=pairs_view, sections=pairs_sections, replace=False)
