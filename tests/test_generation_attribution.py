@@ -218,3 +218,18 @@ def test_causal_integrated_gradients_equal_inseqs(tiny_folder, tmp_path):
     gap = np.nanmax(np.abs(scores - ours.scores))
     assert gap <= 1e-4, gap
     assert np.nanmax(np.abs(ours.scores)) > 1e-2  # the scores compared are far above the tolerance
+
+
+def test_the_magic_runs_it(tiny_model):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "interp")
+    try:
+        shell.user_ns["m"] = tiny_model("gpt2")
+        line = 'attribute_generation m "the keys to the" --n 2 --n_steps 4 --objective logprob'
+        r = shell.run_line_magic("interp", line)
+        assert isinstance(r, GenerationAttributionResult) and len(r.generated) == 2
+        assert r.objective == "logprob" and r.settings["n_steps"] == 4
+    finally:
+        shell.run_line_magic("unload_ext", "interp")
