@@ -52,12 +52,17 @@ def test_attribution_patching_agrees_with_real_patching_on_trained_heads(request
     assert "against real patching: pearson" in repr(r)
 
 
-def test_atp_star_fixes_saturated_keys_on_a_causal_model(causal):
+def test_atp_star_fixes_saturated_keys_on_a_causal_model(causal, bidirectional, tiny_model):
     torch.set_num_threads(1)
     kw = dict(hook="k", by="head_position", answer="is", contrast="are", validate=True, progress=False)
     plain = interp.attribution_patch(causal, CLEAN, CORRUPT, **kw)
     fixed = interp.attribution_patch(causal, CLEAN, CORRUPT, method="atp*", **kw)
     assert fixed.method == "atp*" and fixed.pearson > plain.pearson and fixed.pearson > 0.98
+    # a masked LM's pattern is rebuilt from its queries and keys too; a rotary model's cannot be
+    masked = interp.attribution_patch(bidirectional, CLEAN, CORRUPT, method="atp*", **kw)
+    assert masked.pearson > 0.95
+    with pytest.raises(InputError, match=r"method='atp\*' needs"):
+        interp.attribution_patch(tiny_model("llama"), CLEAN, CORRUPT, hook="q", method="atp*", progress=False)
     with pytest.raises(InputError, match="unknown method="):
         interp.attribution_patch(causal, CLEAN, CORRUPT, method="atp2")
 

@@ -103,13 +103,12 @@ def attribution_patch(
     src_t, dest_t = (clean_t, corrupt_t) if direction == "denoise" else (corrupt_t, clean_t)
     names = _hooks.names(template, model.n_layers)
     extra = [_hooks.name(_hooks.PATTERN, l) for l in range(model.n_layers)] if fix else []
-    scores = [_hooks.name(_hooks.SCORES, l) for l in range(model.n_layers)] if fix else []
     q_k = [_hooks.name(_grid.HEAD_HOOKS[x], l) for l in range(model.n_layers) for x in "qk"] if fix else []
     final = _hooks.final_resid_name(model)
     with torch.no_grad():
         rows, mask = _target.batch_rows(src_t, 1)
         src = model.run_with_cache(rows, names=[*names, final], attention_mask=mask)[1]
-    dest_v, acts, grads = _gradients(model, dest_t, metric, names, extra, [*scores, *q_k])
+    dest_v, acts, grads = _gradients(model, dest_t, metric, names, extra, q_k)
     src_v = float(_grid.values(model, src_t, metric, _target.reads_of(src_t, src[final]).detach()))
     clean_v, corrupt_v = (src_v, dest_v) if direction == "denoise" else (dest_v, src_v)
     if abs(clean_v - corrupt_v) < 1e-9:
@@ -214,20 +213,20 @@ def _qk_fix(
     new pattern computed exactly through the softmax and linearised from there on."""
     q = acts[_hooks.name(_grid.HEAD_HOOKS["q"], layer)].float()  # (R, T, H, d)
     k = acts[_hooks.name(_grid.HEAD_HOOKS["k"], layer)].float()
-    scores = acts[_hooks.name(_hooks.SCORES, layer)].float()  # (R, H, Tq, Tk)
-    pattern = acts[_hooks.name(_hooks.PATTERN, layer)].float()
+    pattern = acts[_hooks.name(_hooks.PATTERN, layer)].float()  # (R, H, Tq, Tk)
     g = grads[_hooks.name(_hooks.PATTERN, layer)].float()
     if k.shape[2] != q.shape[2]:
         raise InputError(
             "method='atp*' needs as many key heads as query heads; use method='atp' on this model"
         )
-    raw = torch.einsum("rqhd,rkhd->rhqk", q, k)
-    live = torch.isfinite(scores) & (scores > -1e4)
-    scale = (scores[live] / raw[live]).median() if bool(live.any()) else torch.tensor(1.0)
-    if not torch.allclose(raw[live] * scale, scores[live], atol=1e-3, rtol=1e-3):
+    scale = q.shape[-1] ** -0.5
+    # The scores are rebuilt from the queries and keys (an engine may serve the probabilities as its scores
+    # hook): masked entries are those the pattern gives exactly 0; the rebuilt softmax must be the pattern.
+    scores = (torch.einsum("rqhd,rkhd->rhqk", q, k) * scale).masked_fill(pattern == 0, float("-inf"))
+    if not torch.allclose(scores.softmax(-1), pattern, atol=1e-4):
         raise InputError(
-            "method='atp*' needs attention scores that are the scaled product of hook_q and hook_k (this model "
-            "rotates or biases them after the hooks); use method='atp'"
+            "method='atp*' needs attention patterns that are the softmax of hook_q . hook_k / sqrt(d_head) (this "
+            "model rotates, biases or scales them otherwise after the hooks); use method='atp'"
         )
     diff = src.float() - (q if query else k)  # (R, T, H, d)
     R, T, H, _ = q.shape
