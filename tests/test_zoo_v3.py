@@ -455,6 +455,14 @@ def test_v3_tokenizer_keeps_v2_ids_and_appends_the_new_words(lineage):
         assert hf.model_max_length == N_CTX == 256
         ids = hf("where does anna live ? in rome .")["input_ids"]
         assert hf.unk_token_id not in ids and len(ids) == 8 + (1 if kind == "causal" else 2)
+        # the special tokens are v2's added special tokens, matched as written
+        assert hf.convert_ids_to_tokens(hf("[BOS] [CLS] [SEP] [MASK] anna")["input_ids"])[-5:] == [
+            "[BOS]",
+            "[CLS]",
+            "[SEP]",
+            "[MASK]",
+            "anna",
+        ]
 
 
 @pytest.mark.parametrize("kind", ["causal", "bidirectional"])

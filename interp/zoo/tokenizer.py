@@ -28,6 +28,7 @@ def extend_tokenizer(tokenizer_json: str, words: tuple[str, ...]) -> Tokenizer:
     tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.Lowercase()
     tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.add_special_tokens(SPECIALS)  # as the trainer marks them: matched before lower-casing, never split
     return tok
 
 
