@@ -59,7 +59,9 @@ def test_shapes_units_and_completeness_on_the_zoo_models(causal, bidirectional):
             assert abs(r.scores.sum() - gap) <= 0.01 * abs(gap) and r.completeness_check().startswith(
                 "within"
             )
-            assert r.baseline == "pad" and len(r.top_units(3)) == (1 if unit == "position" else 3)
+            assert r.baseline == ("mask" if m.kind == "bidirectional" else "pad") and len(r.top_units(3)) == (
+                1 if unit == "position" else 3
+            )
         if m.kind != "causal":
             continue  # BERT normalises its embeddings before block 0: no longer the input path
         plain = interp.attribute(m, PROBE, answer="are", contrast="is")
