@@ -247,7 +247,12 @@ def explain(
     _memory.check_memory(model, int(rows[1]), int(rows[0]), method, n_steps, tolerance, check_memory)
     # None here is a caller's own pass (compare's): the pad token, one baseline for both kinds of model
     baseline = _baselines.check(model, baseline, method, _baselines.DEFAULT) if baseline is None else baseline
-    objective = Objective(model, target, _baselines.DEFAULT if baseline is None else baseline, frame)
+    # A batch of texts hands over its computed ``out``: no objective to build (its embeddings cost forward passes)
+    objective = (
+        None
+        if out is not None
+        else Objective(model, target, _baselines.DEFAULT if baseline is None else baseline, frame)
+    )
     extra = (
         {"method": checks.choice("integral", integral, INTEGRALS)} if method == "integrated_gradients" else {}
     )
@@ -261,6 +266,8 @@ def explain(
     if value is None:
         value = out.get("value")  # integrated gradients evaluates f(x) itself
     if value is None:
+        if objective is None:
+            raise ValueError("a precomputed out needs its value")
         with torch.no_grad():
             value = float(objective(objective.inputs)[0])
     scores = out["scores"].float().cpu().numpy()[: frame.T]
