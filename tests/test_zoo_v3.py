@@ -456,7 +456,8 @@ def test_v3_tokenizer_keeps_v2_ids_and_appends_the_new_words(lineage):
         ids = hf("where does anna live ? in rome .")["input_ids"]
         assert hf.unk_token_id not in ids and len(ids) == 8 + (1 if kind == "causal" else 2)
         # the special tokens are v2's added special tokens, matched as written
-        assert hf.convert_ids_to_tokens(hf("[BOS] [CLS] [SEP] [MASK] anna")["input_ids"])[-5:] == [
+        tokens = hf.convert_ids_to_tokens(hf("[BOS] [CLS] [SEP] [MASK] anna")["input_ids"])
+        assert tokens[1:6] == [
             "[BOS]",
             "[CLS]",
             "[SEP]",
