@@ -35,6 +35,7 @@ CALLS = {
         m, "the dog", 3, n_steps=8, progress=False, **k
     ),
     "tuned_lens": lambda m, **k: interp.tuned_lens(m, TEXTS, steps=1, batch_size=2, progress=False, **k),
+    "score": lambda m, **k: interp.score(m, TEXTS, progress=False, **k),
 }
 ESTIMATE_ARGS = {
     "attention": (PROBE, {}),
@@ -48,6 +49,7 @@ ESTIMATE_ARGS = {
     "generate": ("the dog", {"n_tokens": 5, "lens": True}),
     "attribute_generation": ("the dog", {"n_tokens": 3, "n_steps": 8}),
     "tuned_lens": (TEXTS, {"steps": 1, "batch_size": 2}),
+    "score": (TEXTS, {}),
 }
 
 
