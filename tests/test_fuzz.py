@@ -594,6 +594,30 @@ def _analyses(model, other, tmp_path):
                 "progress": st.just(False),
             },
         ),
+        "score": (
+            interp.score,
+            {
+                "model": st.just(model),
+                "texts": st.sampled_from(["the dog barked .", ["the dog barked .", "the keys are here ."]]),
+                "method": st.none(),
+                "n_samples": st.integers(2, 4),
+                "seed": st.integers(0, 9),
+                "batch_size": st.integers(1, 8),
+                "allow_unknown": st.booleans(),
+                "progress": st.just(False),
+            },
+        ),
+        "minimal_pairs": (
+            interp.minimal_pairs,
+            {
+                "models": st.sampled_from([model, [c, b]]),
+                "pairs": st.just([("the keys are here .", "the keys is here .")]),
+                "method": st.none(),
+                "seed": st.integers(0, 9),
+                "n_samples": st.integers(2, 4),
+                "progress": st.just(False),
+            },
+        ),
         "tuned_lens": (
             interp.tuned_lens,
             {
@@ -713,6 +737,8 @@ def test_the_fuzzed_functions_cover_the_registry(causal, bidirectional, tmp_path
         "generate",
         "attribute_generation",
         "generate_suite",
+        "score",
+        "minimal_pairs",
         "tuned_lens",
         "estimate_memory",
         "Result.save",

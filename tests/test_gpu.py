@@ -133,6 +133,12 @@ def _runs(zoo):
         "generate_suite": lambda c, b, d: [
             interp.generate_suite([c, b, d], prompts, 6, orders=("confidence",), progress=False)
         ],
+        "score": lambda c, b, d: [
+            interp.score(m, reference[:2], n_samples=8, progress=False) for m in (c, b, d)
+        ],
+        "minimal_pairs": lambda c, b, d: [
+            interp.minimal_pairs([c, b, d], corpus.minimal_pairs(n_per_kind=1), n_samples=8, progress=False)
+        ],
     }
 
 
