@@ -104,7 +104,7 @@ step 0 the model computes its v2 function on texts within 128 tokens.
   {record["lr"]}, warm-up {record["warmup"]}, {record.get("schedule", "cosine over the steps")}; slot weight
   {record["slot_weight"]}; masked-slot probability {record["slot_mask_p"]}; lengths {record["lengths"] or "up to 200 words"}
 - sentence mix: {", ".join(f"{k} {v:.0%}" for k, v in record["mix"].items())}
-- {reached} steps in {record["minutes"]} min (3 runs at once, 1 CPU thread each, on a shared 2-core machine);
+- {reached} steps in {record["history"][-1]["minutes"]} min (3 runs at once, 1 CPU thread each, on a shared 2-core machine);
   kept checkpoint: step {record["checkpoint_step"]}, chosen on validation probes of seed 99 ({record["select"]})
 
 | step | minutes | {" | ".join(ph for ph in corpus_v3.PHENOMENA if ph in record["history"][0])}{" | strict generation" if "generation_strict" in record["history"][0] else ""} |

@@ -167,7 +167,7 @@ def markdown(results: dict) -> str:
 
     phenomena = corpus_v3.PHENOMENA
     block(
-        "Held-out constructions per phenomenon (seeds 1234 + 2026, 200 each)",
+        "Held-out constructions per phenomenon (seeds 1234 + 2026; n in parentheses)",
         [(ph, "held-out", ph) for ph in phenomena],
     )
     block("Per held-out construction", [(c, "construction", c) for c in sorted(corpus_v3.HELD_OUT)])
@@ -176,7 +176,7 @@ def markdown(results: dict) -> str:
         [(f"{ph} {b}", f"band {b}", ph) for ph in phenomena for b in corpus_v3.BANDS],
     )
     block(
-        "Variants (200 each)",
+        "Variants (n in parentheses)",
         [("induction, no sentence between", "gap none", "induction")]
         + [("induction, one unrelated sentence between", "gap unrelated", "induction")]
         + [(f"left recall, lead {v}", f"lead {v}", "left_recall") for v in ("none", "filler")],
