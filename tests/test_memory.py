@@ -36,6 +36,10 @@ CALLS = {
     ),
     "tuned_lens": lambda m, **k: interp.tuned_lens(m, TEXTS, steps=1, batch_size=2, progress=False, **k),
     "score": lambda m, **k: interp.score(m, TEXTS, progress=False, **k),
+    "path_patch": lambda m, **k: interp.path_patch(m, PROBE, CORRUPT, answer="are", progress=False, **k),
+    "attribution_patch": lambda m, **k: interp.attribution_patch(
+        m, PROBE, CORRUPT, answer="are", progress=False, **k
+    ),
 }
 ESTIMATE_ARGS = {
     "attention": (PROBE, {}),
@@ -50,6 +54,8 @@ ESTIMATE_ARGS = {
     "attribute_generation": ("the dog", {"n_tokens": 3, "n_steps": 8}),
     "tuned_lens": (TEXTS, {"steps": 1, "batch_size": 2}),
     "score": (TEXTS, {}),
+    "path_patch": (PROBE, {}),
+    "attribution_patch": (PROBE, {}),
 }
 
 
