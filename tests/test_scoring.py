@@ -209,9 +209,12 @@ def test_bad_input_is_refused_with_advice(causal, bidirectional, monkeypatch):
 def test_memory_is_estimated_from_the_declaration(bidirectional):
     small = interp.estimate_memory(bidirectional, "score", 10)
     assert 0 < small < interp.estimate_memory(bidirectional, "score", 100)
-    # whole sentences (no slot) are read as score reads them; the ELBO decodes more positions than the PLL
+    # whole sentences (no slot) are read as score reads them: the PLL's 8 masked copies of 10 tokens in one batch
+    # (a batch holds rows of one length); the ELBO decodes more positions than the PLL
     text = "anna lives in oslo , i think ."  # 8 words, 10 tokens with [CLS] and [SEP]
-    assert interp.estimate_memory(bidirectional, "score", text) == small
+    assert interp.estimate_memory(bidirectional, "score", text) == interp.estimate_memory(
+        bidirectional, "score", 10, batch_size=8
+    )
     assert interp.estimate_memory(bidirectional, "score", text, method="elbo") > small
 
 

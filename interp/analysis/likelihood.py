@@ -48,14 +48,29 @@ def score_memory(model, T: int, rows: int = 1, *, reads: int | None = None, **_)
 
 def score_shape(model, texts, kwargs: dict) -> tuple[int, int, dict]:
     """For :func:`interp.estimate_memory`: the longest row's tokens, the rows of one batch, what it decodes
-    (whole sentences: a masked LM's text has no slot, so the reading rule's frame does not apply)."""
+    (whole sentences: a masked LM's text has no slot, so the reading rule's frame does not apply); for texts,
+    exactly what :func:`score` asks of the memory check."""
     batch = checks.integer("batch_size", kwargs.get("batch_size", 64), low=1, high=1_000_000)
     method = _method(model, kwargs.get("method"))
     if isinstance(texts, int) and not isinstance(texts, bool):
         T = checks.integer("text_or_T", texts, low=1, high=model.n_ctx)
-    else:
-        T = max(tokenize(model, t)[0].shape[1] for t in _texts(texts))
-    return T, batch, {"reads": batch if method.startswith("pll") else None}
+        return T, batch, {"reads": batch if method.startswith("pll") else None}
+    n_samples = checks.integer("n_samples", kwargs.get("n_samples", 128), low=2, high=MAX_SAMPLES)
+    seed = checks.integer("seed", kwargs.get("seed", 0), low=0, high=checks.MAX_SEED)
+    allow_unknown = checks.flag("allow_unknown", kwargs.get("allow_unknown", False))
+    read = [_read(model, t, allow_unknown) for t in _texts(texts)]
+    _, T, batch, reads = _batch_shape(model, read, method, n_samples, seed, batch)
+    return T, batch, {"reads": reads}
+
+
+def _batch_shape(model, read, method: str, n_samples: int, seed: int, batch_size: int):
+    """(rows, longest row, rows in the largest batch, positions it decodes) of scoring ``read``: a batch holds
+    rows of one length only, so it is never larger than the most rows of one length."""
+    rows = _rows(read, method, n_samples, seed, model.mask_token_id)
+    lengths = np.unique([len(r.ids) for r in rows], return_counts=True)[1]
+    batch = int(min(batch_size, lengths.max()))
+    reads = batch if method.startswith("pll") else None  # a PLL row decodes one position
+    return rows, max(len(r.ids) for r in read), batch, reads
 
 
 # estimate_memory reads a shape per analysis that does not take one probe; it imports every analysis module
@@ -127,11 +142,7 @@ def score(
     allow_unknown = checks.flag("allow_unknown", allow_unknown)
     progress = checks.flag("progress", progress)
     read = [_read(model, t, allow_unknown) for t in texts]
-    T_max = max(len(r.ids) for r in read)
-    rows = _rows(read, method, n_samples, seed, model.mask_token_id)
-    lengths = np.unique([len(r.ids) for r in rows], return_counts=True)[1]
-    batch = int(min(batch_size, lengths.max()))  # a batch holds rows of one length only
-    reads = batch if method.startswith("pll") else None  # a PLL row decodes one position
+    rows, T_max, batch, reads = _batch_shape(model, read, method, n_samples, seed, batch_size)
     _memory.require(model, "score", T_max, rows=batch, reads=reads, enabled=check_memory)
     terms = _run(model, rows, batch_size, progress)
     return _result(model, texts, read, method, rows, terms, n_samples, seed)
