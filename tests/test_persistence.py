@@ -46,7 +46,10 @@ def results(causal, bidirectional):
         "attribute_generation": interp.attribute_generation(c, PROBE, 2, n_steps=4, progress=False),
         "score": interp.score(c, ["the keys are here .", "the key is on the table ."], progress=False),
         "pairs": interp.minimal_pairs(  # the ELBO's samples, NaN token terms at [CLS] and [SEP]
-            [c, b], [("the keys are here .", "the keys is here .")], method=[None, "elbo"], n_samples=4,
+            [c, b],
+            [("the keys are here .", "the keys is here .")],
+            method=[None, "elbo"],
+            n_samples=4,
             progress=False,
         ),
     }
