@@ -318,6 +318,10 @@ class AttributionResult(WordLevel, Result):
         _check(self.scores.shape == (T,), f"scores must be ({T},), got {self.scores.shape}")
         check_words(self.words, self.word_index, T)
         _check(
+            self.method in ("integrated_gradients", "saliency", "input_x_gradient", "occlusion"),
+            "method is 'integrated_gradients', 'saliency', 'input_x_gradient' or 'occlusion'",
+        )
+        _check(
             self.baseline is None or self.method in ("integrated_gradients", "occlusion"),
             "only integrated gradients and occlusion have a baseline",
         )
@@ -333,10 +337,6 @@ class AttributionResult(WordLevel, Result):
         _check(
             self.objective_kind in ("logit", "log_prob", "objective"),
             "objective_kind is 'logit', 'log_prob' or 'objective'",
-        )
-        _check(
-            self.method in ("integrated_gradients", "saliency", "input_x_gradient", "occlusion"),
-            "method is 'integrated_gradients', 'saliency', 'input_x_gradient' or 'occlusion'",
         )
         _check(math.isnan(self.delta) or self.delta >= 0, "delta is an absolute value (or NaN)")
         _check(user or bool(self.answer_ids), "answer_ids name at least one token")
