@@ -120,6 +120,14 @@ def grown(kind: str, init_from: str | Path, shape: dict | None = None):
     return model, hf_tok
 
 
+def _lineage_of(folder: Path, kind: str) -> list[str]:
+    """The chain that led to ``folder``: its own training record's lineage, or the v2 note for the lineage."""
+    record = folder / "training.json"
+    if folder.parent != LINEAGE and record.exists():
+        return list(json.loads(record.read_text()).get("lineage", []))
+    return [LINEAGE_NOTES[folder.name.removeprefix("tiny-")] if folder.name.startswith("tiny-") else LINEAGE_NOTES[kind]]
+
+
 def copy_lineage(weights: Path, out: Path = LINEAGE) -> None:
     """Copy the shipped v2 models' files that a warm start reads into ``out`` (the lineage kept in the tree)."""
     for name in ("tiny-causal", "tiny-bidirectional", "tiny-diffusion"):
@@ -206,7 +214,7 @@ def train(
         "held_out": sorted(corpus_v3.HELD_OUT),
         "n_ctx": N_CTX,
         "commit": commit(),
-        "lineage": [str(cfg["init_from"]), LINEAGE_NOTES[kind]],
+        "lineage": [str(cfg["init_from"]), *_lineage_of(resolve(str(cfg["init_from"])), kind)],
         **cfg,
     }
     if max_minutes is not None:
