@@ -7,6 +7,7 @@ import torch
 from transformer_lens import patching as tlp
 
 import interp
+from conftest import count_hooks
 from interp.errors import InputError
 
 CLEAN = "the key to the cabinet ___ on the table ."
@@ -103,20 +104,62 @@ def test_a_masked_lm_grid_equals_one_computed_by_hand(tiny_model):
     assert by_head.raw.shape == (m.n_layers, m.n_heads)
 
 
-def test_pattern_patches_by_head_or_is_refused_where_edits_are_ignored(tiny_model):
-    """hook_pattern was refused with a HookError; its position is the query. A BERT attention computes its
-    output inside the Hugging Face module: an edited pattern would be silently ignored, so it is refused."""
+def test_pattern_patches_on_every_family(tiny_model, bidirectional, monkeypatch):
+    """hook_pattern was refused with a HookError, then on BERT-family models (their attention computes its
+    output inside the Hugging Face module, so an edited pattern is ignored). There a patched pattern goes
+    through the head's output, ``z = pattern @ v``: on GPT-2, where both routes exist, they agree, and on BERT
+    the grid equals one computed by hand; a pattern's position is the query."""
+    from interp.analysis import patching_grid
+
     m = tiny_model("gpt2")
-    for by in ("head", "head_position", "position"):
-        r = interp.patch(
-            m, CLEAN, CORRUPT, hook="pattern", by=by, answer="is", contrast="are", progress=False
-        )
-        assert np.isfinite(r.restored).all()
+    kw = dict(answer="is", contrast="are", progress=False)
+    direct = {by: interp.patch(m, CLEAN, CORRUPT, hook="pattern", by=by, **kw) for by in BY_HEAD}
+    r = direct["head_position"]
     # queries after the read position cannot change a causal read
-    np.testing.assert_allclose(r.restored[:, r.position + 1 :], 0, atol=1e-6)
+    np.testing.assert_allclose(r.restored[:, :, r.position + 1 :], 0, atol=1e-6)
     assert np.abs(r.raw - r.corrupt_diff).max() > 0
-    with pytest.raises(InputError, match="ignores edits of blocks.0.attn.hook_pattern.*'q', 'k', 'v' or 'z'"):
-        interp.patch(tiny_model("bert"), CLEAN, CORRUPT, hook="pattern", by="head", progress=False)
+    monkeypatch.setattr(patching_grid, "pattern_route", lambda *a: "pattern_z")
+    for by in BY_HEAD:
+        through_z = interp.patch(m, CLEAN, CORRUPT, hook="pattern", by=by, **kw)
+        np.testing.assert_allclose(through_z.raw, direct[by].raw, atol=1e-5, rtol=0, err_msg=by)
+    monkeypatch.undo()
+
+    bert = tiny_model("bert")
+    torch.set_num_threads(1)
+    base = count_hooks(bert.bridge)
+    r = interp.patch(bert, CLEAN, CORRUPT, hook="pattern", by="head_position", **kw)
+    a, c = bert.to_single_token("is"), bert.to_single_token("are")
+    cf, xf = bert.frame(CLEAN), bert.frame(CORRUPT)
+    pats = [f"blocks.{l}.attn.hook_pattern" for l in range(bert.n_layers)]
+    _, cache = bert.run_with_cache(cf.tokens, names=pats)
+    hand = np.zeros((bert.n_layers, bert.n_heads, cf.T))
+    with torch.no_grad():
+        for l in range(bert.n_layers):
+            for h in range(bert.n_heads):
+                for t in range(cf.T):
+                    seen = {}
+
+                    def put(z, hook, l=l, h=h, t=t):
+                        z = z.clone()
+                        z[0, t, h] = cache[pats[l]][0, h, t] @ seen["v"][0, :, h]
+                        return z
+
+                    hooks = {
+                        f"blocks.{l}.attn.hook_v": lambda v, hook: seen.update(v=v) or v,
+                        f"blocks.{l}.attn.hook_z": put,
+                    }
+                    with bert.hooks(hooks):
+                        logits = bert(xf.tokens)
+                    hand[l, h, t] = float(logits[0, cf.position, a] - logits[0, cf.position, c])
+    np.testing.assert_allclose(r.raw, hand, atol=1e-5, rtol=0)
+    # a random BERT's patterns barely depend on the words; a trained masked model's move its answer a little
+    by_head = interp.patch(bidirectional, CLEAN, CORRUPT, hook="pattern", by="head", **kw)
+    assert by_head.raw.shape == (bidirectional.n_layers, bidirectional.n_heads)
+    assert np.abs(by_head.restored).max() > 0.01, by_head.restored  # 0.03: the number travels in values
+    assert count_hooks(bert.bridge) == base  # the route through z leaves no hook behind
+
+
+BY_HEAD = ("head", "head_position")
 
 
 def test_metrics_are_named_and_a_multi_token_contrast_restores_exactly_one(tiny_model):

@@ -97,8 +97,7 @@ def attribution_patch(
     clean_t, metric = _grid.metric_target(clean_t, metric)
     corrupt_t, _ = _grid.metric_target(corrupt_t, metric)
     kind = _grid.layout(template)
-    if kind == "pattern":
-        _grid.check_edits_apply(model, _hooks.name(template, 0), corrupt_t)
+    route = _grid.pattern_route(model, _hooks.name(template, 0), corrupt_t) if kind == "pattern" else kind
     fix = method == "atp*" and template in (_grid.HEAD_HOOKS["q"], _grid.HEAD_HOOKS["k"])
     src_t, dest_t = (clean_t, corrupt_t) if direction == "denoise" else (corrupt_t, clean_t)
     names = _hooks.names(template, model.n_layers)
@@ -108,7 +107,18 @@ def attribution_patch(
     with torch.no_grad():
         rows, mask = _target.batch_rows(src_t, 1)
         src = model.run_with_cache(rows, names=[*names, final], attention_mask=mask)[1]
-    dest_v, acts, grads = _gradients(model, dest_t, metric, names, extra, q_k)
+    if route == "pattern_z":  # the pattern's gradient is the head output's times the values
+        z_v = [_grid.through_z(n) for n in names]
+        dest_v, acts, grads = _gradients(
+            model, dest_t, metric, [z for _, z in z_v], [], [*names, *(v for v, _ in z_v)]
+        )
+        for name, (v_name, z_name) in zip(names, z_v):
+            v = acts[v_name]
+            if v.shape[2] != acts[name].shape[1]:
+                v = v.repeat_interleave(acts[name].shape[1] // v.shape[2], dim=2)
+            grads[name] = torch.einsum("rqhd,rkhd->rhqk", grads[z_name], v.detach())  # (R, H, Tq, Tk)
+    else:
+        dest_v, acts, grads = _gradients(model, dest_t, metric, names, extra, q_k)
     src_v = float(_grid.values(model, src_t, metric, _target.reads_of(src_t, src[final]).detach()))
     clean_v, corrupt_v = (src_v, dest_v) if direction == "denoise" else (dest_v, src_v)
     if abs(clean_v - corrupt_v) < 1e-9:

@@ -103,8 +103,6 @@ def patch(
     )
     clean_t, metric = _grid.metric_target(clean_t, metric)
     corrupt_t, _ = _grid.metric_target(corrupt_t, metric)
-    if _grid.layout(template) == "pattern":
-        _grid.check_edits_apply(model, _hooks.name(template, 0), corrupt_t)
     return _patch(
         model, hook, template, by, metric, direction, clean_f, corrupt_f, clean_t, corrupt_t, progress
     )
@@ -208,6 +206,8 @@ def _patch(
     names = _hooks.names(template, model.n_layers)
     final = _hooks.final_resid_name(model)
     kind = _grid.layout(template)
+    if kind == "pattern":
+        kind = _grid.pattern_route(model, names[0], corrupt_t)
     src_t, dest_t = (clean_t, corrupt_t) if direction == "denoise" else (corrupt_t, clean_t)
     rows, mask = _target.batch_rows(src_t, 1)
     _, src_cache = model.run_with_cache(rows, names=[*names, final], attention_mask=mask, stop_after=final)
@@ -258,7 +258,7 @@ def _n_heads(model: Model, act: torch.Tensor, kind: str) -> int:
     """Heads of a per-head activation (grouped-query keys and values have fewer than the queries)."""
     if kind == "head":
         return int(act.shape[2])
-    if kind == "pattern":
+    if kind in ("pattern", "pattern_z"):
         return int(act.shape[1])
     return model.n_heads
 

@@ -161,6 +161,66 @@ def edits(
     return out
 
 
+def through_z(name: str) -> tuple[str, str]:
+    """The value and head-output hook names of the attention whose pattern hook is ``name``."""
+    stem = name.removesuffix("hook_pattern")
+    return stem + "hook_v", stem + "hook_z"
+
+
+def pattern_hooks(name: str, src: torch.Tensor, todo) -> dict:
+    """Hooks that patch the pattern at ``name`` where the engine ignores an edited pattern (and may fire its
+    hook after the head outputs): each edited head's output at each edited query is recomputed as the source's
+    pattern row times this run's values (``z = pattern @ v`` exactly, which :func:`pattern_route` checked);
+    every other cell of ``hook_z`` is left as it is."""
+    v_name, z_name = through_z(name)
+    seen: dict[str, torch.Tensor] = {}
+
+    def keep_v(v: torch.Tensor, hook) -> torch.Tensor:
+        seen["v"] = v
+        return v
+
+    def set_z(z: torch.Tensor, hook) -> torch.Tensor:
+        v = seen["v"]  # (B, Tk, H_kv, d_head)
+        if v.shape[2] != src.shape[1]:  # grouped-query values serve several heads each
+            v = v.repeat_interleave(src.shape[1] // v.shape[2], dim=2)
+        z = z.clone()
+        made: dict[tuple[int, int], torch.Tensor] = {}
+        for row, r, p, h in todo:
+            if (row, r) not in made:  # the source's pattern times this row's values: (Tq, H, d_head)
+                made[row, r] = torch.einsum("hqk,khd->qhd", src[r].to(v.dtype), v[row])
+            z[(row, p, h)] = made[row, r][(p, h)].to(z.dtype)
+        return z
+
+    return {v_name: keep_v, z_name: set_z}
+
+
+@torch.no_grad()
+def pattern_route(model: Model, name: str, target: _target.Target) -> str:
+    """``pattern`` where the engine's output follows an edited pattern at ``name``; ``pattern_z`` where it
+    computes the output inside the Hugging Face module after the pattern hook has fired (a BERT attention),
+    so that a patch goes through ``hook_z = pattern @ hook_v`` instead; refused where neither holds."""
+    rows, mask = _target.batch_rows(target, 1)
+    before = model.final_resid(rows, attention_mask=mask)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the engine's own note that the edit is discarded
+        with model.hooks({name: lambda act, hook: torch.zeros_like(act)}):
+            after = model.final_resid(rows, attention_mask=mask)
+    if not torch.equal(before, after):
+        return "pattern"
+    v_name, z_name = through_z(name)
+    _, cache = model.run_with_cache(rows, names=[name, v_name, z_name], attention_mask=mask)
+    pattern, v, z = cache[name], cache[v_name], cache[z_name]
+    if v.shape[2] != pattern.shape[1]:
+        v = v.repeat_interleave(pattern.shape[1] // v.shape[2], dim=2)
+    rebuilt = torch.einsum("bhqk,bkhd->bqhd", pattern.to(v.dtype), v)
+    if rebuilt.shape != z.shape or not torch.allclose(rebuilt, z.to(rebuilt.dtype), rtol=1e-4, atol=1e-5):
+        raise InputError(
+            f"{model.name} ignores edits of {name}, and its head outputs are not its pattern times its values, "
+            "so a patched pattern cannot be applied. Patch the head's 'q', 'k', 'v' or 'z' instead"
+        )
+    return "pattern_z"
+
+
 def apply(act: torch.Tensor, src: torch.Tensor, todo, kind: str) -> torch.Tensor:
     """``act`` with the edits ``todo`` copied in from ``src`` (``(R, ...)`` rows of the same layout)."""
     act = act.clone()
@@ -192,28 +252,14 @@ def patched_reads(
         )
     todo = edits(dest, copies)
     rows, mask = _target.batch_rows(dest, len(copies))
-    with model.hooks({name: lambda act, hook: apply(act, src_act, todo, kind)}):
+    fns = (
+        pattern_hooks(name, src_act, todo)
+        if kind == "pattern_z"
+        else {name: lambda act, hook: apply(act, src_act, todo, kind)}
+    )
+    with model.hooks(fns):
         resid = model.final_resid(rows, attention_mask=mask)
     return _target.reads_of(dest, resid)
-
-
-@torch.no_grad()
-def check_edits_apply(model: Model, name: str, target: _target.Target) -> None:
-    """Refuse a hook point whose edits the model ignores (some attentions compute their output inside the
-    Hugging Face module, after the pattern hook has fired): a zeroed activation must change the output."""
-    rows, mask = _target.batch_rows(target, 1)
-    before = model.final_resid(rows, attention_mask=mask)
-    with warnings.catch_warnings():
-        warnings.simplefilter(
-            "ignore"
-        )  # the engine's own note that the edit is discarded: said below instead
-        with model.hooks({name: lambda act, hook: torch.zeros_like(act)}):
-            after = model.final_resid(rows, attention_mask=mask)
-    if torch.equal(before, after):
-        raise InputError(
-            f"{model.name} ignores edits of {name}: its attention computes the output inside the Hugging Face "
-            "module after the pattern is read. Patch the head's 'q', 'k', 'v' or 'z' instead"
-        )
 
 
 # ---- metrics ---------------------------------------------------------------------------------------------------
