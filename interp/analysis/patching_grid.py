@@ -208,6 +208,11 @@ def pattern_route(model: Model, name: str, target: _target.Target) -> str:
     if not torch.equal(before, after):
         return "pattern"
     v_name, z_name = through_z(name)
+    if not {v_name, z_name} <= set(_hooks.hook_points(model)):
+        raise InputError(
+            f"{model.name} ignores edits of {name} and has no {v_name} to patch it through. Patch the head's "
+            "output instead: hook='z'"
+        )
     _, cache = model.run_with_cache(rows, names=[name, v_name, z_name], attention_mask=mask)
     pattern, v, z = cache[name], cache[v_name], cache[z_name]
     if v.shape[2] != pattern.shape[1]:
