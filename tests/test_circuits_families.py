@@ -4,10 +4,10 @@ the identities that hold whatever the weights, so that a family whose hooks are 
 import numpy as np
 import pytest
 import torch
+from conftest import ARCHS, count_hooks
 
 import interp
 from interp.errors import InputError
-from conftest import ARCHS, count_hooks
 
 CLEAN = "the key to the cabinet ___ on the table ."
 CORRUPT = "the keys to the cabinet ___ on the table ."

@@ -4,10 +4,10 @@ computed by hand on a masked one, the metrics and the direction, and errors."""
 import numpy as np
 import pytest
 import torch
+from conftest import count_hooks
 from transformer_lens import patching as tlp
 
 import interp
-from conftest import count_hooks
 from interp.errors import InputError
 
 CLEAN = "the key to the cabinet ___ on the table ."

@@ -250,9 +250,10 @@ def make_batch(
                 weights[b, s] *= slot_weight
                 # a slot masked on top of the ratio: at a low ratio the rest of the passage stays visible to it,
                 # which is what recalling a stated fact asks of the model (no draw at 0: v2 unchanged)
-                if slot_mask_p > 0 and rng.random() < slot_mask_p:
+                if slot_mask_p > 0 and rng.random() < slot_mask_p and targets[b, s] == -100:
                     targets[b, s] = ids[s]
                     input_ids[b, s] = vocab["[MASK]"]
+                    weights[b, s] = slot_weight  # a masked-LM term: the ratio's 1/t (up to 50) made it noisy
         else:
             masked = [t for t in range(1, len(ids) - 1) if rng.random() < RANDOM_MASK_P]
             masked += [s for s in slots if rng.random() < slot_mask_p]

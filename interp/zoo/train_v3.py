@@ -125,7 +125,11 @@ def _lineage_of(folder: Path, kind: str) -> list[str]:
     record = folder / "training.json"
     if folder.parent != LINEAGE and record.exists():
         return list(json.loads(record.read_text()).get("lineage", []))
-    return [LINEAGE_NOTES[folder.name.removeprefix("tiny-")] if folder.name.startswith("tiny-") else LINEAGE_NOTES[kind]]
+    return [
+        LINEAGE_NOTES[folder.name.removeprefix("tiny-")]
+        if folder.name.startswith("tiny-")
+        else LINEAGE_NOTES[kind]
+    ]
 
 
 def copy_lineage(weights: Path, out: Path = LINEAGE) -> None:
