@@ -139,13 +139,13 @@ def test_pattern_patches_on_every_family(tiny_model, bidirectional, monkeypatch)
                 for t in range(cf.T):
                     seen = {}
 
-                    def put(z, hook, l=l, h=h, t=t):
+                    def put(z, hook, l=l, h=h, t=t, seen=seen):
                         z = z.clone()
                         z[0, t, h] = cache[pats[l]][0, h, t] @ seen["v"][0, :, h]
                         return z
 
                     hooks = {
-                        f"blocks.{l}.attn.hook_v": lambda v, hook: seen.update(v=v) or v,
+                        f"blocks.{l}.attn.hook_v": lambda v, hook, seen=seen: seen.update(v=v) or v,
                         f"blocks.{l}.attn.hook_z": put,
                     }
                     with bert.hooks(hooks):
