@@ -8,10 +8,12 @@ out-of-range value is an :class:`~interp.errors.InputError` naming the parameter
 
 from __future__ import annotations
 
+import functools
+import inspect
 import math
 import numbers
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from interp.errors import InputError, ResourceError, echo
@@ -82,6 +84,55 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
         return value
     shown = echo(value) if isinstance(value, str) else _shown(value)
     raise InputError(f"unknown {name} {shown}: use one of {', '.join(options)}")
+
+
+RENAMED = {"torch_dtype": "dtype", "random_state": "seed"}
+"""Keywords other libraries use for what interp calls otherwise (transformers' ``torch_dtype`` is ``dtype``)."""
+
+
+def arguments(function: str, signature: inspect.Signature, args: tuple, kwargs: dict) -> None:
+    """An unknown keyword or a missing or extra argument of ``function`` is an InputError naming its own
+    arguments, not Python's TypeError."""
+    params = signature.parameters.values()
+    if all(p.kind != p.VAR_KEYWORD for p in params):
+        unknown = {k: v for k, v in kwargs.items() if k not in signature.parameters}
+        keywords(function, unknown, [p.name for p in params if p.kind == p.KEYWORD_ONLY])
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as err:
+        raise InputError(f"{function}(): {err}; see help({function}) for its arguments") from None
+
+
+def checked(fn: Callable) -> Callable:
+    """``fn`` with its arguments checked by :func:`arguments` first; its signature (``inspect.signature``
+    follows ``__wrapped__``) and docstring are unchanged."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        arguments(f"interp.{fn.__name__}", signature, args, kwargs)
+        return fn(*args, **kwargs)
+
+    return call
+
+
+def keywords(function: str, given: dict, accepted: Iterable[str]) -> None:
+    """Refuse the keywords ``given`` that ``function`` does not have, naming the one meant where it is
+    recognisable (a close spelling, or another library's name for it) and the keywords ``accepted``."""
+    if not given:
+        return
+    accepted = tuple(accepted)
+    name = next(iter(given))
+    meant = RENAMED.get(name) if RENAMED.get(name) in accepted else None
+    if meant is None:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), accepted, n=1)
+        meant = close[0] if close else None
+    hint = f"use {meant}= instead; " if meant else ""
+    raise InputError(
+        f"{function}() has no keyword {echo(name)}: {hint}its keywords are {', '.join(f'{a}=' for a in accepted)}"
+    )
 
 
 def text_length(text: str, n_ctx: int, model_name: str, what: str = "the text") -> None:

@@ -84,12 +84,11 @@ def attribution_patch(
     template = _grid.hook_template(hook)
     _grid.check_by(by, hook, template)
     _grid.check_direction(direction)
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise InputError(
             f"unknown method={echo(method)}: use 'atp' or 'atp*' (AtP* fixes attention saturation)"
         )
-    if not isinstance(top_k, int) or isinstance(top_k, bool) or top_k < 1:
-        raise InputError(f"top_k must be a positive integer, got {echo(top_k)}")
+    top_k = checks.integer("top_k", top_k, low=1)
     _hooks.check_names(model, _hooks.names(template, model.n_layers))
     clean_f, corrupt_f, clean_t, corrupt_t = _patching.prepare(
         model, clean, corrupt, answer, contrast, None, allow_unknown, check_memory, "attribution_patch"

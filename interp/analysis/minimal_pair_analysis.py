@@ -143,8 +143,16 @@ def _checked(records: list[dict]) -> tuple[list[str], list[str], list[str], list
     goods, bads, phenomena, ids = [], [], [], []
     for i, r in enumerate(records):
         good, bad = r.get("sentence_good"), r.get("sentence_bad")
+        missing = [k for k in ("sentence_good", "sentence_bad") if k not in r]
+        if missing:
+            raise InputError(
+                f"pair {i} has no {missing[0]}: every record needs sentence_good and sentence_bad"
+            )
         if not isinstance(good, str) or not isinstance(bad, str):
             raise InputError(f"pair {i}: sentence_good and sentence_bad must both be strings")
+        if not good.strip() or not bad.strip():
+            side = "sentence_good" if not good.strip() else "sentence_bad"
+            raise InputError(f"pair {i}: {side} is empty; give both sentences of every pair")
         if good.split() == bad.split():
             raise InputError(
                 f"pair {i}: the two sentences are the same ({echo(good, 80)}); a pair must differ"
@@ -167,21 +175,25 @@ def _read_jsonl(path: str | os.PathLike) -> list[dict]:
     if p.stat().st_size > MAX_PAIRS_FILE:
         raise InputError(f"{echo(str(path))} is over {MAX_PAIRS_FILE >> 20} MiB: split it into smaller files")
     records = []
-    with p.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(
-                    f"{p.name}, line {n}: not JSON ({err.msg}); write one record per line"
-                ) from None
-            if not isinstance(record, dict):
-                raise InputError(
-                    f"{p.name}, line {n}: a record must be a JSON object with {', '.join(BLIMP_FIELDS)}"
-                )
-            records.append(record)
+    try:  # utf-8-sig: a file saved with a byte-order mark reads as plain UTF-8
+        lines = p.read_text(encoding="utf-8-sig").split("\n")
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{p.name} is not UTF-8 text (byte {err.start}): save it as UTF-8 JSONL, one record per line"
+        ) from None
+    # split("\n"), not splitlines(): a sentence may hold a U+2028 line separator
+    for n, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise InputError(f"{p.name}, line {n}: not JSON ({err.msg}); write one record per line") from None
+        if not isinstance(record, dict):
+            raise InputError(
+                f"{p.name}, line {n}: a record must be a JSON object with {', '.join(BLIMP_FIELDS)}"
+            )
+        records.append(record)
     return records
 
 

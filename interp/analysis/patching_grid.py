@@ -85,7 +85,7 @@ def layout(template: str) -> str:
 
 
 def check_by(by: str, hook: str, template: str) -> str:
-    if by not in BY:
+    if not isinstance(by, str) or by not in BY:  # an array's `in` is elementwise: a ValueError
         raise InputError(f"unknown by={echo(by)}: use one of {', '.join(BY)}")
     if by != "position" and layout(template) == "pos":
         heads = ", ".join(HEAD_HOOKS)
@@ -96,7 +96,7 @@ def check_by(by: str, hook: str, template: str) -> str:
 
 
 def check_direction(direction: str) -> str:
-    if direction not in DIRECTIONS:
+    if not isinstance(direction, str) or direction not in DIRECTIONS:
         raise InputError(
             f"unknown direction={echo(direction)}: 'denoise' copies clean activations into the corrupt run, "
             "'noise' corrupt ones into the clean run"
@@ -279,12 +279,12 @@ def default_metric(target: _target.Target) -> str:
 def metric_target(target: _target.Target, metric: str | None) -> tuple[_target.Target, str]:
     """The target that scores ``metric`` (None: the default for its answers) and the metric's name."""
     if target.objective is not None:
-        if metric not in (None, "objective"):
+        if metric is not None and not (isinstance(metric, str) and metric == "objective"):
             raise InputError("pass metric= or objective=, not both: an objective is its own metric")
         return target, "objective"
     if metric is None:
         return target, default_metric(target)
-    if metric not in METRICS:
+    if not isinstance(metric, str) or metric not in METRICS:
         raise InputError(f"unknown metric={echo(metric)}: use one of {', '.join(METRICS)}")
     if metric == "logit_diff" and target.log_prob:
         raise InputError(

@@ -40,8 +40,8 @@ INTO_HEADS = "the second pass runs the {base} input with only the receivers' inp
 def senders_of(model: Model, senders) -> list[tuple[int, int]]:
     if isinstance(senders, str) and senders == "all":
         return [(l, h) for l in range(model.n_layers) for h in range(model.n_heads)]
-    try:
-        out = [(int(l), int(h)) for l, h in senders]
+    try:  # int() would turn 0.5, True and "0" into heads: only integers name one
+        out = [(checks.integer("layer", l), checks.integer("head", h)) for l, h in senders]
     except (TypeError, ValueError):
         out = []
     if not out or any(not (0 <= l < model.n_layers and 0 <= h < model.n_heads) for l, h in out):
@@ -56,7 +56,10 @@ def receivers_of(model: Model, receivers) -> list[tuple[int, int, str]]:
     if isinstance(receivers, str) and receivers == "logits":
         return []
     try:
-        out = [(int(l), int(h), str(x)) for l, h, x in receivers]
+        out = [
+            (checks.integer("layer", l), checks.integer("head", h), checks.choice("input", x, "qkv"))
+            for l, h, x in receivers
+        ]
     except (TypeError, ValueError):
         out = []
     if not out or any(

@@ -27,11 +27,14 @@ from __future__ import annotations
 
 import functools
 import importlib
+import inspect
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from interp import checks
 
 PACKAGE = "interp.analysis"
 ORDER = (
@@ -117,8 +120,11 @@ def analysis(
         if known is not None and known.module != module:
             raise TypeError(f"analysis {name!r} is declared twice: in {known.module} and {module}")
 
+        signature = inspect.signature(fn)
+
         @functools.wraps(fn)
         def run(*args: Any, **kwargs: Any) -> Any:
+            checks.arguments(f"interp.{name}", signature, args, kwargs)
             models = _models(args, kwargs)
             for m in models:
                 m.require(needs, name)

@@ -138,6 +138,8 @@ def _unknown(name: str, err: Exception) -> ModelLoadError:
 # ---- load and wrap ----------------------------------------------------------------------------------------
 
 
+# A keyword of transformers' from_pretrained (torch_dtype=, trust_remote_code=) is named, not a TypeError.
+@checks.checked
 def load(
     name_or_path: str | os.PathLike,
     *,

@@ -60,13 +60,13 @@ def answer_ids(
     written as it stands after a space. A word outside the vocabulary is an error naming it.
     """
     if isinstance(answer, bool) or answer is None:
-        raise InputError(f"an {role} must be a word, a token id or a list of token ids, got {echo(answer)}")
+        raise InputError(f"{role} must be a word, a token id or a list of token ids, got {echo(answer)}")
     if isinstance(answer, (int, np.integer)):
         answer = [int(answer)]
     if isinstance(answer, (list, tuple)):
         return _given_ids(model, answer, role)
     if not isinstance(answer, str) or not answer.strip():
-        raise InputError(f"an {role} must be a non-empty word or a token id, got {echo(answer)}")
+        raise InputError(f"{role} must be a non-empty word or a token id, got {echo(answer)}")
     model.check_length(answer, f"the {role}")
     valid_text(answer, f"the {role}")
     before = None if answer.startswith(" ") else answer_context(model, text)
@@ -89,7 +89,7 @@ def _given_ids(model: Model, answer: list | tuple, role: str) -> tuple[int, ...]
         or not all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in answer)
     ):
         raise InputError(
-            f"an {role} given as token ids must be a non-empty list of at most {model.n_ctx} integers, got "
+            f"{role} given as token ids must be a non-empty list of at most {model.n_ctx} integers, got "
             f"{echo(answer)}"
         )
     for i in answer:
