@@ -86,15 +86,15 @@ class AttentionResult(Result):
 
     def summary_text(self) -> str:
         s = self.head_stats
+        top = np.unravel_index(s["prev_token_content"].argmax(), s["prev_token_content"].shape)
         return (
             f"AttentionResult({self.model_name}, {self.kind}, T={len(self.tokens)}, "
             f"{self.n_layers} layers x {self.n_heads} heads)\n"
             f"  mean mass past/self/future: {s['past'].mean():.3f} / {s['self'].mean():.3f} / "
             f"{s['future'].mean():.3f} (content only: {s['past_content'].mean():.3f} / "
             f"{s['self_content'].mean():.3f} / {s['future_content'].mean():.3f})\n"
-            f"  top previous-token head: L{np.unravel_index(s['prev_token'].argmax(), s['prev_token'].shape)[0]}"
-            f"H{np.unravel_index(s['prev_token'].argmax(), s['prev_token'].shape)[1]} "
-            f"({s['prev_token'].max():.2f})"
+            # content tokens, as the head table ranks them: a head parked on BOS is no previous-token head
+            f"  top previous-token head (content tokens): L{top[0]}H{top[1]} ({s['prev_token_content'].max():.2f})"
         )
 
 
