@@ -21,6 +21,15 @@ CHAINS = {
 }
 
 
+def chain(name: str, record: dict) -> str:
+    """Where the weights come from: the run's own starting folder and that folder's recorded chain, or (a run
+    from the v2 lineage) the fixed chain of v2."""
+    lineage = [str(x) for x in record.get("lineage", [])]
+    if not lineage or lineage[0].startswith("zoo/lineage/v2"):
+        return CHAINS[name]
+    return f"zoo v3 {name} <- " + " <- ".join(lineage)
+
+
 def _rows(table: dict, keys) -> str:
     return "\n".join(f"| {k} | {table[k][0]:.1%} | {table[k][1]} |" for k in keys if k in table)
 
@@ -95,9 +104,9 @@ words with the slot anywhere. Vocabulary: v2's 249 word-level tokens with their 
 **Status: candidate, not shipped.** {"Every bar of issue #27 is met." if not missed else "Bars missed: " + ", ".join(missed) + "."}
 
 ## Lineage
-{CHAINS[name]}. Started from `{record["init_from"]}` (the v2 weights, kept in the tree): v2's token ids kept, the
-8 new words appended, the position table grown from 128 to 256 by repeating it (`wpe[128 + i] = wpe[i]`), so at
-step 0 the model computes its v2 function on texts within 128 tokens.
+{chain(name, record)}. The first v3 run started from the v2 weights kept in the tree (`zoo/lineage/v2`): v2's
+token ids kept, the 8 new words appended, the position table grown from 128 to 256 by repeating it
+(`wpe[128 + i] = wpe[i]`), so at its step 0 the model computed its v2 function on texts within 128 tokens.
 
 ## Training
 - trained from commit `{record["commit"]}`; seed {record["seed"]}; batch {record["batch"]}; peak learning rate
