@@ -159,6 +159,7 @@ def _save(model, hf_tok, out: Path, record: dict) -> None:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     model.save_pretrained(tmp, safe_serialization=True)
+    hf_tok.backend_tokenizer.no_padding()  # validation batches switch padding on; the saved file has none
     hf_tok.save_pretrained(tmp)
     (tmp / "training.json").write_text(json.dumps(record, indent=1))
     for f in tmp.iterdir():
