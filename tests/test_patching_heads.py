@@ -69,31 +69,41 @@ def test_head_grids_equal_transformer_lens_patching(causal_model):
             assert np.abs(r.raw - r.corrupt_diff).max() > 1e-4 * (1 + abs(r.corrupt_diff)), by
 
 
+def _grid_by_hand(m, hooks_for) -> np.ndarray:
+    """``(n_layers, n_heads, T)``: the corrupt run's is-minus-are logits at the slot with the hooks
+    ``hooks_for(layer, head, position)`` attached, one cell at a time, unbatched."""
+    a, c = m.to_single_token("is"), m.to_single_token("are")
+    cf, xf = m.frame(CLEAN), m.frame(CORRUPT)
+    hand = np.zeros((m.n_layers, m.n_heads, cf.T))
+    with torch.no_grad():
+        for l in range(m.n_layers):
+            for h in range(m.n_heads):
+                for t in range(cf.T):
+                    with m.hooks(hooks_for(l, h, t)):
+                        logits = m(xf.tokens)
+                    hand[l, h, t] = float(logits[0, cf.position, a] - logits[0, cf.position, c])
+    return hand
+
+
 def test_a_masked_lm_grid_equals_one_computed_by_hand(tiny_model):
     m = tiny_model("bert")
     torch.set_num_threads(1)
     r = interp.patch(
         m, CLEAN, CORRUPT, hook="z", by="head_position", answer="is", contrast="are", progress=False
     )
-    a, c = m.to_single_token("is"), m.to_single_token("are")
-    cf, xf = m.frame(CLEAN), m.frame(CORRUPT)
-    pos = cf.position
+    cf = m.frame(CLEAN)
     names = [f"blocks.{l}.attn.hook_z" for l in range(m.n_layers)]
     _, cache = m.run_with_cache(cf.tokens, names=names)
-    hand = np.zeros((m.n_layers, m.n_heads, cf.T))
-    with torch.no_grad():
-        for l in range(m.n_layers):
-            for h in range(m.n_heads):
-                for t in range(cf.T):
 
-                    def put(z, hook, l=l, h=h, t=t):
-                        z = z.clone()
-                        z[0, t, h] = cache[names[l]][0, t, h]
-                        return z
+    def clean_head(l, h, t):
+        def put(z, hook):
+            z = z.clone()
+            z[0, t, h] = cache[names[l]][0, t, h]
+            return z
 
-                    with m.hooks({names[l]: put}):
-                        logits = m(xf.tokens)
-                    hand[l, h, t] = float(logits[0, pos, a] - logits[0, pos, c])
+        return {names[l]: put}
+
+    hand = _grid_by_hand(m, clean_head)
     np.testing.assert_allclose(r.raw, hand, atol=1e-5, rtol=0)
     gap = r.clean_diff - r.corrupt_diff  # a random model's gap is small: the fraction's tolerance scales
     np.testing.assert_allclose(r.restored, (hand - r.corrupt_diff) / gap, atol=2e-5 / abs(gap))
@@ -128,29 +138,24 @@ def test_pattern_patches_on_every_family(tiny_model, bidirectional, monkeypatch)
     torch.set_num_threads(1)
     base = count_hooks(bert.bridge)
     r = interp.patch(bert, CLEAN, CORRUPT, hook="pattern", by="head_position", **kw)
-    a, c = bert.to_single_token("is"), bert.to_single_token("are")
-    cf, xf = bert.frame(CLEAN), bert.frame(CORRUPT)
+    cf = bert.frame(CLEAN)
     pats = [f"blocks.{l}.attn.hook_pattern" for l in range(bert.n_layers)]
     _, cache = bert.run_with_cache(cf.tokens, names=pats)
-    hand = np.zeros((bert.n_layers, bert.n_heads, cf.T))
-    with torch.no_grad():
-        for l in range(bert.n_layers):
-            for h in range(bert.n_heads):
-                for t in range(cf.T):
-                    seen = {}
 
-                    def put(z, hook, l=l, h=h, t=t, seen=seen):
-                        z = z.clone()
-                        z[0, t, h] = cache[pats[l]][0, h, t] @ seen["v"][0, :, h]
-                        return z
+    def clean_pattern(l, h, t):
+        seen = {}
 
-                    hooks = {
-                        f"blocks.{l}.attn.hook_v": lambda v, hook, seen=seen: seen.update(v=v) or v,
-                        f"blocks.{l}.attn.hook_z": put,
-                    }
-                    with bert.hooks(hooks):
-                        logits = bert(xf.tokens)
-                    hand[l, h, t] = float(logits[0, cf.position, a] - logits[0, cf.position, c])
+        def put(z, hook):
+            z = z.clone()
+            z[0, t, h] = cache[pats[l]][0, h, t] @ seen["v"][0, :, h]
+            return z
+
+        return {
+            f"blocks.{l}.attn.hook_v": lambda v, hook: seen.update(v=v) or v,
+            f"blocks.{l}.attn.hook_z": put,
+        }
+
+    hand = _grid_by_hand(bert, clean_pattern)
     np.testing.assert_allclose(r.raw, hand, atol=1e-5, rtol=0)
     # a random BERT's patterns barely depend on the words; a trained masked model's move its answer a little
     by_head = interp.patch(bidirectional, CLEAN, CORRUPT, hook="pattern", by="head", **kw)

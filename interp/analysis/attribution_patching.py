@@ -112,9 +112,7 @@ def attribution_patch(
             model, dest_t, metric, [z for _, z in z_v], [], [*names, *(v for v, _ in z_v)]
         )
         for name, (v_name, z_name) in zip(names, z_v):
-            v = acts[v_name]
-            if v.shape[2] != acts[name].shape[1]:
-                v = v.repeat_interleave(acts[name].shape[1] // v.shape[2], dim=2)
+            v = _grid.values_per_head(acts[v_name], acts[name].shape[1])
             grads[name] = torch.einsum("rqhd,rkhd->rhqk", grads[z_name], v.detach())  # (R, H, Tq, Tk)
     else:
         dest_v, acts, grads = _gradients(model, dest_t, metric, names, extra, q_k)

@@ -167,6 +167,11 @@ def through_z(name: str) -> tuple[str, str]:
     return stem + "hook_v", stem + "hook_z"
 
 
+def values_per_head(v: torch.Tensor, n_heads: int) -> torch.Tensor:
+    """Values ``(B, T, H_kv, d_head)`` with one slot per query head: grouped-query values serve several."""
+    return v if v.shape[2] == n_heads else v.repeat_interleave(n_heads // v.shape[2], dim=2)
+
+
 def pattern_hooks(name: str, src: torch.Tensor, todo) -> dict:
     """Hooks that patch the pattern at ``name`` where the engine ignores an edited pattern (and may fire its
     hook after the head outputs): each edited head's output at each edited query is recomputed as the source's
@@ -180,9 +185,7 @@ def pattern_hooks(name: str, src: torch.Tensor, todo) -> dict:
         return v
 
     def set_z(z: torch.Tensor, hook) -> torch.Tensor:
-        v = seen["v"]  # (B, Tk, H_kv, d_head)
-        if v.shape[2] != src.shape[1]:  # grouped-query values serve several heads each
-            v = v.repeat_interleave(src.shape[1] // v.shape[2], dim=2)
+        v = values_per_head(seen["v"], src.shape[1])  # (B, Tk, H, d_head)
         z = z.clone()
         made: dict[tuple[int, int], torch.Tensor] = {}
         for row, r, p, h in todo:
@@ -214,9 +217,8 @@ def pattern_route(model: Model, name: str, target: _target.Target) -> str:
             "output instead: hook='z'"
         )
     _, cache = model.run_with_cache(rows, names=[name, v_name, z_name], attention_mask=mask)
-    pattern, v, z = cache[name], cache[v_name], cache[z_name]
-    if v.shape[2] != pattern.shape[1]:
-        v = v.repeat_interleave(pattern.shape[1] // v.shape[2], dim=2)
+    pattern, z = cache[name], cache[z_name]
+    v = values_per_head(cache[v_name], pattern.shape[1])
     rebuilt = torch.einsum("bhqk,bkhd->bqhd", pattern.to(v.dtype), v)
     if rebuilt.shape != z.shape or not torch.allclose(rebuilt, z.to(rebuilt.dtype), rtol=1e-4, atol=1e-5):
         raise InputError(
