@@ -543,3 +543,34 @@ def test_bars_of_issue_27():
     assert all(bars_met("tiny-causal", res).values())
     res["generation"] = {"well_formed": 0.84}
     assert bars_met("tiny-diffusion", res)["generation"] is False
+
+
+def test_agreement_bars_read_the_choice_between_the_two_verb_forms():
+    """A slot that admits another word ("anna and ben ___ at the park": "talked") fails top-1 without an
+    agreement error: the agreement bars read the two forms' order where the results hold it, and only then."""
+    import torch
+
+    from interp.zoo.evaluate import prefers
+    from interp.zoo.evaluate_v3 import CHOICE, bars_met
+
+    class Vocab:
+        ids = {"is": 0, "are": 1, "talked": 2, "red": 3}
+
+        def convert_tokens_to_ids(self, tokens):
+            return [self.ids[t] for t in tokens]
+
+    plural = corpus_v3.Probe("anna and ben ___ at the park .", "are", "agreement")
+    row = torch.tensor([0.5, 1.0, 3.0, 0.0])  # top-1 "talked", then "are", then "is"
+    assert prefers(Vocab(), plural, row) is True
+    assert prefers(Vocab(), corpus_v3.Probe("ben ___ here .", "is", "agreement"), row) is False
+    assert prefers(Vocab(), corpus_v3.Probe("a ___ car", "red", "left_recall"), row) is None
+
+    good = {ph: (0.95, 100) for ph in corpus_v3.PHENOMENA}
+    top1 = {**good, "agreement": (0.8, 100)}
+    res = {"held-out": top1, "gap unrelated": {"induction": (0.9, 100)}} | {f"band {b}": top1 for b in BANDS}
+    missed = [k for k, v in bars_met("tiny-bidirectional", res).items() if not v]
+    assert missed == ["held-out agreement"] + [f"band {b} agreement" for b in BANDS]
+    res[CHOICE] = {t: {"agreement": (1.0, 100)} for t in ["held-out"] + [f"band {b}" for b in BANDS]}
+    assert all(bars_met("tiny-bidirectional", res).values())
+    res[CHOICE]["band 50-100"] = {"agreement": (0.85, 100)}
+    assert [k for k, v in bars_met("tiny-bidirectional", res).items() if not v] == ["band 50-100 agreement"]

@@ -37,10 +37,9 @@ def accuracy(
 
 
 @torch.no_grad()
-def correct(model, tokenizer, kind: str, probes, batch_size: int = 64) -> list[bool]:
-    """Per probe: whether the top-1 prediction at the slot is the answer."""
+def slot_logits(model, tokenizer, kind: str, probes, batch_size: int = 64):
+    """Per probe, the logits at its slot (d_vocab,), in order, read in batches."""
     model.eval()
-    hits: list[bool] = []
     for start in range(0, len(probes), batch_size):
         chunk = probes[start : start + batch_size]
         if kind == "causal":
@@ -49,15 +48,36 @@ def correct(model, tokenizer, kind: str, probes, batch_size: int = 64) -> list[b
             texts = [p.text.replace(corpus.SLOT, tokenizer.mask_token) for p in chunk]
         enc = tokenizer(texts, return_tensors="pt", padding=True).to(model.device)
         logits = model(**{k: v for k, v in enc.items() if k != "token_type_ids"}).logits  # (B, T, V)
-        for row, p in enumerate(chunk):
+        for row in range(len(chunk)):
             ids = enc["input_ids"][row]
             if kind == "causal":
                 pos = int(enc["attention_mask"][row].sum()) - 1  # right padding: last real token
             else:
                 pos = int((ids == tokenizer.mask_token_id).nonzero()[0, 0])
-            pred = int(logits[row, pos].argmax())
-            hits.append(pred == tokenizer.convert_tokens_to_ids(p.answer))
-    return hits
+            yield logits[row, pos]
+
+
+def correct(model, tokenizer, kind: str, probes, batch_size: int = 64) -> list[bool]:
+    """Per probe: whether the top-1 prediction at the slot is the answer."""
+    return [
+        int(row.argmax()) == tokenizer.convert_tokens_to_ids(p.answer)
+        for p, row in zip(probes, slot_logits(model, tokenizer, kind, probes, batch_size))
+    ]
+
+
+OTHER_FORM = {"is": "are", "are": "is", "was": "were", "were": "was", "has": "have", "have": "has"}
+"""The verb form of the other number: an agreement probe's wrong answer."""
+
+
+def prefers(tokenizer, probe, row: torch.Tensor) -> bool | None:
+    """Whether the slot's logits ``row`` rank an agreement probe's answer above its other number's form (the
+    choice between the two verb forms of Linzen et al. 2016 and Goldberg 2019), or None for a probe that is no
+    agreement probe. Top-1 asks more: another word than either form (a verb, "talked") can fit a slot too."""
+    other = OTHER_FORM.get(probe.answer) if probe.phenomenon == "agreement" else None
+    if other is None:
+        return None
+    answer, wrong = tokenizer.convert_tokens_to_ids([probe.answer, other])
+    return bool(row[answer] > row[wrong])
 
 
 def table(results: dict[str, dict[str, float]], label: str = "phenomenon") -> str:

@@ -1,7 +1,8 @@
 """Zoo v3 evaluation (issue #27's tables): ``python -m interp.zoo.evaluate_v3 [--models zoo/v3] [--json FILE]``.
 
 Every table is top-1 accuracy at the slot on held-out constructions of grammar v3 (``corpus_v3.HELD_OUT``),
-except the hand-written sets (frames the grammar never makes) and the diffusion model's generations. A causal
+except the hand-written sets (frames the grammar never makes), the diffusion model's generations, and agreement
+read as the choice between the two verb forms (:data:`CHOICE`), which the bars use for agreement. A causal
 model is scored only on probes whose left context fixes the answer (``Probe.sees_left``: an inverted subject
 or a cue after the slot is right context for it); right cloze has no bar for it.
 """
@@ -16,10 +17,13 @@ from pathlib import Path
 import torch
 
 from interp.zoo import corpus_v3
-from interp.zoo.evaluate import BARS, correct
+from interp.zoo.evaluate import BARS, prefers, slot_logits
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDWRITTEN_V3 = ROOT / "tests" / "data" / "zoo_v3_handwritten.jsonl"
+CHOICE = "is vs are"
+"""The results' table of agreement read as the choice between the two verb forms (:func:`evaluate.prefers`),
+per probe set, held-out phenomenon and construction."""
 MODELS = (
     ("tiny-causal", "causal"),
     ("tiny-bidirectional", "bidirectional"),
@@ -98,19 +102,28 @@ def tables(folder: Path, sets: dict | None = None, n_generate: int = 200, log=pr
     sets = probe_sets() if sets is None else sets
     out: dict = {}
     for name, kind, model, tok in load(folder, names):
-        res: dict = {}
-        held = []
+        res: dict = {CHOICE: {}}
+        held, chosen = [], []
         for label, probes in sets.items():
             probes = readable(probes, kind)
-            hits = correct(model, tok, kind, probes)
+            rows = list(slot_logits(model, tok, kind, probes))
+            hits = [int(r.argmax()) == tok.convert_tokens_to_ids(p.answer) for p, r in zip(probes, rows)]
+            choices = [(p, c) for p, r in zip(probes, rows) if (c := prefers(tok, p, r)) is not None]
             res[label] = _group(probes, hits, lambda p: [p.phenomenon])
+            res[CHOICE][label] = _group(
+                [p for p, _ in choices], [c for _, c in choices], lambda p: [p.phenomenon]
+            )
             if label.startswith("seed"):
                 held += list(zip(probes, hits))
+                chosen += choices
             log(f"{name} {label}: " + ", ".join(f"{k} {v[0]:.1%}" for k, v in res[label].items()))
         probes, hits = [p for p, _ in held], [h for _, h in held]
         res["held-out"] = _group(probes, hits, lambda p: [p.phenomenon])
         res["construction"] = _group(probes, hits, lambda p: [p.construction])
         res["band"] = _group(probes, hits, lambda p: [f"{p.phenomenon} {p.band}"])
+        agreeing, choices = [p for p, _ in chosen], [c for _, c in chosen]
+        res[CHOICE]["held-out"] = _group(agreeing, choices, lambda p: [p.phenomenon])
+        res[CHOICE]["construction"] = _group(agreeing, choices, lambda p: [p.construction])
         res["environment"] = _group(
             probes, hits, lambda p: [f"{p.phenomenon} {f}" for f in p.environment.split(";") if f]
         )
@@ -132,15 +145,24 @@ def tables(folder: Path, sets: dict | None = None, n_generate: int = 200, log=pr
 
 def bars_met(name: str, res: dict) -> dict[str, bool]:
     """Issue #27's bars: held-out phenomena >= 90%, every band >= 90%, induction with an unrelated sentence in
-    between >= 90%, strict-judge generation >= 85%."""
+    between >= 90%, strict-judge generation >= 85%. Agreement is read as the choice between the two verb forms
+    where the results hold it (:data:`CHOICE`): its held-out slots admit other words too ("anna and ben ___ at
+    the park": "talked"), so top-1 there does not test agreement; the top-1 tables stay beside it."""
     kind = "causal" if name == "tiny-causal" else "bidirectional"
     seen = BARS[kind]
-    met = {f"held-out {ph}": res["held-out"].get(ph, (0.0, 0))[0] >= 0.9 for ph in seen}
+    choice = res.get(CHOICE, {})
+
+    def accuracy(table: str, ph: str) -> float | None:
+        if ph == "agreement" and ph in choice.get(table, {}):
+            return choice[table][ph][0]
+        return res[table][ph][0] if ph in res.get(table, {}) else None
+
+    met = {f"held-out {ph}": (accuracy("held-out", ph) or 0.0) >= 0.9 for ph in seen}
     met |= {
-        f"band {b} {ph}": res[f"band {b}"][ph][0] >= 0.9
+        f"band {b} {ph}": accuracy(f"band {b}", ph) >= 0.9
         for b in corpus_v3.BANDS
         for ph in seen
-        if ph in res[f"band {b}"]
+        if accuracy(f"band {b}", ph) is not None
     }
     met["gap unrelated"] = res["gap unrelated"]["induction"][0] >= 0.9
     if "generation" in res:
@@ -171,6 +193,18 @@ def markdown(results: dict) -> str:
         [(ph, "held-out", ph) for ph in phenomena],
     )
     block("Per held-out construction", [(c, "construction", c) for c in sorted(corpus_v3.HELD_OUT)])
+    lines.extend(["", f"### Agreement as the choice between the two verb forms ({CHOICE})"])
+    choice = {n: results[n].get(CHOICE, {}) for n in names}
+    agreement = sorted(c for c in corpus_v3.HELD_OUT if c.startswith("agreement:"))
+    rows = [("held-out", "held-out", "agreement")] + [(c, "construction", c) for c in agreement]
+    rows += [(f"band {b}", f"band {b}", "agreement") for b in corpus_v3.BANDS]
+    rows += [(hw, hw, "agreement") for hw in ("hand-written v3", "hand-written v2")]
+    lines.extend(["", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"])
+    for label, table, key in rows:
+        cells = [choice[n].get(table, {}).get(key) for n in names]
+        lines.append(
+            f"| {label} | " + " | ".join("-" if v is None else f"{v[0]:.0%} ({v[1]})" for v in cells) + " |"
+        )
     block(
         "Per position band (slot word index; 100 probes per phenomenon and band)",
         [(f"{ph} {b}", f"band {b}", ph) for ph in phenomena for b in corpus_v3.BANDS],
