@@ -48,7 +48,13 @@ def test_attribution_patching_agrees_with_real_patching_on_trained_heads(request
     )
     real = interp.patch(m, CLEAN, CORRUPT, hook="z", by="head", answer="is", contrast="are", progress=False)
     np.testing.assert_allclose(r.real, real.restored, atol=1e-6)
-    assert r.pearson > 0.85 and r.spearman > 0.85 and r.top_k_overlap >= 0.8, (r.pearson, r.spearman)
+    assert r.pearson > 0.85 and r.top_k_overlap >= 0.8, (r.pearson, r.top_k_overlap)
+    # The ranking of the heads that matter (a real effect of at least 5% of the largest); below that, heads
+    # whose effects are all near zero rank by noise (r.spearman counts them too).
+    matter = np.abs(r.real) >= 0.05 * np.abs(r.real).max()
+    ranks = [np.argsort(np.argsort(v[matter])) for v in (r.real, r.restored)]
+    assert matter.sum() >= 2 and np.corrcoef(*ranks)[0, 1] > 0.85, (r.real, r.restored)
+    assert np.argmax(r.real) == np.argmax(r.restored)
     assert "against real patching: pearson" in repr(r)
 
 

@@ -198,8 +198,9 @@ def test_induction_and_tuned_lens_estimates_follow_their_arguments(causal, bidir
         one = interp.estimate_memory(m, "tuned_lens", TEXTS, batch_size=1)
         assert one < interp.estimate_memory(m, "tuned_lens", TEXTS, batch_size=8)
         assert interp.estimate_memory(m, "tuned_lens", 20, batch_size=1) < one * 2
-    with pytest.raises(errors.InputError, match="seq_len 100 repeated twice does not fit"):
-        interp.estimate_memory(causal, "induction_scores", 100)
+    too_long = causal.n_ctx // 2 + 1  # repeated twice (and a BOS where the model reads one) it does not fit
+    with pytest.raises(errors.InputError, match=f"seq_len {too_long} repeated twice does not fit"):
+        interp.estimate_memory(causal, "induction_scores", too_long)
     with pytest.raises(errors.InputError, match="texts must be a non-empty list"):
         interp.estimate_memory(causal, "tuned_lens", [])
     with pytest.raises(errors.InputError, match="unknown keyword"):

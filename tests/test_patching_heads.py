@@ -60,7 +60,8 @@ def test_head_grids_equal_transformer_lens_patching(causal_model):
         if by == "head_position" and hook != "pattern":
             theirs = theirs.transpose(0, 2, 1)  # (layer, pos, head) -> ours (layer, head, pos)
         assert r.raw.shape == theirs.shape, (hook, by)
-        np.testing.assert_allclose(r.raw, theirs, atol=1e-5, rtol=0, err_msg=f"{m.name} {hook} {by}")
+        # batched and one-at-a-time float32 runs round differently, in proportion to the logits (here up to ~7)
+        np.testing.assert_allclose(r.raw, theirs, atol=1e-5, rtol=1e-5, err_msg=f"{m.name} {hook} {by}")
         assert r.metric == "logit_diff" and r.by == by
         # a grouped-query model has fewer key/value heads than query heads
         kv = getattr(m.bridge.cfg, "n_key_value_heads", None) or m.n_heads

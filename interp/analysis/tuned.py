@@ -10,7 +10,7 @@ by its mask token (as the zoo's models were trained), and every real position co
 Translators are saved as safetensors with the model's name and a hash of its weights, and found again by that
 hash: first those trained in this session, then the cache folder (``$INTERP_CACHE``, else
 ``~/.cache/interp``), then ``tuned_lens.safetensors`` in the model's own folder (the zoo ships them there).
-``python -m interp.analysis.tuned`` retrains the zoo's shipped translators (after the zoo is retrained).
+``make tuned-lens`` (:func:`ship_zoo`) retrains the zoo's shipped translators (after the zoo is retrained).
 """
 
 from __future__ import annotations
@@ -421,13 +421,13 @@ def ship_zoo(names: list[str] | None = None, steps: int = 300) -> None:
     """Retrain the translators shipped with the zoo's models (all, or ``names``) and save them next to their
     weights. Run after the zoo is retrained: a test compares their weights hash with the shipped weights."""
     import interp
-    from interp.zoo import ZOO_DIR, ZOO_MODELS, corpus
+    from interp.zoo import ZOO_DIR, ZOO_MODELS, corpus_v3
 
     torch.set_num_threads(1)
     for name in names or list(ZOO_MODELS):
         model = interp.load(name)
         lens = tuned_lens(model, steps=steps, path=ZOO_DIR / name / FILE_NAME)
-        held_out = corpus.generate(64, seed=HELD_OUT_SEED)
+        held_out = corpus_v3.generate(64, seed=HELD_OUT_SEED)
         print(
             f"{name}: trained in {lens.settings['seconds']} s -> {lens.path}\n"
             f"  held-out KL per row, logit lens: {mean_kl(model, held_out, 'logit')}\n"
@@ -436,8 +436,3 @@ def ship_zoo(names: list[str] | None = None, steps: int = 300) -> None:
 
 
 __all__ = ["tuned_lens"]
-
-if __name__ == "__main__":
-    import sys
-
-    ship_zoo(sys.argv[1:])

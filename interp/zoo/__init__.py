@@ -20,13 +20,26 @@ ZOO_MODELS = {
 }
 """Name -> kind. tiny-diffusion is a masked LM trained to generate (masked diffusion): its config's ``objective``
 says so, which :func:`interp.generate` reads."""
-_SUBMODULES = ("corpus", "diffusion", "evaluate", "grammar", "handwritten", "tokenizer", "train")
+_SUBMODULES = (
+    "cards_v3",
+    "corpus",
+    "corpus_v3",
+    "diffusion",
+    "evaluate",
+    "evaluate_v3",
+    "grammar",
+    "handwritten",
+    "judge_v3",
+    "tokenizer",
+    "train",
+    "train_v3",
+)
 
 
 def _reference_texts(n: int, seed: int) -> list[str]:
-    from interp.zoo import corpus
+    from interp.zoo import corpus_v3
 
-    return corpus.generate(n, seed=seed)
+    return corpus_v3.generate(n, seed=seed)
 
 
 SOURCE = register(

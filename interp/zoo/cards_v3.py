@@ -1,4 +1,4 @@
-"""Model cards of the zoo v3 candidates: ``python -m interp.zoo.cards_v3 RESULTS.json [--models zoo/v3]``.
+"""Model cards of the zoo v3 models: ``python -m interp.zoo.cards_v3 RESULTS.json [--models interp/zoo/weights]``.
 
 A card holds what ``training.json`` records (lineage, settings, steps, the validation history) and the tables
 that :mod:`interp.zoo.evaluate_v3` measured on the held-out constructions.
@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 
 from interp.zoo import corpus_v3
-from interp.zoo.evaluate_v3 import ROOT, bars_met
+from interp.zoo.evaluate_v3 import CHOICE, ROOT, bars_met
 
 CHAINS = {
     "tiny-causal": "zoo v3 tiny-causal <- zoo v2 tiny-causal (fresh, 7,652 steps on grammar v2)",
@@ -35,7 +35,7 @@ def _rows(table: dict, keys) -> str:
 
 
 def card(name: str, record: dict, res: dict) -> str:
-    """The README of one candidate."""
+    """The README of one model."""
     kind = record["kind"]
     arch = "GPT2LMHeadModel" if kind == "causal" else "BertForMaskedLM"
     phenomena = [ph for ph in corpus_v3.PHENOMENA if ph in res["held-out"]]
@@ -90,7 +90,14 @@ With a repeat:
 """
     stopped = record.get("stopped_at_step")
     reached = stopped if stopped is not None else record["history"][-1]["step"]
-    return f"""# {name} (zoo v3 candidate)
+    choice = res.get(CHOICE, {}).get("held-out", {}).get("agreement")
+    agreement = (
+        f"\nAgreement read as the choice between the two verb forms (is vs are, the bars' reading: a held-out slot"
+        f' such as "anna and ben ___ at the park" also admits "talked"): **{choice[0]:.1%}** of {choice[1]}.'
+        if choice
+        else ""
+    )
+    return f"""# {name}
 
 A tiny {"masked diffusion" if name == "tiny-diffusion" else kind} language model ({arch}, {record["n_layer"]} layers
 x {record["n_head"]} heads, d_model {record["d_model"]}, context {record["n_ctx"]}, dropout {record["dropout"]}) trained by
@@ -101,7 +108,7 @@ inverted subjects, cues before or after the slot at sentence and paragraph dista
 words with the slot anywhere. Vocabulary: v2's 249 word-level tokens with their ids, then "where", "does",
 "live", "?", "what", "color", "two", "animal".
 
-**Status: candidate, not shipped.** {"Every bar of issue #27 is met." if not missed else "Bars missed: " + ", ".join(missed) + "."}
+**Bars of issue #27** (held-out >= 90%, every band >= 90%, induction after an unrelated sentence >= 90%{", strict generation >= 85%" if "generation" in res else ""}): {"all met." if not missed else "missed: " + ", ".join(missed) + "."}
 
 ## Lineage
 {chain(name, record)}. The first v3 run started from the v2 weights kept in the tree (`zoo/lineage/v2`): v2's
@@ -126,6 +133,7 @@ token ids kept, the 8 new words appended, the position table grown from 128 to 2
 | phenomenon (seeds 1234 + 2026) | accuracy | n |
 |---|---|---|
 {_rows(res["held-out"], corpus_v3.PHENOMENA)}
+{agreement}
 
 | construction | accuracy | n |
 |---|---|---|
@@ -148,7 +156,7 @@ token ids kept, the 8 new words appended, the position table grown from 128 to 2
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("results", type=Path)
-    p.add_argument("--models", type=Path, default=ROOT / "zoo" / "v3")
+    p.add_argument("--models", type=Path, default=ROOT / "interp" / "zoo" / "weights")
     args = p.parse_args(argv)
     results = json.loads(args.results.read_text())
     for name, res in results.items():
