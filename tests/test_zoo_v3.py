@@ -433,13 +433,17 @@ def lineage():
     return ZOO_DIR, LINEAGE
 
 
-def test_lineage_holds_the_shipped_v2_weights(lineage):
-    """A warm start reads zoo/lineage/v2 (in the tree: a shallow clone has no history); until the switch-over
-    the shipped weights are those very files."""
+def test_the_shipped_models_lineage_is_in_the_tree(lineage):
+    """A warm start reads its folder from the tree (a shallow clone has no history): each shipped model's
+    starting folder is there, and so is the one that folder started from, down to zoo/lineage/v2."""
+    from interp.zoo.train_v3 import ROOT
+
     weights, kept = lineage
     for name in ("tiny-causal", "tiny-bidirectional", "tiny-diffusion"):
-        for f in ("model.safetensors", "tokenizer.json", "config.json"):
-            assert (kept / name / f).read_bytes() == (weights / name / f).read_bytes(), (name, f)
+        start = json.loads((weights / name / "training.json").read_text())["init_from"]
+        assert start.startswith("zoo/lineage/v3a/") and (ROOT / start / "model.safetensors").is_file(), name
+        first = json.loads((ROOT / start / "training.json").read_text())["init_from"]
+        assert (ROOT / first).parent == kept and (ROOT / first / "model.safetensors").is_file(), name
 
 
 def test_v3_tokenizer_keeps_v2_ids_and_appends_the_new_words(lineage):
@@ -511,7 +515,10 @@ def test_v2_settings_and_defaults_are_untouched():
     assert train.SETTINGS["bidirectional"]["init_from"] == train.V1_MASKED
     assert train.build_model("causal", 249).config.n_positions == 128
     for kind, cfg in train_v3.SETTINGS.items():
-        assert cfg["init_from"] == f"zoo/lineage/v2/tiny-{kind}"
+        start = (
+            "bidirectional" if kind == "diffusion" else kind
+        )  # the diffusion model starts from a masked one
+        assert cfg["init_from"] == f"zoo/lineage/v3a/tiny-{start}"
         assert (train_v3.ROOT / cfg["init_from"] / "model.safetensors").is_file()
     with pytest.raises(SystemExit):
         train.main(["--grammar", "4"])
