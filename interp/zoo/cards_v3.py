@@ -108,7 +108,7 @@ inverted subjects, cues before or after the slot at sentence and paragraph dista
 words with the slot anywhere. Vocabulary: v2's 249 word-level tokens with their ids, then "where", "does",
 "live", "?", "what", "color", "two", "animal".
 
-**Bars of issue #27** (held-out >= 90%, every band >= 90%, induction after an unrelated sentence >= 90%{", strict generation >= 85%" if "generation" in res else ""}): {"all met." if not missed else "missed: " + ", ".join(missed) + "."}
+**The zoo's bars** (held-out >= 90%, every band >= 90%, induction after an unrelated sentence >= 90%{", strict generation >= 85%" if "generation" in res else ""}): {"all met." if not missed else "missed: " + ", ".join(missed) + "."}
 
 ## Lineage
 {chain(name, record)}. The first v3 run started from the v2 weights kept in the tree (`zoo/lineage/v2`): v2's
