@@ -1,12 +1,14 @@
-"""Attribution baselines on the zoo's held-out probes: completeness and left/right masses of integrated gradients
-under each baseline, per model (the table in docs/concepts.md, "Attribution baselines", and the default it
-decides). ``python -m benchmarks.bench_baselines [n_per_kind]`` prints the markdown table.
+"""Attribution baselines on the zoo's held-out constructions: completeness and left/right masses of integrated
+gradients under each baseline, per model (the table in docs/concepts.md, "Attribution baselines", and the default
+it decides). ``python -m benchmarks.bench_baselines [n_per_kind]`` prints the markdown table.
 
-Per model and baseline: the share of probes whose completeness error is within the 1% tolerance, the mean error,
-the mean path steps used (the steps double while the error exceeds 1%), and the mean attribution mass right of
-the slot on the probes whose cue stands right of it (``right_cloze``) and on those whose cue stands left
-(``left_recall``, ``induction``, ``agreement``): a baseline whose masses follow the cue's side tells the two
-apart better.
+The probes are grammar v3's held-out constructions (``interp.zoo.corpus_v3.probes(seed=1234)``, ``n_per_kind``
+of each phenomenon), all of them for both models: the table is about completeness and where the mass lies, not
+about whether the model answers. Per model and baseline: the share of probes whose completeness error is within
+the 1% tolerance, the mean error, the mean path steps used (the steps double while the error exceeds 1%), and the
+mean attribution mass right of the slot on the probes whose cue stands right of it (``not sees_left``: most
+right-context cloze probes and the inverted agreement ones, "here ___ two keys .") and on those whose cue stands
+left (``sees_left``): a baseline whose masses follow the cue's side tells the two apart better.
 """
 
 from __future__ import annotations
@@ -17,19 +19,18 @@ import sys
 import torch
 
 BASELINES = {"causal": ("pad", "zero", "unk"), "bidirectional": ("pad", "mask", "zero", "unk")}
-RIGHT = ("right_cloze",)
 
 
 def measure(n_per_kind: int = 10) -> list[dict]:
     import interp
-    from interp.zoo import corpus
+    from interp.zoo import corpus_v3
 
     rows = []
-    probes = corpus.probes(n_per_kind=n_per_kind)
+    probes = corpus_v3.probes(seed=1234, n_per_kind=n_per_kind)
     for name in ("tiny-causal", "tiny-bidirectional"):
         model = interp.load(name)
         texts, answers = [p.text for p in probes], [p.answer for p in probes]
-        right = [p.phenomenon in RIGHT for p in probes]
+        right = [not p.sees_left for p in probes]
         for baseline in BASELINES[model.kind]:
             results = interp.attribute(model, texts, answer=answers, baseline=baseline, progress=False)
             errors = [r.completeness_error for r in results]
