@@ -7,10 +7,10 @@ text of the same token count (its token embeddings at the attributed positions),
 ``(T, d_model)`` (used as they are, at every position of the frame).
 
 The default depends on the kind of model (:func:`default`): ``"mask"`` for a masked LM, ``"pad"`` for a causal
-model. On the zoo's 100 held-out probes, the mask baseline of the masked LM was the most complete (mean error
-0.02% at 50 steps, none needing more, against 0.12% and 56 steps for the pad token) and its masses followed the
-cue's side best (right of the slot: 0.70 of the mass where the cue stands right, 0.11 where it stands left;
-0.54 and 0.16 with the pad token): the table is in docs/concepts.md, from ``python -m benchmarks.bench_baselines``.
+model. On 100 held-out probes of the zoo's grammar, the mask baseline of the masked LM was the most complete
+(mean error 0.02% at a mean of 50.5 steps, against 0.13% and 54 steps for the pad token) and its masses followed
+the cue's side best (right of the slot: 0.59 of the mass where the cue stands right, 0.19 where it stands left;
+0.44 and 0.19 with the pad token): the table is in docs/concepts.md, from ``python -m benchmarks.bench_baselines``.
 A causal model has no mask token to read; its pad token is the default. :func:`interp.compare` keeps the pad
 token for both models, so that the two kinds are attributed against one baseline.
 """
