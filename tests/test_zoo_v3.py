@@ -581,3 +581,79 @@ def test_agreement_bars_read_the_choice_between_the_two_verb_forms():
     assert all(bars_met("tiny-bidirectional", res).values())
     res[CHOICE]["band 50-100"] = {"agreement": (0.85, 100)}
     assert [k for k, v in bars_met("tiny-bidirectional", res).items() if not v] == ["band 50-100 agreement"]
+
+
+def test_validation_accuracy_reads_agreement_as_the_choice_between_the_verb_forms():
+    """Training chooses checkpoints on this reading: top-1 there would count "talked" as an agreement error."""
+    import types
+
+    import torch
+
+    from interp.zoo.evaluate import accuracy
+
+    vocab = {"[PAD]": 0, "[MASK]": 1, "is": 2, "are": 3, "talked": 4, "rome": 5, "anna": 6}
+
+    class Batch(dict):
+        def to(self, device):
+            return self
+
+    class Tokenizer:
+        mask_token, mask_token_id = "[MASK]", 1
+
+        def convert_tokens_to_ids(self, tokens):
+            return [vocab[t] for t in tokens]
+
+        def __call__(self, texts, **_):
+            rows = [[vocab.get(w, 0) for w in t.split()] for t in texts]
+            ids = torch.tensor([r + [0] * (max(map(len, rows)) - len(r)) for r in rows])  # (B, T)
+            return Batch(input_ids=ids, attention_mask=(ids > 0).long())
+
+    class Model:  # every position ranks talked > are > rome > the rest
+        device = "cpu"
+
+        def eval(self):
+            return self
+
+        def __call__(self, input_ids, **_):
+            logits = torch.zeros(*input_ids.shape, len(vocab))  # (B, T, V)
+            logits[..., vocab["talked"]], logits[..., vocab["are"]], logits[..., vocab["rome"]] = (
+                3.0,
+                2.0,
+                1.0,
+            )
+            return types.SimpleNamespace(logits=logits)
+
+    probes = [
+        corpus_v3.Probe("anna and anna ___ rome", "are", "agreement"),
+        corpus_v3.Probe("anna ___ rome", "is", "agreement"),
+        corpus_v3.Probe("anna ___", "rome", "left_recall"),
+    ]
+    tok = Tokenizer()
+    assert accuracy(Model(), tok, "bidirectional", probes) == {"agreement": 0.0, "left_recall": 0.0}
+    assert accuracy(Model(), tok, "bidirectional", probes, choice=True) == {
+        "agreement": 0.5,
+        "left_recall": 0.0,
+    }
+
+
+@pytest.mark.parametrize("kind", ["causal", "diffusion"])
+def test_make_zoo_runs_start_from_the_tree(tmp_path, kind):
+    """Two steps of a v3 run with the shipped settings (a fresh shallow clone has every folder they read): the
+    checkpoint is written with its lineage, and the diffusion model is marked as one."""
+    from interp.zoo.train_v3 import SETTINGS, train
+
+    out = tmp_path / f"tiny-{kind}"
+    record = train(
+        kind, out, steps=2, overrides={"val_per_kind": 2, "batch": 2}, eval_every=2, log=lambda *a: None
+    )
+    assert record["checkpoint_step"] in (0, 2) and record["init_from"] == SETTINGS[kind]["init_from"]
+    assert record["lineage"][:2] == [
+        SETTINGS[kind]["init_from"],
+        f"zoo/lineage/v2/{Path(SETTINGS[kind]['init_from']).name}",
+    ]
+    assert {"model.safetensors", "tokenizer.json", "config.json", "training.json"} <= {
+        p.name for p in out.iterdir()
+    }
+    config = json.loads((out / "config.json").read_text())
+    assert config.get("objective") == ("masked_diffusion" if kind == "diffusion" else None)
+    assert config["n_positions" if kind == "causal" else "max_position_embeddings"] == 256

@@ -26,13 +26,16 @@ def margin(kind: str, acc: dict[str, float]) -> float:
 
 
 def accuracy(
-    model, tokenizer, kind: str, probes, batch_size: int = 64, by: str = "phenomenon"
+    model, tokenizer, kind: str, probes, batch_size: int = 64, by: str = "phenomenon", choice: bool = False
 ) -> dict[str, float]:
     """Fraction of probes whose top-1 prediction at the slot is the answer, per phenomenon (or per ``by``:
-    any field of the probes, e.g. "construction")."""
+    any field of the probes, e.g. "construction"). ``choice``: an agreement probe counts when its answer
+    outranks the other number's verb form (:func:`prefers`), as the zoo v3 bars read agreement."""
     hits: dict[str, list[bool]] = collections.defaultdict(list)
-    for p, hit in zip(probes, correct(model, tokenizer, kind, probes, batch_size)):
-        hits[getattr(p, by)].append(hit)
+    answer_ids = tokenizer.convert_tokens_to_ids([p.answer for p in probes])
+    for p, a, row in zip(probes, answer_ids, slot_logits(model, tokenizer, kind, probes, batch_size)):
+        chosen = prefers(tokenizer, p, row) if choice else None
+        hits[getattr(p, by)].append(int(row.argmax()) == a if chosen is None else chosen)
     return {ph: sum(v) / len(v) for ph, v in hits.items()}
 
 

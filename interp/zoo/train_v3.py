@@ -244,7 +244,9 @@ def train(
 
     def validate(step: int, loss: float) -> None:
         nonlocal best
-        acc = accuracy(model, hf_tok, arch, validation)
+        # agreement as the is-vs-are choice: a held-out slot such as "anna and ben ___ at the park" also admits
+        # "talked", so its top-1 pins the bars' margin below 0 whatever the checkpoint
+        acc = accuracy(model, hf_tok, arch, validation, choice=True)
         now, generated = score(acc)
         row = {"step": step, "minutes": round((time.time() - start) / 60, 1), "loss": round(loss, 4), **acc}
         if generated is not None:
