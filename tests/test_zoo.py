@@ -368,7 +368,7 @@ def test_held_out_tables_reproduce_from_the_shipped_weights(held_out_1234, name)
     """The card's seed-1234 table (top-1, and agreement as the is-vs-are choice), recomputed."""
     from transformers import AutoModelForCausalLM, AutoModelForMaskedLM, AutoTokenizer
 
-    from interp.zoo.evaluate import prefers, slot_logits
+    from interp.zoo.evaluate import prefers, slot_logits, top1
     from interp.zoo.evaluate_v3 import CHOICE, readable
 
     torch.set_num_threads(1)
@@ -378,7 +378,7 @@ def test_held_out_tables_reproduce_from_the_shipped_weights(held_out_1234, name)
     probes = readable(held_out_1234, kind)
     hits, choices = collections.defaultdict(list), []
     for p, row in zip(probes, slot_logits(model, tok, kind, probes)):
-        hits[p.phenomenon].append(int(row.argmax()) == tok.convert_tokens_to_ids(p.answer))
+        hits[p.phenomenon].append(top1(tok, p, row))
         if (c := prefers(tok, p, row)) is not None:
             choices.append(c)
     recorded = json.loads((ZOO_DIR / name / "training.json").read_text())["evaluation"]

@@ -600,8 +600,8 @@ def test_validation_accuracy_reads_agreement_as_the_choice_between_the_verb_form
     class Tokenizer:
         mask_token, mask_token_id = "[MASK]", 1
 
-        def convert_tokens_to_ids(self, tokens):
-            return [vocab[t] for t in tokens]
+        def convert_tokens_to_ids(self, tokens):  # one token or a list, as Hugging Face's
+            return vocab[tokens] if isinstance(tokens, str) else [vocab[t] for t in tokens]
 
         def __call__(self, texts, **_):
             rows = [[vocab.get(w, 0) for w in t.split()] for t in texts]

@@ -32,10 +32,9 @@ def accuracy(
     any field of the probes, e.g. "construction"). ``choice``: an agreement probe counts when its answer
     outranks the other number's verb form (:func:`prefers`), as the zoo v3 bars read agreement."""
     hits: dict[str, list[bool]] = collections.defaultdict(list)
-    answer_ids = tokenizer.convert_tokens_to_ids([p.answer for p in probes])
-    for p, a, row in zip(probes, answer_ids, slot_logits(model, tokenizer, kind, probes, batch_size)):
+    for p, row in zip(probes, slot_logits(model, tokenizer, kind, probes, batch_size)):
         chosen = prefers(tokenizer, p, row) if choice else None
-        hits[getattr(p, by)].append(int(row.argmax()) == a if chosen is None else chosen)
+        hits[getattr(p, by)].append(top1(tokenizer, p, row) if chosen is None else chosen)
     return {ph: sum(v) / len(v) for ph, v in hits.items()}
 
 
@@ -63,9 +62,14 @@ def slot_logits(model, tokenizer, kind: str, probes, batch_size: int = 64):
 def correct(model, tokenizer, kind: str, probes, batch_size: int = 64) -> list[bool]:
     """Per probe: whether the top-1 prediction at the slot is the answer."""
     return [
-        int(row.argmax()) == tokenizer.convert_tokens_to_ids(p.answer)
+        top1(tokenizer, p, row)
         for p, row in zip(probes, slot_logits(model, tokenizer, kind, probes, batch_size))
     ]
+
+
+def top1(tokenizer, probe, row: torch.Tensor) -> bool:
+    """Whether the slot's logits ``row`` rank the probe's answer first."""
+    return int(row.argmax()) == tokenizer.convert_tokens_to_ids(probe.answer)
 
 
 OTHER_FORM = {"is": "are", "are": "is", "was": "were", "were": "was", "has": "have", "have": "has"}

@@ -1,4 +1,4 @@
-"""Zoo v3 evaluation (issue #27's tables): ``python -m interp.zoo.evaluate_v3 [--models zoo/v3] [--json FILE]``.
+"""Zoo v3 evaluation (issue #27's tables): ``python -m interp.zoo.evaluate_v3 [--models DIR] [--json FILE]``.
 
 Every table is top-1 accuracy at the slot on held-out constructions of grammar v3 (``corpus_v3.HELD_OUT``),
 except the hand-written sets (frames the grammar never makes), the diffusion model's generations, and agreement
@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from interp.zoo import corpus_v3
-from interp.zoo.evaluate import BARS, prefers, slot_logits
+from interp.zoo.evaluate import BARS, prefers, slot_logits, top1
 
 ROOT = Path(__file__).resolve().parents[2]
 HANDWRITTEN_V3 = ROOT / "tests" / "data" / "zoo_v3_handwritten.jsonl"
@@ -107,7 +107,7 @@ def tables(folder: Path, sets: dict | None = None, n_generate: int = 200, log=pr
         for label, probes in sets.items():
             probes = readable(probes, kind)
             rows = list(slot_logits(model, tok, kind, probes))
-            hits = [int(r.argmax()) == tok.convert_tokens_to_ids(p.answer) for p, r in zip(probes, rows)]
+            hits = [top1(tok, p, r) for p, r in zip(probes, rows)]
             choices = [(p, c) for p, r in zip(probes, rows) if (c := prefers(tok, p, r)) is not None]
             res[label] = _group(probes, hits, lambda p: [p.phenomenon])
             res[CHOICE][label] = _group(
@@ -175,15 +175,15 @@ def markdown(results: dict) -> str:
     names = list(results)
     lines: list[str] = []
 
-    def block(title: str, rows: list[tuple[str, str, str]]):
-        # rows: (row label, table, key)
+    def block(title: str, rows: list[tuple[str, str, str]], source=lambda n: results[n]):
+        # rows: (row label, table, key); source(model name): the tables the rows read
         lines.extend(
             ["", f"### {title}", "", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
         )
         for label, table, key in rows:
             cells = []
             for n in names:
-                v = results[n].get(table, {}).get(key)
+                v = source(n).get(table, {}).get(key)
                 cells.append("-" if v is None else f"{v[0]:.0%} ({v[1]})")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
 
@@ -193,18 +193,15 @@ def markdown(results: dict) -> str:
         [(ph, "held-out", ph) for ph in phenomena],
     )
     block("Per held-out construction", [(c, "construction", c) for c in sorted(corpus_v3.HELD_OUT)])
-    lines.extend(["", f"### Agreement as the choice between the two verb forms ({CHOICE})"])
-    choice = {n: results[n].get(CHOICE, {}) for n in names}
     agreement = sorted(c for c in corpus_v3.HELD_OUT if c.startswith("agreement:"))
-    rows = [("held-out", "held-out", "agreement")] + [(c, "construction", c) for c in agreement]
-    rows += [(f"band {b}", f"band {b}", "agreement") for b in corpus_v3.BANDS]
-    rows += [(hw, hw, "agreement") for hw in ("hand-written v3", "hand-written v2")]
-    lines.extend(["", "| | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"])
-    for label, table, key in rows:
-        cells = [choice[n].get(table, {}).get(key) for n in names]
-        lines.append(
-            f"| {label} | " + " | ".join("-" if v is None else f"{v[0]:.0%} ({v[1]})" for v in cells) + " |"
-        )
+    block(
+        f"Agreement as the choice between the two verb forms ({CHOICE})",
+        [("held-out", "held-out", "agreement")]
+        + [(c, "construction", c) for c in agreement]
+        + [(f"band {b}", f"band {b}", "agreement") for b in corpus_v3.BANDS]
+        + [(hw, hw, "agreement") for hw in ("hand-written v3", "hand-written v2")],
+        source=lambda n: results[n].get(CHOICE, {}),
+    )
     block(
         "Per position band (slot word index; 100 probes per phenomenon and band)",
         [(f"{ph} {b}", f"band {b}", ph) for ph in phenomena for b in corpus_v3.BANDS],
@@ -234,7 +231,7 @@ def markdown(results: dict) -> str:
 
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--models", type=Path, default=ROOT / "zoo" / "v3")
+    p.add_argument("--models", type=Path, default=ROOT / "interp" / "zoo" / "weights")
     p.add_argument("--json", type=Path, default=None)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--only", action="append", default=None, help="evaluate only this model (repeatable)")

@@ -1,13 +1,14 @@
 """Train zoo v3 (grammar :mod:`interp.zoo.corpus_v3`, context 256): ``python -m interp.zoo.train --grammar 3
 --kind causal|bidirectional|diffusion --out zoo/v3 [--steps N] [--max-minutes M] [--init-from DIR]``.
 
-Each model starts from its zoo v2 weights, kept in the tree under ``zoo/lineage/v2/`` (a shallow clone has no
-history to read them from): v2's token ids are kept and v3's eight new words appended
-(:func:`interp.zoo.tokenizer.extend_tokenizer`), and the position table grows from 128 to 256 by repeating it
-(:func:`interp.zoo.train.start_from`), so at step 0 each model computes its v2 function on texts that fit 128
-tokens. Validation probes (``corpus_v3.probes(seed=99)``, every band) choose the checkpoint; the best one so far
-is written to ``--out`` at every validation, so a run stopped by its time budget, a SIGTERM or a crash leaves it.
-``--init-from zoo/v3/tiny-causal`` continues from a v3 checkpoint. v2's settings (``train.SETTINGS``) are
+The shipped models (``SETTINGS``) start from a first v3 run kept in the tree under ``zoo/lineage/v3a/``, which
+started from the zoo v2 weights under ``zoo/lineage/v2/`` (a shallow clone has no history to read them from):
+v2's token ids are kept and v3's eight new words appended (:func:`interp.zoo.tokenizer.extend_tokenizer`), and
+the position table grows from 128 to 256 by repeating it (:func:`interp.zoo.train.start_from`). Validation
+probes (``corpus_v3.probes(seed=99)``, every band; agreement read as the is-vs-are choice) choose the
+checkpoint; the best one so far is written to ``--out`` (default ``zoo/v3``, a candidates folder; ``make zoo``
+writes over ``interp/zoo/weights``) at every validation, so a run stopped by its time budget, a SIGTERM or a
+crash leaves it. ``--init-from DIR`` continues from another v3 checkpoint. v2's settings (``train.SETTINGS``) are
 untouched: ``python -m interp.zoo.train`` without ``--grammar 3`` trains v2 as shipped.
 """
 
@@ -314,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--max-minutes", type=float, default=None, help="default: MAX_MINUTES of the kind")
-    p.add_argument("--init-from", default=None, help="start from this folder instead of the v2 lineage")
+    p.add_argument("--init-from", default=None, help="start from this folder instead of SETTINGS' init_from")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
