@@ -27,6 +27,17 @@ MAX_SEED = 2**63 - 1
 """The largest seed accepted (torch's generators take 64-bit seeds)."""
 
 
+def listed(value: Any) -> list | None:
+    """``value`` as a list where it is an ordered collection of items: a list, a tuple, or a one-dimensional
+    pandas Series or Index or numpy array (a column of texts, answers or probes), else None. A string, a
+    mapping, a set, a DataFrame or a tensor is not such a collection: a tensor is one input's token ids."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    if type(value).__module__.split(".")[0] in ("pandas", "numpy") and getattr(value, "ndim", None) == 1:
+        return value.tolist()
+    return None
+
+
 def integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
     """``value`` as an ``int`` if it is an integer (Python or numpy; never a bool or a float) in
     ``[low, high]``; otherwise an InputError naming ``name`` and the accepted range."""

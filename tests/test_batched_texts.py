@@ -174,3 +174,29 @@ def test_decompose_rows_of_one_length_need_no_mask(bidirectional):
     for r, t in zip(interp.decompose(bidirectional, same_length, answer="is", progress=False), same_length):
         same(r, interp.decompose(bidirectional, t, answer="is"))
         assert torch.isfinite(torch.tensor(r.contributions)).all()
+
+
+def test_a_column_of_texts_is_a_list_of_texts(causal):
+    """A pandas Series or a numpy array of texts (a DataFrame's column) is read as the list it holds, answers
+    too; a DataFrame, a set or a dict is not a list of texts."""
+    import pandas as pd
+
+    listed = interp.logit_lens(causal, PROBES, answer=ANSWERS)
+    for column, answers in (
+        (pd.Series(PROBES), pd.Series(ANSWERS)),
+        (np.array(PROBES), np.array(ANSWERS)),
+        (tuple(PROBES), ANSWERS),
+    ):
+        got = interp.logit_lens(causal, column, answer=answers)
+        assert len(got) == len(PROBES)
+        for a, b in zip(got, listed):
+            same(a, b, tol=0)
+    attributed = interp.attribute(causal, pd.Series(PROBES), answer=pd.Series(ANSWERS), method="saliency")
+    assert [r.answer for r in attributed] == [
+        r.answer for r in interp.attribute(causal, PROBES, answer=ANSWERS, method="saliency")
+    ]
+    scored = interp.score(causal, pd.Series(TEXTS), progress=False)
+    np.testing.assert_array_equal(scored.total, interp.score(causal, TEXTS, progress=False).total)
+    for bad in (pd.DataFrame({"text": PROBES}), set(PROBES), {"a": PROBES[0]}):
+        with pytest.raises(InputError):
+            interp.score(causal, bad, progress=False)

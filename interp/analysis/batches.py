@@ -28,17 +28,22 @@ BATCH_SIZE = 16
 
 
 def many(texts: Any) -> list | None:
-    """``texts`` as a list when it is a list or tuple of texts (None: one text, the single-text path)."""
-    if not isinstance(texts, (list, tuple)):
+    """``texts`` as a list when it is a collection of texts (:func:`interp.checks.listed`: a list, a tuple, a
+    pandas Series, ...; None: one text, the single-text path)."""
+    listed = checks.listed(texts)
+    if listed is None:
         return None
-    if not texts:
+    if not listed:
         raise InputError("the list of texts is empty: pass at least one text")
-    return list(texts)
+    return listed
 
 
 def per_text(name: str, value: Any, n: int) -> list[Any]:
-    """``value`` for each of ``n`` texts: one value for all, or a list or tuple with one entry per text."""
-    if isinstance(value, (list, tuple)):
+    """``value`` for each of ``n`` texts: one value for all, or a collection (:func:`interp.checks.listed`) with
+    one entry per text."""
+    values = checks.listed(value)
+    if values is not None:
+        value = values
         if len(value) != n:
             raise InputError(
                 f"{name} has {len(value)} entries for {n} texts: pass one {name} for all, or a list with one "

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from interp import checks
 from interp.analysis import memory as _memory
 from interp.analysis.registry import Magic, analysis
-from interp.errors import InputError
+from interp.errors import InputError, echo
 from interp.models.handle import Model
 from interp.models.tokens import check_known, content_mask, tokenize, word_index
 from interp.models.writing import display_tokens
@@ -151,8 +151,13 @@ def score(
 def _texts(texts) -> list[str]:
     if isinstance(texts, str):
         return [texts]
-    if not isinstance(texts, (list, tuple)) or not texts:
-        raise InputError("texts must be a sentence or a non-empty list of sentences")
+    listed = checks.listed(texts)
+    if not listed:
+        raise InputError(
+            f"texts must be a sentence or a non-empty list of sentences (a pandas Series works too), got "
+            f"{echo(texts, 80)}"
+        )
+    texts = listed
     for i, t in enumerate(texts):
         if not isinstance(t, str):
             raise InputError(f"texts[{i}] must be a string, got {type(t).__name__}")

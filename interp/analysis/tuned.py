@@ -263,8 +263,10 @@ def _rows(model: Model, texts: Any, n: int, seed: int) -> list[torch.Tensor]:
                 "of passages typical for the model"
             )
         texts = [t for t in texts if t.strip()]  # a generated passage can come out empty
-    if isinstance(texts, str) or not isinstance(texts, (list, tuple)) or not texts:
+    listed = None if isinstance(texts, str) else checks.listed(texts)
+    if not listed:
         raise InputError(f"texts must be a non-empty list of strings, got {echo(texts, 80)}")
+    texts = listed
     for i, text in enumerate(texts):
         if not isinstance(text, str) or not text.strip():
             raise InputError(f"texts[{i}] must be a non-empty string, got {echo(text, 80)}")

@@ -137,12 +137,13 @@ def attribute(
                 f"hook= attributes by integrated gradients along the activation; method={method!r} has no "
                 "layer form here: drop method= (or hook=)"
             )
-    if isinstance(text, (list, tuple)):
+    texts = checks.listed(text)
+    if texts is not None:
         from interp.analysis.attribution import many
 
         return many.attribute_many(
             model,
-            text,
+            texts,
             answer=answer,
             contrast=contrast,
             objective=objective,

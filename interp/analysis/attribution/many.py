@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from interp import checks
 from interp.analysis import target as _target
 from interp.analysis.attribution import memory as _memory
 from interp.analysis.attribution.integrated_gradients import MAX_STEP_FACTOR, low_precision, quadrature
@@ -37,8 +38,11 @@ STEP_BUDGET = 512e6
 
 
 def per_text(value: Any, n: int, name: str) -> list[Any]:
-    """``value`` for each of ``n`` texts: a list of ``n`` as it is, anything else repeated."""
-    if isinstance(value, list):
+    """``value`` for each of ``n`` texts: a list (or a pandas Series or numpy array) of ``n`` as it is, anything
+    else repeated (a tuple is one answer's token ids)."""
+    values = None if isinstance(value, tuple) else checks.listed(value)
+    if values is not None:
+        value = values
         if len(value) != n:
             raise InputError(
                 f"{name}= is a list of {len(value)} for {n} texts: pass one {name} for all, or one per text"
