@@ -8,7 +8,7 @@ import pytest
 from conftest import count_hooks
 
 import interp
-from interp.errors import InputError, InterpError
+from interp.errors import InputError, InterpError, InterpWarning
 
 CLEAN = "the key to the cabinet ___ on the table ."
 CORRUPT = "the keys to the cabinet ___ on the table ."
@@ -150,3 +150,26 @@ def test_minimal_pairs_files_and_records(causal, tmp_path):
 def test_load_names_its_keywords(kw, phrase):
     with pytest.raises(InputError, match=phrase):
         interp.load("tiny-causal", **kw)
+
+
+@pytest.mark.parametrize(
+    "kw, phrase",
+    [
+        (dict(nme="mine"), "has no keyword 'nme': use name= instead"),
+        (dict(torch_dtype="float32"), "its keywords are name=, device=, revision="),
+    ],
+)
+def test_wrap_names_its_keywords(kw, phrase):
+    """wrap() refuses a keyword it does not have before it touches the model: one InputError naming its own."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from interp.zoo import ZOO_DIR
+
+    hf = AutoModelForCausalLM.from_pretrained(ZOO_DIR / "tiny-causal")
+    tokenizer = AutoTokenizer.from_pretrained(ZOO_DIR / "tiny-causal")
+    with pytest.raises(InputError, match=phrase):
+        interp.wrap(hf, tokenizer, **kw)
+    assert "_interp_bridge" not in vars(hf)  # refused before the bridge wrapped it
+    with pytest.warns(InterpWarning, match="to eager attention") as record:
+        assert interp.wrap(hf, tokenizer, name="mine").name == "mine"
+    assert record[0].filename == __file__  # the warning points at the caller's line, not at interp's

@@ -26,7 +26,7 @@ def boot(hf_model: Any, tokenizer: Any, name: str, device: torch.device) -> Any:
             "weights exist only with eager attention. The model you passed now runs eager attention (same "
             f"outputs, slower); call hf_model.set_attn_implementation({before!r}) after interp if you need it back",
             InterpWarning,
-            stacklevel=3,
+            stacklevel=4,  # boot <- wrap <- its argument check <- the caller
         )
     if hasattr(hf_model, "set_attn_implementation"):
         hf_model.set_attn_implementation("eager")

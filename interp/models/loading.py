@@ -306,7 +306,7 @@ def load(
             "encoders). It loads encoder-only: attention, hooks and attribution with objective= work on the "
             "encoder; the classifier's outputs are not part of this model",
             InterpWarning,
-            stacklevel=2,
+            stacklevel=3,  # load <- its argument check <- the caller
         )
     return model
 
@@ -344,6 +344,7 @@ def _remote(name: str, device: Any, device_map: Any, revision: str | None = None
     return nnsight_engine.load_remote(name, detect_kind(config), revision)
 
 
+@checks.checked
 def wrap(
     hf_model: Any,
     tokenizer: Any,
@@ -404,7 +405,7 @@ def wrap(
             "(attention, hooks and attribution with objective= work on the encoder; the head's outputs are not "
             "part of this model)",
             InterpWarning,
-            stacklevel=2,
+            stacklevel=3,  # wrap <- its argument check <- the caller
         )
     model = Model(bridge, tokenizer, name=str(name), kind=kind, revision=revision, has_lm_head=has_lm_head)
     # a sequence classifier's head and labels, for interp.objectives.label
