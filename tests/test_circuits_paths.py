@@ -89,6 +89,11 @@ def test_path_patching_refuses_bad_heads_and_round_trips(tiny_model, tmp_path):
         interp.path_patch(m, CLEAN, CORRUPT, senders=[(5, 0)])
     with pytest.raises(InputError, match="receivers must be 'logits' or a list"):
         interp.path_patch(m, CLEAN, CORRUPT, receivers=[(1, 0, "z")])
+    with pytest.raises(InputError, match=r"sender \(0, 1\) is given twice"):
+        interp.path_patch(m, CLEAN, CORRUPT, senders=[(0, 1), (1, 0), (0, 1)])
+    with pytest.raises(InputError, match=r"receiver \(1, 0, 'k'\) is given twice"):
+        interp.path_patch(m, CLEAN, CORRUPT, senders=[(0, 1)], receivers=[(1, 0, "k"), (1, 0, "k")])
+    assert m.reset() == 0
     r = interp.path_patch(m, CLEAN, CORRUPT, senders=[(0, 1)], answer="is", contrast="are", progress=False)
     back = interp.load_result(r.save(tmp_path / "p"))
     assert repr(back) == repr(r) and back.rule == r.rule

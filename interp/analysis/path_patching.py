@@ -49,7 +49,17 @@ def senders_of(model: Model, senders) -> list[tuple[int, int]]:
             f"senders must be 'all' or a list of (layer, head) pairs of this model ({model.n_layers} layers, "
             f"{model.n_heads} heads), got {echo(senders)}"
         )
+    _once("sender", out)
     return out
+
+
+def _once(what: str, items: list[tuple]) -> None:
+    """Refuse an item named twice: it would be a second row (a sender) or say nothing more (a receiver)."""
+    seen: set[tuple] = set()
+    for item in items:
+        if item in seen:
+            raise InputError(f"{what} {item} is given twice: name each {what} once")
+        seen.add(item)
 
 
 def receivers_of(model: Model, receivers) -> list[tuple[int, int, str]]:
@@ -69,6 +79,7 @@ def receivers_of(model: Model, receivers) -> list[tuple[int, int, str]]:
             f"receivers must be 'logits' or a list of (layer, head, 'q'|'k'|'v') of this model, got "
             f"{echo(receivers)}: e.g. receivers=[(2, 1, 'k')] for the key input of head 1 of block 2"
         )
+    _once("receiver", out)
     return out
 
 
