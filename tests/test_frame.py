@@ -141,6 +141,21 @@ def test_an_unknown_answer_is_never_called_a_split(causal):
     assert "splits" not in str(info.value)
 
 
+@pytest.mark.parametrize("name", ["tiny-causal", "tiny-bidirectional"])
+@pytest.mark.parametrize("allow_unknown", [False, True])
+def test_a_text_of_unknown_words_only_names_them(name, allow_unknown, request):
+    """Words the model does not know, and nothing else: the error names them and does not offer
+    allow_unknown (the text would be unknown tokens alone); a causal model's probe reads the words before
+    the slot alone."""
+    m = request.getfixturevalue("causal" if name == "tiny-causal" else "bidirectional")
+    for text in ("zorp blix", "zorp blix ___ .") if name == "tiny-causal" else ("zorp blix",):
+        with pytest.raises(InputError, match=f"no word that {name} knows: 'zorp' and 'blix' are not") as info:
+            interp.logit_lens(m, text, allow_unknown=allow_unknown)
+        assert "allow_unknown" not in str(info.value)
+    with pytest.raises(InputError, match="no tokens besides special ones"):
+        m.to_tokens(m.tokenizer.mask_token or m.tokenizer.eos_token)
+
+
 def test_tokens_and_positions(tiny_model):
     c = tiny_model("gpt2")
     with pytest.raises(InputError, match="out of range"):

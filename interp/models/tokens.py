@@ -64,6 +64,12 @@ def tokenize(
     ids, offsets = encode(model, text)
     specials = model.special_ids
     if all(i in specials for i in ids):
+        unknown = unknown_words(model, text, ids)
+        if unknown:  # words, none of them known (read as the unknown token even with allow_unknown)
+            raise InputError(
+                f"the text {echo(text)} has no word that {model.name} knows: {_listed(unknown)} "
+                f"{'is' if len(unknown) == 1 else 'are'} not in its vocabulary; use words it knows"
+            )
         raise InputError(f"the text {echo(text)} has no tokens besides special ones: pass at least one word")
     if truncate:
         ids = ids[: model.n_ctx]
@@ -78,28 +84,36 @@ def mask_positions(model: Model, tokens: torch.Tensor) -> list[int]:
     return (tokens[0] == model.mask_token_id).nonzero()[:, 0].tolist()
 
 
+def unknown_words(model: Model, text: str, ids: list[int]) -> list[str]:
+    """The words of ``text`` (token ids ``ids``) that the model reads as its unknown token, in order."""
+    unk = unknown_id(model)
+    if unk is None or unk not in ids:
+        return []
+    tok = model.tokenizer
+    return [
+        word
+        for word in dict.fromkeys(text.split())
+        if word not in (tok.unk_token, tok.mask_token)
+        and unk in tok(word, add_special_tokens=False)["input_ids"]
+    ]
+
+
+def _listed(words: list[str]) -> str:
+    """``'a'``, ``'a' and 'b'``, ``'a', 'b' and 'c'``: at most 200 characters of the user's words."""
+    quoted = [repr(w) for w in words]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+    return f"{listed[:150]}... ({len(words)} words)" if len(listed) > 200 else listed
+
+
 def check_known(model: Model, text: str, tokens: torch.Tensor) -> None:
     """Raise if ``text``'s words map to the unknown token, naming those words."""
-    unk = unknown_id(model)
-    if unk is None or unk not in tokens[0].tolist():
-        return
-    tok = model.tokenizer
-    unknown = []
-    for word in dict.fromkeys(text.split()):
-        if word == tok.unk_token or word == tok.mask_token:
-            continue
-        if unk in tok(word, add_special_tokens=False)["input_ids"]:
-            unknown.append(word)
+    unknown = unknown_words(model, text, tokens[0].tolist())
     if not unknown:
         return
-    quoted = [repr(w) for w in unknown]
-    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
-    if len(listed) > 200:  # at most 200 characters of the user's words
-        listed = f"{listed[:150]}... ({len(unknown)} words)"
     verb = "is" if len(unknown) == 1 else "are"
     raise InputError(
-        f"{listed} {verb} not in {model.name}'s vocabulary: use words it knows, or pass allow_unknown=True to "
-        f"read {'it' if len(unknown) == 1 else 'them'} as {tok.unk_token}"
+        f"{_listed(unknown)} {verb} not in {model.name}'s vocabulary: use words it knows, or pass "
+        f"allow_unknown=True to read {'it' if len(unknown) == 1 else 'them'} as {model.tokenizer.unk_token}"
     )
 
 
