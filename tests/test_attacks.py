@@ -291,6 +291,21 @@ def test_the_weights_key_sees_a_small_edit_of_a_bfloat16_weight():
     assert weights_key({"w": w}) != before
 
 
+@pytest.mark.parametrize("cols", [1024, 4096, 257])
+def test_the_weights_key_sees_an_edit_of_any_one_column(cols):
+    """gpt2-medium and BERT-large are 1024 wide, Llama 4096: a ramp through zero would weigh one column by 0."""
+    from interp.models.versions import weights_key
+
+    w = torch.randn(4, cols, dtype=torch.float64) * 0.02
+    before = weights_key({"w": w})
+    for col in range(cols):
+        kept = w[:, col].clone()
+        w.data[:, col] = 0.0
+        assert weights_key({"w": w}) != before, col
+        w.data[:, col] = kept
+    assert weights_key({"w": w}) == before
+
+
 def test_a_head_listed_twice_is_refused_not_ablated_twice(causal):
     """(0, 0) twice is usually a typo for another head: the result would name L0H0 twice and ablate it once."""
     with pytest.raises(InputError, match=r"head \(0, 0\) is listed twice"):

@@ -10,13 +10,14 @@ import torch
 
 def fingerprint(t: torch.Tensor) -> bytes:
     """One matrix-vector product (rows x a fixed ramp; about a tenth of the cost of hashing the bytes): it
-    changes with any edit of the values and with rows swapped. Offloaded (meta) tensors have no values here."""
+    changes with any edit of the values and with rows swapped. The ramp's entries are distinct and none is zero
+    (a ramp through zero would miss an edit of that one column). Offloaded (meta) tensors have no values here."""
     t = t.detach()
     if t.is_meta or not t.numel():
         return b""
     m = t.reshape(t.shape[0], -1) if t.dim() > 1 else t.reshape(1, -1)  # (rows, cols)
     m = m.double()  # in a low-precision dtype the product would round away a small edit
-    ramp = torch.linspace(-1, 2, m.shape[1], dtype=m.dtype, device=m.device)
+    ramp = torch.linspace(1, 2, m.shape[1], dtype=m.dtype, device=m.device)
     return (m @ ramp).cpu().numpy().tobytes()  # (rows,) as bytes: hashable, compared exactly
 
 
