@@ -330,3 +330,30 @@ def test_a_link_that_leads_nowhere_is_named_not_taken_for_an_unknown_model(tmp_p
         os.symlink(tmp_path / "gone", a)
     with pytest.raises(ModelLoadError, match="symbolic link that leads to no folder"):
         interp.load(str(a))
+
+
+def test_mean_ablation_never_reuses_means_across_attached_hooks(causal):
+    """The reference means of a hooked model are not the loaded model's: neither is reused for the other,
+    whichever runs first."""
+    from interp.analysis import ablation
+
+    probe, heads = "anna has a red car . anna has a ___ .", [(2, 0), (3, 1)]
+    hooks = {"blocks.0.hook_mlp_out": lambda x, hook: x.mul_(0)}
+
+    def ablate():
+        return interp.ablate(causal, probe, heads, mode="mean", answer="red").prob_after
+
+    ablation._LAST_MEANS.clear()
+    plain = ablate()
+    with causal.hooks(hooks):
+        assert causal.hooks_attached()
+        hooked = ablate()  # after the plain call, with its means cached
+    assert not causal.hooks_attached()
+    ablation._LAST_MEANS.clear()
+    with causal.hooks(hooks):
+        hooked_fresh = ablate()
+    plain_after = ablate()  # after the hooked call
+    assert hooked == pytest.approx(hooked_fresh, abs=1e-7)
+    assert plain_after == pytest.approx(plain, abs=1e-7)
+    assert abs(hooked - plain) > 1e-3  # the hook does change the means: the test can tell them apart
+    assert causal.reset() == 0

@@ -105,7 +105,8 @@ def _check_mode(mode: str) -> None:
 
 
 # The last reference means of each model, with what they were computed from: a loop of ablations over many
-# probes with one reference computes them once. Any in-place change of a weight (through .data too) misses.
+# probes with one reference computes them once. Any in-place change of a weight (through .data too) misses, and
+# no means are kept or reused while hooks are attached: the hooked model's means are not the loaded model's.
 _LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor]] = weakref.WeakKeyDictionary()
 
 
@@ -123,7 +124,11 @@ def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Te
             raise InputError(f"reference must be a non-empty list of texts, got {echo(reference)}")
         return None
     texts = reference if reference is not None else reference_texts(model)
-    if isinstance(texts, (list, tuple)) and all(isinstance(t, str) for t in texts):
+    if (
+        isinstance(texts, (list, tuple))
+        and all(isinstance(t, str) for t in texts)
+        and not model.hooks_attached()
+    ):
         key = (tuple(texts), model.weights_version())  # catches edits through .data too
         hit = _LAST_MEANS.get(model)
         if hit is not None and hit[0] == key:

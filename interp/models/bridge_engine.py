@@ -106,6 +106,10 @@ class BridgeEngine:
     def tidy(self) -> None:
         _repair.sweep(self.model)
 
+    def hooks_attached(self) -> bool:
+        state = _repair.EngineState.recorded(self.native)
+        return state is not None and state.count() != state.baseline
+
     def reset(self) -> int:
         model = self.model
         removed = _repair.sweep(model, everything=True)

@@ -113,6 +113,10 @@ class Engine(Protocol):
     def reset(self) -> int:
         """Remove whatever hooks were left attached; return how many."""
 
+    def hooks_attached(self) -> bool:
+        """Whether any hook besides the engine's own is attached now (a forward pass may then compute other
+        values than the loaded model's: results cached across calls must not be reused)."""
+
     def forward(self, tokens: Any, attention_mask: Any) -> Any:
         """Logits ``(batch, T, d_vocab)`` (an encoder's final states), attached hooks applied."""
 

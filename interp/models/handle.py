@@ -158,6 +158,11 @@ class Model:
         """A weight by role, whatever the engine calls it (roles: :data:`interp.models.engine.WEIGHT_ROLES`)."""
         return self.engine_impl.weight(role, layer)
 
+    def hooks_attached(self) -> bool:
+        """Whether any hook is attached now besides the engine's own: ``model.hooks()`` blocks, captum's, or one
+        registered by hand on ``model.bridge``."""
+        return self.engine_impl.hooks_attached()
+
     def weights_version(self) -> tuple:
         """A key for anything computed from the weights: it changes whenever a weight or buffer is replaced or
         modified, in place or through ``.data`` (see :mod:`interp.models.versions`)."""

@@ -320,6 +320,9 @@ class NNsightEngine:
     def tidy(self) -> None:
         """Nothing to sweep: hook functions live only in the traces that apply them."""
 
+    def hooks_attached(self) -> bool:
+        return bool(self._edits)
+
     def reset(self) -> int:
         removed = len(self._edits)
         self._edits = {}
