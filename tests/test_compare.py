@@ -193,3 +193,38 @@ def test_compare_builds_the_lens_at_once_where_its_logits_would_outweigh_it(
         np.testing.assert_array_equal(a.lens.answer_prob, b.lens.answer_prob)
         np.testing.assert_array_equal(a.lens.top_ids, b.lens.top_ids)
         np.testing.assert_array_equal(a.attention.patterns, b.attention.patterns)
+
+
+def test_an_unread_comparison_keeps_no_model_alive():
+    """The views a comparison builds on first read take names and the tokenizer, not the model: ``del model``
+    frees it (and its memory) while the comparison is kept, and the views built afterwards are the eager ones."""
+    import gc
+    import weakref
+
+    c, b = interp.load("tiny-causal"), interp.load("tiny-bidirectional")
+    probe = "anna has a red car . anna has a ___ ."
+    read_at_once = interp.compare(c, b, probe, answer="red", method=None)
+    eager = {
+        side: (getattr(read_at_once, side).lens, getattr(read_at_once, side).attention)
+        for side in ("causal", "bidirectional")
+    }
+    kept = interp.compare(c, b, probe, answer="red", method=None)
+    alive = weakref.ref(c), weakref.ref(b)
+    del c, b
+    gc.collect()
+    assert all(ref() is None for ref in alive)
+    import dataclasses
+
+    for side, (lens, attention) in eager.items():
+        run = getattr(kept, side)
+        for built, expected in ((run.lens, lens), (run.attention, attention)):
+            for f in dataclasses.fields(expected):
+                a, e = getattr(built, f.name), getattr(expected, f.name)
+                if isinstance(e, np.ndarray):
+                    np.testing.assert_array_equal(a, e, err_msg=f.name)
+                elif isinstance(e, dict):
+                    assert a.keys() == e.keys()
+                    for k in e:
+                        np.testing.assert_array_equal(a[k], e[k], err_msg=k)
+                else:
+                    assert a == e, f.name

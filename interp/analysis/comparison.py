@@ -8,6 +8,7 @@ many probes, batched: one definition of every number in the summary.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,20 +168,41 @@ def read_probes(
     return out
 
 
+@dataclass
+class Named:
+    """What a view built on first read takes from its model: names, sizes and the tokenizer. A comparison kept
+    unread (a notebook's ``Out[n]``) then holds no model: ``del model`` frees its memory."""
+
+    name: str
+    revision: str | None
+    kind: str
+    d_vocab: int
+    tokenizer: Any
+
+    @classmethod
+    def of(cls, model: Model) -> Named:
+        return cls(model.name, model.revision, model.kind, model.d_vocab, model.tokenizer)
+
+
 def deferred_views(model: Model, frame: Frame, readout: Readout, lens: str) -> tuple[Any, Any]:
     """A run's attention and lens, built on first read from the patterns and decoded layers this pass already
-    holds (most callers read only the summary). The lens is built now where the layers were not all decoded
-    (larger vocabularies: later it would decode through weights that may have changed since), or where their
-    logits would outweigh the lens (a result kept unread would hold them)."""
+    holds (most callers read only the summary), through :class:`Named` rather than the model. The lens is built
+    now where the layers were not all decoded (larger vocabularies: later it would decode through weights that
+    may have changed since), or where their logits would outweigh the lens (a result kept unread would hold
+    them)."""
     patterns, resid, logits = readout.patterns, readout.resid, readout.logits
     answer = readout.reading.target.answer
-    attention = Later(lambda: attention_result(model, frame, patterns), n_tokens=frame.T)
+    if logits is None or logits.numel() * logits.element_size() > DEFERRED_LOGITS_BYTES:
+        lens_now = lens_result(model, frame, resid, answer, logits=logits, lens=lens)
+        named = dataclasses.replace(frame, model=Named.of(model))
+        return Later(lambda: attention_result(named.model, named, patterns), n_tokens=frame.T), lens_now
+    named = dataclasses.replace(frame, model=Named.of(model))
+    resid = resid[:, : frame.T]  # (L+1, T, d_model): a causal answer's continuation is not kept
 
     def build_lens() -> LensResult:
-        return lens_result(model, frame, resid, answer, logits=logits, lens=lens)
+        return lens_result(named.model, named, resid, answer, logits=logits, lens=lens)
 
-    if logits is None or logits.numel() * logits.element_size() > DEFERRED_LOGITS_BYTES:
-        return attention, build_lens()
+    attention = Later(lambda: attention_result(named.model, named, patterns), n_tokens=frame.T)
     return attention, Later(build_lens, n_tokens=frame.T, answer_ids=tuple(answer))
 
 
