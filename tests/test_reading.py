@@ -174,3 +174,25 @@ def test_the_answer_written_at_the_slot_matches_two_separate_tokenizations(causa
                     whole[len(start) :] if whole[: len(start)] == start and len(whole) > len(start) else None
                 )
                 assert _written_after(m, before, answer) == old, (m.name, before, answer)
+
+
+@pytest.mark.parametrize("method", ["integrated_gradients", "saliency", "occlusion"])
+def test_attribute_reads_at_a_chosen_position_of_a_probe(causal, bidirectional, method):
+    """position= moves the read off the slot for attribute as for the lens: the objective is the answer's
+    log-probability there, and a causal model's read at position 3 is the read of its first four tokens."""
+    probe = "anna has a red car . anna has a ___ ."
+    kw = dict(answer="red", method=method, **({"n_steps": 8} if method == "integrated_gradients" else {}))
+    for model in (causal, bidirectional):
+        for position in (0, 3, -2):
+            r = interp.attribute(model, probe, position=position, **kw)
+            frame = model.frame(probe, answer="red", position=position)
+            assert r.position == frame.position
+            with torch.no_grad():
+                logits = model.logits_at(frame.tokens, frame.position)[0].double()  # (d_vocab,)
+            red = model.to_single_token("red")
+            expected = logits[red] if r.objective_kind == "logit" else logits.log_softmax(-1)[red]
+            assert r.objective == pytest.approx(float(expected), rel=1e-4, abs=1e-5)
+    short = interp.attribute(causal, "anna has a ___ .", **kw)
+    at_3 = interp.attribute(causal, probe, position=3, **kw)
+    np.testing.assert_allclose(at_3.scores[:4], short.scores, rtol=1e-4, atol=1e-6)
+    assert not at_3.scores[4:].any()  # a causal read at 3 cannot see later tokens

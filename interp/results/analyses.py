@@ -342,9 +342,10 @@ class AttributionResult(WordLevel, Result):
         _check(user or bool(self.answer_ids), "answer_ids name at least one token")
         if self.kind == "causal":  # every input token lies left of the read position, the slot just after it
             _check(right <= 1e-6, "a causal model has no attribution right of the slot")
-            _check(user or self.slot == self.position + 1, "a causal model's slot follows its read position")
-        elif self.kind == "bidirectional" and not user:
-            _check(self.slot == self.position, "a masked model reads at its slot")
+            # the read is at the slot's last token before it, or earlier where position= chose it
+            _check(user or self.position < self.slot, "a causal model's slot follows its read position")
+        elif self.kind == "bidirectional" and not user:  # the read is at the slot, or where position= chose
+            _check(0 <= self.slot < T, "a masked model's slot lies among its tokens")
 
     @property
     def answer_id(self) -> int:
