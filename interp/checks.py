@@ -127,6 +127,23 @@ def checked(fn: Callable) -> Callable:
     return call
 
 
+def method_keywords(fn: Callable) -> Callable:
+    """A method of :class:`interp.Model` that refuses a keyword it does not have with one InputError naming its
+    own (``model.frame() has no keyword 'answr': use answer= instead``); every other call goes straight through
+    (one set comparison, and only when keywords are given)."""
+    params = [p for p in inspect.signature(fn).parameters.values() if p.name != "self"]
+    accepted = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    names = frozenset(accepted)
+
+    @functools.wraps(fn)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if kwargs and not names.issuperset(kwargs):
+            keywords(f"model.{fn.__name__}", {k: v for k, v in kwargs.items() if k not in names}, accepted)
+        return fn(*args, **kwargs)
+
+    return call
+
+
 def keywords(function: str, given: dict, accepted: Iterable[str]) -> None:
     """Refuse the keywords ``given`` that ``function`` does not have, naming the one meant where it is
     recognisable (a close spelling, or another library's name for it) and the keywords ``accepted``."""
@@ -148,6 +165,8 @@ def keywords(function: str, given: dict, accepted: Iterable[str]) -> None:
 
 def text_length(text: str, n_ctx: int, model_name: str, what: str = "the text") -> None:
     """Refuse ``text`` if it has more characters than ``n_ctx`` tokens can possibly hold, before tokenizing."""
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a string, got {type(text).__name__} {echo(text, 80)}")
     limit = n_ctx * MAX_CHARS_PER_TOKEN
     if len(text) > limit:
         raise InputError(

@@ -357,3 +357,39 @@ def test_mean_ablation_never_reuses_means_across_attached_hooks(causal):
     assert plain_after == pytest.approx(plain, abs=1e-7)
     assert abs(hooked - plain) > 1e-3  # the hook does change the means: the test can tell them apart
     assert causal.reset() == 0
+
+
+def test_model_methods_refuse_bad_arguments_with_one_input_error(causal):
+    """The handle's own methods check what the analyses check: a layer, a role, a text's type and their
+    keywords; a stream of another float dtype is decoded in the model's own."""
+    tokens = causal.to_tokens("anna has a red car .")
+    _, cache = causal.run_with_cache(tokens, ["blocks.3.hook_resid_post"])
+    resid = cache["blocks.3.hook_resid_post"]
+    refused = {
+        "layer must be an integer from 0 to 3, got 4": lambda: causal.weight("W_O", 4),
+        "layer must be an integer from 0 to 3, got True": lambda: causal.weight("W_O", True),
+        "layer must be an integer from 0 to 3, got None": lambda: causal.weight("b_O"),
+        "W_U belongs to the whole model": lambda: causal.weight("W_U", 1),
+        "unknown role 'W_X'": lambda: causal.weight("W_X"),
+        "the text must be a string, got NoneType": lambda: causal.check_length(None),
+        r"model.frame\(\) has no keyword 'answr': use answer= instead": lambda: causal.frame(
+            "anna has a ___ .", answr="red"
+        ),
+        r"model.run_with_cache\(\) has no keyword 'bogus'": lambda: causal.run_with_cache(tokens, bogus=1),
+        r"model.hooks\(\) has no keyword 'fwd_hooks': its keywords are fns=": lambda: causal.hooks(
+            fwd_hooks={}
+        ),
+        r"model.decode_resid\(\) has no keyword 'position'": lambda: causal.decode_resid(resid, position=1),
+    }
+    for message, call in refused.items():
+        with pytest.raises(InputError, match=message):
+            call()
+    assert causal.weight("W_O", np.int64(3)).shape == (
+        causal.n_heads,
+        causal.d_model // causal.n_heads,
+        causal.d_model,
+    )
+    torch.testing.assert_close(
+        causal.decode_resid(resid.double()), causal.decode_resid(resid), rtol=0, atol=0
+    )
+    assert causal.reset() == 0

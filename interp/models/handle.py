@@ -154,8 +154,15 @@ class Model:
             cap = getattr(self.engine_impl.cfg, "output_logits_soft_cap", None)
         return float(cap) if isinstance(cap, (int, float)) and not isinstance(cap, bool) and cap > 0 else None
 
+    @checks.method_keywords
     def weight(self, role: str, layer: int | None = None) -> Any:
-        """A weight by role, whatever the engine calls it (roles: :data:`interp.models.engine.WEIGHT_ROLES`)."""
+        """A weight by role, whatever the engine calls it (roles: :data:`interp.models.engine.WEIGHT_ROLES`;
+        ``W_O`` and ``b_O`` of block ``layer``, the others of the whole model)."""
+        role = checks.choice("role", role, _engine.WEIGHT_ROLES)
+        if role in ("W_O", "b_O"):
+            layer = checks.integer("layer", layer, low=0, high=self.n_layers - 1)
+        elif layer is not None:
+            raise InputError(f"{role} belongs to the whole model, not to a layer: drop layer={echo(layer)}")
         return self.engine_impl.weight(role, layer)
 
     def hooks_attached(self) -> bool:
@@ -222,6 +229,7 @@ class Model:
         ids.discard(self.mask_token_id)
         return ids
 
+    @checks.method_keywords
     def to_tokens(self, text: str, *, truncate: bool = False) -> torch.Tensor:
         """Token ids ``(1, T)`` in the model's convention.
 
@@ -239,6 +247,7 @@ class Model:
         self.check_length(text)
         return _tokenize(self, text, truncate=truncate)[0]
 
+    @checks.method_keywords
     def check_length(self, text: str, what: str = "the text") -> None:
         """Refuse a text with more characters than the context can hold, before it is tokenized (a cheap bound:
         :data:`interp.checks.MAX_CHARS_PER_TOKEN` characters per token)."""
@@ -276,6 +285,7 @@ class Model:
             return self.to_tokens(text_or_tokens)
         return self.check_tokens(text_or_tokens)
 
+    @checks.method_keywords
     def to_str_tokens(self, text_or_tokens: str | torch.Tensor) -> list[str]:
         """Each token's own decoded text, one per token: spaces as spaces (no ``Ġ`` or ``▁`` markers),
         WordPiece continuations with their ``##``."""
@@ -284,6 +294,7 @@ class Model:
             raise InputError(f"pass one sequence of tokens, shape (1, T) or (T,); got {tuple(tokens.shape)}")
         return display_tokens(self, tokens[0].tolist())
 
+    @checks.method_keywords
     def to_single_token(self, word: str | int) -> int:
         """The id of ``word`` as one token in this model's convention; an InputError names the pieces if not."""
         ids = answer_ids(self, word, role="word")
@@ -296,6 +307,7 @@ class Model:
             )
         return ids[0]
 
+    @checks.method_keywords
     def frame(
         self,
         text: str | torch.Tensor,
@@ -320,6 +332,7 @@ class Model:
         """Every hook point's name (TransformerLens names, aliases included), in model order."""
         return self.engine_impl.hook_names()
 
+    @checks.method_keywords
     def hooks(self, fns: Mapping[str, _hooks.HookFn]) -> _hooks.Attachment:
         """Attach ``{hook_name: fn}`` for a ``with`` block; ``fn(tensor, hook)`` returns None (edits in place
         count) or a tensor of the same shape, dtype and device that replaces the activation.
@@ -341,6 +354,7 @@ class Model:
         """
         return self.engine_impl.reset()
 
+    @checks.method_keywords
     def forward(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """Logits ``(batch, T, d_vocab)`` for validated tokens (hooks attached by the caller fire).
 
@@ -376,6 +390,7 @@ class Model:
     def __call__(self, text_or_tokens: str | torch.Tensor) -> torch.Tensor:
         return self.forward(self.tokens_of(text_or_tokens))
 
+    @checks.method_keywords
     def run_with_cache(
         self,
         text_or_tokens: str | torch.Tensor,
@@ -402,6 +417,7 @@ class Model:
         logits, cache = engine.run(tokens, attention_mask, names, stop_after)
         return (logits if self.has_lm_head else None), cache
 
+    @checks.method_keywords
     def final_resid(self, tokens: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
         """The residual stream after the last block ``(batch, T, d_model)``, gradients kept (where the engine
         has them); the forward pass stops there, so no vocabulary-sized output is computed."""
@@ -409,6 +425,7 @@ class Model:
         attention_mask = checks.attention_mask(attention_mask, tokens)
         return self.engine_impl.final_resid(tokens, attention_mask)
 
+    @checks.method_keywords
     def logits_at(
         self, tokens: torch.Tensor, position: int, attention_mask: torch.Tensor | None = None
     ) -> torch.Tensor:
@@ -421,8 +438,10 @@ class Model:
 
     # ---- the model's own final stages (used by the logit lens) -------------------------------------------
 
+    @checks.method_keywords
     def decode_resid(self, resid: torch.Tensor) -> torch.Tensor:
-        """Logits from a residual stream ``(..., d_model)`` through the model's own final stages; NaN or
+        """Logits from a residual stream ``(..., d_model)`` through the model's own final stages (in the model's
+        dtype: a stream of another float dtype is converted first); NaN or
         infinite logits raise :class:`interp.errors.NonFiniteError`; a model without a language-model head
         raises :class:`interp.errors.NoLMHeadError`."""
         self.require_lm_head()
@@ -436,6 +455,8 @@ class Model:
                 f"decode_resid takes a float tensor of shape (..., d_model={self.d_model}), got "
                 f"{type(resid).__name__}{tuple(resid.shape) if isinstance(resid, torch.Tensor) else ''}"
             )
+        if resid.dtype != self.dtype:  # e.g. a float64 stream read from a float32 model: its own final stages
+            resid = resid.to(self.dtype)
         logits = self.engine_impl.decode(resid)
         if _nan.nonfinite("logits", logits):
             self.engine_impl.nonfinite("the decoded logits", lambda: self.engine_impl.decode(resid))
