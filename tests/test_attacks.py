@@ -393,3 +393,15 @@ def test_model_methods_refuse_bad_arguments_with_one_input_error(causal):
         causal.decode_resid(resid.double()), causal.decode_resid(resid), rtol=0, atol=0
     )
     assert causal.reset() == 0
+
+
+def test_a_reference_word_the_model_does_not_know_is_named_not_averaged_in(causal):
+    probe = "anna has a red car . anna has a ___ ."
+    with pytest.raises(InputError, match="'zebra' is not in tiny-causal's vocabulary"):
+        interp.ablate(causal, probe, [(0, 0)], mode="mean", reference=["anna has a zebra car ."])
+    allowed = interp.ablate(
+        causal, probe, [(0, 0)], mode="mean", reference=["anna has a zebra car ."], allow_unknown=True
+    )
+    known = interp.ablate(causal, probe, [(0, 0)], mode="mean", reference=["anna has a red car ."])
+    assert allowed.prob_after != known.prob_after  # the [UNK] was read when allowed
+    assert causal.reset() == 0

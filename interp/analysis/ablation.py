@@ -25,7 +25,7 @@ from interp.analysis.registry import analysis
 from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models import sources
-from interp.models.frame import Frame, ids_str, token_str
+from interp.models.frame import Frame, check_known, ids_str, token_str
 from interp.models.handle import Model
 from interp.models.reading import read
 from interp.results import (
@@ -56,7 +56,7 @@ def reference_texts(model: Model, n: int = REFERENCE_TEXTS, seed: int = 0) -> li
 
 
 @torch.no_grad()
-def mean_head_outputs(model: Model, texts: Iterable[str]) -> torch.Tensor:
+def mean_head_outputs(model: Model, texts: Iterable[str], *, allow_unknown: bool = False) -> torch.Tensor:
     """Mean of every head's output over the positions of ``texts``: ``(n_layers, n_heads, d_head)``."""
     if isinstance(texts, (str, bytes)) or not isinstance(texts, Iterable):
         raise InputError(f"reference must be a non-empty list of texts, got {echo(texts)}")
@@ -67,6 +67,8 @@ def mean_head_outputs(model: Model, texts: Iterable[str]) -> torch.Tensor:
     total, count = None, 0
     for text in texts:
         tokens = model.to_tokens(text, truncate=True)
+        if not allow_unknown:  # a reference word the model does not know would be averaged in as its [UNK]
+            check_known(model, text, tokens)
         _, cache = model.run_with_cache(tokens, names=names, stop_after=names[-1])
         z = torch.stack([cache[n][0] for n in names])  # (L, T, H, d_head)
         total = z.sum(1) if total is None else total + z.sum(1)
@@ -110,7 +112,9 @@ def _check_mode(mode: str) -> None:
 _LAST_MEANS: weakref.WeakKeyDictionary[Model, tuple[tuple, torch.Tensor]] = weakref.WeakKeyDictionary()
 
 
-def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Tensor | None:
+def _means(
+    model: Model, mode: str, reference: Iterable[str] | None, allow_unknown: bool = False
+) -> torch.Tensor | None:
     if mode != "mean":
         # zero ablation reads no reference, but a reference that is not texts is still a mistake to report
         if reference is not None and (
@@ -129,14 +133,14 @@ def _means(model: Model, mode: str, reference: Iterable[str] | None) -> torch.Te
         and all(isinstance(t, str) for t in texts)
         and not model.hooks_attached()
     ):
-        key = (tuple(texts), model.weights_version())  # catches edits through .data too
+        key = (tuple(texts), allow_unknown, model.weights_version())  # catches edits through .data too
         hit = _LAST_MEANS.get(model)
         if hit is not None and hit[0] == key:
             return hit[1]
-        means = mean_head_outputs(model, texts)
+        means = mean_head_outputs(model, texts, allow_unknown=allow_unknown)
         _LAST_MEANS[model] = (key, means)
         return means
-    return mean_head_outputs(model, texts)
+    return mean_head_outputs(model, texts, allow_unknown=allow_unknown)
 
 
 @torch.no_grad()
@@ -235,7 +239,9 @@ def ablate(
     if objective is not None:
         frame, target = _objective_target(model, text, objective, answer, allow_unknown)
         _memory.require(model, "ablate", frame.T, enabled=check_memory)
-        values = _objective_values(model, target, [[], heads], mode, _means(model, mode, reference))
+        values = _objective_values(
+            model, target, [[], heads], mode, _means(model, mode, reference, allow_unknown)
+        )
         return ObjectiveAblationResult(
             model_name=model.name,
             revision=model.revision,
@@ -251,7 +257,9 @@ def ablate(
     reading = read(model, text, answer=answer, allow_unknown=allow_unknown)
     frame, ids = reading.frame, reading.answer
     _memory.require(model, "ablate", *_memory.rows_of(model, frame.T, ids, None), enabled=check_memory)
-    target, logits = _read(model, frame, ids, [[], heads], mode, _means(model, mode, reference))
+    target, logits = _read(
+        model, frame, ids, [[], heads], mode, _means(model, mode, reference, allow_unknown)
+    )
     prob = target.answer_logprob(logits).exp()  # (2,): before, after
     at = logits[:, 0]  # (2, V) at the read position
     top = at.argmax(-1)
@@ -315,7 +323,7 @@ def head_importance(
     _memory.require(
         model, "head_importance", *_memory.rows_of(model, frame.T, ids, None), enabled=check_memory
     )
-    means = _means(model, mode, reference)
+    means = _means(model, mode, reference, allow_unknown)
     target, base = _read(model, frame, ids, [[]], mode, means)
     L, H = model.n_layers, model.n_heads
     prob, logit = torch.zeros(L, H), torch.zeros(L, H)
@@ -359,7 +367,7 @@ def _objective_importance(
 ) -> ObjectiveImportanceResult:
     frame, target = _objective_target(model, text, objective, answer, allow_unknown)
     _memory.require(model, "head_importance", frame.T, enabled=check_memory)
-    means = _means(model, mode, reference)
+    means = _means(model, mode, reference, allow_unknown)
     before = float(_objective_values(model, target, [[]], mode, means)[0])
     L, H = model.n_layers, model.n_heads
     effects = torch.zeros(L, H)
