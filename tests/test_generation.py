@@ -318,3 +318,12 @@ def test_a_judge_must_return_a_bool(causal, bidirectional):
         [causal, bidirectional], [PROMPT], 2, judge=lambda text: np.bool_("owl" in text), progress=False
     )
     assert df.judged.dtype == bool and len(df) == 2
+
+    def broken(text):
+        return 1 / 0
+
+    with pytest.raises(
+        InputError, match="the judge 'broken' raised ZeroDivisionError: division by zero on the text"
+    ):
+        interp.generate_suite([causal], [PROMPT], 2, judge=broken, progress=False)
+    assert causal.reset() == 0

@@ -109,11 +109,18 @@ def _orders(orders: object) -> list[str]:
 
 
 def _judged(judge: Callable[[str], bool], text: str) -> bool:
-    """The judge's verdict on ``text``: True or False only (``"no"`` would otherwise count as True)."""
-    verdict = judge(text)
+    """The judge's verdict on ``text``: True or False only (``"no"`` would otherwise count as True); an error
+    inside the judge is an InputError naming the judge and the text (Ctrl-C passes through)."""
+    name = getattr(judge, "__name__", type(judge).__name__)
+    try:
+        verdict = judge(text)
+    except Exception as err:
+        raise InputError(
+            f"the judge {name!r} raised {type(err).__name__}: {echo(str(err), 120)[1:-1]} on the text "
+            f"{echo(text, 80)}: fix the judge (it is called with each generated text and returns True or False)"
+        ) from err
     if isinstance(verdict, (bool, np.bool_)):
         return bool(verdict)
-    name = getattr(judge, "__name__", type(judge).__name__)
     raise InputError(
         f"the judge {name!r} returned {echo(verdict, 80)} ({type(verdict).__name__}) for {echo(text, 80)}: it must "
         "return True or False"
