@@ -264,3 +264,16 @@ def test_nan_translators_in_the_models_own_folder_are_blamed_on_the_file(tmp_pat
         lambda: interp.logit_lens(model, PROBE, lens="tuned"), "NaN", "interp.tuned_lens(model)"
     )
     assert str(folder / tl.FILE_NAME) in str(err) and "hook function" not in str(err)
+
+
+def test_a_path_that_cannot_be_written_is_refused_before_training(causal, tmp_path, monkeypatch):
+    from interp.analysis import tuned
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained before the path was checked")
+
+    monkeypatch.setattr(tuned, "_kl_backward", no_training)
+    (tmp_path / "a-file").write_text("")
+    for bad, why in ((tmp_path, "it is a folder"), (tmp_path / "a-file" / "lens.safetensors", "File exists")):
+        with pytest.raises(errors.InputError, match=f"cannot write the translators to .*{why}"):
+            interp.tuned_lens(causal, path=bad, steps=10_000, progress=False)

@@ -202,6 +202,18 @@ def weights_hash(model: Model) -> str:
     return _HASHES[model][1]
 
 
+def _check_writable(target: Path) -> None:
+    """Refuse a path the translators cannot be written to: a folder, or a place without write access."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise InputError(f"cannot write the translators to {target}: {err.strerror or err}") from None
+    if target.is_dir():
+        raise InputError(f"cannot write the translators to {target}: it is a folder; pass a file path")
+    if not os.access(target.parent, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise InputError(f"cannot write the translators to {target}: no write access there")
+
+
 def cache_dir() -> Path:
     """Where :func:`tuned_lens` saves translators by default: ``$INTERP_CACHE/tuned_lens``, else
     ``~/.cache/interp/tuned_lens``."""
@@ -357,6 +369,8 @@ def tuned_lens(
     progress = checks.flag("progress", progress)
     if path is not None and not isinstance(path, (str, os.PathLike)):
         raise InputError(f"path must be None or a file path, got {echo(path, 80)}")
+    target = cache_path(model) if path is None else Path(path)
+    _check_writable(target)  # before the training, not after it
     start = time.perf_counter()
     rows = _rows(model, texts, steps * batch_size, seed)
     _memory.require(model, "tuned_lens", max(len(r) for r in rows), batch_size, enabled=check_memory)
@@ -395,7 +409,6 @@ def tuned_lens(
         "train_kl": [round(float(k), 4) for k in torch.stack(recent).mean(0)],
     }
     lens = TunedLens(model.name, weights_hash(model), weight.detach().cpu(), bias.detach().cpu(), settings)
-    target = cache_path(model) if path is None else Path(path)
     try:
         lens.save(target)
     except OSError as err:
