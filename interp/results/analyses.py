@@ -342,10 +342,20 @@ class AttributionResult(WordLevel, Result):
         _check(user or bool(self.answer_ids), "answer_ids name at least one token")
         if self.kind == "causal":  # every input token lies left of the read position, the slot just after it
             _check(right <= 1e-6, "a causal model has no attribution right of the slot")
-            # the read is at the slot's last token before it, or earlier where position= chose it
-            _check(user or self.position < self.slot, "a causal model's slot follows its read position")
-        elif self.kind == "bidirectional" and not user:  # the read is at the slot, or where position= chose
-            _check(0 <= self.slot < T, "a masked model's slot lies among its tokens")
+            # the slot follows the read position, or a probe's words when position= moved the read
+            _check(
+                user or self.slot in (self.position + 1, T), "a causal model's slot follows its read position"
+            )
+        elif (
+            self.kind == "bidirectional" and not user
+        ):  # at the slot, or at a probe's ___ when position= moved
+            at_blank = (
+                0 <= self.slot < T
+                and self.word_index is not None
+                and 0 <= self.word_index[self.slot] < len(self.words)
+                and self.words[self.word_index[self.slot]] == "___"
+            )
+            _check(self.slot == self.position or at_blank, "a masked model reads at its slot")
 
     @property
     def answer_id(self) -> int:
