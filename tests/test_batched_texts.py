@@ -200,3 +200,16 @@ def test_a_column_of_texts_is_a_list_of_texts(causal):
     for bad in (pd.DataFrame({"text": PROBES}), set(PROBES), {"a": PROBES[0]}):
         with pytest.raises(InputError):
             interp.score(causal, bad, progress=False)
+
+
+@pytest.mark.parametrize("analysis", ["logit_lens", "attention", "decompose"])
+def test_batch_size_and_progress_are_checked_for_one_text_too(causal, analysis):
+    fn = getattr(interp, analysis)
+    for kw, said in (
+        (dict(progress="no"), "progress"),
+        (dict(progress=None), "progress"),
+        (dict(batch_size=0), "batch_size"),
+    ):
+        for text in (PROBES[0], PROBES):
+            with pytest.raises(InputError, match=said):
+                fn(causal, text, **kw)

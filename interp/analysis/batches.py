@@ -27,9 +27,12 @@ BATCH_SIZE = 16
 """The most texts run in one forward pass (fewer where the free memory says so)."""
 
 
-def many(texts: Any) -> list | None:
+def many(texts: Any, *, batch_size: Any, progress: Any) -> list | None:
     """``texts`` as a list when it is a collection of texts (:func:`interp.checks.listed`: a list, a tuple, a
-    pandas Series, ...; None: one text, the single-text path)."""
+    pandas Series, ...; None: one text, the single-text path). ``batch_size`` and ``progress`` are checked either
+    way: a value refused for a list is refused for one text too."""
+    checks.integer("batch_size", batch_size, low=1)
+    checks.flag("progress", progress)
     listed = checks.listed(texts)
     if listed is None:
         return None

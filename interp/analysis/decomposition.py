@@ -113,7 +113,7 @@ def decompose(
     """
     checks.model(model)
     model.require_lm_head()  # decompose splits an answer's logit
-    texts = many(text)
+    texts = many(text, batch_size=batch_size, progress=progress)
     if texts is not None:
         return _decompose_many(
             model, texts, answer, contrast, position, allow_unknown, check_memory, batch_size, progress

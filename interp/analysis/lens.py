@@ -81,7 +81,7 @@ def logit_lens(
     translators = translators_for(model) if lens == "tuned" else None
     top_k = checks.integer("top_k", top_k, low=1, high=model.d_vocab)
     chunk = checks.integer("chunk", chunk, low=1)
-    texts = many(text)
+    texts = many(text, batch_size=batch_size, progress=progress)
     if texts is not None:
         check_texts(texts)
         n, settings = len(texts), {"chunk": chunk, "top_k": top_k, "lens": lens}

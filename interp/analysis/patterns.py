@@ -98,7 +98,7 @@ def attention(
     where the free memory says so), under one progress bar (``progress=False``: none).
     """
     checks.model(model)
-    texts = many(text)
+    texts = many(text, batch_size=batch_size, progress=progress)
     if texts is not None:
         check_texts(texts)
         frames = [
