@@ -177,6 +177,12 @@ def test_suite_takes_a_dict_of_probe_to_answer(tiny_model):
     assert by_dict.equals(by_pairs)
     with pytest.raises(InputError, match=r"one record .*\[record\]"):
         interp.compare_suite(c, b, {"text": PROBE, "answer": "are"}, method=None, progress=False)
+    import pandas as pd
+
+    frame = pd.DataFrame({"text": [PROBE, other], "answer": ["are", "is"]})
+    assert interp.compare_suite(c, b, frame, method=None, progress=False).equals(by_pairs)
+    with pytest.raises(InputError, match=r"needs a 'text' column .*\['probe', 'answer'\]"):
+        interp.compare_suite(c, b, frame.rename(columns={"text": "probe"}), method=None, progress=False)
 
 
 def test_compare_builds_the_lens_at_once_where_its_logits_would_outweigh_it(

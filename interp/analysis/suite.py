@@ -20,7 +20,18 @@ from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
 
 
 def records(probes: Iterable[Any]) -> list[dict[str, Any]]:
-    """``probes`` as ``{"text", "answer", "phenomenon"}`` records; a dict maps each probe to its answer."""
+    """``probes`` as ``{"text", "answer", "phenomenon"}`` records; a dict maps each probe to its answer, and a
+    pandas DataFrame's rows are records (columns ``text`` and optionally ``answer`` and ``phenomenon``)."""
+    if type(probes).__name__ == "DataFrame" and hasattr(probes, "to_dict"):  # iterating it gives its columns
+        if "text" not in probes.columns:
+            raise InputError(
+                f"a DataFrame of probes needs a 'text' column (and optionally 'answer' and 'phenomenon'); its "
+                f"columns are {echo(list(probes.columns))}"
+            )
+        probes = [
+            {k: (None if v != v else v) for k, v in row.items()}  # a missing answer (NaN) is no answer
+            for row in probes.to_dict("records")
+        ]
     if isinstance(probes, (str, bytes)) or not isinstance(probes, Iterable):
         raise InputError(
             "probes must be a list of probes (strings, (probe, answer) pairs or records) or a dict "
