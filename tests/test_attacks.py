@@ -405,3 +405,19 @@ def test_a_reference_word_the_model_does_not_know_is_named_not_averaged_in(causa
     known = interp.ablate(causal, probe, [(0, 0)], mode="mean", reference=["anna has a red car ."])
     assert allowed.prob_after != known.prob_after  # the [UNK] was read when allowed
     assert causal.reset() == 0
+
+
+def test_a_position_of_another_type_and_a_probe_that_is_not_text_are_named_as_such(pair):
+    c, b = pair
+    for position in (True, 2.0, "2", float("nan")):
+        with pytest.raises(
+            InputError, match=r"position must be an integer from -7 to 6 \(-1: the last token\), got"
+        ):
+            interp.logit_lens(c, "anna has a red car .", position=position)
+    with pytest.raises(InputError, match="position 50 is out of range for 7 tokens"):
+        interp.attention(c, "anna has a red car .", position=50)
+    probe = "anna has a red car . anna has a ___ ."
+    with pytest.raises(InputError, match=r"got list: for many probes use interp.compare_suite"):
+        interp.compare(c, b, [probe], method=None)
+    with pytest.raises(InputError, match=r"compare takes one probe as text .* got Tensor$"):
+        interp.compare(c, b, c.to_tokens(probe), method=None)

@@ -153,7 +153,7 @@ def test_a_text_of_unknown_words_only_names_them(name, allow_unknown, request):
             interp.logit_lens(m, text, allow_unknown=allow_unknown)
         assert "allow_unknown" not in str(info.value)
     with pytest.raises(InputError, match="no tokens besides special ones"):
-        m.to_tokens(m.tokenizer.mask_token or m.tokenizer.eos_token)
+        m.to_tokens(m.tokenizer.eos_token or m.tokenizer.sep_token)
 
 
 def test_tokens_and_positions(tiny_model):

@@ -252,10 +252,16 @@ def compare(
             f"compare's answer must be the word as text (e.g. answer='owl'), got {type(answer).__name__} "
             f"{answer!r}: each model tokenizes it in its own vocabulary"
         )
+    if not isinstance(probe, str):
+        many = checks.listed(probe) is not None
+        raise InputError(
+            f"compare takes one probe as text with one ___ slot (each model tokenizes it its own way), got "
+            f"{type(probe).__name__}"
+            + (": for many probes use interp.compare_suite(causal, bidirectional, probes)" if many else "")
+        )
     translators = lens_translators(lens, causal, bidirectional)
     for model in (causal, bidirectional):
-        if isinstance(probe, str):
-            model.check_length(probe, "the probe")
+        model.check_length(probe, "the probe")
     split_probe(probe)
     if method is not None:
         method, n_steps, tolerance = check_method(method, n_steps, tolerance)

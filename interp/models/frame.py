@@ -174,7 +174,12 @@ def split_probe(probe: str) -> tuple[str, str]:
 
 
 def _check_position(position: Any, T: int) -> int:
-    if isinstance(position, bool) or not isinstance(position, (int, np.integer)) or not -T <= position < T:
+    if isinstance(position, bool) or not isinstance(position, (int, np.integer)):
+        raise InputError(
+            f"position must be an integer from -{T} to {T - 1} (-1: the last token), got {echo(position)} "
+            f"({type(position).__name__})"
+        )
+    if not -T <= position < T:
         raise InputError(
             f"position {echo(position)} is out of range for {T} tokens: use an integer 0..{T - 1} (or -1 for "
             "the last)"
