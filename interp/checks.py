@@ -38,9 +38,23 @@ def listed(value: Any) -> list | None:
     return None
 
 
+def array_value(value: Any) -> Any:
+    """A numpy or torch array's contents as Python values (``.tolist()``: a number from a 0-d array, a list from
+    a 1-d or 2-d one); any other value as it is. Types are checked after, on what the array holds."""
+    if type(value).__module__.split(".")[0] in ("numpy", "torch") and getattr(value, "ndim", None) in (
+        0,
+        1,
+        2,
+    ):
+        return value.tolist()
+    return value
+
+
 def integer(name: str, value: Any, *, low: int | None = None, high: int | None = None) -> int:
-    """``value`` as an ``int`` if it is an integer (Python or numpy; never a bool or a float) in
-    ``[low, high]``; otherwise an InputError naming ``name`` and the accepted range."""
+    """``value`` as an ``int`` if it is an integer (Python, numpy, or a 0-d numpy or torch array of one; never a
+    bool or a float) in ``[low, high]``; otherwise an InputError naming ``name`` and the accepted range."""
+    if getattr(value, "ndim", None) == 0:
+        value = array_value(value)
     ok = (
         isinstance(value, numbers.Integral)
         and not isinstance(value, bool)

@@ -421,3 +421,27 @@ def test_a_position_of_another_type_and_a_probe_that_is_not_text_are_named_as_su
         interp.compare(c, b, [probe], method=None)
     with pytest.raises(InputError, match=r"compare takes one probe as text .* got Tensor$"):
         interp.compare(c, b, c.to_tokens(probe), method=None)
+
+
+def test_numpy_and_torch_scalars_and_arrays_are_read_as_the_values_they_hold(causal):
+    """What a researcher computes with numpy or torch goes in as it is: a 0-d tensor as a token id or a
+    position, an (n, 2) array of heads from np.argwhere, a numpy integer as a number of tokens."""
+    probe = "anna has a red car . anna has a ___ ."
+    red = causal.to_single_token("red")
+    plain = interp.logit_lens(causal, probe, answer=red, position=2)
+    for answer, position in ((torch.tensor(red), torch.tensor(2)), (np.array([red]), np.int64(2))):
+        got = interp.logit_lens(causal, probe, answer=answer, position=position)
+        assert got.answer_ids == plain.answer_ids and got.position == plain.position
+        np.testing.assert_array_equal(got.answer_prob, plain.answer_prob)
+    assert causal.to_single_token(torch.tensor(red)) == red
+    effects = np.zeros((causal.n_layers, causal.n_heads))
+    effects[1, 1] = effects[2, 3] = 1.0
+    listed = interp.ablate(causal, probe, [(1, 1), (2, 3)], answer="red")
+    for heads in (np.argwhere(effects > 0), list(np.argwhere(effects > 0))):
+        assert interp.ablate(causal, probe, heads, answer="red").prob_after == listed.prob_after
+    assert interp.estimate_memory(causal, "attention", np.int64(10)) == interp.estimate_memory(
+        causal, "attention", 10
+    )
+    for bad in (torch.tensor(1.5), torch.tensor([[1, 2]])):
+        with pytest.raises(InputError, match="answer"):
+            interp.logit_lens(causal, probe, answer=bad)

@@ -77,6 +77,9 @@ def mean_head_outputs(model: Model, texts: Iterable[str], *, allow_unknown: bool
 
 
 def _check_heads(model: Model, heads: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    heads = checks.array_value(heads)  # e.g. np.argwhere(effects > 0.1): an (n, 2) array of (layer, head)
+    if isinstance(heads, list):
+        heads = [checks.array_value(item) for item in heads]  # a list of (2,) arrays
     if isinstance(heads, (str, bytes, Mapping)) or not isinstance(heads, Iterable):
         raise InputError(f"heads must be a list of (layer, head) pairs, got {echo(heads)}")
     try:

@@ -11,6 +11,7 @@ not one layer's worth.
 from __future__ import annotations
 
 import inspect
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -300,6 +301,8 @@ def estimate_memory(model: Any, analysis_name: str, text_or_T: Any, **kwargs: An
     checks.model(model)
     analysis = checks.choice("analysis_name", analysis_name, estimates())
     _check_keywords(analysis, kwargs)
+    if isinstance(text_or_T, numbers.Integral) and not isinstance(text_or_T, bool):
+        text_or_T = int(text_or_T)  # a numpy integer is a number of tokens as an int is
     if analysis in _SHAPES:  # not a text of T tokens: a sequence length, a prompt to continue, training texts
         T, rows, settings = _SHAPES[analysis](model, text_or_T, kwargs)
     else:

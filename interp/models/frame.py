@@ -174,6 +174,8 @@ def split_probe(probe: str) -> tuple[str, str]:
 
 
 def _check_position(position: Any, T: int) -> int:
+    if getattr(position, "ndim", None) == 0:  # a 0-d numpy or torch array of one integer
+        position = checks.array_value(position)
     if isinstance(position, bool) or not isinstance(position, (int, np.integer)):
         raise InputError(
             f"position must be an integer from -{T} to {T - 1} (-1: the last token), got {echo(position)} "

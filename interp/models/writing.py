@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from interp import checks
 from interp.errors import InputError, echo
 
 if TYPE_CHECKING:
@@ -59,6 +60,7 @@ def answer_ids(
     at the very start; ``▁owl`` for SentencePiece; lower case for an uncased WordPiece). Without one, a word is
     written as it stands after a space. A word outside the vocabulary is an error naming it.
     """
+    answer = checks.array_value(answer)  # a 0-d or 1-d numpy or torch array of token ids: its ids
     if isinstance(answer, bool) or answer is None:
         raise InputError(f"{role} must be a word, a token id or a list of token ids, got {echo(answer)}")
     if isinstance(answer, (int, np.integer)):
