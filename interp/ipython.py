@@ -173,7 +173,8 @@ def _load(shell: Any, a: argparse.Namespace) -> None:
     if rest and (len(rest) != 2 or rest[0] != "as"):
         raise _UsageError("%interp load: usage: %interp load NAME [as VAR]")
     name = _named(shell, a.name)
-    var = rest[1] if rest else name.replace("-", "_").replace("/", "_").replace(".", "_")
+    # a variable named after the model: a folder's last part (``/models/gpt2`` -> ``gpt2``), a hub id's name
+    var = rest[1] if rest else re.sub(r"\W", "_", name.rstrip("/").rsplit("/", 1)[-1] or name).strip("_")
     _check_var(shell, var, given=bool(rest))
     model = interp.load(name)
     if var in shell.user_ns:
@@ -421,6 +422,9 @@ def run(shell: Any, line: str) -> Any:
     if name not in COMMANDS:
         raise _UsageError(f"%interp: unknown command {echo(name)}; %interp help lists them")
     parser, fn = COMMANDS[name]
+    if rest and rest[0] in ("-h", "--help"):  # the command's own usage (the parsers add no -h of their own)
+        print(parser.format_help().rstrip())
+        return None
     return fn(shell, parser.parse_args(rest))
 
 

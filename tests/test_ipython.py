@@ -82,6 +82,25 @@ def test_errors_print_one_line(shell, capsys, line, message):
     assert message in err and err.count("\n") == 1 and err.startswith("interp: ") and "Traceback" not in err
 
 
+def test_each_command_prints_its_own_usage_and_a_folder_loads_under_its_last_name(shell, capsys, tmp_path):
+    for command in ("attention", "lens", "compare", "load"):
+        capsys.readouterr()
+        assert magic(shell, f"{command} --help") is None
+        out, err = capsys.readouterr()
+        assert out.startswith(f"usage: %interp {command}") and not err
+    import shutil
+
+    from interp.zoo import ZOO_DIR
+
+    folder = tmp_path / "models" / "my.model-v2"
+    shutil.copytree(ZOO_DIR / "tiny-causal", folder)
+    magic(shell, f"load {folder}/")
+    assert isinstance(shell.user_ns.pop("my_model_v2"), interp.Model)
+    magic(shell, "load /etc")  # the folder's own error, not a complaint about a variable named '_etc'
+    err = capsys.readouterr().err
+    assert "IPython's own names" not in err and err.startswith("interp: ") and err.count("\n") == 1
+
+
 def test_help_and_unload(capsys):
     from interp.ipython import COMMANDS, usage
 
