@@ -111,7 +111,13 @@ def choice(name: str, value: Any, options: Iterable[str]) -> str:
     raise InputError(f"unknown {name} {shown}: use one of {', '.join(options)}")
 
 
-RENAMED = {"torch_dtype": "dtype", "random_state": "seed"}
+RENAMED = {
+    "torch_dtype": "dtype",
+    "random_state": "seed",
+    "n": "n_tokens",  # the magic's --n
+    "max_new_tokens": "n_tokens",  # transformers' generate
+    "internal_batch_size": "batch_size",  # captum's
+}
 """Keywords other libraries use for what interp calls otherwise (transformers' ``torch_dtype`` is ``dtype``)."""
 
 
@@ -121,7 +127,8 @@ def arguments(function: str, signature: inspect.Signature, args: tuple, kwargs: 
     params = signature.parameters.values()
     if all(p.kind != p.VAR_KEYWORD for p in params):
         unknown = {k: v for k, v in kwargs.items() if k not in signature.parameters}
-        keywords(function, unknown, [p.name for p in params if p.kind == p.KEYWORD_ONLY])
+        named = [p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+        keywords(function, unknown, [p.name for p in params if p.kind == p.KEYWORD_ONLY], meant_from=named)
     try:
         signature.bind(*args, **kwargs)
     except TypeError as err:
@@ -158,18 +165,21 @@ def method_keywords(fn: Callable) -> Callable:
     return call
 
 
-def keywords(function: str, given: dict, accepted: Iterable[str]) -> None:
+def keywords(
+    function: str, given: dict, accepted: Iterable[str], meant_from: Iterable[str] | None = None
+) -> None:
     """Refuse the keywords ``given`` that ``function`` does not have, naming the one meant where it is
     recognisable (a close spelling, or another library's name for it) and the keywords ``accepted``."""
     if not given:
         return
     accepted = tuple(accepted)
+    candidates = tuple(meant_from) if meant_from is not None else accepted  # the positional names too
     name = next(iter(given))
-    meant = RENAMED.get(name) if RENAMED.get(name) in accepted else None
+    meant = RENAMED.get(name) if RENAMED.get(name) in candidates else None
     if meant is None:
         import difflib
 
-        close = difflib.get_close_matches(str(name), accepted, n=1)
+        close = difflib.get_close_matches(str(name), candidates, n=1)
         meant = close[0] if close else None
     hint = f"use {meant}= instead; " if meant else ""
     raise InputError(

@@ -173,3 +173,9 @@ def test_wrap_names_its_keywords(kw, phrase):
     with pytest.warns(InterpWarning, match="to eager attention") as record:
         assert interp.wrap(hf, tokenizer, name="mine").name == "mine"
     assert record[0].filename == __file__  # the warning points at the caller's line, not at interp's
+
+
+@pytest.mark.parametrize("keyword", ["n", "max_new_tokens", "n_token"])
+def test_generate_names_n_tokens_for_the_other_spellings(causal, keyword):
+    with pytest.raises(InputError, match=f"has no keyword '{keyword}': use n_tokens= instead"):
+        interp.generate(causal, "anna has a", **{keyword: 2})
