@@ -88,6 +88,8 @@ def test_estimate_memory_checks_its_arguments(causal):
         (lambda: interp.estimate_memory(m, "attribute", 10, n_steps=10**9), "n_steps"),
         (lambda: interp.estimate_memory(m, "logit_lens", 10, chunk=0), "chunk"),
         (lambda: interp.estimate_memory(object(), "attention", 10), "must be a model"),
+        (lambda: interp.estimate_memory(m, "ablate", 10, heads=[(9, 9)]), "head (9, 9) does not exist"),
+        (lambda: interp.estimate_memory(m, "head_importance", 10, mode="bogus"), "unknown ablation mode"),
     ):
         with pytest.raises(errors.InputError, match=None) as info:
             call()

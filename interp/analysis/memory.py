@@ -405,6 +405,13 @@ def _settings(model: Any, analysis: str, kwargs: dict[str, Any]) -> dict[str, An
             kwargs.get("tolerance", 0.01),
         )
         return {"method": method, "n_steps": n_steps, "tolerance": tolerance}
+    if analysis in ("ablate", "head_importance"):  # their values do not change the estimate, but are checked
+        from interp.analysis import ablation
+
+        if "mode" in kwargs:
+            ablation._check_mode(kwargs["mode"])
+        if analysis == "ablate" and "heads" in kwargs:
+            ablation._check_heads(model, kwargs["heads"])
     return {}
 
 
