@@ -370,7 +370,7 @@ def test_model_methods_refuse_bad_arguments_with_one_input_error(causal):
         "layer must be an integer from 0 to 3, got True": lambda: causal.weight("W_O", True),
         "layer must be an integer from 0 to 3, got None": lambda: causal.weight("b_O"),
         "W_U belongs to the whole model": lambda: causal.weight("W_U", 1),
-        "unknown role 'W_X'": lambda: causal.weight("W_X"),
+        "unknown weight role 'W_X'": lambda: causal.weight("W_X"),
         "the text must be a string, got NoneType": lambda: causal.check_length(None),
         r"model.frame\(\) has no keyword 'answr': use answer= instead": lambda: causal.frame(
             "anna has a ___ .", answr="red"

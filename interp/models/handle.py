@@ -158,7 +158,7 @@ class Model:
     def weight(self, role: str, layer: int | None = None) -> Any:
         """A weight by role, whatever the engine calls it (roles: :data:`interp.models.engine.WEIGHT_ROLES`;
         ``W_O`` and ``b_O`` of block ``layer``, the others of the whole model)."""
-        role = checks.choice("role", role, _engine.WEIGHT_ROLES)
+        role = checks.choice("weight role", role, _engine.WEIGHT_ROLES)
         if role in ("W_O", "b_O"):
             layer = checks.integer("layer", layer, low=0, high=self.n_layers - 1)
         elif layer is not None:
