@@ -85,6 +85,7 @@ def test_path_patching_equals_the_two_pass_hand_computation(tiny_model, arch):
 
 def test_path_patching_refuses_bad_heads_and_round_trips(tiny_model, tmp_path):
     m = tiny_model("gpt2")
+    m.reset()  # the session's shared model, as earlier tests left it
     with pytest.raises(InputError, match="senders must be 'all' or a list"):
         interp.path_patch(m, CLEAN, CORRUPT, senders=[(5, 0)])
     with pytest.raises(InputError, match="receivers must be 'logits' or a list"):
@@ -98,6 +99,16 @@ def test_path_patching_refuses_bad_heads_and_round_trips(tiny_model, tmp_path):
     back = interp.load_result(r.save(tmp_path / "p"))
     assert repr(back) == repr(r) and back.rule == r.rule
     np.testing.assert_array_equal(back.senders, [[0, 1]])
+    # heads read as integers wherever they are shown, in the tables' head_index column
+    import widgets
+
+    assert back.sender_heads == [(0, 1)] and "L0H1" in repr(back)
+    assert list(widgets.figure(back).data[0].x) == ["L0H1"]
+    table = back.to_dataframe()
+    assert list(table.columns[:2]) == ["layer", "head_index"] and table.head_index.dtype.kind == "i"
+    by_position = interp.patch(m, CLEAN, CORRUPT, answer="is", contrast="are", progress=False)
+    columns = list(by_position.to_dataframe().columns)
+    assert len(set(columns)) == len(by_position.tokens) and columns[1] == f"1·{by_position.tokens[1]}"
 
 
 def test_grouped_query_receivers_and_the_magics(tiny_model, tiny_folder):

@@ -104,7 +104,7 @@ def path_patching_figure(result: PathPatchingResult) -> go.Figure:
         fig.update_layout(coloraxis=_diverging("restored", limit))
         _axes(fig)
         return styled(fig, title, int(max(340, min(900, 180 + 36 * result.restored.shape[0]))))
-    labels = [f"L{l}H{h}" for l, h in result.senders]
+    labels = [f"L{l}H{h}" for l, h in result.sender_heads]
     fig = go.Figure(
         go.Bar(
             x=labels,
@@ -179,8 +179,8 @@ def _cell_label(result: AttributionPatchingResult, row: Any) -> str:
     if result.by == "position":
         return f"block {row.layer} · {esc(result.tokens[row.position])}"
     if result.by == "head":
-        return f"L{row.layer}H{row.head}"
-    return f"L{row.layer}H{row.head} · {esc(result.tokens[row.position])}"
+        return f"L{row.layer}H{row.head_index}"
+    return f"L{row.layer}H{row.head_index} · {esc(result.tokens[row.position])}"
 
 
 def _grid(result: Any) -> go.Figure:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.results.base import Result, _check, _tokens, head_table
+from interp.results.base import HEAD_COLUMN, Result, _check, _tokens, head_table
 from interp.results.interventions import METRIC_LABELS, grid_axes
 
 RECEIVER = re.compile(r"L(\d+)H(\d+)\.([qkv])")
@@ -78,7 +78,11 @@ class PathPatchingResult(Result):
         _check(self.senders.ndim == 2 and self.senders.shape[1] == 2, "senders must be (n_senders, 2)")
         _check(len(self.senders) >= 1 and bool((self.senders >= 0).all()), "senders are (layer, head) >= 0")
         _check(
-            self.receivers == ("logits",) or all(RECEIVER.fullmatch(r) for r in self.receivers),
+            bool((self.senders == np.round(self.senders)).all()), "senders are whole (layer, head) indices"
+        )
+        _check(
+            self.receivers == ("logits",)
+            or (len(self.receivers) > 0 and all(RECEIVER.fullmatch(r) for r in self.receivers)),
             "receivers are ('logits',) or heads' inputs written L{layer}H{head}.{q|k|v}",
         )
         _check(self.raw.shape == self.restored.shape, "raw and restored must have the same shape")
@@ -99,15 +103,21 @@ class PathPatchingResult(Result):
             else []
         )
 
+    @property
+    def sender_heads(self) -> list[tuple[int, int]]:
+        """The senders as (layer, head) integers, in the order of a flat ``raw``."""
+        return [(int(l), int(h)) for l, h in self.senders]
+
     def to_dataframe(self):
         import pandas as pd
 
         if self.raw.ndim == 2:
             return head_table(restored=self.restored, raw=self.raw)
+        heads = np.array(self.sender_heads, dtype=np.int64).reshape(-1, 2)
         return pd.DataFrame(
             {
-                "layer": self.senders[:, 0],
-                "head": self.senders[:, 1],
+                "layer": heads[:, 0],
+                HEAD_COLUMN: heads[:, 1],
                 "restored": self.restored,
                 "raw": self.raw,
             }
@@ -116,7 +126,7 @@ class PathPatchingResult(Result):
     def summary_text(self) -> str:
         flat = self.restored.reshape(-1)
         i = int(np.nanargmax(np.abs(flat)))
-        l, h = self.senders[i]
+        l, h = self.sender_heads[i]
         digits = 4 if self.metric == "prob" else 2
         return (
             f"PathPatchingResult({self.model_name}, {self.kind}, {len(self.senders)} sender(s) -> "
@@ -197,8 +207,8 @@ class AttributionPatchingResult(Result):
         idx = np.indices(self.restored.shape)
         names = {
             "position": ("layer", "position"),
-            "head": ("layer", "head"),
-            "head_position": ("layer", "head", "position"),
+            "head": ("layer", HEAD_COLUMN),
+            "head_position": ("layer", HEAD_COLUMN, "position"),
         }[self.by]
         cols = {n: i.ravel() for n, i in zip(names, idx)}
         cols["estimated"] = self.restored.ravel()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from interp.results.base import Result, StrArray, _check, _tokens, head_table
+from interp.results.base import HEAD_COLUMN, Result, StrArray, _check, _tokens, head_table
 
 
 @dataclass(frozen=True, repr=False)
@@ -336,16 +336,16 @@ class PatchingResult(Result):
 
         L = self.restored.shape[0]
         if self.by == "position":
-            return pd.DataFrame(
-                self.restored, index=[f"block {l}" for l in range(L)], columns=list(self.tokens)
-            )
+            # one column per position, "7·anna": a token written twice keeps two columns
+            columns = [f"{t}·{token}" for t, token in enumerate(self.tokens)]
+            return pd.DataFrame(self.restored, index=[f"block {l}" for l in range(L)], columns=columns)
         if self.by == "head":
             return head_table(restored=self.restored, raw=self.raw)
         l, h, t = np.indices(self.restored.shape)
         return pd.DataFrame(
             {
                 "layer": l.ravel(),
-                "head": h.ravel(),
+                HEAD_COLUMN: h.ravel(),
                 "position": t.ravel(),
                 "token": [self.tokens[i] for i in t.ravel()],
                 "restored": self.restored.ravel(),
