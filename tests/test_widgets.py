@@ -566,3 +566,38 @@ def test_import_interp_does_not_import_views():
     code = "import sys, interp; print(sorted(m for m in ('widgets', 'plotly', 'ipywidgets') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_views_say_what_they_draw_at_the_edges(causal, bidirectional):
+    """An unscored token has no bar (not a bar of 0 bits); a multi-token answer's lens line says it follows the
+    first token; a patch toward a user objective (no read position) draws; view takes a list of results and
+    refuses what is not one."""
+    import ipywidgets
+
+    import widgets
+    from interp.errors import InputError
+
+    scored = interp.score(causal, ["anna has a red car ."], progress=False)
+    bars = widgets.figure(scored).data[0]
+    assert bars.y[0] is None and bars.customdata[0] == " (not scored)" and bars.y[1] > 0
+    lens = interp.logit_lens(bidirectional, "anna lives in ___ .", answer="big red", progress=False)
+    names = [t.name for t in widgets.figure(lens, kind="answer").data]
+    assert names[0].startswith("p(1st of 2 tokens of big red) at ")
+    with pytest.warns(interp.errors.InterpWarning, match="pooling"):
+        sim = interp.objectives.similarity(causal, "anna has a red car .")
+    patched = interp.patch(
+        causal,
+        "anna has a red car .",
+        "anna has a big car .",
+        hook="z",
+        by="head_position",
+        objective=sim,
+        progress=False,
+    )
+    fig = widgets.figure(patched)
+    assert [d.visible for d in fig.data].index(True) == 0  # no read position: the first is shown
+    many = interp.logit_lens(causal, ["anna has a ___ .", "ben has a ___ ."], progress=False)
+    box = widgets.view(many)
+    assert isinstance(box, ipywidgets.VBox) and len(box.children) == 2
+    with pytest.raises(InputError, match="takes an interp result"):
+        widgets.view("anna")

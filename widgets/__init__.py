@@ -87,14 +87,23 @@ def view(result: Any) -> ipywidgets.Widget:
     """An interactive ipywidgets view of ``result``; an escaped summary for classes without a registered view.
 
     Args:
-        result: any interp result.
+        result: any interp result, or a list of them (one view each, stacked).
     """
     import ipywidgets
 
     from widgets.common import summary_html
 
+    if isinstance(result, (list, tuple)):  # a list of results (an analysis run on a list of texts): each view
+        return ipywidgets.VBox([view(r) for r in result])
     builder = lookup(result)
     if builder is None:
+        if not callable(getattr(result, "summary_text", None)):
+            from interp.errors import InputError
+
+            raise InputError(
+                f"widgets.view takes an interp result (or a list of them), got {type(result).__name__}"
+                + (": a DataFrame shows itself in the notebook" if type(result).__name__ == "DataFrame" else "")
+            )
         return ipywidgets.HTML(summary_html(result))
     if builder.view is not None:
         return builder.view(result)

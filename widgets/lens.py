@@ -92,6 +92,8 @@ def answer_traces(
     """(trace, on_secondary_axis) pairs: answer probability (solid) and rank (dashed) across layers."""
     positions = result.focus if positions is None else positions
     labels, answer = token_labels(result.tokens), esc(result.answer)
+    if len(result.answer_ids) > 1:  # the lens follows the answer's first token
+        answer = f"1st of {len(result.answer_ids)} tokens of {answer}"
     out = []
     for i, pos in enumerate(positions):
         where = f"{label}{pos}·{labels[pos]}"

@@ -26,11 +26,13 @@ def surprisal_trace(result: ScoreResult, i: int, critical: list[int] = (), **ext
     s = result.surprisal(i)
     labels = token_labels(result.tokens[i])
     colors = [CRITICAL if p in set(critical) else PLAIN for p in range(len(labels))]
+    scored = ~np.isnan(s)  # an unscored token (the first of a causal text, a special token) gets no bar
     return go.Bar(
         x=[f"{p}·{t}" for p, t in enumerate(labels)],
-        y=compact(np.where(np.isnan(s), 0.0, s)),
+        y=compact(s),
         marker_color=colors,
-        hovertemplate="%{x}: %{y:.2f} bits<extra></extra>",
+        customdata=["" if ok else " (not scored)" for ok in scored],
+        hovertemplate="%{x}: %{y:.2f} bits%{customdata}<extra></extra>",
         showlegend=False,
         **extra,
     )
