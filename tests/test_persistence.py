@@ -383,3 +383,15 @@ def test_results_check_their_fields_when_built(results):
         dataclasses.replace(r, top_tokens=r.top_tokens.astype(object))
     same = dataclasses.replace(r, answer_ids=[np.int64(i) for i in r.answer_ids])  # normalised, not refused
     assert same.answer_ids == r.answer_ids and all(type(i) is int for i in same.answer_ids)
+
+
+def test_results_compare_by_value_and_are_not_hashable(causal, tmp_path):
+    probe = "anna has a red car . anna has a ___ ."
+    lens = interp.logit_lens(causal, probe)
+    back = interp.load_result(lens.save(tmp_path / "lens"))
+    assert back == lens and not (back != lens) and [back].index(lens) == 0
+    assert lens != interp.logit_lens(causal, "ben has a ___ .") and lens != "a lens"
+    saliency = interp.attribute(causal, probe, answer="red", method="saliency")  # NaN fields compare equal
+    assert interp.load_result(saliency.save(tmp_path / "saliency")) == saliency
+    with pytest.raises(TypeError, match="unhashable type: 'LensResult'"):
+        hash(lens)

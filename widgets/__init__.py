@@ -102,7 +102,11 @@ def view(result: Any) -> ipywidgets.Widget:
 
             raise InputError(
                 f"widgets.view takes an interp result (or a list of them), got {type(result).__name__}"
-                + (": a DataFrame shows itself in the notebook" if type(result).__name__ == "DataFrame" else "")
+                + (
+                    ": a DataFrame shows itself in the notebook"
+                    if type(result).__name__ == "DataFrame"
+                    else ""
+                )
             )
         return ipywidgets.HTML(summary_html(result))
     if builder.view is not None:

@@ -66,7 +66,9 @@ def head_patching_figure(result: PatchingResult, position: int | None = None) ->
         fig = go.Figure(_heads(result.restored))
     else:
         T = result.restored.shape[2]
-        shown = (result.position or 0) if position is None else int(position)  # a user objective reads no position
+        shown = (
+            (result.position or 0) if position is None else int(position)
+        )  # a user objective reads no position
         if not 0 <= shown < T:
             from interp.errors import InputError
 

@@ -12,6 +12,7 @@ the field in ``allow_nan``. ``Annotated[np.ndarray, "iu"]`` narrows an array to 
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import re
 import types
@@ -43,6 +44,33 @@ StrArray = Annotated[np.ndarray, "U"]
 _ARRAY_KINDS = "biufU"  # bool, signed and unsigned integers, floats, unicode strings
 
 
+def _results_equal(a: Any, b: Any) -> bool:
+    """Two results are equal when they are of one class and every field holds the same values (arrays of the
+    same shape, kind and values, NaN equal to NaN)."""
+    if type(a) is not type(b):
+        return NotImplemented
+    return all(_same(getattr(a, f.name), getattr(b, f.name)) for f in dataclasses.fields(a))
+
+
+def _unhashable(self: Any) -> int:
+    raise TypeError(f"unhashable type: {type(self).__name__!r} (results compare by value, as arrays do)")
+
+
+def _same(x: Any, y: Any) -> bool:
+    if isinstance(x, np.ndarray) or isinstance(y, np.ndarray):
+        x, y = np.asarray(x), np.asarray(y)
+        if x.shape != y.shape or (x.dtype.kind in "fc") != (y.dtype.kind in "fc"):
+            return False
+        return bool(np.array_equal(x, y, equal_nan=x.dtype.kind in "fc"))
+    if isinstance(x, dict) and isinstance(y, dict):
+        return x.keys() == y.keys() and all(_same(x[k], y[k]) for k in x)
+    if isinstance(x, (list, tuple)) and isinstance(y, (list, tuple)):
+        return type(x) is type(y) and len(x) == len(y) and all(_same(i, j) for i, j in zip(x, y))
+    if isinstance(x, float) and isinstance(y, float) and math.isnan(x) and math.isnan(y):
+        return True
+    return bool(x == y)
+
+
 def _check(cond: bool, message: str) -> None:
     if not cond:
         raise ResultError(message)
@@ -67,6 +95,10 @@ class Result:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         _REGISTRY[cls.__name__] = cls
+        # Set before @dataclass runs, which then keeps them: its own __eq__ compares array fields with ==
+        # (an error for arrays of more than one value), and its __hash__ would hash the arrays.
+        cls.__eq__ = _results_equal  # type: ignore[method-assign]
+        cls.__hash__ = _unhashable  # type: ignore[assignment]  # equal by value, so not hashable (as an array)
         own = cls.__dict__.get("__post_init__")
         if own is not None and not getattr(own, "_checks_fields", False):
 
