@@ -204,6 +204,15 @@ def test_every_analysis_runs_with_its_invariants(name, loaded):
         assert np.isfinite(p.restored).all() and p.restored.shape == (m.n_layers, f.T)
 
 
+@pytest.mark.parametrize("name", NAMES)
+def test_induction_scores_frame_their_sequences_with_any_tokenizer(name, loaded):
+    """xlmr's first ordinary token is a lone '▁', which decodes to nothing: the frame takes the first token
+    that reads back as one."""
+    m = loaded(name)
+    r = interp.induction_scores(m, seq_len=6, n_seqs=2)
+    assert r.scores.shape == (m.n_layers, m.n_heads) and np.isfinite(r.scores).all()
+
+
 @pytest.mark.parametrize("name", ["roberta", "xlmr", "bert"])
 def test_a_masked_slot_at_the_start_scores_the_word_as_written_there(name, loaded):
     """Byte-level BPE writes a text's first word without its space (``anna``, not ``Ġanna``)."""

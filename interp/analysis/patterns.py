@@ -195,10 +195,21 @@ def induction_scores(
 
 
 def _frame_ids(model: Model) -> tuple[list[int], int, int]:
-    """The token ids of one ordinary token as the model frames it, and the special tokens before and after."""
-    frame = model.to_tokens(model.tokenizer.decode([_ordinary_ids(model)[0]]))[0].tolist()
-    n_before = int(content_mask(model, frame).argmax())  # the first content token
-    return frame, n_before, len(frame) - n_before - 1
+    """The token ids of one ordinary token as the model frames it, and the special tokens before and after.
+    The token is the first ordinary one that reads back as one token (``▁`` alone decodes to nothing)."""
+    for i in _ordinary_ids(model)[:1000]:
+        text = model.tokenizer.decode([i])
+        if not text.strip():
+            continue
+        frame = model.to_tokens(text)[0].tolist()
+        content = content_mask(model, frame)
+        if int(content.sum()) == 1:
+            n_before = int(content.argmax())  # the content token
+            return frame, n_before, len(frame) - n_before - 1
+    raise InputError(
+        f"{model.name}'s tokenizer reads none of its first 1000 ordinary tokens back as one token, so the special "
+        "tokens around a sequence cannot be found: induction_scores cannot frame its random sequences"
+    )
 
 
 def induction_length(model: Model, seq_len: int, ids: tuple[list[int], int, int] | None = None) -> int:
