@@ -601,3 +601,24 @@ def test_views_say_what_they_draw_at_the_edges(causal, bidirectional):
     assert isinstance(box, ipywidgets.VBox) and len(box.children) == 2
     with pytest.raises(InputError, match="takes an interp result"):
         widgets.view("anna")
+
+
+def test_every_export_refuses_an_option_its_figure_does_not_take(causal, bidirectional, tmp_path):
+    import widgets
+    from interp.errors import InputError
+
+    probe = "anna has a red car . anna has a ___ ."
+    compared = interp.compare(causal, bidirectional, probe, answer="red", method=None)
+    refused = [
+        (interp.ablate(causal, probe, [(0, 0)], answer="red"), dict(layer=1)),
+        (interp.attention(causal, probe), dict(colour=1)),
+        (interp.logit_lens(causal, probe), dict(layer=1)),
+        (compared, dict(bogus=1)),
+        (compared.causal, dict(kind="lens")),
+    ]
+    for result, opts in refused:
+        with pytest.raises(InputError, match="unknown figure option"):
+            widgets.save_html(result, tmp_path / "x.html", **opts)
+    with pytest.raises(InputError, match=r"unknown figure option\(s\) bogus: this figure takes kind"):
+        widgets.figure(compared.bidirectional, kind="lens", bogus=1)
+    assert widgets.save_html(interp.attention(causal, probe), tmp_path / "ok.html", layer=1, head=2).exists()

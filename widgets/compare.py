@@ -270,7 +270,7 @@ class ComparisonView(ipywidgets.VBox):
             fw.layout.title.text = heads_title(cmp, layer, head)
 
 
-def comparison_sections(cmp: Comparison, layer: int = 0, head: int = 0, **_: Any) -> list:
+def comparison_sections(cmp: Comparison, layer: int = 0, head: int = 0) -> list:
     """Static parts of a comparison for HTML export."""
     parts = [
         f"<p>{probe_html(cmp)}</p>",
@@ -284,15 +284,19 @@ def comparison_sections(cmp: Comparison, layer: int = 0, head: int = 0, **_: Any
 # ---- one model's run of a probe ------------------------------------------------------------------------------
 def probe_run_figure(run: ProbeRun, kind: str = "attention", **opts: Any) -> go.Figure:
     """``kind``: ``"attention"`` (opts as for attention figures), ``"lens"`` or ``"attribution"``."""
+    from widgets import _check_options
     from widgets.attention import attention_figure
 
     if kind == "attention":
+        _check_options(attention_figure, opts)
         return attention_figure(run.attention, **opts)
     if kind == "lens":
+        _check_options(lens_figure, opts)
         return lens_figure(run.lens, **opts)
     if kind == "attribution":
         if run.attribution is None:
             raise InputError("this run has no attribution (compare(..., method=None))")
+        _check_options(attribution_figure, opts)
         return attribution_figure(run.attribution, **opts)
     raise InputError(f"unknown probe-run figure kind {kind!r}: use attention, lens or attribution")
 
@@ -313,9 +317,11 @@ def probe_run_view(run: ProbeRun) -> ipywidgets.VBox:
 
 
 def probe_run_sections(run: ProbeRun, **opts: Any) -> list:
+    from widgets import _check_options
     from widgets.attention import attention_sections
     from widgets.lens import lens_sections
 
+    _check_options(attention_sections, opts)  # the options are the attention section's
     return (
         attention_sections(run.attention, **opts)
         + lens_sections(run.lens)[1:]

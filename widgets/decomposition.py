@@ -159,7 +159,7 @@ def side_by_side(causal: DecompositionResult, bidirectional: DecompositionResult
     return styled(fig, heading, 380 + heat)
 
 
-def decomposition_sections(result: DecompositionResult, k: int = 10, **_: Any) -> list:
+def decomposition_sections(result: DecompositionResult, k: int = 10) -> list:
     return [
         summary_html(result),
         decomposition_figure(result, "layers"),

@@ -26,13 +26,18 @@ table.interp-table td:first-child, table.interp-table th:first-child { text-alig
 
 def sections(result: Any, **opts: Any) -> list:
     """The static parts of ``result`` (plotly Figures and escaped HTML strings), from its registered builder."""
+    from widgets import _check_options
     from widgets.registry import lookup
 
     builder = lookup(result)
     if builder is None:
+        if opts:
+            _check_options(lambda result: None, opts)  # no figure: no option applies
         return [summary_html(result)]
     if builder.sections is not None:
+        _check_options(builder.sections, opts)
         return builder.sections(result, **opts)
+    _check_options(builder.figure, opts)
     return [summary_html(result), builder.figure(result, **opts)]
 
 

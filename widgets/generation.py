@@ -200,7 +200,7 @@ def generation_view(result: GenerationResult) -> Any:
     return ipywidgets.VBox(parts)
 
 
-def generation_sections(result: GenerationResult, **_: Any) -> list:
+def generation_sections(result: GenerationResult) -> list:
     out = [summary_html(result), generation_figure(result), step_html(result, result.steps)]
     if result.has_lens:
         out.append(generation_figure(result, "lens", 1))

@@ -127,7 +127,7 @@ def generation_attribution_view(result: GenerationAttributionResult) -> Any:
     return ipywidgets.VBox([header(result, esc(result.method)), slider, fig])
 
 
-def generation_attribution_sections(result: GenerationAttributionResult, **_: Any) -> list:
+def generation_attribution_sections(result: GenerationAttributionResult) -> list:
     return [summary_html(result), generation_attribution_figure(result)]
 
 

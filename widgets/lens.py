@@ -198,7 +198,7 @@ def lens_view(result: LensResult) -> ipywidgets.VBox:
     return ipywidgets.VBox([header(result, f"focus {focus}"), figure_widget(lens_figure(result))])
 
 
-def lens_sections(result: LensResult, **_: Any) -> list:
+def lens_sections(result: LensResult) -> list:
     return [summary_html(result), lens_figure(result, "heatmap"), lens_figure(result, "answer")]
 
 

@@ -180,7 +180,7 @@ def pairs_view(result: MinimalPairsResult):
     return ipywidgets.VBox([header(result), figure_widget(pairs_figure(result)), choose, tokens])
 
 
-def pairs_sections(result: MinimalPairsResult, **_: Any) -> list:
+def pairs_sections(result: MinimalPairsResult) -> list:
     out: list = [summary_html(result), pairs_figure(result), pairs_figure(result, "surprisal")]
     if any(g.samples is not None for g in result.good):
         out.append(pairs_figure(result, "spread"))
