@@ -225,3 +225,27 @@ def test_arrays_of_another_dtype_kind_are_refused(saved, tmp_path, field, dtype,
 
     with pytest.raises(ResultError, match=said):
         interp.load_result(_edited(saved, "lens", tmp_path, edit))
+
+
+def test_hand_built_results_that_contradict_themselves_are_refused(causal):
+    """Each of these edits leaves a result whose fields disagree: one ResultError, never another exception."""
+    import dataclasses
+
+    from interp.errors import ResultError
+
+    probe = "anna has a red car . anna has a ___ ."
+    lens = interp.logit_lens(causal, probe)
+    attention = interp.attention(causal, probe)
+    ablation = interp.ablate(causal, probe, [(0, 0)], answer="red")
+    importance = interp.head_importance(causal, probe, answer="red", progress=False)
+    layer = interp.attribute(causal, probe, answer="red", hook="blocks.1.hook_resid_pre", n_steps=4)
+    stats = dict(attention.head_stats, extra=np.zeros(3))
+    for result, change in (
+        (lens, dict(top_ids=lens.top_ids[0])),
+        (attention, dict(head_stats=stats)),
+        (ablation, dict(answer_ids=())),
+        (importance, dict(answer_ids=())),
+        (layer, dict(slot=-5)),
+    ):
+        with pytest.raises(ResultError):
+            dataclasses.replace(result, **change)

@@ -57,6 +57,7 @@ class AttentionResult(Result):
             "patterns must be attention weights: non-negative rows that sum to 1",
         )
         for key, values in self.head_stats.items():
+            _check(np.shape(values) == p.shape[:2], f"head_stats[{key!r}] must be {p.shape[:2]}")
             if not key.startswith(("entropy", "distance")):  # the others are shares of a query's attention
                 _check(
                     bool(np.all((values >= -1e-4) & (values <= 1 + 1e-4))),
@@ -169,6 +170,7 @@ class LensResult(Result):
         object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
         _check(len(self.answer_ids) > 0, "answer_ids must name at least one token")
         T = len(self.tokens)
+        _check(self.top_ids.ndim == 3, f"top_ids must be (L+1, {T}, k), got {self.top_ids.shape}")
         Lp1, T2, k = self.top_ids.shape
         _check(T2 == T, f"top_ids must be (L+1, {T}, k), got {self.top_ids.shape}")
         for name in ("top_tokens", "top_probs"):

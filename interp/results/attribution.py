@@ -148,6 +148,9 @@ class LayerAttributionResult(WordLevel, Result):
             "position out of range (None only for a user objective)",
         )
         _check((self.slot is None) == user, "a slot unless the objective is a user objective")
+        _check(
+            self.slot is None or 0 <= self.slot <= T, f"the slot lies among the {T} tokens or just after them"
+        )
         _check(user or bool(self.answer_ids), "answer_ids name at least one token")
         _check(math.isnan(self.delta) or self.delta >= 0, "delta is an absolute value (or NaN)")
         check_words(self.words, self.word_index, T)

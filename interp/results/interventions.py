@@ -50,6 +50,7 @@ class AblationResult(Result):
         object.__setattr__(self, "tokens", _tokens(self.tokens))
         object.__setattr__(self, "heads", tuple(tuple(int(x) for x in h) for h in self.heads))
         object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
+        _check(len(self.answer_ids) > 0, "answer_ids must name at least one token")
         _check(0 <= self.position < len(self.tokens), "position out of range")
         for p in (self.prob_before, self.prob_after, self.top1_prob_before, self.top1_prob_after):
             _check(0 <= p <= 1 + 1e-6, "probabilities in [0, 1]")
@@ -120,6 +121,7 @@ class HeadImportanceResult(Result):
     def __post_init__(self) -> None:
         object.__setattr__(self, "tokens", _tokens(self.tokens))
         object.__setattr__(self, "answer_ids", tuple(int(i) for i in self.answer_ids))
+        _check(len(self.answer_ids) > 0, "answer_ids must name at least one token")
         _check(self.effects.ndim == 2 and self.effects.shape == self.logit_effects.shape, "effects (L, H)")
         _check(self.top1_after.shape == self.effects.shape, "top1_after must be (n_layers, n_heads)")
         _check(
