@@ -41,6 +41,81 @@ def plain_pair():
     return causal.eval(), masked.eval()
 
 
+def real_shape_row(probes, n_single: int, n_repeats: int) -> dict:
+    """compare(method=None) at gpt2-small and bert-base shape (random weights, the zoo's tokenizers, the real
+    vocabulary sizes 50257 and 30522) against a plain HF forward of each: where the bridge's per-call cost no
+    longer shows, and what the lens (every layer decoded at every position) costs."""
+    from transformers import (
+        AutoModelForCausalLM,
+        AutoModelForMaskedLM,
+        AutoTokenizer,
+        BertConfig,
+        BertForMaskedLM,
+        GPT2Config,
+        GPT2LMHeadModel,
+    )
+
+    import interp
+    from interp.zoo import ZOO_DIR
+
+    root = Path(tempfile.mkdtemp(prefix="interp-bench-"))
+    tc = AutoTokenizer.from_pretrained(ZOO_DIR / "tiny-causal")
+    tb = AutoTokenizer.from_pretrained(ZOO_DIR / "tiny-bidirectional")
+    torch.manual_seed(0)
+    config = GPT2Config(
+        bos_token_id=tc.bos_token_id, eos_token_id=tc.eos_token_id, pad_token_id=tc.pad_token_id
+    )
+    GPT2LMHeadModel(config).save_pretrained(root / "gpt2-small-shape")
+    tc.save_pretrained(root / "gpt2-small-shape")
+    BertForMaskedLM(BertConfig(pad_token_id=tb.pad_token_id)).save_pretrained(root / "bert-base-shape")
+    tb.save_pretrained(root / "bert-base-shape")
+    c, b = interp.load(str(root / "gpt2-small-shape")), interp.load(str(root / "bert-base-shape"))
+    plain_c = AutoModelForCausalLM.from_pretrained(
+        root / "gpt2-small-shape", attn_implementation="eager"
+    ).eval()
+    plain_b = AutoModelForMaskedLM.from_pretrained(
+        root / "bert-base-shape", attn_implementation="eager"
+    ).eval()
+    singles = framable(c, b, probes)[:: max(1, len(probes) // n_single)][:n_single]
+    tokens = [
+        (c.frame(p.text, answer=p.answer).tokens, b.frame(p.text, answer=p.answer).tokens) for p in singles
+    ]
+
+    def forwards(causal, masked):
+        def each() -> None:
+            with torch.no_grad():
+                for tc_, tb_ in tokens:
+                    causal(input_ids=tc_)
+                    masked(input_ids=tb_)
+
+        return each
+
+    def compare_each() -> None:
+        for p in singles:
+            interp.compare(c, b, p.text, answer=p.answer, method=None)
+
+    t = alternating_medians(
+        {
+            "hf": forwards(plain_c, plain_b),
+            "engine": forwards(c.bridge.original_model, b.bridge.original_model),
+            "ours": compare_each,
+        },
+        repeats=n_repeats,
+    )
+    per = {k: v / len(singles) * 1e3 for k, v in t.items()}
+    return {
+        "benchmark": "compare(method=None) per probe at gpt2-small / bert-base shape (random weights, vocabularies "
+        "50257 / 30522) vs a plain HF forward of each",
+        "measured": f"{per['ours']:.0f} ms vs {per['hf']:.0f} ms (per probe, {len(singles)} zoo probes, median of "
+        f"{n_repeats} interleaved runs). The engine's forward takes {per['engine']:.0f} ms "
+        f"({per['engine'] / per['hf']:.2f}x); the rest is the lens, which decodes every layer at every position "
+        "through the full vocabulary at once (its values must be those of the weights at call time)",
+        "ratio": per["ours"] / per["hf"],
+        "goal": "(no goal yet: the zoo rows above carry it)",
+        "met": None,
+    }
+
+
 def framable(c, b, probes):
     import interp
 
@@ -127,6 +202,8 @@ def run(
             "met": None,
         }
     )
+
+    rows.append(real_shape_row(probes, n_single, n_repeats=7))
 
     # 2. compare_suite(method=None) over the probes against one batched plain HF forward over the same probes.
     texts, answers = [p.text for p in probes], [p.answer for p in probes]
