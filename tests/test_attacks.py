@@ -445,3 +445,17 @@ def test_numpy_and_torch_scalars_and_arrays_are_read_as_the_values_they_hold(cau
     for bad in (torch.tensor(1.5), torch.tensor([[1, 2]])):
         with pytest.raises(InputError, match="answer"):
             interp.logit_lens(causal, probe, answer=bad)
+
+
+def test_the_weights_key_of_an_embedding_needs_no_float64_copy_of_it():
+    """The key converts a block of rows to float64 at a time: an embedding's key costs megabytes, not a float64
+    copy of the embedding (300 MB at gpt2 scale, which every tuned-lens lookup paid)."""
+    from benchmarks.common import hwm, reset_hwm
+    from interp.models.versions import weights_key
+
+    embedding = torch.randn(20_000, 1024)  # 80 MB in float32, 160 MB in float64
+    weights_key({"w": embedding})  # warm-up: torch's own first-call allocations
+    reset_hwm()
+    before = hwm()
+    weights_key({"w": embedding})
+    assert hwm() - before < 40 * 2**20

@@ -7,6 +7,9 @@ from collections.abc import Mapping
 
 import torch
 
+CHUNK_ELEMENTS = 1 << 20
+"""The most values a fingerprint converts to float64 at once (8 MiB)."""
+
 
 def fingerprint(t: torch.Tensor) -> bytes:
     """One matrix-vector product (rows x a fixed ramp; about a tenth of the cost of hashing the bytes): it
@@ -16,9 +19,12 @@ def fingerprint(t: torch.Tensor) -> bytes:
     if t.is_meta or not t.numel():
         return b""
     m = t.reshape(t.shape[0], -1) if t.dim() > 1 else t.reshape(1, -1)  # (rows, cols)
-    m = m.double()  # in a low-precision dtype the product would round away a small edit
-    ramp = torch.linspace(1, 2, m.shape[1], dtype=m.dtype, device=m.device)
-    return (m @ ramp).cpu().numpy().tobytes()  # (rows,) as bytes: hashable, compared exactly
+    ramp = torch.linspace(1, 2, m.shape[1], dtype=torch.float64, device=m.device)
+    # In float64 (a low-precision product would round away a small edit), a block of rows at a time: a whole
+    # embedding in float64 would be a temporary of twice its size in float32 (300 MB at gpt2 scale, 4 GB at 8B).
+    step = max(1, CHUNK_ELEMENTS // max(1, m.shape[1]))
+    sums = [m[i : i + step].double() @ ramp for i in range(0, m.shape[0], step)]  # (rows,) in blocks
+    return torch.cat(sums).cpu().numpy().tobytes()  # as bytes: hashable, compared exactly
 
 
 def weights_key(state: Mapping[str, torch.Tensor]) -> tuple:
