@@ -259,6 +259,8 @@ def test_views_have_the_right_shapes(tiny_model):
     z = [np.array(t.z).shape for t in pair.data if t.type == "heatmap"]
     assert z == [(c.n_layers, c.n_heads), (b.n_layers, b.n_heads)]
     assert pair.layout.coloraxis.cmid == 0 and pair.layout.coloraxis2.cmid == 0
+    swapped = side_by_side(rb, rc)  # the causal model goes left, whichever comes first
+    assert [a.text for a in swapped.layout.annotations] == [a.text for a in pair.layout.annotations]
     with pytest.raises(InterpError):
         decomposition_figure(rc, "pie")
     with pytest.raises(InterpError):

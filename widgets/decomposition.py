@@ -133,6 +133,8 @@ def side_by_side(causal: DecompositionResult, bidirectional: DecompositionResult
     pair = (causal, bidirectional)
     if not all(isinstance(r, DecompositionResult) for r in pair):
         raise InputError("side_by_side takes two DecompositionResults: interp.decompose(causal, probe), ...")
+    if causal.kind == "bidirectional" and bidirectional.kind == "causal":  # given the other way round
+        pair = (bidirectional, causal)
     fig = make_subplots(
         rows=2,
         cols=2,
