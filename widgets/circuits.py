@@ -47,9 +47,10 @@ def _axes(fig: go.Figure, **where: Any) -> None:
 
 
 def _title(result: Any, what_: str) -> str:
-    return (
-        f"{esc(result.model_name)} ({esc(result.kind)}) · {what_} · {esc(result.answer)} vs "
-        f"{esc(result.contrast)}" + warning_lines(result.warnings)
+    objective = getattr(result, "objective", None)  # a user objective has no answer and contrast to name
+    target = esc(objective) if objective else f"{esc(result.answer)} vs {esc(result.contrast)}"
+    return f"{esc(result.model_name)} ({esc(result.kind)}) · {what_} · {target}" + warning_lines(
+        result.warnings
     )
 
 
