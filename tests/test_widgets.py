@@ -596,6 +596,10 @@ def test_views_say_what_they_draw_at_the_edges(causal, bidirectional):
     )
     fig = widgets.figure(patched)
     assert [d.visible for d in fig.data].index(True) == 0  # no read position: the first is shown
+    assert (
+        fig.layout.title.text.split(" · ")[-1].startswith("similarity to")
+        and " vs " not in fig.layout.title.text
+    )
     many = interp.logit_lens(causal, ["anna has a ___ .", "ben has a ___ ."], progress=False)
     box = widgets.view(many)
     assert isinstance(box, ipywidgets.VBox) and len(box.children) == 2
