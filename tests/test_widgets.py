@@ -320,6 +320,7 @@ def test_comparison_view_shares_controls(results):
     np.testing.assert_allclose(
         np.array(fw.data[2].z, dtype=float), cmp.bidirectional.attention.patterns[1, 2], atol=5e-4
     )
+    assert (fw.data[0].name, fw.data[2].name) == ("causal L1H2", "bidirectional L1H2")  # named as shown
     from widgets.common import fmt
 
     text = view.children[0].value  # the summary table above the tabs

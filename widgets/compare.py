@@ -266,7 +266,10 @@ class ComparisonView(ipywidgets.VBox):
         fw, cmp = self._figure, self.result
         with fw.batch_update():
             fw.data[0].z = head_z(cmp.causal.attention, layer, head)
-            fw.data[bidirectional_trace(cmp)].z = head_z(cmp.bidirectional.attention, layer, head)
+            fw.data[0].name = f"{cmp.causal.kind} L{layer}H{head}"
+            other = fw.data[bidirectional_trace(cmp)]
+            other.z = head_z(cmp.bidirectional.attention, layer, head)
+            other.name = f"{cmp.bidirectional.kind} L{layer}H{head}"
             fw.layout.title.text = heads_title(cmp, layer, head)
 
 
