@@ -226,6 +226,14 @@ def test_views_draw_order_text_and_lens(runs, bidirectional):
     slider = next(w for w in view.children if type(w).__name__ == "IntSlider")
     slider.value = 1
     assert "after step 1" in view.children[view.children.index(slider) + 1].value
+    lens = view.children[-1]
+    slider.value = 3
+    assert lens.layout.title.text.endswith("lens before step 3")
+    slider.value = 0  # the prompt: the lens that reads it, step 1's, not the last one shown
+    assert lens.layout.title.text.endswith("lens before step 1")
+    np.testing.assert_array_equal(
+        np.array(lens.data[0].z, dtype=float), np.array(views.lens_trace(r, 1).z, dtype=float)
+    )
     with pytest.raises(InterpError):
         views.generation_figure(runs["causal"], "lens")
 

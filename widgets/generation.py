@@ -190,11 +190,12 @@ def generation_view(result: GenerationResult) -> Any:
     def show(change: dict) -> None:
         step = change["new"]
         text.value = step_html(result, step)
-        if lens is not None and step >= 1:
-            fresh = lens_trace(result, step)
+        if lens is not None:
+            read = max(step, 1)  # step 0 is the prompt, which the lens of step 1 reads
+            fresh = lens_trace(result, read)
             with lens.batch_update():
                 lens.data[0].z, lens.data[0].text = fresh.z, fresh.text
-                lens.layout.title.text = f"{_title(result)}<br>lens before step {step}"
+                lens.layout.title.text = f"{_title(result)}<br>lens before step {read}"
 
     slider.observe(show, names="value")
     return ipywidgets.VBox(parts)
