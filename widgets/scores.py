@@ -161,7 +161,7 @@ def pairs_view(result: MinimalPairsResult):
     from widgets.common import figure_widget, header
 
     options = [
-        (f"{p} · {ph} · {esc(g)[:60]}", i)
+        (f"{p} · {ph} · {g[:60]}", i)  # a dropdown shows plain text: no HTML escaping
         for i, (p, ph, g) in enumerate(zip(result.pair_ids, result.phenomena, result.good[0].texts))
     ]
     choose = ipywidgets.Dropdown(options=options, value=0, description="pair", layout={"width": "90%"})
