@@ -96,3 +96,22 @@ def test_bad_hooks_are_clear_errors(causal, kwargs, says):
     kwargs = {"answer": "are", **kwargs}
     with pytest.raises(interp.InterpError, match=says):
         interp.attribute(causal, PROBE, **kwargs)
+
+
+def test_a_layer_attribution_of_a_user_objective_is_titled_by_it(causal):
+    import warnings
+
+    import widgets
+
+    with warnings.catch_warnings():
+        warnings.simplefilter(
+            "ignore"
+        )  # the pooling notice of a model without a sentence-transformers config
+        sim = interp.objectives.similarity(causal, "anna has a red car .")
+    r = interp.attribute(
+        causal, "anna has a red car .", objective=sim, hook="blocks.1.attn.hook_z", n_steps=4
+    )
+    title = widgets.figure(r).layout.title.text
+    assert "objective similarity to 'anna has a red car .'" in title and "answer " not in title
+    answered = interp.attribute(causal, PROBE, answer="are", hook="blocks.1.attn.hook_z", n_steps=4)
+    assert "answer are at position" in widgets.figure(answered).layout.title.text

@@ -200,13 +200,14 @@ TOP_NEURONS = 24
 def layer_title(result: LayerAttributionResult) -> str:
     target = esc(result.answer) + (f" vs {esc(result.contrast)}" if result.contrast else "")
     where = "" if result.position is None else f" at position {result.position}"
+    named = "objective" if result.objective_kind == "objective" else "answer"  # a user objective is no answer
     second = (
         f"objective {fmt(result.objective)} · baseline {esc(result.baseline)} · completeness "
         f"{esc(result.completeness_check())}"
     )
     return (
         f"{esc(result.model_name)} ({esc(result.kind)}) · layer integrated gradients at {esc(result.hook)} · "
-        f'answer {target}{where}<br><span style="font-size:12px">{second}</span>'
+        f'{named} {target}{where}<br><span style="font-size:12px">{second}</span>'
         + warning_lines(result.warnings)
     )
 
