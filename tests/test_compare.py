@@ -185,20 +185,67 @@ def test_suite_takes_a_dict_of_probe_to_answer(tiny_model):
         interp.compare_suite(c, b, frame.rename(columns={"text": "probe"}), method=None, progress=False)
 
 
-def test_compare_builds_the_lens_at_once_where_its_logits_would_outweigh_it(
+def test_a_lens_too_large_to_hold_decodes_on_first_read_from_the_weights_of_the_call(
     causal, bidirectional, monkeypatch
 ):
+    """Where the decoded layers would outweigh what an unread result may hold (a real vocabulary), the lens
+    keeps the residual stream and decodes on first read: equal to the lens built from held logits, and refused
+    (one ResultError saying why) where the decoding weights changed, hooks are attached or the model is gone;
+    with hooks attached at call time it is built at once."""
     from interp.analysis import comparison
+    from interp.errors import ResultError
     from interp.results.lazy import pending
 
-    lazy = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+    held = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
     monkeypatch.setattr(comparison, "DEFERRED_LOGITS_BYTES", 0)  # no unread result may hold any logits
-    eager = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
-    for a, b in ((lazy.causal, eager.causal), (lazy.bidirectional, eager.bidirectional)):
-        assert pending(a, "lens") and not pending(b, "lens") and pending(b, "attention")
+    later = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+    for a, b in ((held.causal, later.causal), (held.bidirectional, later.bidirectional)):
+        assert pending(a, "lens") and pending(b, "lens") and pending(b, "attention")
         np.testing.assert_array_equal(a.lens.answer_prob, b.lens.answer_prob)
         np.testing.assert_array_equal(a.lens.top_ids, b.lens.top_ids)
+        np.testing.assert_allclose(a.lens.kl, b.lens.kl, atol=1e-6)
         np.testing.assert_array_equal(a.attention.patterns, b.attention.patterns)
+    hooks = {"blocks.0.hook_resid_post": lambda x, hook: None}
+    with causal.hooks(hooks):
+        at_once = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+    unread = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+    assert not pending(at_once.causal, "lens") and pending(at_once.bidirectional, "lens")
+    with causal.hooks(hooks):
+        with pytest.raises(ResultError, match="hooks are attached to its model now"):
+            _ = unread.causal.lens
+    np.testing.assert_array_equal(unread.causal.lens.top_ids, held.causal.lens.top_ids)  # outside: as called
+    edited = interp.compare(causal, bidirectional, PROBE, answer="are", method=None)
+    weight = causal.weight("W_U")
+    kept = weight.data[:, 0].clone()
+    with torch.no_grad():
+        weight.data[:, 0] += 1.0  # through .data: no version counter moves
+    try:
+        with pytest.raises(ResultError, match="final norm, unembedding or head changed since compare ran"):
+            _ = edited.causal.lens
+    finally:
+        with torch.no_grad():
+            weight.data[:, 0] = kept  # exactly as loaded: the session's other tests read these weights
+    assert causal.reset() == 0
+
+
+def test_a_deferred_lens_of_a_deleted_model_says_so():
+    import gc
+
+    from interp.analysis import comparison
+    from interp.errors import ResultError
+
+    c, b = interp.load("tiny-causal"), interp.load("tiny-bidirectional")
+    before = comparison.DEFERRED_LOGITS_BYTES
+    comparison.DEFERRED_LOGITS_BYTES = 0
+    try:
+        kept = interp.compare(c, b, PROBE, answer="are", method=None)
+    finally:
+        comparison.DEFERRED_LOGITS_BYTES = before
+    del c, b
+    gc.collect()
+    assert kept.summary["answer_prob"]["causal"] > 0  # the summary needs no lens
+    with pytest.raises(ResultError, match="its model was deleted since compare ran"):
+        _ = kept.causal.lens
 
 
 def test_an_unread_comparison_keeps_no_model_alive():

@@ -9,6 +9,7 @@ many probes, batched: one definition of every number in the summary.
 from __future__ import annotations
 
 import dataclasses
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from interp.analysis.lens import LAYER_GROUP_BYTES, decision_depth, lens_result,
 from interp.analysis.patterns import attention_result, pattern_names
 from interp.analysis.registry import analysis
 from interp.analysis.tuned import TunedLens, translators_for
-from interp.errors import InputError, echo
+from interp.errors import InputError, ResultError, echo
 from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str, pad_id, split_probe, token_str
 from interp.models.handle import Model
@@ -121,9 +122,10 @@ def read_probes(
     for i, (reading, target) in enumerate(zip(readings, targets)):
         f = reading.frame
         pos, n = f.position, len(rows[i])
-        # compare (keep) decodes every layer at every position once where that fits the lens's memory bound:
-        # the lens and the summary below share it (larger models: the lens decodes in chunks as before).
-        whole = keep and 4 * resid.shape[1] * n * model.d_vocab <= LAYER_GROUP_BYTES
+        # compare (keep) decodes every layer at every position once where the lens may hold those logits: the
+        # lens and the summary below share them (larger vocabularies: the lens decodes on its first read).
+        bound = min(LAYER_GROUP_BYTES, DEFERRED_LOGITS_BYTES)
+        whole = keep and 4 * resid.shape[1] * n * model.d_vocab <= bound
         full = model.decode_resid(resid[i, :, :n]).float() if whole else None  # (L+1, n, V)
         if full is not None:
             layer_logits = full[:, pos]
@@ -185,24 +187,52 @@ class Named:
 
 
 def deferred_views(model: Model, frame: Frame, readout: Readout, lens: str) -> tuple[Any, Any]:
-    """A run's attention and lens, built on first read from the patterns and decoded layers this pass already
-    holds (most callers read only the summary), through :class:`Named` rather than the model. The lens is built
-    now where the layers were not all decoded (larger vocabularies: later it would decode through weights that
-    may have changed since), or where their logits would outweigh the lens (a result kept unread would hold
-    them)."""
+    """A run's attention and lens, built on first read (most callers read only the summary), through
+    :class:`Named` rather than the model.
+
+    Where every layer was decoded at every position and those logits are small, the lens is built from them.
+    Otherwise (larger vocabularies) it decodes on first read, from the residual stream this pass kept, through
+    the model's weakly held final stages: only while the model lives, with no hooks attached and with the
+    decoding weights as they were at call time (:meth:`interp.Model.decode_version`), so that it is the lens
+    the call would have built; else reading it is a ResultError that says so. With hooks attached at call time
+    the lens is built at once.
+    """
     patterns, resid, logits = readout.patterns, readout.resid, readout.logits
     answer = readout.reading.target.answer
-    if logits is None or logits.numel() * logits.element_size() > DEFERRED_LOGITS_BYTES:
-        lens_now = lens_result(model, frame, resid, answer, logits=logits, lens=lens)
-        named = dataclasses.replace(frame, model=Named.of(model))
-        return Later(lambda: attention_result(named.model, named, patterns), n_tokens=frame.T), lens_now
     named = dataclasses.replace(frame, model=Named.of(model))
-    resid = resid[:, : frame.T]  # (L+1, T, d_model): a causal answer's continuation is not kept
-
-    def build_lens() -> LensResult:
-        return lens_result(named.model, named, resid, answer, logits=logits, lens=lens)
-
     attention = Later(lambda: attention_result(named.model, named, patterns), n_tokens=frame.T)
+    resid = resid[:, : frame.T]  # (L+1, T, d_model): a causal answer's continuation is not kept
+    small = logits is not None and logits.numel() * logits.element_size() <= DEFERRED_LOGITS_BYTES
+    if small:
+
+        def build_lens() -> LensResult:
+            return lens_result(named.model, named, resid, answer, logits=logits, lens=lens)
+
+    elif model.hooks_attached():  # a hook on the final stages would not be there on first read
+        return attention, lens_result(model, frame, resid, answer, logits=logits, lens=lens)
+    else:
+        version, alive = model.decode_version(), weakref.ref(model)
+
+        def build_lens() -> LensResult:
+            m = alive()
+            why = (
+                "its model was deleted"
+                if m is None
+                else "hooks are attached to its model now"
+                if m.hooks_attached()
+                else "its model's final norm, unembedding or head changed"
+                if m.decode_version() != version
+                else None
+            )
+            if why is not None:
+                raise ResultError(
+                    f"this comparison's lens of {named.model.name} is decoded on first read, and {why} since "
+                    "compare ran, so it would not be the lens of that call: read it outside any hooks block "
+                    "and before editing or deleting the model, or run compare again"
+                )
+            with m.lock:
+                return lens_result(m, named, resid, answer, lens=lens)
+
     return attention, Later(build_lens, n_tokens=frame.T, answer_ids=tuple(answer))
 
 
@@ -244,6 +274,9 @@ def compare(
     attribution, a pure prediction/attention/lens reading); ``n_steps`` and ``tolerance`` go to integrated
     gradients (see :func:`interp.attribute`). ``lens``: ``"logit"`` or ``"tuned"`` (each model's tuned-lens
     translators, from :func:`interp.tuned_lens`), for the lens view and the decision depth.
+
+    The summary is computed in the call; each run's attention and full lens are built when first read
+    (:attr:`interp.results.ProbeRun.lens` says when a large vocabulary's lens can no longer be).
     """
     check_pair(causal, bidirectional)
     if answer is not None and not isinstance(answer, str):

@@ -71,6 +71,15 @@ class BridgeEngine:
     def state_dict(self) -> Mapping[str, torch.Tensor]:
         return self.hf_model.state_dict()
 
+    def decode_state(self) -> Mapping[str, torch.Tensor]:
+        if self.model.kind == "causal":
+            modules = {"ln_final": self.native.ln_final, "unembed": self.native.unembed}
+        else:
+            family = family_of(getattr(self.config, "model_type", None))
+            paths = family.head if family is not None and family.head else ()
+            modules = {path: self.hf_model.get_submodule(path) for path in paths}
+        return {f"{where}.{name}": t for where, m in modules.items() for name, t in m.state_dict().items()}
+
     def weight(self, role: str, layer: int | None = None) -> Any:
         b = self.native
         if role in ("W_O", "b_O"):

@@ -137,6 +137,10 @@ class Engine(Protocol):
     def state_dict(self) -> Mapping[str, Any]:
         """The model's weights by name (to fingerprint them)."""
 
+    def decode_state(self) -> Mapping[str, Any]:
+        """The weights :meth:`decode` reads, by name: a key of them tells whether a decode now would give what
+        it gave earlier (the whole :meth:`state_dict` where the engine cannot say)."""
+
     def parameters(self) -> Iterable[Any]:
         """The model's weight tensors."""
 

@@ -170,6 +170,13 @@ class Model:
         registered by hand on ``model.bridge``."""
         return self.engine_impl.hooks_attached()
 
+    def decode_version(self) -> tuple:
+        """A key of the weights :meth:`decode_resid` reads (the final norm and unembedding, or the masked-LM
+        head): equal for two calls exactly when decoding a stream would give the same logits."""
+        from interp.models.versions import weights_key
+
+        return weights_key(self.engine_impl.decode_state())
+
     def weights_version(self) -> tuple:
         """A key for anything computed from the weights: it changes whenever a weight or buffer is replaced or
         modified, in place or through ``.data`` (see :mod:`interp.models.versions`)."""

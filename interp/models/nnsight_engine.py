@@ -121,6 +121,9 @@ class NNsightEngine:
     def state_dict(self) -> Mapping[str, torch.Tensor]:
         return self.hf_model.state_dict()
 
+    def decode_state(self) -> Mapping[str, torch.Tensor]:
+        return self.state_dict()  # every weight: a key of them is safe whatever the decode reads
+
     def weight(self, role: str, layer: int | None = None) -> Any:
         """A weight by role, read from the Hugging Face modules (locally: a remote model's stay on the server)."""
         if self.remote:

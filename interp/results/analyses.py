@@ -444,7 +444,10 @@ class ProbeRun(Result):
     attention: AttentionResult = deferred(AttentionResult)
     """Built on first read where the analysis deferred it (:mod:`interp.results.lazy`): the same values."""
     lens: LensResult = deferred(LensResult)
-    """Built on first read where the analysis deferred it, like ``attention``."""
+    """Built on first read where the analysis deferred it, like ``attention``. With a large vocabulary it is
+    decoded then, from the residual stream the call kept: read it while the model lives, outside any hooks
+    block and before editing the final norm or unembedding (else a ResultError says which), or save the
+    comparison, which builds it."""
     attribution: AttributionResult | None
     """None when the comparison ran without attribution (``method=None``)."""
     top1: str
