@@ -128,8 +128,8 @@ def test_one_pass_per_chunk_one_bar_and_memory_chunks(causal, monkeypatch):
     bars = []
 
     class Bar:
-        def __init__(self, total, desc, disable):
-            self.total, self.desc, self.done = total, desc, 0
+        def __init__(self, total, desc, show):
+            self.total, self.desc, self.shown, self.done = total, desc, show, 0
             bars.append(self)
 
         def __enter__(self):
@@ -142,10 +142,10 @@ def test_one_pass_per_chunk_one_bar_and_memory_chunks(causal, monkeypatch):
             self.done += n
 
     monkeypatch.setattr(causal, "run_with_cache", counting)
-    monkeypatch.setattr(batches, "tqdm", Bar)
+    monkeypatch.setattr(batches, "progress_bar", Bar)
     interp.attention(causal, PROBES)
     assert len(passes) == 1 and passes[0][0] == 3  # one padded pass for three texts
-    assert [(b.desc, b.total, b.done) for b in bars] == [("attention", 3, 3)]
+    assert [(b.desc, b.total, b.done, b.shown) for b in bars] == [("attention", 3, 3, True)]
     passes.clear()
     interp.attention(causal, PROBES, batch_size=2)
     assert [p[0] for p in passes] == [2, 1]

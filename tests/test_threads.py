@@ -86,3 +86,19 @@ def test_compare_takes_both_locks_in_one_order(causal, bidirectional):
         ]
         for run in runs:
             run.result(timeout=600)
+
+
+def test_a_run_without_a_progress_bar_never_takes_tqdms_lock(causal, monkeypatch):
+    """tqdm takes one lock for all threads even for a hidden bar; an interrupt inside its acquisition can leave
+    it held by the main thread, and every other thread's bar waits for ever (a suite once hung here after the
+    interrupt storm). With progress=False no analysis touches it."""
+    import tqdm.std
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("tqdm's lock was taken with progress=False")
+
+    monkeypatch.setattr(tqdm.std.TqdmDefaultWriteLock, "acquire", refuse)
+    interp.patch(causal, PROBE, CORRUPT, answer="are", contrast="is", progress=False)
+    interp.head_importance(causal, PROBE, answer="are", progress=False)
+    interp.attention(causal, [PROBE, CORRUPT], progress=False)
+    interp.score(causal, ["the keys are here .", "the key is here ."], progress=False)

@@ -16,7 +16,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis import memory as _memory
@@ -28,6 +27,7 @@ from interp.models import sources
 from interp.models.frame import Frame, check_known, ids_str, token_str
 from interp.models.handle import Model
 from interp.models.reading import read
+from interp.progress import bar as progress_bar
 from interp.results import (
     AblationResult,
     HeadImportanceResult,
@@ -332,7 +332,7 @@ def head_importance(
     prob, logit = torch.zeros(L, H), torch.zeros(L, H)
     top1 = np.empty((L, H), dtype=object)
     aid = target.answer[0]
-    for layer in tqdm(range(L), desc="head importance", disable=not progress):
+    for layer in progress_bar(range(L), desc="head importance", show=progress):
         _, out = _read(model, frame, target.answer, [[(layer, h)] for h in range(H)], mode, means)
         prob[layer] = target.answer_logprob(out).exp()
         logit[layer] = out[:, 0, aid]
@@ -374,7 +374,7 @@ def _objective_importance(
     before = float(_objective_values(model, target, [[]], mode, means)[0])
     L, H = model.n_layers, model.n_heads
     effects = torch.zeros(L, H)
-    for layer in tqdm(range(L), desc="head importance", disable=not progress):
+    for layer in progress_bar(range(L), desc="head importance", show=progress):
         effects[layer] = (
             _objective_values(model, target, [[(layer, h)] for h in range(H)], mode, means) - before
         )

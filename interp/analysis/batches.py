@@ -15,13 +15,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
-from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis import memory as _memory
 from interp.errors import InputError, echo
 from interp.models.engine import PADDED_BATCHES
 from interp.models.tokens import pad_id
+from interp.progress import bar as progress_bar
 
 BATCH_SIZE = 16
 """The most texts run in one forward pass (fewer where the free memory says so)."""
@@ -118,7 +118,7 @@ def run_many(
         batch_size = 1  # no padded batches checked on this engine: one text per pass
     lengths = [len(r) for r in rows]
     results: list[Any] = [None] * len(rows)
-    with tqdm(total=len(rows), desc=analysis, disable=not progress) as bar:
+    with progress_bar(total=len(rows), desc=analysis, show=progress) as bar:
         for idx in chunks(
             model, analysis, lengths, batch_size=batch_size, check_memory=check_memory, **settings
         ):

@@ -22,7 +22,6 @@ import math
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis import memory as _memory
@@ -33,6 +32,7 @@ from interp.models import hooks as _hooks
 from interp.models.frame import content_mask
 from interp.models.handle import Model
 from interp.models.tokens import pad_id
+from interp.progress import bar as progress_bar
 from interp.results.generation_attribution import (
     BASELINES,
     METHODS,
@@ -148,7 +148,7 @@ def attribute_generation(
     suppress = [] if causal else sorted(model.special_ids | {int(model.mask_token_id)})
     scores = np.full((G, T), np.nan)
     values, base_values, deltas = np.zeros(G), np.full(G, np.nan), np.full(G, np.nan)
-    for g, p in enumerate(tqdm(gen.generated, desc="attribute_generation", disable=not progress)):
+    for g, p in enumerate(progress_bar(gen.generated, desc="attribute_generation", show=progress)):
         s = int(gen.commit_step[p])
         # causal: the prefix before p, read at p - 1; masked: the whole row before step s, read at p
         row = gen.tokens[-1, :p] if causal else gen.tokens[s - 1]

@@ -6,13 +6,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis.generation import generate
 from interp.analysis.registry import analysis
 from interp.errors import InputError, echo
 from interp.models.handle import Model
+from interp.progress import bar as progress_bar
 from interp.results.generation import ORDERS
 
 
@@ -71,7 +71,7 @@ def generate_suite(
     runs = [(m, "left_to_right" if m.generator == "causal" else o) for m in models for o in orders]
     runs = list(dict.fromkeys(runs))  # a causal model runs once whatever the orders
     rows = []
-    bar = tqdm(total=len(runs) * len(prompts), desc="generate", disable=not progress, mininterval=2)
+    bar = progress_bar(total=len(runs) * len(prompts), desc="generate", show=progress, mininterval=2)
     for model, order in runs:
         for i, prompt in enumerate(prompts):
             r = generate(model, prompt, n_tokens, steps=steps, order=order, seed=seed + i)

@@ -19,7 +19,6 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis import memory as _memory
@@ -28,6 +27,7 @@ from interp.errors import InputError, echo
 from interp.models.handle import Model
 from interp.models.tokens import check_known, content_mask, tokenize, word_index
 from interp.models.writing import display_tokens
+from interp.progress import bar as progress_bar
 from interp.results.scores import METHODS, ScoreResult
 
 DEFAULTS = {"causal": "causal", "masked": "pll_word_l2r", "diffusion": "elbo"}
@@ -275,7 +275,7 @@ def _run(model: Model, rows: list[_Row], batch_size: int, progress: bool) -> lis
         for s in range(0, len(idx), batch_size)
     ]
     out: list = [np.zeros(0) for _ in rows]
-    for batch in tqdm(batches, desc="score", disable=not progress or len(batches) < 2):
+    for batch in progress_bar(batches, desc="score", show=progress and len(batches) >= 2):
         tokens = torch.tensor([rows[r].ids for r in batch], dtype=torch.long)  # (b, T)
         resid = model.final_resid(tokens)  # (b, T, d_model)
         which = torch.tensor([j for j, r in enumerate(batch) for _ in rows[r].reads], device=resid.device)

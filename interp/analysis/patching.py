@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis import memory as _memory
@@ -25,6 +24,7 @@ from interp.models import hooks as _hooks
 from interp.models.frame import Frame, ids_str
 from interp.models.handle import Model
 from interp.models.reading import read
+from interp.progress import bar as progress_bar
 from interp.results import PatchingResult
 from interp.results.interventions import MIN_GAP
 
@@ -221,7 +221,7 @@ def _patch(
     cells = _grid.cells(by, T, n_heads)
     raw = torch.zeros(model.n_layers, len(cells))
     restored = torch.zeros(model.n_layers, len(cells))
-    for layer in tqdm(range(model.n_layers), desc=f"patch {hook}", disable=not progress):
+    for layer in progress_bar(range(model.n_layers), desc=f"patch {hook}", show=progress):
         name = names[layer]
         patched = _grid.patched_reads(model, dest_t, src_cache[name], name, [[c] for c in cells], kind)
         # Clean and corrupt are decoded in the same call as the patched rows, so that an exact restoration

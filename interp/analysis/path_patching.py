@@ -15,7 +15,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from interp import checks
 from interp.analysis import memory as _memory
@@ -27,6 +26,7 @@ from interp.errors import InputError, echo
 from interp.models import hooks as _hooks
 from interp.models.frame import ids_str
 from interp.models.handle import Model
+from interp.progress import bar as progress_bar
 from interp.results.circuits import PathPatchingResult
 
 RULE = (
@@ -159,7 +159,7 @@ def path_patch(
     raw = torch.zeros(len(sends))
     restored = torch.zeros(len(sends))
     n_passes = 2
-    for i in tqdm(range(0, len(sends), chunk), desc="path patch", disable=not progress):
+    for i in progress_bar(range(0, len(sends), chunk), desc="path patch", show=progress):
         part = sends[i : i + chunk]
         reads = paths(model, base_t, src, base, part, recv)
         n_passes += 1 if not recv else 2

@@ -6,8 +6,6 @@ import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from tqdm.auto import tqdm
-
 from interp import checks
 from interp.analysis.attribution import check_method
 from interp.analysis.attribution.integrated_gradients import MAX_STEP_FACTOR
@@ -16,6 +14,7 @@ from interp.analysis.registry import analysis
 from interp.errors import InputError, InterpWarning, echo
 from interp.models.handle import Model
 from interp.models.reading import read
+from interp.progress import bar as progress_bar
 from interp.results.analyses import ATTRIBUTION_METRICS, METRICS
 
 
@@ -118,7 +117,7 @@ def compare_suite(
     }
     metrics = METRICS + (ATTRIBUTION_METRICS if method is not None else ())
     incomplete: dict[str, int] = {}
-    bar = tqdm(total=len(recs) * 2, desc="compare_suite", disable=not progress)
+    bar = progress_bar(total=len(recs) * 2, desc="compare_suite", show=progress)
     for kind, model in (("causal", causal), ("bidirectional", bidirectional)):
         given = [read(model, r["text"], answer=r["answer"], allow_unknown=allow_unknown) for r in recs]
         readings = []

@@ -359,7 +359,7 @@ def tuned_lens(
     """
     import time
 
-    from tqdm.auto import tqdm
+    from interp.progress import bar as progress_bar
 
     checks.model(model)
     steps = checks.integer("steps", steps, low=1, high=100_000)
@@ -383,7 +383,7 @@ def tuned_lens(
     names = _hooks.resid_names(model)
     order: list[int] = []
     recent: list[torch.Tensor] = []
-    for _ in tqdm(range(steps), desc="tuned lens", disable=not progress):
+    for _ in progress_bar(range(steps), desc="tuned lens", show=progress):
         if len(order) < batch_size:
             more = list(range(len(rows)))
             rng.shuffle(more)

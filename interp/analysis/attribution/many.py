@@ -70,9 +70,8 @@ def attribute_many(
     progress,
 ) -> list:
     """:func:`interp.attribute` on each of ``texts`` (checked arguments), batched where it can be."""
-    from tqdm.auto import tqdm
-
     from interp.analysis.attribution import explain
+    from interp.progress import bar as progress_bar
 
     texts = list(texts)
     if not texts:
@@ -99,7 +98,7 @@ def attribute_many(
         n_steps=n_steps, tolerance=tolerance, check_memory=check_memory, integral=integral, baseline=baseline
     )
     results: list[Any] = [None] * len(texts)
-    with tqdm(total=len(texts), desc="attribute", disable=not progress) as bar:
+    with progress_bar(total=len(texts), desc="attribute", show=progress) as bar:
         if method != "integrated_gradients" or hook is not None or objective is not None:
             for i, r in enumerate(readings):
                 results[i] = explain(model, r.frame, r.target, method, hook=hook, **settings)
