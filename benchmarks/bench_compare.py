@@ -41,6 +41,40 @@ def plain_pair():
     return causal.eval(), masked.eval()
 
 
+def per_probe_ms(c, b, plain_c, plain_b, singles, repeats: int) -> dict[str, float]:
+    """Milliseconds per probe, medians of ``repeats`` interleaved runs: ``hf``, a plain HF forward of each model
+    on the tokens it reads (one unpadded sequence each); ``engine``, the same forwards inside the bridge;
+    ``ours``, ``interp.compare(method=None)``."""
+    import interp
+
+    tokens = [
+        (c.frame(p.text, answer=p.answer).tokens, b.frame(p.text, answer=p.answer).tokens) for p in singles
+    ]
+
+    def forwards(causal, masked):
+        def each() -> None:
+            with torch.no_grad():
+                for tc, tb in tokens:
+                    causal(input_ids=tc)
+                    masked(input_ids=tb)
+
+        return each
+
+    def compare_each() -> None:
+        for p in singles:
+            interp.compare(c, b, p.text, answer=p.answer, method=None)
+
+    t = alternating_medians(
+        {
+            "hf": forwards(plain_c, plain_b),
+            "engine": forwards(c.bridge.original_model, b.bridge.original_model),
+            "ours": compare_each,
+        },
+        repeats=repeats,
+    )
+    return {k: v / len(singles) * 1e3 for k, v in t.items()}
+
+
 def real_shape_row(probes, n_single: int, n_repeats: int) -> dict:
     """compare(method=None) at gpt2-small and bert-base shape (random weights, the zoo's tokenizers, the real
     vocabulary sizes 50257 and 30522) against a plain HF forward of each: where the bridge's per-call cost no
@@ -77,32 +111,7 @@ def real_shape_row(probes, n_single: int, n_repeats: int) -> dict:
         root / "bert-base-shape", attn_implementation="eager"
     ).eval()
     singles = framable(c, b, probes)[:: max(1, len(probes) // n_single)][:n_single]
-    tokens = [
-        (c.frame(p.text, answer=p.answer).tokens, b.frame(p.text, answer=p.answer).tokens) for p in singles
-    ]
-
-    def forwards(causal, masked):
-        def each() -> None:
-            with torch.no_grad():
-                for tc_, tb_ in tokens:
-                    causal(input_ids=tc_)
-                    masked(input_ids=tb_)
-
-        return each
-
-    def compare_each() -> None:
-        for p in singles:
-            interp.compare(c, b, p.text, answer=p.answer, method=None)
-
-    t = alternating_medians(
-        {
-            "hf": forwards(plain_c, plain_b),
-            "engine": forwards(c.bridge.original_model, b.bridge.original_model),
-            "ours": compare_each,
-        },
-        repeats=n_repeats,
-    )
-    per = {k: v / len(singles) * 1e3 for k, v in t.items()}
+    per = per_probe_ms(c, b, plain_c, plain_b, singles, n_repeats)
     return {
         "benchmark": "compare(method=None) per probe at gpt2-small / bert-base shape (random weights, vocabularies "
         "50257 / 30522) vs a plain HF forward of each",
@@ -152,32 +161,7 @@ def run(
     # 1. compare(method=None), one probe at a time, against one plain HF forward of each model on the tokens it
     # reads (the same input ids, no attention mask: one unpadded sequence each).
     singles = probes[:: max(1, len(probes) // n_single)][:n_single]
-    hf_single = [
-        (c.frame(p.text, answer=p.answer).tokens, b.frame(p.text, answer=p.answer).tokens) for p in singles
-    ]
-
-    def forwards(causal, masked):
-        def each() -> None:
-            with torch.no_grad():
-                for tc, tb in hf_single:
-                    causal(input_ids=tc)
-                    masked(input_ids=tb)
-
-        return each
-
-    def compare_each() -> None:
-        for p in singles:
-            interp.compare(c, b, p.text, answer=p.answer, method=None)
-
-    t = alternating_medians(
-        {
-            "hf": forwards(plain_c, plain_b),
-            "engine": forwards(c.bridge.original_model, b.bridge.original_model),
-            "ours": compare_each,
-        },
-        repeats=n_repeats,
-    )
-    per = {k: v / len(singles) * 1e3 for k, v in t.items()}
+    per = per_probe_ms(c, b, plain_c, plain_b, singles, n_repeats)
     rows.append(
         {
             "benchmark": "compare(method=None) per zoo probe vs a plain HF forward of each model on the tokens it reads",
